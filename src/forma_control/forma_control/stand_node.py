@@ -1,0 +1,177 @@
+"""The joint-PD stand: bring the robot to a named pose with a smooth ramp and hold it there.
+
+On start it waits for joint_states, asks the hardware for a reset (auto_reset; the safety
+supervisor takes this over once it exists), ramps from the measured pose to the target pose and
+then keeps sending the pose at rate_hz so the hardware watchdogs stay fed. If the hardware
+latches HOLD or DAMP it stops commanding and says so: only a deliberate reset resumes.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from std_srvs.srv import Trigger
+
+from forma_control.posture import PostureRamp
+from forma_description import DescriptionError, RobotModel, expand_description
+from forma_description.poses import named_pose
+from forma_description.robot_model import GROUPS
+from forma_interfaces.msg import HardwareState
+
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class StandNode(Node):
+    """Ramps to and holds a named joint pose through hardware/joint_commands."""
+
+    def __init__(self, node_name: str = "stand", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        params = {
+            "pose": ("stand", "named pose from urdf/poses.yaml"),
+            "rate_hz": (100.0, "command rate [Hz]; must beat the hardware watchdog timeouts"),
+            "max_speed_rad_s": (0.5, "fastest joint speed of the start ramp [rad/s]"),
+            "groups": (list(GROUPS), "command groups to drive: body, left_hand, right_hand"),
+            "auto_reset": (True, "call hardware/reset before the ramp (until the safety supervisor exists)"),
+            "body": ("male", "body form of the robot description"),
+            "height_m": (1.73, "standing height [m]"),
+            "mass_kg": (65.0, "total mass [kg]"),
+        }
+        for name, (default, description) in params.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        get = lambda name: self.get_parameter(name).value  # noqa: E731
+        rate = get("rate_hz")
+        if not (math.isfinite(rate) and 1.0 <= rate <= 1000.0):
+            raise DescriptionError(f"rate_hz {rate} outside 1..1000 Hz")
+        groups = list(get("groups"))
+        unknown = [g for g in groups if g not in GROUPS]
+        if unknown or not groups:
+            raise DescriptionError(f"groups {groups}: valid groups are {', '.join(GROUPS)}")
+        robot = RobotModel.from_urdf(expand_description(get("body"), get("height_m"), get("mass_kg")))
+        pose = named_pose(get("pose"), robot)
+        selected = [i for i, j in enumerate(robot.joints) if j.group in groups]
+        self.names = [robot.joints[i].name for i in selected]
+        limits = robot.limits_arrays()
+        self.ramp = PostureRamp(
+            self.names,
+            pose[selected],
+            get("max_speed_rad_s"),
+            lower=limits["lower"][selected],
+            upper=limits["upper"][selected],
+        )
+        self.groups = set(groups)
+        self.auto_reset = get("auto_reset")
+        self.measured: np.ndarray | None = None
+        self.latched_reason = ""
+        self.reset_pending = False
+        self.resume_pending = False
+
+        self.pub = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
+        # joint_states (500 Hz) is only needed to start a ramp: subscribe while waiting for it.
+        self.state_sub = None
+        self._want_state()
+        self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, 1)
+        self.reset_client = self.create_client(Trigger, "hardware/reset")
+        self.timer = self.create_timer(1.0 / rate, self._tick)
+        self._msg = JointState()
+        self._msg.name = self.names
+        self.get_logger().info(f"stand: pose {get('pose')!r} for {len(self.names)} joints ({', '.join(groups)})")
+
+    def _want_state(self) -> None:
+        self.measured = None
+        if self.state_sub is None:
+            self.state_sub = self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS)
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        index = {name: i for i, name in enumerate(msg.name)}
+        try:
+            self.measured = np.array([msg.position[index[n]] for n in self.names])
+        except (KeyError, IndexError):
+            self.get_logger().error("joint_states lacks joints of this robot; check body/prefix", once=True)
+
+    def _on_hardware_state(self, msg: HardwareState) -> None:
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if not self.ramp.started or stamp < self.ramp.t0:
+            return  # before our ramp (e.g. the startup hold we reset out of)
+        latched = [
+            f"{g}: {msg.reasons[i]}"
+            for i, g in enumerate(msg.groups)
+            if g in self.groups and msg.stop_states[i] != HardwareState.ACTIVE
+        ]
+        reason = "; ".join(latched)
+        if reason and not self.latched_reason:
+            self.get_logger().warning(f"hardware latched ({reason}); stopped commanding until a reset")
+        elif not reason and self.latched_reason:
+            self.get_logger().info("hardware active again after a reset: ramping from the measured pose")
+            self.resume_pending = True
+            self._want_state()
+        self.latched_reason = reason
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _tick(self) -> None:
+        now = self._now()
+        if now <= 0.0:
+            return  # no /clock yet under use_sim_time
+        if not self.ramp.started or self.resume_pending:
+            if self.measured is not None:
+                self._start(now)
+            return
+        if self.latched_reason:
+            return
+        self._msg.header.stamp = self.get_clock().now().to_msg()
+        self._msg.position = array.array("d", self.ramp.target(now).tobytes())
+        self.pub.publish(self._msg)
+
+    def _start(self, now: float) -> None:
+        if self.auto_reset and not self.resume_pending:
+            if self.reset_pending:
+                return
+            if not self.reset_client.service_is_ready():
+                self.get_logger().info("waiting for hardware/reset", throttle_duration_sec=5.0)
+                return
+            self.reset_pending = True
+            self.reset_client.call_async(Trigger.Request()).add_done_callback(self._on_reset_done)
+            return
+        self._begin_ramp(now)
+
+    def _on_reset_done(self, future) -> None:
+        self.reset_pending = False
+        result = future.result()
+        if result is None or not result.success:
+            self.get_logger().error(f"hardware reset refused: {result.message if result else 'no answer'}")
+            self.auto_reset = False  # do not hammer the hardware; an operator decides
+            self.timer.cancel()
+            return
+        self._begin_ramp(self._now())
+
+    def _begin_ramp(self, now: float) -> None:
+        duration = self.ramp.start(self.measured, now)
+        self.resume_pending = False
+        if self.state_sub is not None:
+            self.destroy_subscription(self.state_sub)
+            self.state_sub = None
+        self.get_logger().info(f"ramping to the pose over {duration:.2f} s")
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = StandNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

@@ -1,0 +1,25 @@
+"""forma_control: joint-PD stand now; whole-body control, walking and the safety supervisor next."""
+
+from setuptools import find_packages, setup
+
+PACKAGE = "forma_control"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="Forma maintainers",
+    maintainer_email="maintainers@forma-robotics.org",
+    description="Control nodes of the Forma humanoid.",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": ["stand_node = forma_control.stand_node:main"],
+        "forma.nodes": ["stand = forma_control.stand_node:StandNode"],
+    },
+)

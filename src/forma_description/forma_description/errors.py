@@ -1,0 +1,5 @@
+"""Errors raised by forma_description."""
+
+
+class DescriptionError(ValueError):
+    """A robot description argument, file or element is invalid; the message says which."""

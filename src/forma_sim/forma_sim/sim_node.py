@@ -1,0 +1,523 @@
+"""ROS 2 node serving the simulated robot: the hardware topics and services of DESIGN §4.
+
+Threads: the physics loop runs in its own thread (stepping, publishing state at the control
+rate, pacing to the real-time factor); the camera renders in another, only while someone
+subscribes; subscriptions and services run on the process's executor. A lock guards the
+simulation between them.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import threading
+import time
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped, WrenchStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from forma_description import DescriptionError
+from forma_description.robot_model import FINGERS
+from forma_hardware import CommandRejected, HardwareConfigError, HardwareError, JointCommand
+from forma_hardware.stop_latch import ActuatorMode, StopState
+from forma_interfaces.msg import FingertipTouch, HardwareState
+from forma_interfaces.srv import ApplyWrench, EStop, SetActuatorMode, StepSimulation
+from forma_sim.errors import SimError
+from forma_sim.simulation import Simulation, build_simulation
+
+MODES = ("simtime", "realtime", "lockstep")
+SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+DIAG_LEVEL = {
+    StopState.ACTIVE: DiagnosticStatus.OK,
+    StopState.HOLD: DiagnosticStatus.WARN,
+    StopState.DAMP: DiagnosticStatus.ERROR,
+}
+
+
+def to_time_msg(t_s: float) -> Time:
+    sec = math.floor(t_s)
+    return Time(sec=int(sec), nanosec=int(round((t_s - sec) * 1e9)) % 1_000_000_000)
+
+
+def _float_array(values: np.ndarray) -> array.array:
+    out = array.array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return out
+
+
+class SimNode(Node):
+    """MuJoCo simulation of the Forma humanoid behind the hardware contract."""
+
+    def __init__(self, node_name: str = "sim", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        p = self._declare_parameters()
+        self.mode = p["mode"]
+        self._wall = Clock(clock_type=ClockType.SYSTEM_TIME)
+        self.sim: Simulation = build_simulation(
+            world=p["world"],
+            body=p["body"],
+            height_m=p["height_m"],
+            mass_kg=p["mass_kg"],
+            physics_rate_hz=p["physics_rate_hz"],
+            control_rate_hz=p["control_rate_hz"],
+            hardware_config=p["hardware_config"] or None,
+            pose=p["initial_pose"],
+            startup_state=StopState[p["startup_state"].upper()],
+        )
+        self.rtf_target = p["real_time_factor"]
+        self.lock = threading.Lock()
+        self.robot = self.sim.robot
+        n = len(self.robot.joints)
+        self.get_logger().info(
+            f"{self.robot.name}: {n} joints, world {p['world']!r}, physics {1 / self.sim.model.opt.timestep:.0f} Hz, "
+            f"control {1 / self.sim.control_period_s:.0f} Hz, mode {self.mode}"
+        )
+        self._make_interfaces(p)
+        self._stats = {"periods": 0, "overruns": 0, "rtf": 0.0, "render_ms": 0.0, "frames": 0}
+        self._last_reject_log = 0.0
+        self._running = True
+        self._camera_event = threading.Event()
+        self._camera_snapshot: tuple[np.ndarray, float] | None = None
+        self._camera_thread = threading.Thread(target=self._camera_loop, name="sim_camera", daemon=True)
+        self._camera_thread.start()
+        self._physics_thread = None
+        if self.mode != "lockstep":
+            self._physics_thread = threading.Thread(target=self._physics_loop, name="sim_physics", daemon=True)
+            self._physics_thread.start()
+        else:
+            self._publish_period_outputs()
+
+    # --- set-up -----------------------------------------------------------------------------
+    def _declare_parameters(self) -> dict:
+        specs = {
+            "world": ("tabletop", "MuJoCo world: a name in share/forma_sim/worlds or a path to an MJCF file"),
+            "body": ("male", "body form of the robot description (body_forms.yaml)"),
+            "height_m": (1.73, "standing height [m]; scales the description"),
+            "mass_kg": (65.0, "total mass [kg]"),
+            "physics_rate_hz": (500.0, "physics rate [Hz]; a whole multiple of control_rate_hz"),
+            "control_rate_hz": (500.0, "rate of joint_states, imu, feet wrenches and watchdog checks [Hz]"),
+            "mode": (
+                "simtime",
+                "simtime: publish /clock, pace to real_time_factor, slow down rather than skip; "
+                "realtime: stamp with wall time, no /clock; lockstep: step only on the sim/step service",
+            ),
+            "real_time_factor": (
+                1.0,
+                "target sim seconds per wall second in simtime/realtime; 0 = as fast as possible",
+            ),
+            "hardware_config": (
+                "",
+                "hardware contract file (gains, watchdogs, gate); empty = share/forma_hardware/hardware.yaml",
+            ),
+            "startup_state": ("hold", "stop state at start: hold (stand until a reset) or damp"),
+            "initial_pose": ("stand", "named pose (urdf/poses.yaml) the robot spawns in"),
+            "camera.width": (320, "head camera image width [px]"),
+            "camera.height": (240, "head camera image height [px]"),
+            "camera.rate_hz": (15.0, "head camera rate [Hz] (sim time); renders only while subscribed"),
+            "camera.backend": ("egl", "offscreen OpenGL: egl or osmesa"),
+            "clock_rate_hz": (
+                250.0,
+                "/clock rate [Hz] in simtime/lockstep; timers of use_sim_time nodes tick at most this often",
+            ),
+            "touch_rate_hz": (100.0, "fingertip touch rate [Hz]"),
+            "state_rate_hz": (50.0, "hardware/state and ground-truth pose rate [Hz]"),
+        }
+        out = {}
+        for name, (default, description) in specs.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+            out[name] = self.get_parameter(name).value
+        if out["mode"] not in MODES:
+            raise SimError(f"parameter mode={out['mode']!r}; valid: {', '.join(MODES)}")
+        if out["startup_state"] not in ("hold", "damp"):
+            raise SimError(f"parameter startup_state={out['startup_state']!r}; valid: hold, damp")
+        for key in ("real_time_factor", "camera.rate_hz", "clock_rate_hz", "touch_rate_hz", "state_rate_hz"):
+            if not (math.isfinite(out[key]) and out[key] >= 0):
+                raise SimError(f"parameter {key}={out[key]} must be >= 0")
+        return out
+
+    def _make_interfaces(self, p: dict) -> None:
+        robot = self.robot
+        self.pub_joint_states = self.create_publisher(JointState, "joint_states", SENSOR_QOS)
+        self.pub_imu = self.create_publisher(Imu, "imu/data", SENSOR_QOS)
+        self.pub_wrench = {
+            s: self.create_publisher(WrenchStamped, f"feet/{s}/wrench", SENSOR_QOS) for s in ("left", "right")
+        }
+        self.pub_touch = {
+            s: self.create_publisher(FingertipTouch, f"hands/{s}/touch", SENSOR_QOS) for s in ("left", "right")
+        }
+        self.pub_clock = self.create_publisher(ClockMsg, "/clock", SENSOR_QOS) if self.mode != "realtime" else None
+        self.pub_state = self.create_publisher(
+            HardwareState, "hardware/state", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+        )
+        self.pub_base_truth = self.create_publisher(PoseStamped, "sim/base_pose_ground_truth", SENSOR_QOS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", SENSOR_QOS)
+        self.pub_description = self.create_publisher(String, "robot_description", LATCHED_QOS)
+        self.pub_description.publish(String(data=robot.urdf_xml))
+        cam = "head_camera"
+        self.pub_color = self.create_publisher(Image, f"{cam}/color/image_raw", SENSOR_QOS)
+        self.pub_depth = self.create_publisher(Image, f"{cam}/depth/image_raw", SENSOR_QOS)
+        self.pub_color_info = self.create_publisher(CameraInfo, f"{cam}/color/camera_info", SENSOR_QOS)
+        self.pub_depth_info = self.create_publisher(CameraInfo, f"{cam}/depth/camera_info", SENSOR_QOS)
+        self.camera_cfg = (p["camera.width"], p["camera.height"], p["camera.rate_hz"], p["camera.backend"])
+
+        self.create_subscription(JointState, "hardware/joint_commands", self._on_command, COMMAND_QOS)
+        self.create_service(Trigger, "hardware/reset", self._on_reset)
+        self.create_service(EStop, "hardware/estop", self._on_estop)
+        self.create_service(SetActuatorMode, "hardware/set_actuator_mode", self._on_set_mode)
+        self.create_service(ApplyWrench, "sim/apply_wrench", self._on_apply_wrench)
+        self.create_service(StepSimulation, "sim/step", self._on_step)
+
+        self._js = JointState()
+        self._js.name = robot.joint_names
+        self._imu = Imu()
+        self._imu.header.frame_id = robot.prefix + "imu_link"
+        self._wrench = {s: WrenchStamped() for s in ("left", "right")}
+        for s, msg in self._wrench.items():
+            msg.header.frame_id = f"{robot.prefix}{s}_sole"
+        self._touch = {s: FingertipTouch(fingers=list(FINGERS)) for s in ("left", "right")}
+        period = self.sim.control_period_s
+        self._every = {
+            "clock": max(1, round(1.0 / (p["clock_rate_hz"] * period))) if p["clock_rate_hz"] > 0 else 0,
+            "touch": max(1, round(1.0 / (p["touch_rate_hz"] * period))) if p["touch_rate_hz"] > 0 else 0,
+            "state": max(1, round(1.0 / (p["state_rate_hz"] * period))) if p["state_rate_hz"] > 0 else 0,
+            "camera": max(1, round(1.0 / (p["camera.rate_hz"] * period))) if p["camera.rate_hz"] > 0 else 0,
+            "diag": max(1, round(1.0 / period)),
+        }
+
+    # --- time ---------------------------------------------------------------------------------
+    def _now(self) -> float:
+        """The hardware clock: sim time, or wall time in realtime mode."""
+        if self.mode == "realtime":
+            return self._wall.now().nanoseconds * 1e-9
+        return self.sim.time
+
+    # --- physics loop ---------------------------------------------------------------------------
+    def _physics_loop(self) -> None:
+        period = self.sim.control_period_s
+        next_deadline = time.monotonic()
+        window_wall, window_sim = time.monotonic(), self.sim.time
+        try:
+            while self._running and rclpy.ok(context=self.context):
+                self._step_once()
+                if self.rtf_target > 0:
+                    next_deadline += period / self.rtf_target
+                    delay = next_deadline - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    elif delay < -0.05:  # behind by more than 50 ms: fall back to sim time
+                        self._stats["overruns"] += 1
+                        next_deadline = time.monotonic()
+                now = time.monotonic()
+                if now - window_wall >= 1.0:
+                    self._stats["rtf"] = (self.sim.time - window_sim) / (now - window_wall)
+                    window_wall, window_sim = now, self.sim.time
+        except Exception as exc:  # never die silently: say why, damp, stop
+            self.get_logger().fatal(f"physics loop stopped: {exc!r}")
+            with self.lock:
+                self.sim.contract.fault(f"simulation error: {exc}", self.sim.time)
+            raise
+
+    def _step_once(self) -> None:
+        with self.lock:
+            self.sim.step_control(self._now())
+        self._stats["periods"] += 1
+        self._publish_period_outputs()
+
+    def _publish_period_outputs(self) -> None:
+        k = self._stats["periods"]
+        with self.lock:
+            sim = self.sim
+            stamp = to_time_msg(self._now())
+            q, qd, tau = sim.joint_positions(), sim.joint_velocities(), sim.joint_efforts()
+            imu = sim.imu()
+            wrenches = {s: sim.foot_wrench(s) for s in ("left", "right")}
+            touch = {s: sim.fingertip_forces(s) for s in ("left", "right")} if self._due("touch", k) else None
+            camera_due = self._due("camera", k) and (
+                self.pub_color.get_subscription_count() + self.pub_depth.get_subscription_count() > 0
+            )
+            if camera_due and not self._camera_event.is_set():
+                self._camera_snapshot = (sim.data.qpos.copy(), sim.time if self.mode != "realtime" else self._now())
+                self._camera_event.set()
+        if self.pub_clock is not None and (self._due("clock", k) or self.mode == "lockstep"):
+            self.pub_clock.publish(ClockMsg(clock=stamp))
+        js = self._js
+        js.header.stamp = stamp
+        js.position, js.velocity, js.effort = _float_array(q), _float_array(qd), _float_array(tau)
+        self.pub_joint_states.publish(js)
+        m = self._imu
+        m.header.stamp = stamp
+        w, x, y, z = imu.orientation_wxyz
+        m.orientation.w, m.orientation.x, m.orientation.y, m.orientation.z = float(w), float(x), float(y), float(z)
+        m.angular_velocity.x, m.angular_velocity.y, m.angular_velocity.z = (float(v) for v in imu.angular_velocity)
+        m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z = (
+            float(v) for v in imu.linear_acceleration
+        )
+        self.pub_imu.publish(m)
+        for side, (force, torque) in wrenches.items():
+            msg = self._wrench[side]
+            msg.header.stamp = stamp
+            msg.wrench.force.x, msg.wrench.force.y, msg.wrench.force.z = (float(v) for v in force)
+            msg.wrench.torque.x, msg.wrench.torque.y, msg.wrench.torque.z = (float(v) for v in torque)
+            self.pub_wrench[side].publish(msg)
+        if touch is not None:
+            for side, forces in touch.items():
+                msg = self._touch[side]
+                msg.header.stamp = stamp
+                msg.force_n = [float(f) for f in forces]
+                self.pub_touch[side].publish(msg)
+        if self._due("state", k):
+            self._publish_state(stamp)
+        if self._due("diag", k):
+            self._publish_diagnostics(stamp)
+
+    def _due(self, what: str, k: int) -> bool:
+        every = self._every[what]
+        return every > 0 and k % every == 0
+
+    def _publish_state(self, stamp: Time) -> None:
+        with self.lock:
+            groups = self.sim.contract.group_states()
+            c = self.sim.contract
+            msg = HardwareState(
+                groups=list(groups),
+                stop_states=[int(s) for s, _, _ in groups.values()],
+                actuator_modes=[int(m) for _, m, _ in groups.values()],
+                reasons=[r for _, _, r in groups.values()],
+                estop_engaged=c.estop_engaged,
+                commands_rejected=c.commands_rejected,
+                commands_clamped=c.commands_clamped,
+            )
+            pos, quat = self.sim.base_pose()
+        msg.header.stamp = stamp
+        self.pub_state.publish(msg)
+        truth = PoseStamped()
+        truth.header.stamp, truth.header.frame_id = stamp, "world"
+        truth.pose.position.x, truth.pose.position.y, truth.pose.position.z = (float(v) for v in pos)
+        o = truth.pose.orientation
+        o.w, o.x, o.y, o.z = (float(v) for v in quat)
+        self.pub_base_truth.publish(truth)
+
+    def _publish_diagnostics(self, stamp: Time) -> None:
+        name = self.get_name()
+        with self.lock:
+            c = self.sim.contract
+            groups = c.group_states()
+            warnings = self.sim.warnings()
+        s = self._stats
+        physics = DiagnosticStatus(
+            name=f"{name}: physics",
+            hardware_id="mujoco",
+            level=DiagnosticStatus.WARN if warnings else DiagnosticStatus.OK,
+            message=f"real-time factor {s['rtf']:.2f}" + (f"; MuJoCo warnings {warnings}" if warnings else ""),
+            values=[
+                KeyValue(key=k, value=str(v))
+                for k, v in (
+                    ("sim_time_s", f"{self.sim.time:.3f}"),
+                    ("real_time_factor", f"{s['rtf']:.3f}"),
+                    ("overruns", s["overruns"]),
+                    ("camera_frames", s["frames"]),
+                    ("camera_render_ms", f"{s['render_ms']:.1f}"),
+                )
+            ],
+        )
+        gate = DiagnosticStatus(
+            name=f"{name}: command gate",
+            hardware_id="mujoco",
+            level=DiagnosticStatus.WARN if c.commands_rejected or c.commands_clamped else DiagnosticStatus.OK,
+            message=c.last_reject_reason or c.last_clamp or "all commands accepted",
+            values=[
+                KeyValue(key=k, value=str(v))
+                for k, v in (
+                    ("accepted", c.commands_accepted),
+                    ("rejected", c.commands_rejected),
+                    ("clamped", c.commands_clamped),
+                    ("last_rejection", c.last_reject_reason),
+                    ("last_clamp", c.last_clamp),
+                )
+            ],
+        )
+        statuses = [physics, gate]
+        for group, (state, mode, reason) in groups.items():
+            statuses.append(
+                DiagnosticStatus(
+                    name=f"{name}: group {group}",
+                    hardware_id="mujoco",
+                    level=DIAG_LEVEL[state],
+                    message=f"{state.name} ({mode.name})" + (f": {reason}" if reason else ""),
+                )
+            )
+        self.pub_diag.publish(DiagnosticArray(header=self._header(stamp), status=statuses))
+
+    @staticmethod
+    def _header(stamp: Time):
+        from std_msgs.msg import Header
+
+        return Header(stamp=stamp)
+
+    # --- camera ------------------------------------------------------------------------------------
+    def _camera_loop(self) -> None:
+        import mujoco
+
+        from forma_sim.camera import RgbdCamera
+
+        width, height, rate, backend = self.camera_cfg
+        camera = None
+        render_data = None
+        while self._running:
+            if not self._camera_event.wait(timeout=0.2) or not self._running:
+                continue
+            qpos, t = self._camera_snapshot
+            try:
+                if camera is None:
+                    camera = RgbdCamera(self.sim.model, self.robot.prefix + "head_camera", width, height, backend)
+                    render_data = mujoco.MjData(self.sim.model)
+                    self._camera_info = self._make_camera_info(camera.intrinsics())
+                render_data.qpos[:] = qpos
+                mujoco.mj_kinematics(self.sim.model, render_data)
+                mujoco.mj_camlight(self.sim.model, render_data)
+                t0 = time.monotonic()
+                rgb, depth = camera.render(render_data)
+                self._stats["render_ms"] = (time.monotonic() - t0) * 1e3
+            except SimError as exc:
+                self.get_logger().error(f"head camera disabled: {exc}", once=True)
+                self._camera_event.clear()
+                continue
+            self._stats["frames"] += 1
+            stamp = to_time_msg(t)
+            frame = self.robot.prefix + "head_camera_color_optical_frame"
+            color = Image(height=height, width=width, encoding="rgb8", is_bigendian=0, step=width * 3)
+            color.header.stamp, color.header.frame_id = stamp, frame
+            color.data = rgb.tobytes()
+            depth_msg = Image(height=height, width=width, encoding="32FC1", is_bigendian=0, step=width * 4)
+            depth_msg.header.stamp, depth_msg.header.frame_id = stamp, frame
+            depth_msg.data = depth.tobytes()
+            info = self._camera_info
+            info.header.stamp, info.header.frame_id = stamp, frame
+            self.pub_color.publish(color)
+            self.pub_color_info.publish(info)
+            self.pub_depth.publish(depth_msg)
+            self.pub_depth_info.publish(info)
+            self._camera_event.clear()
+        if camera is not None:
+            camera.close()
+
+    @staticmethod
+    def _make_camera_info(k) -> CameraInfo:
+        info = CameraInfo(width=k.width, height=k.height, distortion_model="plumb_bob")
+        info.d = [0.0] * 5
+        info.k = [k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0]
+        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        info.p = [k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+        return info
+
+    # --- commands and services ---------------------------------------------------------------------
+    def _on_command(self, msg: JointState) -> None:
+        cmd = JointCommand(
+            names=msg.name,
+            position=msg.position,
+            velocity=msg.velocity,
+            effort=msg.effort,
+            stamp_s=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+        )
+        try:
+            with self.lock:
+                gated = self.sim.contract.submit(cmd, self._now())
+        except CommandRejected as exc:
+            now = time.monotonic()
+            if now - self._last_reject_log > 1.0:  # at most once a second; all are counted
+                self._last_reject_log = now
+                self.get_logger().warning(f"command rejected, nothing moved: {exc}")
+            return
+        if gated.clamped:
+            self.get_logger().warning(f"command clamped: {'; '.join(gated.clamped[:3])}", throttle_duration_sec=1.0)
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self.lock:
+            ok, message, _ = self.sim.contract.reset(self._now(), self.sim.joint_positions())
+        response.success, response.message = ok, message
+        self.get_logger().info(f"reset: {message}") if ok else self.get_logger().warning(f"reset refused: {message}")
+        return response
+
+    def _on_estop(self, request: EStop.Request, response: EStop.Response) -> EStop.Response:
+        with self.lock:
+            self.sim.contract.estop(request.engage, request.reason, self._now())
+        verb = "engaged: all joints damping" if request.engage else "released: reset needed to move"
+        self.get_logger().warning(f"e-stop {verb} ({request.reason or 'no reason given'})")
+        response.success, response.message = True, f"e-stop {verb}"
+        return response
+
+    def _on_set_mode(self, request: SetActuatorMode.Request, response: SetActuatorMode.Response):
+        try:
+            mode = ActuatorMode(request.mode)
+            with self.lock:
+                self.sim.contract.set_mode(request.group, mode)
+        except (ValueError, HardwareConfigError) as exc:
+            response.success, response.message = False, f"refused: {exc}"
+            return response
+        response.success, response.message = True, f"{request.group}: {mode.name}"
+        self.get_logger().info(f"actuator mode {request.group} -> {mode.name}")
+        return response
+
+    def _on_apply_wrench(self, request: ApplyWrench.Request, response: ApplyWrench.Response):
+        f, t = request.wrench.force, request.wrench.torque
+        try:
+            with self.lock:
+                self.sim.apply_wrench(request.body, (f.x, f.y, f.z), (t.x, t.y, t.z), request.duration_s)
+        except SimError as exc:
+            response.success, response.message = False, str(exc)
+            return response
+        response.success, response.message = True, f"pushing {request.body} for {request.duration_s:.3f} s"
+        return response
+
+    def _on_step(self, request: StepSimulation.Request, response: StepSimulation.Response):
+        if self.mode != "lockstep":
+            response.success, response.message = False, f"sim/step only works in lockstep mode (mode is {self.mode})"
+        elif request.periods > 100_000:
+            response.success, response.message = False, "periods must be <= 100000 per call"
+        else:
+            for _ in range(request.periods):
+                self._step_once()
+            response.success, response.message = True, f"stepped {request.periods} periods"
+        response.sim_time_s = self.sim.time
+        return response
+
+    # --- shutdown --------------------------------------------------------------------------------
+    def destroy_node(self) -> None:
+        self._running = False
+        self._camera_event.set()
+        for thread in (self._physics_thread, self._camera_thread):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=2.0)
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    """Run the sim node alone: `ros2 run forma_sim sim_node` / `sim_node` in the venv."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (SimError, DescriptionError, HardwareError) as exc:
+        rclpy.logging.get_logger("sim").fatal(str(exc))
+        raise SystemExit(1) from None
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

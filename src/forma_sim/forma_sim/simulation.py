@@ -1,0 +1,260 @@
+"""The simulation core: MuJoCo physics behind the hardware contract, with no ROS in sight.
+
+One control period = `substeps` physics steps. At each period the contract's watchdogs run and
+its actuator setpoints (kp, kd, targets, feed-forward) are written into MuJoCo's actuators, which
+then apply the PD law at every physics step, torques clipped to the effort limits, like a motor
+driver. The sim node and the lockstep harness both drive this class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import mujoco
+import numpy as np
+
+from forma_description import RobotModel
+from forma_description.mjcf import FREE_JOINT
+from forma_description.robot_model import FINGERS
+from forma_hardware import HardwareContract, JointCommand
+from forma_hardware.config import HardwareConfig
+from forma_hardware.stop_latch import StopState
+from forma_sim.errors import SimError
+
+MAX_PUSH_FORCE_N = 2000.0
+MAX_PUSH_DURATION_S = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ImuReading:
+    orientation_wxyz: np.ndarray  # base orientation in the world frame
+    angular_velocity: np.ndarray  # [rad/s], IMU frame
+    linear_acceleration: np.ndarray  # specific force [m/s^2], IMU frame (+9.81 z at rest)
+
+
+@dataclasses.dataclass
+class _Push:
+    body_id: int
+    wrench: np.ndarray  # force [N], torque [N m] in the world frame
+    until_s: float
+
+
+class Simulation:
+    """MuJoCo model + data + hardware contract for one robot in one world."""
+
+    def __init__(
+        self,
+        robot: RobotModel,
+        model: mujoco.MjModel,
+        hardware: HardwareConfig,
+        control_rate_hz: float = 500.0,
+        initial_pose: np.ndarray | None = None,
+        startup_state: StopState = StopState.HOLD,
+    ) -> None:
+        self.robot = robot
+        self.model = model
+        self.data = mujoco.MjData(model)
+        physics_hz = 1.0 / model.opt.timestep
+        ratio = physics_hz / control_rate_hz
+        if ratio < 1 or abs(ratio - round(ratio)) > 1e-6:
+            raise SimError(
+                f"physics rate {physics_hz:.0f} Hz must be a whole multiple of the control rate "
+                f"{control_rate_hz:.0f} Hz"
+            )
+        self.substeps = int(round(ratio))
+        self.control_period_s = 1.0 / control_rate_hz
+        names = robot.joint_names
+        self.actuator_ids = np.array([model.actuator(n).id for n in names])
+        joint_ids = [model.joint(n).id for n in names]
+        self.qpos_adr = np.array([model.jnt_qposadr[j] for j in joint_ids])
+        self.dof_adr = np.array([model.jnt_dofadr[j] for j in joint_ids])
+        self.base_body = model.body(robot.root_link).id
+        free = model.joint(robot.prefix + FREE_JOINT)
+        self.base_qpos_adr, self.base_dof_adr = free.qposadr[0], free.dofadr[0]
+        p = robot.prefix
+        self._sensor = {s: model.sensor(p + s) for s in ("imu_orientation", "imu_gyro", "imu_accel")}
+        for side in ("left", "right"):
+            self._sensor[f"{side}_force"] = model.sensor(f"{p}{side}_foot_force")
+            self._sensor[f"{side}_torque"] = model.sensor(f"{p}{side}_foot_torque")
+        self.touch_sensors = {
+            side: [model.sensor(f"{p}{side}_{f}_touch") for f in FINGERS] for side in ("left", "right")
+        }
+        self.sole_sites = {side: model.site(f"{p}{side}_sole").id for side in ("left", "right")}
+        self.initial_pose = np.zeros(len(names)) if initial_pose is None else np.asarray(initial_pose, float)
+        self.reset(self.initial_pose)
+        self.contract = HardwareContract(
+            names,
+            [j.kind for j in robot.joints],
+            [j.group for j in robot.joints],
+            robot.limits_arrays(),
+            hardware.gains,
+            hardware.watchdogs,
+            hardware.gate,
+            startup_state=startup_state,
+            initial_positions=self.initial_pose,
+            now_s=self.time,
+        )
+        self._applied_version = -1
+        self._pushes: list[_Push] = []
+        self._write_actuators()
+
+    # --- set-up ---------------------------------------------------------------------------
+    def reset(
+        self, joint_positions: np.ndarray, base_xy: tuple[float, float] = (0.0, 0.0), base_yaw: float = 0.0
+    ) -> None:
+        """Put the robot in a pose, standing with its soles on the floor, at rest."""
+        m, d = self.model, self.data
+        mujoco.mj_resetData(m, d)
+        d.qpos[self.qpos_adr] = joint_positions
+        a = self.base_qpos_adr
+        d.qpos[a : a + 3] = (base_xy[0], base_xy[1], 1.0)
+        d.qpos[a + 3 : a + 7] = (math.cos(base_yaw / 2), 0.0, 0.0, math.sin(base_yaw / 2))
+        mujoco.mj_kinematics(m, d)
+        lowest_sole = min(d.site_xpos[s][2] for s in self.sole_sites.values())
+        d.qpos[a + 2] -= lowest_sole
+        mujoco.mj_forward(m, d)
+        self._pushes = []
+
+    # --- commands -------------------------------------------------------------------------
+    def submit(self, command: JointCommand) -> None:
+        """Hand a command to the hardware contract (raises CommandRejected with the reason)."""
+        self.contract.submit(command, self.time)
+
+    def apply_wrench(self, body: str, force_n, torque_nm, duration_s: float) -> None:
+        """Push a body with a world-frame wrench at its centre of mass for duration_s [s]."""
+        try:
+            body_id = self.model.body(body).id
+        except KeyError:
+            raise SimError(f"unknown body {body!r}; e.g. torso, base_link, head, red_cup") from None
+        wrench = np.concatenate([np.asarray(force_n, float), np.asarray(torque_nm, float)])
+        if wrench.shape != (6,) or not np.all(np.isfinite(wrench)):
+            raise SimError("wrench must be 3 finite force and 3 finite torque components")
+        if np.linalg.norm(wrench[:3]) > MAX_PUSH_FORCE_N:
+            raise SimError(f"force {np.linalg.norm(wrench[:3]):.0f} N exceeds {MAX_PUSH_FORCE_N:.0f} N")
+        if not (math.isfinite(duration_s) and 0.0 < duration_s <= MAX_PUSH_DURATION_S):
+            raise SimError(f"duration {duration_s} s outside (0, {MAX_PUSH_DURATION_S}] s")
+        self._pushes.append(_Push(body_id, wrench, self.time + duration_s))
+
+    # --- stepping -------------------------------------------------------------------------
+    def step_control(self, contract_now_s: float | None = None) -> None:
+        """Advance one control period: watchdogs, actuator setpoints, pushes, physics substeps.
+
+        contract_now_s is the hardware clock for the watchdogs (default: sim time; the sim node
+        passes wall time in realtime mode, where commands are stamped with wall time).
+        """
+        self.contract.tick(self.time if contract_now_s is None else contract_now_s, self.joint_positions())
+        self._write_actuators()
+        self._apply_pushes()
+        mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+
+    def run(self, seconds: float, controller=None) -> None:
+        """Step for `seconds` of sim time; controller(sim) is called before every period."""
+        for _ in range(int(round(seconds / self.control_period_s))):
+            if controller is not None:
+                controller(self)
+            self.step_control()
+
+    def _write_actuators(self) -> None:
+        sp = self.contract.setpoints()
+        if sp.version == self._applied_version:
+            return
+        ids = self.actuator_ids
+        self.model.actuator_biasprm[ids, 1] = -sp.kp
+        self.model.actuator_biasprm[ids, 2] = -sp.kd
+        self.data.ctrl[ids] = sp.kp * sp.position + sp.kd * sp.velocity + sp.effort
+        self._applied_version = sp.version
+
+    def _apply_pushes(self) -> None:
+        xfrc = self.data.xfrc_applied
+        xfrc[:] = 0.0
+        now = self.time
+        self._pushes = [p for p in self._pushes if p.until_s > now]
+        for p in self._pushes:
+            xfrc[p.body_id] += p.wrench
+
+    # --- state ------------------------------------------------------------------------------
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    def joint_positions(self) -> np.ndarray:
+        return self.data.qpos[self.qpos_adr].copy()
+
+    def joint_velocities(self) -> np.ndarray:
+        return self.data.qvel[self.dof_adr].copy()
+
+    def joint_efforts(self) -> np.ndarray:
+        """Actuator torques [N m] as applied (after clipping to the effort limits)."""
+        return self.data.actuator_force[self.actuator_ids].copy()
+
+    def imu(self) -> ImuReading:
+        s = self._sensor
+        return ImuReading(
+            self.data.sensordata[s["imu_orientation"].adr[0] : s["imu_orientation"].adr[0] + 4].copy(),
+            self._read(s["imu_gyro"]),
+            self._read(s["imu_accel"]),
+        )
+
+    def foot_wrench(self, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """Force [N] and torque [N m] the foot passes to the leg, at and in the {side}_sole frame.
+
+        Standing still, force z is about the load on this foot (positive up).
+        """
+        return -self._read(self._sensor[f"{side}_force"]), -self._read(self._sensor[f"{side}_torque"])
+
+    def fingertip_forces(self, side: str) -> np.ndarray:
+        """Normal contact force on each fingertip [N], in FINGERS order."""
+        return np.array([self.data.sensordata[s.adr[0]] for s in self.touch_sensors[side]])
+
+    def base_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ground-truth pelvis position [m] and orientation (w, x, y, z) in the world frame.
+
+        For visualisation and tests only: controllers estimate the base from the IMU and legs.
+        """
+        a = self.base_qpos_adr
+        return self.data.qpos[a : a + 3].copy(), self.data.qpos[a + 3 : a + 7].copy()
+
+    def stop_states(self) -> dict[str, StopState]:
+        return {g: st.state for g, st in self.contract.latch.groups.items()}
+
+    def warnings(self) -> dict[str, int]:
+        """MuJoCo warnings raised so far (name -> count); a healthy model has none."""
+        out = {}
+        for i, w in enumerate(self.data.warning):
+            if w.number:
+                out[mujoco.mjtWarning(i).name] = int(w.number)
+        return out
+
+    def _read(self, sensor) -> np.ndarray:
+        adr, dim = sensor.adr[0], sensor.dim[0]
+        return self.data.sensordata[adr : adr + dim].copy()
+
+
+def build_simulation(
+    world: str = "tabletop",
+    body: str = "male",
+    height_m: float = 1.73,
+    mass_kg: float = 65.0,
+    physics_rate_hz: float = 500.0,
+    control_rate_hz: float = 500.0,
+    hardware_config: str | None = None,
+    pose: str = "stand",
+    startup_state: StopState = StopState.HOLD,
+) -> Simulation:
+    """The robot of the given body form in a world, standing in a named pose."""
+    from forma_description import expand_description
+    from forma_description.poses import named_pose
+    from forma_hardware.config import load_hardware_config
+    from forma_sim.scene import build_model
+
+    robot = RobotModel.from_urdf(expand_description(body, height_m, mass_kg))
+    model = build_model(robot, world, physics_rate_hz)
+    return Simulation(
+        robot,
+        model,
+        load_hardware_config(hardware_config),
+        control_rate_hz,
+        named_pose(pose, robot),
+        startup_state,
+    )
