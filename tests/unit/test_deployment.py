@@ -193,3 +193,19 @@ def test_launch_files_are_thin_and_typed():
                 assert any(k.arg == "description" for k in call.keywords), f"{path.name}: argument lacks a description"
     forma = (REPO / "launch" / "forma.launch.py").read_text()
     assert "launch_ros_node_kwargs" in forma and "plan_host" in forma
+
+
+def test_param_overrides_reach_the_named_node_only():
+    from forma_bringup.deployment import with_overrides
+
+    d = with_overrides(
+        load("sim"), ["sim.world=empty", "sim.camera.width=160", "console.port=8099", "stand.auto_reset=false"]
+    )
+    nodes = {n.name: n for p in d.processes() for n in p.nodes}
+    assert nodes["sim"].parameters == {"world": "empty", "camera.width": 160}
+    assert nodes["console"].parameters["port"] == 8099 and nodes["console"].parameters["use_sim_time"] is False
+    assert nodes["stand"].parameters == {"auto_reset": False}
+    with pytest.raises(DeploymentError, match="no node named 'simm'"):
+        with_overrides(load("sim"), ["simm.world=empty"])
+    with pytest.raises(DeploymentError, match="expected NODE.PARAM=VALUE"):
+        with_overrides(load("sim"), ["world=empty"])

@@ -94,6 +94,7 @@ def test_a_rejected_command_changes_nothing():
 
 def test_body_timeout_holds_the_body_only_then_damps_it():
     c = active()
+    c.submit(body_cmd(0.0001, q=(0.7, 0.8), effort=(30.0, 1.0)), 0.0001)
     t = 0.0
     while t < 0.3:  # hands are fed, the body is not
         t += 0.01
@@ -103,8 +104,10 @@ def test_body_timeout_holds_the_body_only_then_damps_it():
     assert states == {"body": StopState.HOLD, "left_hand": StopState.ACTIVE, "right_hand": StopState.ACTIVE}
     assert "no command for 0.10 s" in c.group_states()["body"][2]
     sp = c.setpoints()
-    np.testing.assert_allclose(sp.position[:2], (Q0 + 0.01)[:2])  # the pose at the moment of the hold
+    np.testing.assert_allclose(sp.position[:2], [0.7, 0.8])  # the last targets, not the drooped pose
     np.testing.assert_allclose(sp.velocity[:2], 0.0)
+    np.testing.assert_allclose(sp.effort[:2], 0.0)  # feed-forward dropped
+    np.testing.assert_allclose(sp.kp[:2], [1500.0, 90.0])  # stiffer hold gains
     c.tick(t + 2.1, Q0)
     assert c.group_states()["body"][0] == StopState.DAMP
     sp = c.setpoints()
@@ -124,6 +127,14 @@ def test_estop_damps_everything_latches_and_blocks_reset_until_released():
     assert all(s == StopState.DAMP for s, _, _ in c.group_states().values()), "release alone must not activate"
     ok, _, _ = c.reset(1.3, Q0)
     assert ok and all(s == StopState.ACTIVE for s, _, _ in c.group_states().values())
+
+
+def test_hold_in_torque_mode_latches_the_measured_pose():
+    c = active()
+    c.set_mode("body", ActuatorMode.TORQUE)
+    c.tick(0.5, np.array([0.11, 0.22, 0.2, 0.2]))
+    assert c.group_states()["body"][0] == StopState.HOLD
+    np.testing.assert_allclose(c.setpoints().position[:2], [0.11, 0.22])
 
 
 def test_fault_damps_every_group():

@@ -16,7 +16,7 @@ import os
 import pathlib
 import sys
 
-from forma_bringup.deployment import Deployment, load_deployment
+from forma_bringup.deployment import Deployment, load_deployment, with_overrides
 from forma_bringup.errors import BringupError
 from forma_bringup.launch_plan import plan_host, write_params_files
 from forma_bringup.registry import available_nodes, node_exists
@@ -50,7 +50,7 @@ def load(name_or_path: str) -> Deployment:
 def _cmd_launch(args) -> int:
     from forma_bringup.runner import Runner
 
-    deployment = load(args.deployment)
+    deployment = with_overrides(load(args.deployment), args.param or [])
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     log_dir = pathlib.Path(
         args.log_dir or pathlib.Path.home() / ".ros" / "log" / "forma" / f"{deployment.name}-{stamp}"
@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("deployment", help="name in config/deployments or a path to a deployment file")
     p.add_argument("--host", help="which host of a multi-host deployment runs here")
     p.add_argument("--log-dir", help="where process logs go (default ~/.ros/log/forma/<deployment>-<time>)")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NODE.PARAM=VALUE",
+        help="override a node parameter, e.g. --param console.port=8081 --param sim.world=empty",
+    )
     p.set_defaults(func=_cmd_launch)
     p = sub.add_parser("check", help="validate a deployment and show its processes")
     p.add_argument("deployment")

@@ -288,3 +288,37 @@ def parse_deployment(
         hosts,
         source,
     )
+
+
+def with_overrides(deployment: Deployment, overrides: list[str]) -> Deployment:
+    """Apply `NODE.PARAM=VALUE` overrides (from `forma launch --param`) to the named nodes.
+
+    VALUE is read as YAML (3 -> int, 0.5 -> float, true -> bool, text -> str); PARAM may be
+    dotted (camera.width). Every override must name a node of the deployment.
+    """
+    parsed: dict[str, dict[str, object]] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        node, dot, param = key.partition(".")
+        if not (sep and dot and node and param):
+            raise DeploymentError(deployment.source, "--param", f"{item!r}: expected NODE.PARAM=VALUE")
+        parsed.setdefault(node, {})[param] = yaml.safe_load(value) if value else ""
+    names = {n.name for procs in deployment.hosts.values() for p in procs for n in p.nodes}
+    unknown = sorted(set(parsed) - names)
+    if unknown:
+        raise DeploymentError(
+            deployment.source, "--param", f"no node named {unknown[0]!r}; nodes: {', '.join(sorted(names))}"
+        )
+    hosts = {
+        host: tuple(
+            dataclasses.replace(
+                proc,
+                nodes=tuple(
+                    dataclasses.replace(n, parameters={**n.parameters, **parsed.get(n.name, {})}) for n in proc.nodes
+                ),
+            )
+            for proc in procs
+        )
+        for host, procs in deployment.hosts.items()
+    }
+    return dataclasses.replace(deployment, hosts=hosts)

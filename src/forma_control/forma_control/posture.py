@@ -72,3 +72,16 @@ class PostureRamp:
 
     def command(self, now_s: float) -> JointCommand:
         return JointCommand(names=self.joint_names, position=self.target(now_s), stamp_s=now_s)
+
+
+def stand_controller(joint_names, goal, lower, upper, max_speed_rad_s: float = 0.5):
+    """A lockstep controller (forma_sim.lockstep) that ramps from the measured pose to `goal` and
+    holds it: the joint-PD stand, as the stand node runs it over DDS."""
+    ramp = PostureRamp(joint_names, goal, max_speed_rad_s, lower=lower, upper=upper)
+
+    def control(sim) -> JointCommand:
+        if not ramp.started:
+            ramp.start(sim.joint_positions(), sim.time)
+        return ramp.command(sim.time)
+
+    return control

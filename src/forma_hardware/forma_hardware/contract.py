@@ -110,7 +110,7 @@ class HardwareContract:
         return gated
 
     def tick(self, now_s: float, measured_q: np.ndarray) -> list[Transition]:
-        """Run the watchdogs; a group entering HOLD latches its measured pose."""
+        """Run the watchdogs; a group entering HOLD latches its pose (see _apply)."""
         transitions = self.latch.update(now_s)
         self._apply(transitions, measured_q)
         return transitions
@@ -174,9 +174,16 @@ class HardwareContract:
         if not transitions:
             return
         for tr in transitions:
-            if tr.new == StopState.HOLD and measured_q is not None:
+            if tr.new == StopState.HOLD:
+                # Hold where the group was being held: its last position targets. Latching the
+                # measured pose instead lets a loaded joint droop (q = q* - tau/kp) a second time
+                # around the drooped pose; measured here, a joint-PD stand then tips over within
+                # 2 s. In TORQUE/DAMPING mode there are no valid targets: hold the measured pose.
                 mask = self.group_masks[tr.group]
-                self.q_hold[mask] = measured_q[mask]
+                if self.modes[tr.group] == ActuatorMode.POSITION or measured_q is None:
+                    self.q_hold[mask] = self.q_target[mask]
+                else:
+                    self.q_hold[mask] = measured_q[mask]
         self._changed()
 
     def _changed(self) -> None:

@@ -1,0 +1,183 @@
+"""Helpers for integration tests: start a deployment with `forma launch` as a real process tree,
+and a probe node (own rclpy context and ROS_DOMAIN_ID) that collects messages and calls services.
+
+Wall-clock timeouts here only bound how long a test waits before giving up; what tests assert is
+counted in sim time or control cycles.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import psutil
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+VENV_BIN = pathlib.Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stamp_s(msg) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+class LaunchedDeployment:
+    """`forma launch <deployment>` in its own process group, stopped with SIGINT like Ctrl-C."""
+
+    def __init__(self, deployment: str, domain_id: int, log_dir: pathlib.Path, params: list[str] = ()):
+        self.argv = [str(VENV_BIN / "forma"), "launch", str(deployment), "--log-dir", str(log_dir)]
+        for p in params:
+            self.argv += ["--param", p]
+        self.env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+        self.log_dir = log_dir
+        self.popen: subprocess.Popen | None = None
+        self.exit_code: int | None = None
+        self.children: list[psutil.Process] = []
+        self.output = ""
+
+    def __enter__(self) -> LaunchedDeployment:
+        self.popen = subprocess.Popen(
+            self.argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self) -> None:
+        for line in iter(self.popen.stdout.readline, b""):
+            self.output += line.decode(errors="replace")
+
+    def process_tree(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.popen.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        if self.exit_code is not None:
+            return self.exit_code
+        self.children = self.process_tree()
+        self.popen.send_signal(signal.SIGINT)
+        try:
+            self.exit_code = self.popen.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.exit_code = self.popen.wait()
+        self._reader.join(timeout=5)
+        return self.exit_code
+
+    def leftovers(self) -> list[psutil.Process]:
+        """Processes of the deployment still alive after stop()."""
+        alive = []
+        for p in self.children:
+            try:
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        return alive
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        for p in self.leftovers():  # never leave a test's processes behind, whatever failed
+            p.kill()
+
+
+class RosProbe:
+    """A node in its own context on the test's domain, spun in a background thread."""
+
+    def __init__(self, domain_id: int, use_sim_time: bool = False, name: str = "probe"):
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node(
+            name,
+            context=self.context,
+            parameter_overrides=[rclpy.parameter.Parameter("use_sim_time", value=use_sim_time)],
+        )
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.lock = threading.Lock()
+        self.messages: dict[str, list] = {}
+        self.subscriptions: dict[str, object] = {}
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except Exception:  # shutting down
+                return
+
+    def collect(self, msg_type, topic: str, depth: int = 10, latched: bool = False, keep: int | None = None) -> list:
+        """Subscribe and append every message to a list (the last `keep` if given)."""
+        store: list = []
+        qos = QoSProfile(
+            depth=depth,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+        )
+
+        def on_message(msg):
+            with self.lock:
+                store.append(msg)
+                if keep is not None and len(store) > keep:
+                    del store[0]
+
+        self.subscriptions[topic] = self.node.create_subscription(msg_type, topic, on_message, qos)
+        self.messages[topic] = store
+        return store
+
+    def stop_collecting(self, topic: str) -> None:
+        self.node.destroy_subscription(self.subscriptions.pop(topic))
+
+    def latest(self, topic: str):
+        with self.lock:
+            store = self.messages[topic]
+            return store[-1] if store else None
+
+    def wait_for(self, predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+    def call(self, srv_type, name: str, request, timeout_s: float = 30.0):
+        client = self.node.create_client(srv_type, name)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout_s):
+                raise AssertionError(f"service {name} not available")
+            future = client.call_async(request)
+            self.wait_for(future.done, timeout_s, f"reply from {name}")
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+        self._thread.join(timeout=2.0)
+
+    def __enter__(self) -> RosProbe:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

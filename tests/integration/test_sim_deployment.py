@@ -1,0 +1,86 @@
+"""The shipped `sim` deployment, started as processes over real DDS, seen by an independent rclpy
+client: the robot stands, joint_states carries all 82 joints at >= 90 % of 500 Hz (counted in sim
+time), the IMU and foot sensors read like a standing robot, camera images match camera_info, the
+browser view is served, and Ctrl-C leaves no process and no Fast DDS shared memory behind."""
+
+from __future__ import annotations
+
+import math
+import pathlib
+import urllib.request
+
+import numpy as np
+import pytest
+from geometry_msgs.msg import WrenchStamped
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
+
+from forma_interfaces.msg import HardwareState
+from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_port, stamp_s
+
+pytestmark = pytest.mark.integration
+DOMAIN_ID = 41
+
+
+def fastdds_shm_files() -> set[str]:
+    return {p.name for p in pathlib.Path("/dev/shm").glob("fast*")}
+
+
+def test_sim_deployment_serves_the_robot(tmp_path):
+    shm_before = fastdds_shm_files()
+    port = free_port()
+    params = [f"console.port={port}", "sim.camera.width=160", "sim.camera.height=120", "sim.camera.rate_hz=10.0"]
+    with LaunchedDeployment("sim", DOMAIN_ID, tmp_path / "logs", params) as deployment, RosProbe(DOMAIN_ID) as probe:
+        states = probe.collect(HardwareState, "hardware/state", keep=5)
+        probe.wait_for(
+            lambda: states and all(s == HardwareState.ACTIVE for s in states[-1].stop_states),
+            90,
+            "the stand node to reset the hardware (hardware/state ACTIVE)",
+        )
+
+        # joint_states: every message names all 82 joints; >= 90 % of 500 Hz over 2 s of sim time
+        joint_states = probe.collect(JointState, "joint_states", depth=3000)
+        probe.wait_for(lambda: len(joint_states) > 5, 30, "joint_states")
+        t0 = stamp_s(joint_states[-1])
+        probe.wait_for(lambda: stamp_s(joint_states[-1]) > t0 + 2.1, 60, "2 s of sim time of joint_states")
+        probe.stop_collecting("joint_states")
+        window = [m for m in joint_states if t0 < stamp_s(m) <= t0 + 2.0]
+        assert len(window) >= 0.9 * 500 * 2.0, f"{len(window)} joint_states in 2 s of sim time"
+        assert all(len(m.name) == 82 and len(m.position) == 82 and len(m.effort) == 82 for m in window)
+
+        # IMU and feet: a standing robot
+        imu = probe.collect(Imu, "imu/data", keep=1)
+        feet = {s: probe.collect(WrenchStamped, f"feet/{s}/wrench", keep=1) for s in ("left", "right")}
+        probe.wait_for(lambda: imu and all(feet.values()), 30, "imu/data and feet wrenches")
+        a = imu[-1].linear_acceleration
+        assert math.hypot(a.x, a.y, a.z) == pytest.approx(9.81, abs=1.0)
+        assert imu[-1].header.frame_id == "imu_link"
+        load = sum(f[-1].wrench.force.z for f in feet.values())
+        assert load == pytest.approx(63.0 * 9.81, rel=0.15)
+
+        # camera: images whose size matches camera_info
+        color = probe.collect(Image, "head_camera/color/image_raw", keep=1)
+        depth = probe.collect(Image, "head_camera/depth/image_raw", keep=1)
+        info = probe.collect(CameraInfo, "head_camera/color/camera_info", keep=1)
+        probe.wait_for(lambda: color and depth and info, 60, "head camera images")
+        c, d, k = color[-1], depth[-1], info[-1]
+        assert (c.width, c.height) == (d.width, d.height) == (k.width, k.height) == (160, 120)
+        assert c.encoding == "rgb8" and len(c.data) == c.step * c.height == 160 * 120 * 3
+        assert d.encoding == "32FC1" and len(d.data) == d.step * d.height == 160 * 120 * 4
+        assert c.header.frame_id == k.header.frame_id == "head_camera_color_optical_frame"
+        depth_m = np.frombuffer(bytes(d.data), np.float32)
+        assert np.isfinite(depth_m).mean() > 0.5 and np.nanmedian(depth_m) < 3.0
+
+        # the browser view is served and shows the robot
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.status == 200 and b"<html" in response.read().lower()
+        probe.wait_for(
+            lambda: "showing the robot (82 joints)" in deployment.output, 30, "the console to load the robot"
+        )
+
+        children = deployment.process_tree()
+        assert len([p for p in children if "forma_process" in " ".join(p.cmdline())]) == 3
+
+    assert deployment.exit_code == 0, deployment.output[-3000:]
+    assert deployment.leftovers() == [], "processes left behind after Ctrl-C"
+    assert "received SIGINT; stopping" in deployment.output
+    assert fastdds_shm_files() <= shm_before, "Fast DDS shared memory left behind"
