@@ -1,0 +1,1 @@
+"""`make accept`: statistical acceptance trials on the deterministic lockstep harness."""

@@ -1,0 +1,1 @@
+"""`make bench`: speed and cost figures beside baselines measured in the same run."""

@@ -130,7 +130,7 @@ class SimNode(Node):
             "camera.rate_hz": (15.0, "head camera rate [Hz] (sim time); renders only while subscribed"),
             "camera.backend": ("egl", "offscreen OpenGL: egl or osmesa"),
             "clock_rate_hz": (
-                250.0,
+                100.0,
                 "/clock rate [Hz] in simtime/lockstep; timers of use_sim_time nodes tick at most this often",
             ),
             "touch_rate_hz": (100.0, "fingertip touch rate [Hz]"),

@@ -1,0 +1,59 @@
+"""`make accept`: run the acceptance trials, print a table, write build/accept.json.
+
+    python -m tests.accept.run_accept              # every trial
+    python -m tests.accept.run_accept stand_60s    # some trials
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import pathlib
+import sys
+import time
+
+from tests.accept.registry import TRIALS
+
+TRIAL_MODULES = ["tests.accept.trials_foundation"]
+OUT = pathlib.Path("build/accept.json")
+
+
+def main(argv: list[str]) -> int:
+    os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
+    for module in TRIAL_MODULES:
+        importlib.import_module(module)
+    names = argv or list(TRIALS)
+    unknown = [n for n in names if n not in TRIALS]
+    if unknown:
+        print(f"unknown trial(s) {', '.join(unknown)}; available: {', '.join(TRIALS)}", file=sys.stderr)
+        return 2
+    results = json.loads(OUT.read_text()) if OUT.exists() and argv else {"trials": {}}
+    failed = []
+    for name in names:
+        t0 = time.monotonic()
+        figures = TRIALS[name]()
+        wall = time.monotonic() - t0
+        passed = all(f.passed is not False for f in figures.values())
+        results["trials"][name] = {
+            "passed": passed,
+            "wall_s": round(wall, 1),
+            "figures": {k: dataclasses.asdict(f) for k, f in figures.items()},
+        }
+        print(f"\n{name}  ({'PASS' if passed else 'FAIL'}, {wall:.0f} s)")
+        for key, f in figures.items():
+            mark = {True: "ok", False: "FAIL", None: "  "}[f.passed]
+            extra = f" (criterion {f.criterion})" if f.criterion else ""
+            note = f"  {f.note}" if f.note else ""
+            print(f"  {mark:4s} {key:40s} {f.value!s:>12} {f.unit}{extra}{note}")
+        if not passed:
+            failed.append(name)
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    print(f"\nwrote {OUT}; {len(names) - len(failed)}/{len(names)} trials passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

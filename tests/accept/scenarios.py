@@ -1,0 +1,72 @@
+"""Scenarios shared by acceptance trials and benchmarks: the joint-PD stand and pushes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from forma_control.posture import stand_controller
+from forma_description.poses import named_pose
+from forma_sim.lockstep import LockstepHarness
+from forma_sim.simulation import Simulation, build_simulation
+
+PUSH_DIRECTIONS = {"front": (-1.0, 0.0), "back": (1.0, 0.0), "left": (0.0, -1.0), "right": (0.0, 1.0)}
+# a push "from the front" is applied to the chest and points backward (-x), etc.
+
+
+def pd_stand(world: str = "empty", physics_rate_hz: float = 500.0) -> tuple[Simulation, LockstepHarness]:
+    """The robot standing on the joint-PD stand, hardware active, commands at 100 Hz."""
+    sim = build_simulation(world=world, physics_rate_hz=physics_rate_hz)
+    limits = sim.robot.limits_arrays()
+    harness = LockstepHarness(sim)
+    harness.add_controller(
+        "stand", 100.0,
+        stand_controller(sim.robot.joint_names, named_pose("stand", sim.robot), limits["lower"], limits["upper"]),
+    )
+    harness.activate()
+    return sim, harness
+
+
+def tilt_rad(sim: Simulation) -> float:
+    """Angle between the pelvis z axis and the vertical."""
+    w, x, y, z = sim.base_pose()[1]
+    return math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * (x * x + y * y))))
+
+
+def fallen(sim: Simulation) -> bool:
+    return sim.base_pose()[0][2] < 0.6 or tilt_rad(sim) > math.radians(45)
+
+
+def survives_push(direction: str, impulse_ns: float, duration_s: float = 0.2, settle_s: float = 1.5,
+                  watch_s: float = 3.0) -> bool:
+    """Push the chest (body `torso`) horizontally for duration_s with the given impulse [N s]."""
+    sim, harness = pd_stand()
+    harness.run(settle_s)
+    dx, dy = PUSH_DIRECTIONS[direction]
+    force = impulse_ns / duration_s
+    sim.apply_wrench("torso", (dx * force, dy * force, 0.0), (0.0, 0.0, 0.0), duration_s)
+    for _ in range(round(watch_s / sim.control_period_s)):
+        harness.step()
+        if fallen(sim):
+            return False
+    return True
+
+
+def largest_survived_impulse(direction: str, high_ns: float = 120.0, tolerance_ns: float = 1.0) -> float:
+    """Bisection on the push impulse [N s] the robot survives (monotone in practice)."""
+    low, high = 0.0, high_ns
+    if survives_push(direction, high):
+        return high
+    while high - low > tolerance_ns:
+        mid = 0.5 * (low + high)
+        if survives_push(direction, mid):
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def random_joint_targets(sim: Simulation, seed: int, n: int) -> np.ndarray:
+    limits = sim.robot.limits_arrays()
+    return np.random.default_rng(seed).uniform(limits["lower"], limits["upper"], size=(n, len(limits["lower"])))

@@ -1,0 +1,186 @@
+"""`make bench`: speed and cost figures, each beside a baseline measured in the same run, printed
+as a table and written to build/bench.json as {"figures": {name: {value, unit, baseline, ratio,
+note}}}. Later issues add their figures (BENCHES below).
+
+Figures of the foundation:
+  sim_rtf_full               the sim node as deployed (unpaced: real_time_factor 0), all 82 joints,
+                             contacts, the head camera subscribed, the stand commanding, publishing
+  sim_rtf_physics            mj_step alone on the same model (the baseline)
+  joint_states_latency_*     sim node (mode realtime) -> another process, beside a bare rclpy
+                             talker/listener of the same 82-joint message at 500 Hz
+  stack_cpu_cores            CPU cores used by the whole `sim` deployment while the robot stands
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+import mujoco
+import psutil
+
+OUT = pathlib.Path("build/bench.json")
+PY = sys.executable
+FORMA = str(pathlib.Path(sys.executable).parent / "forma")
+
+
+def figure(value, unit, baseline=None, note="", lower_is_better=False):
+    ratio = None
+    if baseline:
+        ratio = round(value / baseline, 3)
+    return {"value": round(value, 3), "unit": unit, "baseline": None if baseline is None else round(baseline, 3),
+            "ratio": ratio, "note": note, "lower_is_better": lower_is_better}
+
+
+class Deployment:
+    """`forma launch` in the background on its own ROS domain."""
+
+    def __init__(self, name: str, domain: int, params: list[str]):
+        self.log_dir = tempfile.mkdtemp(prefix="forma-bench-")
+        argv = [FORMA, "launch", name, "--log-dir", self.log_dir]
+        for p in params:
+            argv += ["--param", p]
+        self.env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+        self.popen = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True)
+
+    def processes(self) -> list[psutil.Process]:
+        return psutil.Process(self.popen.pid).children(recursive=True)
+
+    def log(self, process: str) -> str:
+        path = pathlib.Path(self.log_dir) / f"{process}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        self.popen.send_signal(2)
+        try:
+            self.popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+
+
+def _wait_for_log(deployment: Deployment, process: str, text: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in deployment.log(process):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{process} never logged {text!r}")
+        time.sleep(0.2)
+
+
+def bench_sim_rtf() -> dict:
+    from forma_sim.simulation import build_simulation
+
+    sim = build_simulation(world="tabletop")
+    model, data = sim.model, mujoco.MjData(sim.model)
+    data.qpos[:] = sim.data.qpos
+    steps = 5000
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        mujoco.mj_step(model, data)
+    physics_rtf = steps * model.opt.timestep / (time.perf_counter() - t0)
+
+    # the sim node as deployed, unpaced, with the camera subscribed and the stand commanding
+    deployment = Deployment("sim_headless", 91, ["sim.real_time_factor=0.0"])
+    try:
+        _wait_for_log(deployment, "control", "ramping to the pose")
+        probe = subprocess.Popen(
+            [PY, "-c", _CAMERA_AND_CLOCK_PROBE], env=deployment.env, stdout=subprocess.PIPE, text=True
+        )
+        out, _ = probe.communicate(timeout=120)
+        full_rtf = json.loads(out.strip().splitlines()[-1])["rtf"]
+    finally:
+        deployment.stop()
+    return {
+        "sim_rtf_full": figure(full_rtf, "x real time", physics_rtf,
+                               "sim node unpaced: 82 joints, contacts, camera 320x240@15Hz subscribed, stand, topics"),
+        "sim_rtf_physics": figure(physics_rtf, "x real time", note="mj_step alone, same model, 500 Hz"),
+    }
+
+
+_CAMERA_AND_CLOCK_PROBE = """
+import json, time, rclpy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image
+rclpy.init(); n = rclpy.create_node('rtf_probe'); clock = []
+n.create_subscription(Image, 'head_camera/color/image_raw', lambda m: None, 1)
+n.create_subscription(Clock, '/clock', lambda m: clock.append((time.monotonic(), m.clock.sec + m.clock.nanosec * 1e-9)), 10)
+end = time.monotonic() + 12.0
+while time.monotonic() < end:
+    rclpy.spin_once(n, timeout_sec=0.1)
+window = [c for c in clock if c[0] > clock[0][0] + 2.0]
+print(json.dumps({'rtf': (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])}))
+"""
+
+
+def _latency(cmd_env: dict, seconds: float = 10.0) -> dict:
+    out = subprocess.run([PY, "-m", "tests.bench.latency_probe", "listen", str(seconds)], env=cmd_env,
+                         capture_output=True, text=True, timeout=seconds + 60)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_latency() -> dict:
+    # baseline: bare rclpy talker and listener of the same message, same rate
+    env = {**os.environ, "ROS_DOMAIN_ID": "92", "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    talker = subprocess.Popen([PY, "-m", "tests.bench.latency_probe", "talk", "20"], env=env)
+    time.sleep(2.0)
+    bare = _latency(env)
+    talker.wait(timeout=30)
+    # the stack: the sim node stamping with wall time, the stand node commanding
+    deployment = Deployment("sim_headless", 93, ["sim.mode=realtime", "stand.use_sim_time=false"])
+    try:
+        _wait_for_log(deployment, "control", "ramping to the pose")
+        stack = _latency(deployment.env)
+    finally:
+        deployment.stop()
+    return {
+        "joint_states_latency_p50_us": figure(stack["p50_us"], "us", bare["p50_us"], "sim node -> other process",
+                                              lower_is_better=True),
+        "joint_states_latency_p99_us": figure(stack["p99_us"], "us", bare["p99_us"], "sim node -> other process",
+                                              lower_is_better=True),
+    }
+
+
+def bench_stack_cpu() -> dict:
+    deployment = Deployment("sim", 94, ["console.port=18080"])
+    try:
+        _wait_for_log(deployment, "control", "ramping to the pose")
+        time.sleep(5.0)  # let the ramp finish and the robot settle
+        procs = [p for p in deployment.processes() if "forma_process" in " ".join(p.cmdline())]
+        t0, c0 = time.monotonic(), {p.pid: sum(p.cpu_times()[:2]) for p in procs}
+        time.sleep(10.0)
+        t1, c1 = time.monotonic(), {p.pid: sum(p.cpu_times()[:2]) for p in procs}
+        per = {p.cmdline()[p.cmdline().index("--process") + 1]: (c1[p.pid] - c0[p.pid]) / (t1 - t0) for p in procs}
+    finally:
+        deployment.stop()
+    note = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items()))
+    return {"stack_cpu_cores": figure(sum(per.values()), "cores", note=f"sim deployment standing: {note}",
+                                      lower_is_better=True)}
+
+
+BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu]
+
+
+def main(argv: list[str]) -> int:
+    os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
+    results = json.loads(OUT.read_text()) if OUT.exists() else {"figures": {}}
+    selected = [b for b in BENCHES if not argv or b.__name__ in argv]
+    for bench in selected:
+        results["figures"].update(bench())
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2))
+    print(f"{'figure':34s} {'value':>12s} {'unit':12s} {'baseline':>10s} {'ratio':>7s}  note")
+    for name, f in results["figures"].items():
+        base = "" if f["baseline"] is None else f"{f['baseline']:.3f}"
+        ratio = "" if f["ratio"] is None else f"{f['ratio']:.2f}"
+        print(f"{name:34s} {f['value']:12.3f} {f['unit']:12s} {base:>10s} {ratio:>7s}  {f['note']}")
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
