@@ -2,6 +2,7 @@
 
     ros2 launch forma_bringup forma.launch.py deployment:=sim
     ros2 launch forma_bringup forma.launch.py deployment:=/path/to/my.yaml host:=robot
+    ros2 launch forma_bringup forma.launch.py params:="console.host=0.0.0.0 sim.world=empty"
 
 The deployment file is the same one `forma launch` reads on the pip side; the mapping from it to
 processes is forma_bringup.launch_plan (pure Python, tested without launch_ros). Each
@@ -19,12 +20,14 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from forma_bringup.cli import load
+from forma_bringup.deployment import with_overrides
 from forma_bringup.launch_plan import launch_ros_node_kwargs, plan_host, write_params_files
 from launch import LaunchContext, LaunchDescription
 
 
 def _processes(context: LaunchContext) -> list[Node]:
-    deployment = load(LaunchConfiguration("deployment").perform(context))
+    overrides = [p for p in LaunchConfiguration("params").perform(context).split() if p]
+    deployment = with_overrides(load(LaunchConfiguration("deployment").perform(context)), overrides)
     host = LaunchConfiguration("host").perform(context) or None
     params_dir = tempfile.mkdtemp(prefix=f"forma-{deployment.name}-")
     plans = plan_host(deployment, host, params_dir)
@@ -50,6 +53,12 @@ def generate_launch_description() -> LaunchDescription:
                 "host",
                 default_value=os.environ.get("FORMA_HOST", ""),
                 description="host of a multi-host deployment to start here (default: the only host)",
+            ),
+            DeclareLaunchArgument(
+                "params",
+                default_value="",
+                description="space-separated NODE.PARAM=VALUE overrides, as `forma launch --param` "
+                "(e.g. 'console.host=0.0.0.0 sim.world=empty')",
             ),
             OpaqueFunction(function=_processes),
         ]

@@ -1,7 +1,7 @@
 """`make accept`: run the acceptance trials, print a table, write build/accept.json.
 
-    python -m tests.accept.run_accept              # every trial
-    python -m tests.accept.run_accept stand_60s    # some trials
+python -m tests.accept.run_accept              # every trial
+python -m tests.accept.run_accept stand_60s    # some trials
 """
 
 from __future__ import annotations

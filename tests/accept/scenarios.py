@@ -21,7 +21,8 @@ def pd_stand(world: str = "empty", physics_rate_hz: float = 500.0) -> tuple[Simu
     limits = sim.robot.limits_arrays()
     harness = LockstepHarness(sim)
     harness.add_controller(
-        "stand", 100.0,
+        "stand",
+        100.0,
         stand_controller(sim.robot.joint_names, named_pose("stand", sim.robot), limits["lower"], limits["upper"]),
     )
     harness.activate()
@@ -38,8 +39,9 @@ def fallen(sim: Simulation) -> bool:
     return sim.base_pose()[0][2] < 0.6 or tilt_rad(sim) > math.radians(45)
 
 
-def survives_push(direction: str, impulse_ns: float, duration_s: float = 0.2, settle_s: float = 1.5,
-                  watch_s: float = 3.0) -> bool:
+def survives_push(
+    direction: str, impulse_ns: float, duration_s: float = 0.2, settle_s: float = 1.5, watch_s: float = 3.0
+) -> bool:
     """Push the chest (body `torso`) horizontally for duration_s with the given impulse [N s]."""
     sim, harness = pd_stand()
     harness.run(settle_s)

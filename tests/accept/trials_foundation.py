@@ -56,8 +56,16 @@ def _fist_hold(physics_rate_hz: float, ball: str) -> dict:
     pose = named_pose("stand", robot)
     pose[idx["right_elbow"]], pose[idx["right_shoulder_pitch"]], pose[idx["right_forearm_yaw"]] = 1.57, -0.2, 1.57
     closed = pose.copy()
-    fist = {"finger_mcp": 1.3, "finger_pip": 1.5, "finger_dip": 1.0, "thumb_cmc_abd": 1.0, "thumb_cmc_rot": 1.2,
-            "thumb_mcp": 0.8, "thumb_ip": 0.8, "palm_arch": 0.4}
+    fist = {
+        "finger_mcp": 1.3,
+        "finger_pip": 1.5,
+        "finger_dip": 1.0,
+        "thumb_cmc_abd": 1.0,
+        "thumb_cmc_rot": 1.2,
+        "thumb_mcp": 0.8,
+        "thumb_ip": 0.8,
+        "palm_arch": 0.4,
+    }
     for j in robot.joints:
         if j.group == "right_hand" and j.kind in fist:
             closed[idx[j.name]] = fist[j.kind]
@@ -131,7 +139,8 @@ def worlds_random_commands() -> dict:
             harness = LockstepHarness(sim)
             targets = iter(random_joint_targets(sim, seed, 600))
             harness.add_controller(
-                "random", 500.0,
+                "random",
+                500.0,
                 lambda s, t=targets: JointCommand(s.robot.joint_names, position=next(t), stamp_s=s.time),
             )
             harness.activate()

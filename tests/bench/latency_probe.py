@@ -35,15 +35,24 @@ def listen(seconds: float) -> None:
     while time.monotonic() < deadline:
         rclpy.spin_once(node, timeout_sec=0.1)
     values = np.array(latencies[len(latencies) // 10 :])  # drop the start-up transient
-    print(json.dumps({"n": len(values), "p50_us": float(np.percentile(values, 50)) if len(values) else None,
-                      "p99_us": float(np.percentile(values, 99)) if len(values) else None}), flush=True)
+    print(
+        json.dumps(
+            {
+                "n": len(values),
+                "p50_us": float(np.percentile(values, 50)) if len(values) else None,
+                "p99_us": float(np.percentile(values, 99)) if len(values) else None,
+            }
+        ),
+        flush=True,
+    )
 
 
 def talk(seconds: float) -> None:
     node = rclpy.create_node("latency_talker")
     pub = node.create_publisher(JointState, "joint_states", QOS)
-    msg = JointState(name=[f"joint_{i}" for i in range(82)], position=[0.1] * 82, velocity=[0.0] * 82,
-                     effort=[0.0] * 82)
+    msg = JointState(
+        name=[f"joint_{i}" for i in range(82)], position=[0.1] * 82, velocity=[0.0] * 82, effort=[0.0] * 82
+    )
 
     def tick() -> None:
         t = time.time_ns()

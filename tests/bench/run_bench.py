@@ -33,8 +33,14 @@ def figure(value, unit, baseline=None, note="", lower_is_better=False):
     ratio = None
     if baseline:
         ratio = round(value / baseline, 3)
-    return {"value": round(value, 3), "unit": unit, "baseline": None if baseline is None else round(baseline, 3),
-            "ratio": ratio, "note": note, "lower_is_better": lower_is_better}
+    return {
+        "value": round(value, 3),
+        "unit": unit,
+        "baseline": None if baseline is None else round(baseline, 3),
+        "ratio": ratio,
+        "note": note,
+        "lower_is_better": lower_is_better,
+    }
 
 
 class Deployment:
@@ -46,8 +52,9 @@ class Deployment:
         for p in params:
             argv += ["--param", p]
         self.env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-        self.popen = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
 
     def processes(self) -> list[psutil.Process]:
         return psutil.Process(self.popen.pid).children(recursive=True)
@@ -96,8 +103,12 @@ def bench_sim_rtf() -> dict:
     finally:
         deployment.stop()
     return {
-        "sim_rtf_full": figure(full_rtf, "x real time", physics_rtf,
-                               "sim node unpaced: 82 joints, contacts, camera 320x240@15Hz subscribed, stand, topics"),
+        "sim_rtf_full": figure(
+            full_rtf,
+            "x real time",
+            physics_rtf,
+            "sim node unpaced: 82 joints, contacts, camera 320x240@15Hz subscribed, stand, topics",
+        ),
         "sim_rtf_physics": figure(physics_rtf, "x real time", note="mj_step alone, same model, 500 Hz"),
     }
 
@@ -108,7 +119,8 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 rclpy.init(); n = rclpy.create_node('rtf_probe'); clock = []
 n.create_subscription(Image, 'head_camera/color/image_raw', lambda m: None, 1)
-n.create_subscription(Clock, '/clock', lambda m: clock.append((time.monotonic(), m.clock.sec + m.clock.nanosec * 1e-9)), 10)
+on_clock = lambda m: clock.append((time.monotonic(), m.clock.sec + m.clock.nanosec * 1e-9))
+n.create_subscription(Clock, '/clock', on_clock, 10)
 end = time.monotonic() + 12.0
 while time.monotonic() < end:
     rclpy.spin_once(n, timeout_sec=0.1)
@@ -118,8 +130,13 @@ print(json.dumps({'rtf': (window[-1][1] - window[0][1]) / (window[-1][0] - windo
 
 
 def _latency(cmd_env: dict, seconds: float = 10.0) -> dict:
-    out = subprocess.run([PY, "-m", "tests.bench.latency_probe", "listen", str(seconds)], env=cmd_env,
-                         capture_output=True, text=True, timeout=seconds + 60)
+    out = subprocess.run(
+        [PY, "-m", "tests.bench.latency_probe", "listen", str(seconds)],
+        env=cmd_env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -138,10 +155,12 @@ def bench_latency() -> dict:
     finally:
         deployment.stop()
     return {
-        "joint_states_latency_p50_us": figure(stack["p50_us"], "us", bare["p50_us"], "sim node -> other process",
-                                              lower_is_better=True),
-        "joint_states_latency_p99_us": figure(stack["p99_us"], "us", bare["p99_us"], "sim node -> other process",
-                                              lower_is_better=True),
+        "joint_states_latency_p50_us": figure(
+            stack["p50_us"], "us", bare["p50_us"], "sim node -> other process", lower_is_better=True
+        ),
+        "joint_states_latency_p99_us": figure(
+            stack["p99_us"], "us", bare["p99_us"], "sim node -> other process", lower_is_better=True
+        ),
     }
 
 
@@ -158,8 +177,11 @@ def bench_stack_cpu() -> dict:
     finally:
         deployment.stop()
     note = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items()))
-    return {"stack_cpu_cores": figure(sum(per.values()), "cores", note=f"sim deployment standing: {note}",
-                                      lower_is_better=True)}
+    return {
+        "stack_cpu_cores": figure(
+            sum(per.values()), "cores", note=f"sim deployment standing: {note}", lower_is_better=True
+        )
+    }
 
 
 BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu]

@@ -3,17 +3,22 @@ component composition, DESIGN §6).
 
     forma_process --process sim --node sim:sim --node stand:stand --ros-args --params-file f.yaml
 
-SIGINT/SIGTERM shut the nodes down cleanly (each node's destroy_node runs, threads stop). A node
+SIGINT/SIGTERM shut the nodes down cleanly: the host handles the signals itself (rclpy's handlers
+are off) so that every node's destroy_node runs, and its threads stop, before the ROS context
+goes away; otherwise a node's own thread could still publish into a dead context. A node
 that cannot start (bad parameter, broken config) or crashes logs why; the process exits with 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
 
 from forma_bringup.registry import load_node_class
 
@@ -50,7 +55,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    rclpy.init(args=[sys.argv[0], *argv])
+    rclpy.init(args=[sys.argv[0], *argv], signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     logger = rclpy.logging.get_logger(args.process)
     executor = make_executor(args.executor)
     nodes = []
@@ -62,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             node = cls(node_name=ros_name or registry_name)
             nodes.append(node)
             executor.add_node(node)
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:  # a node failed to start or crashed: say which and why, exit non-zero

@@ -226,6 +226,8 @@ class SimNode(Node):
                     self._stats["rtf"] = (self.sim.time - window_sim) / (now - window_wall)
                     window_wall, window_sim = now, self.sim.time
         except Exception as exc:  # never die silently: say why, damp, stop
+            if not self._running or not self.context.ok():
+                return  # shutting down: the context went away under a publish
             self.get_logger().fatal(f"physics loop stopped: {exc!r}")
             with self.lock:
                 self.sim.contract.fault(f"simulation error: {exc}", self.sim.time)
