@@ -21,11 +21,20 @@ DOMAIN_ID = 43
 def write_deployment(tmp_path: pathlib.Path, respawn_a: bool) -> pathlib.Path:
     deployment = {
         "name": "runner",
-        "hosts": {"local": {"processes": [
-            {"name": "a", "respawn": respawn_a, "respawn_delay_s": 0.2, "required": False,
-             "nodes": [{"node": "stand", "name": "stand_a"}]},
-            {"name": "b", "nodes": [{"node": "stand", "name": "stand_b"}]},
-        ]}},
+        "hosts": {
+            "local": {
+                "processes": [
+                    {
+                        "name": "a",
+                        "respawn": respawn_a,
+                        "respawn_delay_s": 0.2,
+                        "required": False,
+                        "nodes": [{"node": "stand", "name": "stand_a"}],
+                    },
+                    {"name": "b", "nodes": [{"node": "stand", "name": "stand_b"}]},
+                ]
+            }
+        },
     }
     path = tmp_path / "deployments" / "runner.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +71,7 @@ def test_respawn_restarts_a_killed_process_and_shutdown_cleans_up(tmp_path):
     before = shm_files()
     with LaunchedDeployment(write_deployment(tmp_path, True), DOMAIN_ID, tmp_path / "logs") as d:
         first = wait_until(lambda: process_named(d, "a"), 60, "process a")
-        wait_until(lambda: "stand: pose 'stand'" in d.output, 60, "stand_a to start")
+        wait_until(lambda: "waiting for robot_description" in d.output, 60, "stand_a to start")
         first.send_signal(signal.SIGKILL)  # a crash that leaves Fast DDS shared memory behind
         second = wait_until(
             lambda: (p := process_named(d, "a")) and p.pid != first.pid and p, 60, "process a to be respawned"

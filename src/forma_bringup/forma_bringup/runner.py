@@ -145,9 +145,12 @@ class Runner:
             for line in iter(popen.stdout.readline, b""):
                 log.write(line)
                 if self.echo:
-                    with self._out_lock:
-                        sys.stdout.buffer.write(f"[{name}] ".encode() + line)
-                        sys.stdout.flush()
+                    try:
+                        with self._out_lock:
+                            sys.stdout.buffer.write(f"[{name}] ".encode() + line)
+                            sys.stdout.flush()
+                    except (OSError, ValueError):  # terminal gone: keep draining to the log
+                        self.echo = False
             popen.stdout.close()
 
     @staticmethod
@@ -157,7 +160,10 @@ class Runner:
 
     def _say(self, text: str) -> None:
         with self._out_lock:
-            print(f"[forma] {text}", flush=True)
+            try:
+                print(f"[forma] {text}", flush=True)
+            except (OSError, ValueError):  # no terminal any more: supervision goes on regardless
+                pass
 
 
 def clean_fastdds_shm(shm_dir: pathlib.Path = pathlib.Path("/dev/shm"), min_age_s: float = 1.0) -> list[str]:

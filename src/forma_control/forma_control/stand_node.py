@@ -16,18 +16,20 @@ import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
+from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from forma_control.posture import PostureRamp
-from forma_description import DescriptionError, RobotModel, expand_description
-from forma_description.poses import named_pose
+from forma_description import DescriptionError, RobotModel
+from forma_description.poses import available_poses, named_pose
 from forma_description.robot_model import GROUPS
 from forma_interfaces.msg import HardwareState
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class StandNode(Node):
@@ -41,49 +43,61 @@ class StandNode(Node):
             "max_speed_rad_s": (0.5, "fastest joint speed of the start ramp [rad/s]"),
             "groups": (list(GROUPS), "command groups to drive: body, left_hand, right_hand"),
             "auto_reset": (True, "call hardware/reset before the ramp (until the safety supervisor exists)"),
-            "body": ("male", "body form of the robot description"),
-            "height_m": (1.73, "standing height [m]"),
-            "mass_kg": (65.0, "total mass [kg]"),
         }
         for name, (default, description) in params.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
         get = lambda name: self.get_parameter(name).value  # noqa: E731
-        rate = get("rate_hz")
-        if not (math.isfinite(rate) and 1.0 <= rate <= 1000.0):
-            raise DescriptionError(f"rate_hz {rate} outside 1..1000 Hz")
-        groups = list(get("groups"))
-        unknown = [g for g in groups if g not in GROUPS]
-        if unknown or not groups:
-            raise DescriptionError(f"groups {groups}: valid groups are {', '.join(GROUPS)}")
-        robot = RobotModel.from_urdf(expand_description(get("body"), get("height_m"), get("mass_kg")))
-        pose = named_pose(get("pose"), robot)
-        selected = [i for i, j in enumerate(robot.joints) if j.group in groups]
+        self.rate = get("rate_hz")
+        if not (math.isfinite(self.rate) and 1.0 <= self.rate <= 1000.0):
+            raise DescriptionError(f"rate_hz {self.rate} outside 1..1000 Hz")
+        self.groups = set(get("groups"))
+        if not self.groups or not self.groups <= set(GROUPS):
+            raise DescriptionError(f"groups {sorted(self.groups)}: valid groups are {', '.join(GROUPS)}")
+        self.pose_name = get("pose")
+        if self.pose_name not in available_poses():
+            raise DescriptionError(f"unknown pose {self.pose_name!r}; available: {', '.join(available_poses())}")
+        self.max_speed = get("max_speed_rad_s")
+        self.auto_reset = get("auto_reset")
+        self.ramp: PostureRamp | None = None
+        self.names: list[str] = []
+        self.measured: np.ndarray | None = None
+        self.latched_reason = ""
+        self.reset_pending = False
+        self.resume_pending = False
+        self.state_sub = None
+        self._msg = JointState()
+
+        self.pub = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
+        # The robot as the hardware describes it: joint names, limits and the pose come from there.
+        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
+        self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, 1)
+        self.reset_client = self.create_client(Trigger, "hardware/reset")
+        self.timer = self.create_timer(1.0 / self.rate, self._tick)
+        self.get_logger().info(f"stand: pose {self.pose_name!r}; waiting for robot_description")
+
+    def _on_description(self, msg: String) -> None:
+        if self.ramp is not None:
+            return  # the description does not change under a running stand
+        try:
+            robot = RobotModel.from_urdf(msg.data)
+            pose = named_pose(self.pose_name, robot)
+        except DescriptionError as exc:
+            self.get_logger().error(f"cannot stand this robot: {exc}")
+            return
+        selected = [i for i, j in enumerate(robot.joints) if j.group in self.groups]
         self.names = [robot.joints[i].name for i in selected]
         limits = robot.limits_arrays()
         self.ramp = PostureRamp(
             self.names,
             pose[selected],
-            get("max_speed_rad_s"),
+            self.max_speed,
             lower=limits["lower"][selected],
             upper=limits["upper"][selected],
         )
-        self.groups = set(groups)
-        self.auto_reset = get("auto_reset")
-        self.measured: np.ndarray | None = None
-        self.latched_reason = ""
-        self.reset_pending = False
-        self.resume_pending = False
-
-        self.pub = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
-        # joint_states (500 Hz) is only needed to start a ramp: subscribe while waiting for it.
-        self.state_sub = None
-        self._want_state()
-        self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, 1)
-        self.reset_client = self.create_client(Trigger, "hardware/reset")
-        self.timer = self.create_timer(1.0 / rate, self._tick)
-        self._msg = JointState()
         self._msg.name = self.names
-        self.get_logger().info(f"stand: pose {get('pose')!r} for {len(self.names)} joints ({', '.join(groups)})")
+        # joint_states (500 Hz) is only needed to start a ramp: subscribe while waiting for it.
+        self._want_state()
+        self.get_logger().info(f"stand: {len(self.names)} joints ({', '.join(sorted(self.groups))})")
 
     def _want_state(self) -> None:
         self.measured = None
@@ -99,7 +113,7 @@ class StandNode(Node):
 
     def _on_hardware_state(self, msg: HardwareState) -> None:
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        if not self.ramp.started or stamp < self.ramp.t0:
+        if self.ramp is None or not self.ramp.started or stamp < self.ramp.t0:
             return  # before our ramp (e.g. the startup hold we reset out of)
         latched = [
             f"{g}: {msg.reasons[i]}"
@@ -120,8 +134,8 @@ class StandNode(Node):
 
     def _tick(self) -> None:
         now = self._now()
-        if now <= 0.0:
-            return  # no /clock yet under use_sim_time
+        if now <= 0.0 or self.ramp is None:
+            return  # no /clock yet under use_sim_time, or no robot description yet
         if not self.ramp.started or self.resume_pending:
             if self.measured is not None:
                 self._start(now)
