@@ -159,11 +159,9 @@ class Runner:
             os.killpg(popen.pid, sig)  # the group we created for this child (start_new_session)
 
     def _say(self, text: str) -> None:
-        with self._out_lock:
-            try:
-                print(f"[forma] {text}", flush=True)
-            except (OSError, ValueError):  # no terminal any more: supervision goes on regardless
-                pass
+        # no terminal any more (closed pipe): supervision goes on regardless
+        with self._out_lock, contextlib.suppress(OSError, ValueError):
+            print(f"[forma] {text}", flush=True)
 
 
 def clean_fastdds_shm(shm_dir: pathlib.Path = pathlib.Path("/dev/shm"), min_age_s: float = 1.0) -> list[str]:

@@ -145,28 +145,22 @@ class _Builder:
             gravity="0 0 -9.81",
         )
         default = ET.SubElement(mj, "default")
-        coll = ET.SubElement(default, "default", {"class": "forma_collision"})
-        ET.SubElement(
-            coll,
-            "geom",
-            contype=str(ROBOT_CONTYPE),
-            conaffinity=str(ROBOT_CONAFFINITY),
-            group="3",
-            condim="3",
-            friction=f"{self.options.foot_friction} 0.02 0.002",
-            rgba="0.6 0.6 0.6 0.4",
-        )
-        hand = ET.SubElement(default, "default", {"class": "forma_hand_collision"})
-        ET.SubElement(
-            hand,
-            "geom",
-            contype=str(ROBOT_CONTYPE),
-            conaffinity=str(ROBOT_CONAFFINITY),
-            group="3",
-            condim="4",
-            friction=f"{self.options.hand_friction} 0.02 0.002",
-            rgba="0.6 0.6 0.6 0.4",
-        )
+        # Body geoms: sliding friction of the feet; hand geoms: more grip and torsional friction
+        # (condim 4) for pinches.
+        for cls, condim, friction in (
+            ("forma_collision", 3, self.options.foot_friction),
+            ("forma_hand_collision", 4, self.options.hand_friction),
+        ):
+            ET.SubElement(
+                ET.SubElement(default, "default", {"class": cls}),
+                "geom",
+                contype=str(ROBOT_CONTYPE),
+                conaffinity=str(ROBOT_CONAFFINITY),
+                group="3",
+                condim=str(condim),
+                friction=f"{friction} 0.02 0.002",
+                rgba="0.6 0.6 0.6 0.4",
+            )
         visual = ET.SubElement(default, "default", {"class": "forma_visual"})
         ET.SubElement(visual, "geom", contype="0", conaffinity="0", group="2", density="0")
         self.asset = ET.SubElement(mj, "asset")
