@@ -10,7 +10,7 @@ setup(
     packages=find_packages(exclude=["test"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
-        (f"share/{PACKAGE}", ["package.xml", "hardware.yaml"]),
+        (f"share/{PACKAGE}", ["package.xml", "hardware.yaml", "hardware_hil.yaml", "actuators.yaml"]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -18,4 +18,8 @@ setup(
     maintainer_email="maintainers@forma-robotics.org",
     description="Command gate, watchdogs, hold/damp latch and actuator setpoints for Forma hardware nodes.",
     license="Apache-2.0",
+    entry_points={
+        "console_scripts": ["bus_driver = forma_hardware.bus_driver_node:main"],
+        "forma.nodes": ["bus_driver = forma_hardware.bus_driver_node:BusDriverNode"],
+    },
 )

@@ -22,7 +22,13 @@ setup(
     description="MuJoCo simulation node for the Forma humanoid.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": ["sim_node = forma_sim.sim_node:main"],
-        "forma.nodes": ["sim = forma_sim.sim_node:SimNode"],
+        "console_scripts": [
+            "sim_node = forma_sim.sim_node:main",
+            "actuator_emulator = forma_sim.actuator_emulator_node:main",
+        ],
+        "forma.nodes": [
+            "sim = forma_sim.sim_node:SimNode",
+            "actuator_emulator = forma_sim.actuator_emulator_node:ActuatorEmulatorNode",
+        ],
     },
 )

@@ -184,7 +184,50 @@ def bench_stack_cpu() -> dict:
     }
 
 
-BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu]
+def bench_bus() -> dict:
+    """The motor buses: a full 82-joint cycle of the real driver against emulated motors in
+    another process over python-can udp_multicast, the worst configured bus load, and the time
+    from a motor fault to the first damping command reaching the other motors."""
+    from forma_description import RobotModel, expand_description
+    from forma_hardware.bus.load import bus_load, cycle_time_s
+    from forma_hardware.bus.topology import load_topology
+
+    out = subprocess.run(
+        [PY, "-m", "tests.bench.bus_bench", "8", "50", "--fault"], capture_output=True, text=True, timeout=180
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    topology = load_topology(RobotModel.from_urdf(expand_description()))
+    wire_us = max(cycle_time_s(b) for b in topology.buses) * 1e6  # buses run in parallel
+    loads = {b.name: bus_load(b) for b in topology.buses}
+    worst = max(loads, key=loads.get)
+    return {
+        "bus_cycle_p99_us": figure(
+            r["cycle_p99_us"],
+            "us",
+            wire_us,
+            "82 joints, 7 buses, udp_multicast to an emulator "
+            "process, Python both ends; baseline: the same cycle's CAN-FD wire time",
+            lower_is_better=True,
+        ),
+        "bus_load_max_pct": figure(
+            loads[worst] * 100,
+            "%",
+            70.0,
+            f"{worst} at {topology.bus(worst).rate_hz:.0f} Hz, "
+            "worst-case bit stuffing; baseline: the 70 % design limit",
+            lower_is_better=True,
+        ),
+        "fault_to_damping_ms": figure(
+            r["fault_to_damping_ms"] or float("nan"),
+            "ms",
+            r["period_ms"],
+            "encoder fault on left_knee -> kp = 0 at right_knee, driver at 50 Hz; baseline: one cycle",
+            lower_is_better=True,
+        ),
+    }
+
+
+BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu, bench_bus]
 
 
 def main(argv: list[str]) -> int:

@@ -203,3 +203,14 @@ def test_unreadable_hardware_config_names_the_file(tmp_path):
 def test_missing_joint_kind_in_gains_is_a_config_error():
     with pytest.raises(HardwareConfigError, match="no entry for joint kind"):
         GAINS.arrays(["knee", "toe"])
+
+
+def test_a_config_variant_extends_its_base(tmp_path):
+    base = load_hardware_config()
+    hil = load_hardware_config("hardware_hil.yaml")
+    assert hil.watchdogs["body"].timeout_s == 0.25 and hil.gate.max_age_s == 0.25
+    assert hil.gains == base.gains and hil.gate.position_margin_rad == base.gate.position_margin_rad
+    variant = tmp_path / "v.yaml"
+    variant.write_text("extends: hardware.yaml\ngains: {knee: {kp: -1, kd: 1, damp_kd: 1}}\n")
+    with pytest.raises(HardwareConfigError, match="gains.knee.kp"):
+        load_hardware_config(variant)

@@ -33,6 +33,8 @@ def default_config_path() -> pathlib.Path:
 def load_hardware_config(path: str | pathlib.Path | None = None) -> HardwareConfig:
     """Read and validate a hardware config; errors name the file and the field."""
     path = pathlib.Path(path) if path else default_config_path()
+    if not path.is_absolute() and not path.exists():
+        path = default_config_path().parent / path  # a file shipped in share/forma_hardware
     try:
         with open(path) as f:
             raw = yaml.safe_load(f)
@@ -40,10 +42,30 @@ def load_hardware_config(path: str | pathlib.Path | None = None) -> HardwareConf
         raise HardwareConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise HardwareConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if isinstance(raw, Mapping) and "extends" in raw:
+        # A variant names its base file (relative to itself) and overrides some fields.
+        base_path = path.parent / str(raw["extends"])
+        if not base_path.is_file():
+            base_path = default_config_path().parent / str(raw["extends"])
+        base = load_raw(base_path)
+        raw = _merge(base, {k: v for k, v in raw.items() if k != "extends"})
     try:
         return parse_hardware_config(raw)
     except HardwareConfigError as exc:
         raise HardwareConfigError(f"{path}: {exc}") from exc
+
+
+def load_raw(path: pathlib.Path) -> dict:
+    try:
+        return yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise HardwareConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def _merge(base, override):
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in override.items()}}
+    return override
 
 
 def parse_hardware_config(raw: object) -> HardwareConfig:

@@ -125,6 +125,13 @@ class HardwareContract:
         self._apply(transitions, None)
         return transitions
 
+    def hold_pose(self, reason: str, now_s: float, measured_q: np.ndarray) -> list[Transition]:
+        """Every group to HOLD at the measured pose (a hardware node starting up holding still)."""
+        self.q_target[:] = measured_q
+        transitions = self.latch.hold_all(reason, now_s)
+        self._apply(transitions, measured_q)
+        return transitions
+
     def reset(self, now_s: float, measured_q: np.ndarray) -> tuple[bool, str, list[Transition]]:
         """Activate every group, targets set to the measured pose so nothing lunges."""
         ok, message, transitions = self.latch.reset(now_s)

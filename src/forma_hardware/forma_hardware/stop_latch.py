@@ -106,6 +106,10 @@ class StopLatch:
             self._set(g, StopState.DAMP, reason, now_s) for g in self.groups if self.groups[g].state != StopState.DAMP
         ]
 
+    def hold_all(self, reason: str, now_s: float) -> list[Transition]:
+        """Every group to HOLD (a hardware node that starts holding its measured pose)."""
+        return [self._set(g, StopState.HOLD, reason, now_s) for g in self.groups]
+
     def hold(self, group: str, reason: str, now_s: float) -> list[Transition]:
         if self.groups[group].state != StopState.ACTIVE:
             return []

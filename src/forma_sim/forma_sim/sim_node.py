@@ -1,4 +1,5 @@
-"""ROS 2 node serving the simulated robot: the hardware topics and services of DESIGN §4.
+"""ROS 2 node serving the simulated robot: the hardware topics and services of DESIGN §4 (the
+shared part lives in forma_hardware.hardware_node, so the bus driver serves exactly the same).
 
 Threads: the physics loop runs in its own thread (stepping, publishing state at the control
 rate, pacing to the real-time factor); the camera renders in another, only while someone
@@ -8,7 +9,6 @@ simulation between them.
 
 from __future__ import annotations
 
-import array
 import math
 import threading
 import time
@@ -16,54 +16,31 @@ import time
 import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseStamped, WrenchStamped
+from diagnostic_msgs.msg import DiagnosticStatus
+from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
-from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
-from std_msgs.msg import String
-from std_srvs.srv import Trigger
+from sensor_msgs.msg import CameraInfo, Image
 
 from forma_description import DescriptionError
-from forma_description.robot_model import FINGERS
-from forma_hardware import CommandRejected, HardwareConfigError, HardwareError, JointCommand
-from forma_hardware.stop_latch import ActuatorMode, StopState
-from forma_interfaces.msg import FingertipTouch, HardwareState
-from forma_interfaces.srv import ApplyWrench, EStop, SetActuatorMode, StepSimulation
+from forma_hardware import HardwareError
+from forma_hardware.hardware_node import SENSOR_QOS, HardwareNode, key_values, to_time_msg
+from forma_hardware.stop_latch import StopState
+from forma_interfaces.srv import ApplyWrench, StepSimulation
 from forma_sim.errors import SimError
 from forma_sim.simulation import Simulation, build_simulation
 
 MODES = ("simtime", "realtime", "lockstep")
-SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-DIAG_LEVEL = {
-    StopState.ACTIVE: DiagnosticStatus.OK,
-    StopState.HOLD: DiagnosticStatus.WARN,
-    StopState.DAMP: DiagnosticStatus.ERROR,
-}
 
 
-def to_time_msg(t_s: float) -> Time:
-    sec = math.floor(t_s)
-    return Time(sec=int(sec), nanosec=int(round((t_s - sec) * 1e9)) % 1_000_000_000)
-
-
-def _float_array(values: np.ndarray) -> array.array:
-    out = array.array("d")
-    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
-    return out
-
-
-class SimNode(Node):
+class SimNode(HardwareNode):
     """MuJoCo simulation of the Forma humanoid behind the hardware contract."""
 
     def __init__(self, node_name: str = "sim", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
+        self.hardware_id = "mujoco"
         p = self._declare_parameters()
         self.mode = p["mode"]
         self._wall = Clock(clock_type=ClockType.SYSTEM_TIME)
@@ -79,7 +56,6 @@ class SimNode(Node):
             startup_state=StopState[p["startup_state"].upper()],
         )
         self.rtf_target = p["real_time_factor"]
-        self.lock = threading.Lock()
         self.robot = self.sim.robot
         n = len(self.robot.joints)
         self.get_logger().info(
@@ -150,52 +126,28 @@ class SimNode(Node):
         return out
 
     def _make_interfaces(self, p: dict) -> None:
-        robot = self.robot
-        self.pub_joint_states = self.create_publisher(JointState, "joint_states", SENSOR_QOS)
-        self.pub_imu = self.create_publisher(Imu, "imu/data", SENSOR_QOS)
-        self.pub_wrench = {
-            s: self.create_publisher(WrenchStamped, f"feet/{s}/wrench", SENSOR_QOS) for s in ("left", "right")
-        }
-        self.pub_touch = {
-            s: self.create_publisher(FingertipTouch, f"hands/{s}/touch", SENSOR_QOS) for s in ("left", "right")
-        }
+        self.init_hardware(self.sim.robot, self.sim.contract, self._now, self.sim.joint_positions)
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", SENSOR_QOS) if self.mode != "realtime" else None
-        self.pub_state = self.create_publisher(
-            HardwareState, "hardware/state", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-        )
         self.pub_base_truth = self.create_publisher(PoseStamped, "sim/base_pose_ground_truth", SENSOR_QOS)
-        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", SENSOR_QOS)
-        self.pub_description = self.create_publisher(String, "robot_description", LATCHED_QOS)
-        self.pub_description.publish(String(data=robot.urdf_xml))
         cam = "head_camera"
         self.pub_color = self.create_publisher(Image, f"{cam}/color/image_raw", SENSOR_QOS)
         self.pub_depth = self.create_publisher(Image, f"{cam}/depth/image_raw", SENSOR_QOS)
         self.pub_color_info = self.create_publisher(CameraInfo, f"{cam}/color/camera_info", SENSOR_QOS)
         self.pub_depth_info = self.create_publisher(CameraInfo, f"{cam}/depth/camera_info", SENSOR_QOS)
         self.camera_cfg = (p["camera.width"], p["camera.height"], p["camera.rate_hz"], p["camera.backend"])
-
-        self.create_subscription(JointState, "hardware/joint_commands", self._on_command, COMMAND_QOS)
-        self.create_service(Trigger, "hardware/reset", self._on_reset)
-        self.create_service(EStop, "hardware/estop", self._on_estop)
-        self.create_service(SetActuatorMode, "hardware/set_actuator_mode", self._on_set_mode)
         self.create_service(ApplyWrench, "sim/apply_wrench", self._on_apply_wrench)
         self.create_service(StepSimulation, "sim/step", self._on_step)
-
-        self._js = JointState()
-        self._js.name = robot.joint_names
-        self._imu = Imu()
-        self._imu.header.frame_id = robot.prefix + "imu_link"
-        self._wrench = {s: WrenchStamped() for s in ("left", "right")}
-        for s, msg in self._wrench.items():
-            msg.header.frame_id = f"{robot.prefix}{s}_sole"
-        self._touch = {s: FingertipTouch(fingers=list(FINGERS)) for s in ("left", "right")}
         period = self.sim.control_period_s
+
+        def every(rate_hz: float) -> int:
+            return max(1, round(1.0 / (rate_hz * period))) if rate_hz > 0 else 0
+
         self._every = {
-            "clock": max(1, round(1.0 / (p["clock_rate_hz"] * period))) if p["clock_rate_hz"] > 0 else 0,
-            "touch": max(1, round(1.0 / (p["touch_rate_hz"] * period))) if p["touch_rate_hz"] > 0 else 0,
-            "state": max(1, round(1.0 / (p["state_rate_hz"] * period))) if p["state_rate_hz"] > 0 else 0,
-            "camera": max(1, round(1.0 / (p["camera.rate_hz"] * period))) if p["camera.rate_hz"] > 0 else 0,
-            "diag": max(1, round(1.0 / period)),
+            "clock": every(p["clock_rate_hz"]),
+            "touch": every(p["touch_rate_hz"]),
+            "state": every(p["state_rate_hz"]),
+            "camera": every(p["camera.rate_hz"]),
+            "diag": every(1.0),
         }
 
     # --- time ---------------------------------------------------------------------------------
@@ -256,33 +208,16 @@ class SimNode(Node):
                 self._camera_event.set()
         if self.pub_clock is not None and (self._due("clock", k) or self.mode == "lockstep"):
             self.pub_clock.publish(ClockMsg(clock=stamp))
-        js = self._js
-        js.header.stamp = stamp
-        js.position, js.velocity, js.effort = _float_array(q), _float_array(qd), _float_array(tau)
-        self.pub_joint_states.publish(js)
-        m = self._imu
-        m.header.stamp = stamp
-        w, x, y, z = imu.orientation_wxyz
-        m.orientation.w, m.orientation.x, m.orientation.y, m.orientation.z = float(w), float(x), float(y), float(z)
-        m.angular_velocity.x, m.angular_velocity.y, m.angular_velocity.z = (float(v) for v in imu.angular_velocity)
-        m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z = (
-            float(v) for v in imu.linear_acceleration
-        )
-        self.pub_imu.publish(m)
+        self.publish_joint_states(stamp, q, qd, tau)
+        self.publish_imu(stamp, imu.orientation_wxyz, imu.angular_velocity, imu.linear_acceleration)
         for side, (force, torque) in wrenches.items():
-            msg = self._wrench[side]
-            msg.header.stamp = stamp
-            msg.wrench.force.x, msg.wrench.force.y, msg.wrench.force.z = (float(v) for v in force)
-            msg.wrench.torque.x, msg.wrench.torque.y, msg.wrench.torque.z = (float(v) for v in torque)
-            self.pub_wrench[side].publish(msg)
+            self.publish_wrench(stamp, side, force, torque)
         if touch is not None:
             for side, forces in touch.items():
-                msg = self._touch[side]
-                msg.header.stamp = stamp
-                msg.force_n = [float(f) for f in forces]
-                self.pub_touch[side].publish(msg)
+                self.publish_touch(stamp, side, forces)
         if self._due("state", k):
-            self._publish_state(stamp)
+            self.publish_hardware_state(stamp)
+            self._publish_base_truth(stamp)
         if self._due("diag", k):
             self._publish_diagnostics(stamp)
 
@@ -290,22 +225,9 @@ class SimNode(Node):
         every = self._every[what]
         return every > 0 and k % every == 0
 
-    def _publish_state(self, stamp: Time) -> None:
+    def _publish_base_truth(self, stamp: Time) -> None:
         with self.lock:
-            groups = self.sim.contract.group_states()
-            c = self.sim.contract
-            msg = HardwareState(
-                groups=list(groups),
-                stop_states=[int(s) for s, _, _ in groups.values()],
-                actuator_modes=[int(m) for _, m, _ in groups.values()],
-                reasons=[r for _, _, r in groups.values()],
-                estop_engaged=c.estop_engaged,
-                commands_rejected=c.commands_rejected,
-                commands_clamped=c.commands_clamped,
-            )
             pos, quat = self.sim.base_pose()
-        msg.header.stamp = stamp
-        self.pub_state.publish(msg)
         truth = PoseStamped()
         truth.header.stamp, truth.header.frame_id = stamp, "world"
         truth.pose.position.x, truth.pose.position.y, truth.pose.position.z = (float(v) for v in pos)
@@ -314,61 +236,25 @@ class SimNode(Node):
         self.pub_base_truth.publish(truth)
 
     def _publish_diagnostics(self, stamp: Time) -> None:
-        name = self.get_name()
         with self.lock:
-            c = self.sim.contract
-            groups = c.group_states()
             warnings = self.sim.warnings()
         s = self._stats
         physics = DiagnosticStatus(
-            name=f"{name}: physics",
-            hardware_id="mujoco",
+            name=f"{self.get_name()}: physics",
+            hardware_id=self.hardware_id,
             level=DiagnosticStatus.WARN if warnings else DiagnosticStatus.OK,
             message=f"real-time factor {s['rtf']:.2f}" + (f"; MuJoCo warnings {warnings}" if warnings else ""),
-            values=[
-                KeyValue(key=k, value=str(v))
-                for k, v in (
+            values=key_values(
+                (
                     ("sim_time_s", f"{self.sim.time:.3f}"),
                     ("real_time_factor", f"{s['rtf']:.3f}"),
                     ("overruns", s["overruns"]),
                     ("camera_frames", s["frames"]),
                     ("camera_render_ms", f"{s['render_ms']:.1f}"),
                 )
-            ],
+            ),
         )
-        gate = DiagnosticStatus(
-            name=f"{name}: command gate",
-            hardware_id="mujoco",
-            level=DiagnosticStatus.WARN if c.commands_rejected or c.commands_clamped else DiagnosticStatus.OK,
-            message=c.last_reject_reason or c.last_clamp or "all commands accepted",
-            values=[
-                KeyValue(key=k, value=str(v))
-                for k, v in (
-                    ("accepted", c.commands_accepted),
-                    ("rejected", c.commands_rejected),
-                    ("clamped", c.commands_clamped),
-                    ("last_rejection", c.last_reject_reason),
-                    ("last_clamp", c.last_clamp),
-                )
-            ],
-        )
-        statuses = [physics, gate]
-        for group, (state, mode, reason) in groups.items():
-            statuses.append(
-                DiagnosticStatus(
-                    name=f"{name}: group {group}",
-                    hardware_id="mujoco",
-                    level=DIAG_LEVEL[state],
-                    message=f"{state.name} ({mode.name})" + (f": {reason}" if reason else ""),
-                )
-            )
-        self.pub_diag.publish(DiagnosticArray(header=self._header(stamp), status=statuses))
-
-    @staticmethod
-    def _header(stamp: Time):
-        from std_msgs.msg import Header
-
-        return Header(stamp=stamp)
+        self.publish_diagnostics(stamp, [physics])
 
     # --- camera ------------------------------------------------------------------------------------
     def _camera_loop(self) -> None:
@@ -427,53 +313,6 @@ class SimNode(Node):
         return info
 
     # --- commands and services ---------------------------------------------------------------------
-    def _on_command(self, msg: JointState) -> None:
-        cmd = JointCommand(
-            names=msg.name,
-            position=msg.position,
-            velocity=msg.velocity,
-            effort=msg.effort,
-            stamp_s=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
-        )
-        try:
-            with self.lock:
-                gated = self.sim.contract.submit(cmd, self._now())
-        except CommandRejected as exc:
-            now = time.monotonic()
-            if now - self._last_reject_log > 1.0:  # at most once a second; all are counted
-                self._last_reject_log = now
-                self.get_logger().warning(f"command rejected, nothing moved: {exc}")
-            return
-        if gated.clamped:
-            self.get_logger().warning(f"command clamped: {'; '.join(gated.clamped[:3])}", throttle_duration_sec=1.0)
-
-    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        with self.lock:
-            ok, message, _ = self.sim.contract.reset(self._now(), self.sim.joint_positions())
-        response.success, response.message = ok, message
-        self.get_logger().info(f"reset: {message}") if ok else self.get_logger().warning(f"reset refused: {message}")
-        return response
-
-    def _on_estop(self, request: EStop.Request, response: EStop.Response) -> EStop.Response:
-        with self.lock:
-            self.sim.contract.estop(request.engage, request.reason, self._now())
-        verb = "engaged: all joints damping" if request.engage else "released: reset needed to move"
-        self.get_logger().warning(f"e-stop {verb} ({request.reason or 'no reason given'})")
-        response.success, response.message = True, f"e-stop {verb}"
-        return response
-
-    def _on_set_mode(self, request: SetActuatorMode.Request, response: SetActuatorMode.Response):
-        try:
-            mode = ActuatorMode(request.mode)
-            with self.lock:
-                self.sim.contract.set_mode(request.group, mode)
-        except (ValueError, HardwareConfigError) as exc:
-            response.success, response.message = False, f"refused: {exc}"
-            return response
-        response.success, response.message = True, f"{request.group}: {mode.name}"
-        self.get_logger().info(f"actuator mode {request.group} -> {mode.name}")
-        return response
-
     def _on_apply_wrench(self, request: ApplyWrench.Request, response: ApplyWrench.Response):
         f, t = request.wrench.force, request.wrench.torque
         try:

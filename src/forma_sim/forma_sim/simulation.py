@@ -51,8 +51,10 @@ class Simulation:
         control_rate_hz: float = 500.0,
         initial_pose: np.ndarray | None = None,
         startup_state: StopState = StopState.HOLD,
+        external_actuation: bool = False,
     ) -> None:
         self.robot = robot
+        self.external_actuation = external_actuation
         self.model = model
         self.data = mujoco.MjData(model)
         physics_hz = 1.0 / model.opt.timestep
@@ -81,6 +83,7 @@ class Simulation:
             side: [model.sensor(f"{p}{side}_{f}_touch") for f in FINGERS] for side in ("left", "right")
         }
         self.sole_sites = {side: model.site(f"{p}{side}_sole").id for side in ("left", "right")}
+        self.effort_limit = robot.limits_arrays()["effort"]
         self.initial_pose = np.zeros(len(names)) if initial_pose is None else np.asarray(initial_pose, float)
         self.reset(self.initial_pose)
         self.contract = HardwareContract(
@@ -141,12 +144,27 @@ class Simulation:
         """Advance one control period: watchdogs, actuator setpoints, pushes, physics substeps.
 
         contract_now_s is the hardware clock for the watchdogs (default: sim time; the sim node
-        passes wall time in realtime mode, where commands are stamped with wall time).
+        passes wall time in realtime mode, where commands are stamped with wall time). With
+        external actuation (the actuator emulator) the contract is bypassed: the emulated motor
+        firmware writes the actuators through write_actuators().
         """
-        self.contract.tick(self.time if contract_now_s is None else contract_now_s, self.joint_positions())
-        self._write_actuators()
+        if not self.external_actuation:
+            self.contract.tick(self.time if contract_now_s is None else contract_now_s, self.joint_positions())
+            self._write_actuators()
         self._apply_pushes()
         mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+
+    def write_actuators(self, kp, kd, position, velocity, effort, torque_limit=None) -> None:
+        """Set every joint's PD law directly (joint order, joint units): for emulated motor
+        firmware. torque_limit [N m] replaces the clipping range (never above the effort limit)."""
+        ids = self.actuator_ids
+        self.model.actuator_biasprm[ids, 1] = -np.asarray(kp)
+        self.model.actuator_biasprm[ids, 2] = -np.asarray(kd)
+        self.data.ctrl[ids] = np.asarray(kp) * position + np.asarray(kd) * velocity + np.asarray(effort)
+        if torque_limit is not None:
+            limit = np.minimum(np.asarray(torque_limit), self.effort_limit)
+            self.model.actuator_forcerange[ids, 0] = -limit
+            self.model.actuator_forcerange[ids, 1] = limit
 
     def run(self, seconds: float, controller=None) -> None:
         """Step for `seconds` of sim time; controller(sim) is called before every period."""
@@ -241,6 +259,7 @@ def build_simulation(
     hardware_config: str | None = None,
     pose: str = "stand",
     startup_state: StopState = StopState.HOLD,
+    external_actuation: bool = False,
 ) -> Simulation:
     """The robot of the given body form in a world, standing in a named pose."""
     from forma_description import expand_description
@@ -257,4 +276,5 @@ def build_simulation(
         control_rate_hz,
         named_pose(pose, robot),
         startup_state,
+        external_actuation,
     )
