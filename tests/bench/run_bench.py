@@ -221,7 +221,8 @@ def bench_bus() -> dict:
             r["fault_to_damping_ms"] or float("nan"),
             "ms",
             r["period_ms"],
-            "encoder fault on left_knee -> kp = 0 at right_knee, driver at 50 Hz; baseline: one cycle",
+            "first reply carrying left_knee's encoder fault -> kp = 0 reaches right_knee, driver at 50 Hz; "
+            "baseline: one cycle",
             lower_is_better=True,
         ),
     }
