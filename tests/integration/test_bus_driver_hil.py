@@ -70,7 +70,8 @@ def test_the_robot_stands_on_the_bus_driver_and_a_motor_fault_damps_it(hil):
     probe.wait_for(lambda: stood(250), 120, "250 driver cycles (10 s at 25 Hz)")
     assert all(len(m.name) == 82 for m in cycles)
     assert high[0] - low[0] < 0.05 and z0 > 0.9, f"pelvis height moved between {low[0]:.3f} and {high[0]:.3f} m"
-    assert all(s == HardwareState.ACTIVE for s in states[-1].stop_states)
+    last = states[-1]
+    assert all(s == HardwareState.ACTIVE for s in last.stop_states), list(zip(last.groups, last.reasons, strict=True))
     assert "fault, damping" not in launched.output
     probe.wait_for(lambda: battery, 30, "battery_state from the power board")
     assert 40.0 < battery[-1].voltage < 52.0

@@ -164,37 +164,39 @@ class Runner:
             print(f"[forma] {text}", flush=True)
 
 
-def clean_fastdds_shm(shm_dir: pathlib.Path = pathlib.Path("/dev/shm"), min_age_s: float = 1.0) -> list[str]:
+def clean_fastdds_shm(shm_dir: pathlib.Path = pathlib.Path("/dev/shm"), settle_s: float = 0.2) -> list[str]:
     """Remove Fast DDS shared memory whose owners are gone (never memory in use); returns what went.
 
     `fastdds shm clean` removes ports and segments whose lock file (`_el`) is no longer held.
     It misses one case, measured here: after a kill -9, a respawned participant reuses the dead
     one's port, and on its clean exit removes the lock file but keeps the port, whose user count
-    still includes the dead process. A port with no lock file has no live user (every user holds
-    it), so such ports, if older than min_age_s (not one being created right now), go too.
+    still includes the dead process. Every live user of a port holds its lock file, so a port
+    without one is unused; it is removed if it still has none after settle_s (a port being
+    created right now gets its lock file within microseconds).
     """
     fastdds = shutil.which("fastdds") or str(pathlib.Path(sys.executable).parent / "fastdds")
     if os.path.exists(fastdds):
         subprocess.run(
             [fastdds, "shm", "clean"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False
         )
+
+    def unlocked_ports() -> set[pathlib.Path]:
+        ports = set()
+        for port in shm_dir.glob("fastrtps_port*"):
+            if port.name[len("fastrtps_port") :].isdigit() and not any(
+                (shm_dir / f"{port.name}{suffix}").exists() for suffix in ("_el", "_sl")
+            ):
+                ports.add(port)
+        return ports
+
+    candidates = unlocked_ports()
+    if not candidates:
+        return []
+    time.sleep(settle_s)
     removed = []
-    now = time.time()
-    for port in shm_dir.glob("fastrtps_port*"):
-        if not port.name[len("fastrtps_port") :].isdigit():
-            continue  # a lock file (_el/_sl) itself
-        locks = [shm_dir / f"{port.name}_el", shm_dir / f"{port.name}_sl"]
-        if any(lock.exists() for lock in locks):
-            continue
-        try:
-            if now - port.stat().st_mtime < min_age_s:
-                continue
-            port.unlink()
-            removed.append(port.name)
-            mutex = shm_dir / f"sem.{port.name}_mutex"
-            if mutex.exists():
-                mutex.unlink()
-                removed.append(mutex.name)
-        except FileNotFoundError:
-            pass
+    for port in candidates & unlocked_ports():
+        for path in (port, shm_dir / f"sem.{port.name}_mutex"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path.name)
     return removed

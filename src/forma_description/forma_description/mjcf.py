@@ -32,6 +32,7 @@ IMU_SITE = "imu_link"
 CAMERA_FRAME = "head_camera_color_optical_frame"
 CAMERA_NAME = "head_camera"
 ROBOT_FILE = "forma_robot.xml"  # name under which scenes <include> the robot
+STAND_JOINTS = ("stand_x", "stand_y", "stand_z", "stand_yaw")
 
 # Collision filtering: robot geoms (contype 2, conaffinity 1) touch world geoms (MuJoCo's
 # default contype 1, conaffinity 1) but never each other.
@@ -43,6 +44,10 @@ class MjcfOptions:
     """Physics options of the generated model."""
 
     timestep_s: float = 0.002  # physics period [s]; 0.002 = 500 Hz
+    # "free": the root link floats (the humanoid). "stand": the root hangs from a positioning rig
+    # (slides x, y, z and a yaw hinge, position-servoed), e.g. a hand on a stand for grasp trials.
+    base: str = "free"
+    stand_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)  # root link orientation on the rig
     touch_radius_m: float = 0.014  # radius of the fingertip touch volume [m]
     foot_friction: float = 1.0
     hand_friction: float = 1.2
@@ -166,14 +171,47 @@ class _Builder:
         self.asset = ET.SubElement(mj, "asset")
         world = ET.SubElement(mj, "worldbody")
         root = self.model.root_link
-        base = ET.SubElement(world, "body", name=root, pos="0 0 1")
-        ET.SubElement(base, "freejoint", name=FREE_JOINT)
+        if self.options.base == "free":
+            base = ET.SubElement(world, "body", name=root, pos="0 0 1")
+            ET.SubElement(base, "freejoint", name=FREE_JOINT)
+        elif self.options.base == "stand":
+            base = self._stand(world, root)
+        else:
+            raise DescriptionError(f"base {self.options.base!r}: free or stand")
         self._fill_body(base, root, np.eye(4))
         self._actuators(mj)
+        if self.options.base == "stand":
+            act = mj.find("actuator")
+            for name in STAND_JOINTS:
+                ET.SubElement(act, "position", name=name, joint=name, kp="20000", dampratio="1")
         self._sensors(mj)
         if len(self.asset) == 0:
             mj.remove(self.asset)
         return mj
+
+    def _stand(self, world: ET.Element, root: str) -> ET.Element:
+        """A positioning rig carrying the root link: slides x, y, z and a yaw hinge."""
+        rig = ET.SubElement(world, "body", name="stand", pos="0 0 0")
+        ET.SubElement(rig, "inertial", pos="0 0 0", mass="2.0", diaginertia="0.01 0.01 0.01")
+        for name, kind, axis in (
+            ("stand_x", "slide", "1 0 0"),
+            ("stand_y", "slide", "0 1 0"),
+            ("stand_z", "slide", "0 0 1"),
+            ("stand_yaw", "hinge", "0 0 1"),
+        ):
+            ET.SubElement(rig, "joint", name=name, type=kind, axis=axis, damping="50")
+        ET.SubElement(
+            rig,
+            "geom",
+            type="box",
+            size="0.03 0.03 0.03",
+            contype="0",
+            conaffinity="0",
+            group="2",
+            rgba="0.3 0.3 0.3 1",
+        )
+        quat = matrix_to_quat_wxyz(rpy_to_matrix(self.options.stand_rpy))
+        return ET.SubElement(rig, "body", name=root, pos="0 0 0", quat=_fmt(quat))
 
     def _fill_body(self, body: ET.Element, link_name: str, t_body_link: np.ndarray) -> None:
         """Add link `link_name` (at t_body_link inside `body`) and its subtree."""
@@ -311,23 +349,24 @@ class _Builder:
             )
 
     def _sensors(self, mj: ET.Element) -> None:
+        """Sensors on the frames that exist (the whole robot has all of them; a hand has touch)."""
         p = self.model.prefix
         sensor = ET.SubElement(mj, "sensor")
-        if p + IMU_SITE not in self.site_frames:
-            raise DescriptionError(f"robot description has no {p + IMU_SITE} frame for the IMU")
-        ET.SubElement(sensor, "framequat", name=f"{p}imu_orientation", objtype="site", objname=p + IMU_SITE)
-        ET.SubElement(sensor, "gyro", name=f"{p}imu_gyro", site=p + IMU_SITE)
-        ET.SubElement(sensor, "accelerometer", name=f"{p}imu_accel", site=p + IMU_SITE)
+        if p + IMU_SITE in self.site_frames:
+            ET.SubElement(sensor, "framequat", name=f"{p}imu_orientation", objtype="site", objname=p + IMU_SITE)
+            ET.SubElement(sensor, "gyro", name=f"{p}imu_gyro", site=p + IMU_SITE)
+            ET.SubElement(sensor, "accelerometer", name=f"{p}imu_accel", site=p + IMU_SITE)
         for side in ("left", "right"):
             sole = f"{p}{side}_sole"
-            if sole not in self.site_frames:
-                raise DescriptionError(f"robot description has no {sole} frame for the foot sensor")
-            ET.SubElement(sensor, "force", name=f"{p}{side}_foot_force", site=sole)
-            ET.SubElement(sensor, "torque", name=f"{p}{side}_foot_torque", site=sole)
+            if sole in self.site_frames:
+                ET.SubElement(sensor, "force", name=f"{p}{side}_foot_force", site=sole)
+                ET.SubElement(sensor, "torque", name=f"{p}{side}_foot_torque", site=sole)
             for finger in FINGERS:
                 tip = f"{p}{side}_{finger}_tip"
                 if tip in self.site_frames:
                     ET.SubElement(sensor, "touch", name=f"{p}{side}_{finger}_touch", site=tip)
+        if len(sensor) == 0:
+            mj.remove(sensor)
 
 
 def camera_fovy_deg(urdf: ET.Element, aspect: float = 4 / 3) -> float:

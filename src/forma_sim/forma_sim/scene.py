@@ -7,6 +7,7 @@ from the description.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 import mujoco
@@ -39,11 +40,14 @@ def world_path(world: str) -> pathlib.Path:
     return path
 
 
-def build_model(robot: RobotModel, world: str, physics_rate_hz: float = 500.0) -> mujoco.MjModel:
+def build_model(
+    robot: RobotModel, world: str, physics_rate_hz: float = 500.0, options: MjcfOptions | None = None
+) -> mujoco.MjModel:
     """Compile world + robot into a MuJoCo model with the given physics rate."""
     if not 200.0 <= physics_rate_hz <= 5000.0:
         raise SimError(f"physics_rate_hz {physics_rate_hz} outside 200..5000 Hz")
-    robot_xml = build_robot_mjcf(robot, armature_by_kind(), MjcfOptions(timestep_s=1.0 / physics_rate_hz))
+    options = dataclasses.replace(options or MjcfOptions(), timestep_s=1.0 / physics_rate_hz)
+    robot_xml = build_robot_mjcf(robot, armature_by_kind(), options)
     path = world_path(world)
     try:
         return mujoco.MjModel.from_xml_string(path.read_text(), {ROBOT_FILE: robot_xml.encode()})

@@ -15,7 +15,7 @@ import mujoco
 import numpy as np
 
 from forma_description import RobotModel
-from forma_description.mjcf import FREE_JOINT
+from forma_description.mjcf import FREE_JOINT, STAND_JOINTS
 from forma_description.robot_model import FINGERS
 from forma_hardware import HardwareContract, JointCommand
 from forma_hardware.config import HardwareConfig
@@ -23,6 +23,17 @@ from forma_hardware.stop_latch import StopState
 from forma_sim.errors import SimError
 
 MAX_PUSH_FORCE_N = 2000.0
+
+
+def _has(accessor, name: str) -> bool:
+    """Does the model have an element of this name? (MuJoCo's named accessors raise KeyError.)"""
+    try:
+        accessor(name)
+        return True
+    except KeyError:
+        return False
+
+
 MAX_PUSH_DURATION_S = 5.0
 
 
@@ -72,17 +83,29 @@ class Simulation:
         self.qpos_adr = np.array([model.jnt_qposadr[j] for j in joint_ids])
         self.dof_adr = np.array([model.jnt_dofadr[j] for j in joint_ids])
         self.base_body = model.body(robot.root_link).id
-        free = model.joint(robot.prefix + FREE_JOINT)
-        self.base_qpos_adr, self.base_dof_adr = free.qposadr[0], free.dofadr[0]
+        # A humanoid floats (free joint); a hand on a stand has none. Sensors exist where the
+        # description has their frames.
+        self.floating = _has(model.joint, robot.prefix + FREE_JOINT)
+        if self.floating:
+            free = model.joint(robot.prefix + FREE_JOINT)
+            self.base_qpos_adr, self.base_dof_adr = free.qposadr[0], free.dofadr[0]
         p = robot.prefix
-        self._sensor = {s: model.sensor(p + s) for s in ("imu_orientation", "imu_gyro", "imu_accel")}
-        for side in ("left", "right"):
-            self._sensor[f"{side}_force"] = model.sensor(f"{p}{side}_foot_force")
-            self._sensor[f"{side}_torque"] = model.sensor(f"{p}{side}_foot_torque")
-        self.touch_sensors = {
-            side: [model.sensor(f"{p}{side}_{f}_touch") for f in FINGERS] for side in ("left", "right")
+        self._sensor = {
+            s: model.sensor(p + s) for s in ("imu_orientation", "imu_gyro", "imu_accel") if _has(model.sensor, p + s)
         }
-        self.sole_sites = {side: model.site(f"{p}{side}_sole").id for side in ("left", "right")}
+        for side in ("left", "right"):
+            for what in ("force", "torque"):
+                if _has(model.sensor, f"{p}{side}_foot_{what}"):
+                    self._sensor[f"{side}_{what}"] = model.sensor(f"{p}{side}_foot_{what}")
+        self.touch_sensors = {
+            side: [model.sensor(f"{p}{side}_{f}_touch") for f in FINGERS]
+            for side in ("left", "right")
+            if _has(model.sensor, f"{p}{side}_thumb_touch")
+        }
+        self.sole_sites = {
+            side: model.site(f"{p}{side}_sole").id for side in ("left", "right") if _has(model.site, f"{p}{side}_sole")
+        }
+        self.stand_actuators = [model.actuator(n).id for n in STAND_JOINTS if _has(model.actuator, n)]
         self.effort_limit = robot.limits_arrays()["effort"]
         self.initial_pose = np.zeros(len(names)) if initial_pose is None else np.asarray(initial_pose, float)
         self.reset(self.initial_pose)
@@ -106,18 +129,34 @@ class Simulation:
     def reset(
         self, joint_positions: np.ndarray, base_xy: tuple[float, float] = (0.0, 0.0), base_yaw: float = 0.0
     ) -> None:
-        """Put the robot in a pose, standing with its soles on the floor, at rest."""
+        """Put the robot in a pose at rest; a floating robot stands with its soles on the floor."""
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
         d.qpos[self.qpos_adr] = joint_positions
-        a = self.base_qpos_adr
-        d.qpos[a : a + 3] = (base_xy[0], base_xy[1], 1.0)
-        d.qpos[a + 3 : a + 7] = (math.cos(base_yaw / 2), 0.0, 0.0, math.sin(base_yaw / 2))
-        mujoco.mj_kinematics(m, d)
-        lowest_sole = min(d.site_xpos[s][2] for s in self.sole_sites.values())
-        d.qpos[a + 2] -= lowest_sole
+        if self.floating:
+            a = self.base_qpos_adr
+            d.qpos[a : a + 3] = (base_xy[0], base_xy[1], 1.0)
+            d.qpos[a + 3 : a + 7] = (math.cos(base_yaw / 2), 0.0, 0.0, math.sin(base_yaw / 2))
+            mujoco.mj_kinematics(m, d)
+            if self.sole_sites:
+                d.qpos[a + 2] -= min(d.site_xpos[s][2] for s in self.sole_sites.values())
         mujoco.mj_forward(m, d)
         self._pushes = []
+
+    def set_stand(self, x: float, y: float, z: float, yaw: float = 0.0, jump: bool = False) -> None:
+        """Rig only: servo the stand carrying the robot's root to (x, y, z [m], yaw [rad]);
+        jump=True puts it there at once (setting up a trial)."""
+        if not self.stand_actuators:
+            raise SimError("this model has no stand (build it with base='stand')")
+        values = np.array([x, y, z, yaw], float)
+        if not np.all(np.isfinite(values)):
+            raise SimError("stand target must be finite")
+        self.data.ctrl[self.stand_actuators] = values
+        if jump:
+            joints = [self.model.actuator_trnid[a, 0] for a in self.stand_actuators]
+            self.data.qpos[[self.model.jnt_qposadr[j] for j in joints]] = values
+            self.data.qvel[[self.model.jnt_dofadr[j] for j in joints]] = 0.0
+            mujoco.mj_forward(self.model, self.data)
 
     # --- commands -------------------------------------------------------------------------
     def submit(self, command: JointCommand) -> None:
@@ -226,12 +265,14 @@ class Simulation:
         return np.array([self.data.sensordata[s.adr[0]] for s in self.touch_sensors[side]])
 
     def base_pose(self) -> tuple[np.ndarray, np.ndarray]:
-        """Ground-truth pelvis position [m] and orientation (w, x, y, z) in the world frame.
+        """Ground-truth pose of the root link [m], (w, x, y, z) in the world frame.
 
         For visualisation and tests only: controllers estimate the base from the IMU and legs.
         """
-        a = self.base_qpos_adr
-        return self.data.qpos[a : a + 3].copy(), self.data.qpos[a + 3 : a + 7].copy()
+        if self.floating:
+            a = self.base_qpos_adr
+            return self.data.qpos[a : a + 3].copy(), self.data.qpos[a + 3 : a + 7].copy()
+        return self.data.xpos[self.base_body].copy(), self.data.xquat[self.base_body].copy()
 
     def stop_states(self) -> dict[str, StopState]:
         return {g: st.state for g, st in self.contract.latch.groups.items()}
@@ -278,3 +319,28 @@ def build_simulation(
         startup_state,
         external_actuation,
     )
+
+
+# Palm down, fingers forward (+x): the hand's palm frame z (out of the palm) points down.
+PALM_DOWN_RPY = {"right": (-math.pi / 2, 0.0, math.pi / 2), "left": (math.pi / 2, 0.0, math.pi / 2)}
+
+
+def build_hand_simulation(
+    side: str = "right",
+    world: str = "hand_stand",
+    body: str = "male",
+    physics_rate_hz: float = 500.0,
+    control_rate_hz: float = 500.0,
+    hardware_config: str | None = None,
+) -> Simulation:
+    """One hand of the robot on a positioning stand, palm down, fingers open (the `zero` pose)."""
+    from forma_description import expand_description
+    from forma_description.mjcf import MjcfOptions
+    from forma_description.subtree import hand_urdf
+    from forma_hardware.config import load_hardware_config
+    from forma_sim.scene import build_model
+
+    robot = RobotModel.from_urdf(hand_urdf(expand_description(body), side))
+    options = MjcfOptions(base="stand", stand_rpy=PALM_DOWN_RPY[side])
+    model = build_model(robot, world, physics_rate_hz, options)
+    return Simulation(robot, model, load_hardware_config(hardware_config), control_rate_hz, None, StopState.HOLD)
