@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything Forma needs on a fresh Debian 12 / Python 3.11 machine, idempotently:
-#   1. Debian packages (urdfdom tools, EGL/OSMesa for offscreen rendering, a compiler, cmake)
+#   1. Debian packages (urdfdom tools, EGL/OSMesa for offscreen rendering, a compiler, cmake, espeak-ng)
 #   2. a venv (.venv, or $FORMA_VENV) with the pinned ros-jazzy-* wheels and Python deps
 #   3. the one patch the ROS wheels need (build-machine paths in their cmake exports)
 #   4. forma_interfaces built with cmake and installed into the venv
@@ -21,6 +21,8 @@ APT_PACKAGES=(
   cmake g++ make                      # building forma_interfaces
   python3-venv python3-dev            # venv and headers when python3 is Debian's own
   procps                              # pgrep/ps for the shutdown checks
+  libespeak-ng1 espeak-ng-data        # the interaction node's speech (espeak-ng through its C library)
+  alsa-utils                          # aplay: speech out of the robot's speaker
 )
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
@@ -64,11 +66,12 @@ fi
 # lets ament_index find the packages installed into the venv.
 export AMENT_PREFIX_PATH=$VENV CMAKE_PREFIX_PATH=$VENV
 
-deps_hash=$(hash_of "$ROOT/requirements/requirements.txt" "$ROOT/requirements/constraints.txt")
+deps_hash=$(hash_of "$ROOT/requirements")
 if ! stamp_is deps "$deps_hash"; then
   say "installing Python dependencies (pinned in requirements/constraints.txt)"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
     -r "$ROOT/requirements/requirements.txt" -c "$ROOT/requirements/constraints.txt"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$ROOT/requirements/no-deps.txt"
   # --- 3. the wheel cmake-path patch ------------------------------------------------------
   # The *_rosidl_generator_pyExport.cmake files name the wheel build machine's Python and numpy
   # include dirs; point them at this venv's so interface packages can be built against it.

@@ -9,6 +9,9 @@ Figures of the foundation:
   joint_states_latency_*     sim node (mode realtime) -> another process, beside a bare rclpy
                              talker/listener of the same 82-joint message at 500 Hz
   stack_cpu_cores            CPU cores used by the whole `sim` deployment while the robot stands
+Hardware (bus_bench.py): bus_cycle_p99_us, bus_load_max_pct, fault_to_damping_ms.
+Face and interaction (face_bench.py): face_fps_1280x480, face_frame_p99_ms, intent_latency_p50_ms,
+  tts_latency_p50_ms.
 """
 
 from __future__ import annotations
@@ -228,7 +231,13 @@ def bench_bus() -> dict:
     }
 
 
-BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu, bench_bus]
+def bench_face() -> dict:
+    from tests.bench.face_bench import bench_face as run
+
+    return run()
+
+
+BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu, bench_bus, bench_face]
 
 
 def main(argv: list[str]) -> int:

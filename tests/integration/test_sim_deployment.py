@@ -1,7 +1,8 @@
 """The shipped `sim` deployment, started as processes over real DDS, seen by an independent rclpy
 client: the robot stands, joint_states carries all 82 joints at >= 90 % of 500 Hz (counted in sim
 time), the IMU and foot sensors read like a standing robot, camera images match camera_info, the
-browser view is served, and Ctrl-C leaves no process and no Fast DDS shared memory behind."""
+browser view is served, the robot answers a greeting and its face renders, and Ctrl-C leaves no
+process and no Fast DDS shared memory behind."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from geometry_msgs.msg import WrenchStamped
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
+from std_msgs.msg import String
 
 from forma_interfaces.msg import HardwareState
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_port, stamp_s
@@ -77,8 +79,20 @@ def test_sim_deployment_serves_the_robot(tmp_path):
             lambda: "showing the robot (82 joints)" in deployment.output, 30, "the console to load the robot"
         )
 
+        # the face and the dialogue: a greeting typed in (as from the browser) is answered, and the
+        # face renders for the browser view, which subscribes to face/image
+        replies = probe.collect(String, "interaction/reply")
+        say = probe.node.create_publisher(String, "interaction/utterance", 10)
+        probe.wait_for(lambda: say.get_subscription_count() > 0, 60, "the interaction node")
+        say.publish(String(data="hello"))
+        probe.wait_for(lambda: replies, 30, "a reply to hello")
+        assert replies[0].data.startswith("Hello")
+        face = probe.collect(Image, "face/image", keep=1)
+        probe.wait_for(lambda: face, 30, "face/image")
+        assert (face[-1].width, face[-1].height) == (1280, 480)
+
         children = deployment.process_tree()
-        assert len([p for p in children if "forma_process" in " ".join(p.cmdline())]) == 3
+        assert len([p for p in children if "forma_process" in " ".join(p.cmdline())]) == 4
 
     assert deployment.exit_code == 0, deployment.output[-3000:]
     assert deployment.leftovers() == [], "processes left behind after Ctrl-C"

@@ -1,5 +1,6 @@
 """The browser view: the live robot in 3D (from robot_description and joint_states), the
-hardware state per command group, and e-stop / reset buttons, served by viser on localhost.
+hardware state per command group, e-stop / reset buttons, the robot's face (face/image) and a text
+box to talk to it (interaction/utterance, answers from interaction/reply), served by viser.
 
 The robot is placed at the simulator's ground-truth pelvis pose when that topic exists (a
 visualisation aid only; controllers never read it), otherwise at the origin.
@@ -17,7 +18,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -71,6 +72,9 @@ class ConsoleNode(Node):
         self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS)
         self.create_subscription(PoseStamped, "sim/base_pose_ground_truth", self._on_base_pose, SENSOR_QOS)
         self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, SENSOR_QOS)
+        self.create_subscription(Image, "face/image", self._on_face, SENSOR_QOS)
+        self.create_subscription(String, "interaction/reply", self._on_reply, 10)
+        self.utterance_pub = self.create_publisher(String, "interaction/utterance", 10)
         self.estop_client = self.create_client(EStop, "hardware/estop")
         self.reset_client = self.create_client(Trigger, "hardware/reset")
         self.create_timer(1.0 / rate, self._refresh)
@@ -84,6 +88,11 @@ class ConsoleNode(Node):
         estop = gui.add_button("E-STOP", color="red", hint="damp every joint now (latched)")
         release = gui.add_button("Release e-stop", hint="clears the latch; the robot stays damped until reset")
         reset = gui.add_button("Reset and stand", color="green", hint="activate the hardware; the stand node ramps up")
+        self.face = gui.add_image(np.zeros((120, 320, 3), np.uint8), label="Face", format="jpeg")
+        self.say_box = gui.add_text("Say", "", hint="talk to the robot (interaction/utterance)")
+        say = gui.add_button("Say it")
+        self.reply = gui.add_markdown("")
+        say.on_click(lambda _: self._say())
         estop.on_click(lambda _: self._call_estop(True))
         release.on_click(lambda _: self._call_estop(False))
         reset.on_click(lambda _: self._call_reset())
@@ -103,6 +112,13 @@ class ConsoleNode(Node):
         self.reset_client.call_async(Trigger.Request())
         self.get_logger().info("reset requested from the browser")
 
+    def _say(self) -> None:
+        text = self.say_box.value.strip()
+        if text:
+            self.utterance_pub.publish(String(data=text))
+            self.reply.content = f"**You:** {text}"
+            self.say_box.value = ""
+
     # --- subscriptions ------------------------------------------------------------------------------
     def _on_description(self, msg: String) -> None:
         try:
@@ -114,6 +130,17 @@ class ConsoleNode(Node):
             self.robot_view = view
             self.mapper = JointStateMapper(view.joint_names)
         self.get_logger().info(f"showing the robot ({len(view.joint_names)} joints)")
+
+    def _on_face(self, msg: Image) -> None:
+        if msg.encoding != "rgb8" or len(msg.data) != msg.height * msg.step:
+            return
+        frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step // 3, 3)[:, : msg.width]
+        step = max(1, msg.width // 480)  # a browser thumbnail is enough
+        self.face.image = np.ascontiguousarray(frame[::step, ::step])
+
+    def _on_reply(self, msg: String) -> None:
+        lines = [*self.reply.content.split("  \n"), f"**Robot:** {msg.data}"]
+        self.reply.content = "  \n".join(line for line in lines[-6:] if line)
 
     def _on_joint_states(self, msg: JointState) -> None:
         self.latest_joints = msg

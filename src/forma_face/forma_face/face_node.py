@@ -1,0 +1,241 @@
+"""The face node: the animated face on the robot's curved display.
+
+Inputs: face/expression (named expression and/or valence-arousal), face/visemes (lip sync for an
+utterance the interaction node is about to play), perception/people and face/gaze_target (where
+to look). Outputs: face/image (rgb8 frames, rendered only while someone subscribes),
+face/current_expression (latched: what the face shows now), and the frames on the panel itself
+through SDL2 (pygame) when `display` is window or fullscreen.
+
+Bad input is refused with an error in the log and changes nothing: the face keeps running with
+what it showed before.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PointStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+from forma_face.animator import FaceAnimator, gaze_from_point
+from forma_face.errors import FaceError
+from forma_face.expressions import expression_params
+from forma_face.renderer import FaceRenderer, load_themes
+from forma_face.speech import VisemeTrack
+from forma_interfaces.msg import Expression, PersonArray, Visemes
+
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+DISPLAYS = ("none", "window", "fullscreen")
+
+
+def default_themes_path() -> str:
+    from forma_description.paths import share_dir
+
+    return str(share_dir("forma_face") / "themes.yaml")
+
+
+def point_in_optical_frame(frame_id: str, x: float, y: float, z: float) -> tuple[float, float, float]:
+    """A point near the head, in the camera's optical axes (z forward, x right, y down).
+
+    Optical frames (names ending in `optical_frame`) are used as they are; any other frame is
+    taken as a REP-103 body frame at the head (x forward, y left, z up) and rotated.
+    """
+    if frame_id.endswith("optical_frame"):
+        return x, y, z
+    return -y, -z, x
+
+
+class FaceNode(Node):
+    """Animates, renders and shows the face."""
+
+    def __init__(self, node_name: str = "face", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        for name, default, description in (
+            ("width_px", 1280, "panel width [px]"),
+            ("height_px", 480, "panel height [px]"),
+            ("arc_deg", 60.0, "horizontal bend of the curved panel [deg]; 0 = flat"),
+            ("theme", "default", "theme name in themes_file"),
+            ("themes_file", "", "themes YAML; empty = the shipped config/face/themes.yaml"),
+            ("frame_rate_hz", 30.0, "animation and display rate [Hz]"),
+            ("image_rate_hz", 10.0, "face/image publish rate while subscribed [Hz]"),
+            ("display", "none", "none | window | fullscreen: show the frames through SDL2 (pygame)"),
+            ("idle", True, "blinks, micro-saccades and breathing"),
+            ("seed", 0, "random seed of the idle motion"),
+            ("gaze_timeout_s", 2.0, "look ahead again this long after the last person / gaze target"),
+            ("gaze_max_angle_rad", 0.6, "angle from the camera axis at which the eyes reach the rim"),
+        ):
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        get = lambda name: self.get_parameter(name).value  # noqa: E731
+        self.frame_rate, self.image_rate = get("frame_rate_hz"), get("image_rate_hz")
+        for label, rate in (("frame_rate_hz", self.frame_rate), ("image_rate_hz", self.image_rate)):
+            if not (math.isfinite(rate) and 0.5 <= rate <= 120.0):
+                raise FaceError(f"{label} {rate} outside 0.5..120 Hz")
+        self.display = get("display")
+        if self.display not in DISPLAYS:
+            raise FaceError(f"display {self.display!r}; valid: {', '.join(DISPLAYS)}")
+        themes = load_themes(get("themes_file") or default_themes_path())
+        if get("theme") not in themes:
+            raise FaceError(f"theme {get('theme')!r} not in the themes file; have: {', '.join(themes)}")
+        self.renderer = FaceRenderer(get("width_px"), get("height_px"), get("arc_deg"), themes[get("theme")])
+        self.animator = FaceAnimator(seed=get("seed"), idle=get("idle"))
+        self.gaze_timeout = get("gaze_timeout_s")
+        self.gaze_max_angle = get("gaze_max_angle_rad")
+        self.last_gaze_s: float | None = None
+        self.frames_rendered = 0
+        self.refused = 0
+        self.screen = self._open_display() if self.display != "none" else None
+
+        self.image_pub = self.create_publisher(Image, "face/image", 2)
+        self.current_pub = self.create_publisher(Expression, "face/current_expression", LATCHED_QOS)
+        self.create_subscription(Expression, "face/expression", self._on_expression, 10)
+        self.create_subscription(Visemes, "face/visemes", self._on_visemes, 10)
+        self.create_subscription(PersonArray, "perception/people", self._on_people, 5)
+        self.create_subscription(PointStamped, "face/gaze_target", self._on_gaze_target, 5)
+        self.next_image_s = 0.0
+        self.create_timer(1.0 / self.frame_rate, self._tick)
+        self._publish_current(Expression(expression="neutral", confidence=1.0))
+        self.get_logger().info(
+            f"face: {self.renderer.width}x{self.renderer.height} px, arc {self.renderer.arc_deg:g} deg, "
+            f"theme {get('theme')!r}, display {self.display}"
+        )
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _refuse(self, what: str, exc: Exception) -> None:
+        self.refused += 1
+        self.get_logger().error(f"{what} refused: {exc}")
+
+    # --- inputs ---------------------------------------------------------------------------------
+    def _on_expression(self, msg: Expression) -> None:
+        try:
+            params = expression_params(msg.expression, msg.valence, msg.arousal, msg.confidence)
+        except FaceError as exc:
+            self._refuse("face/expression", exc)
+            return
+        self.animator.set_expression(params, self._now())
+        self._publish_current(msg)
+
+    def _publish_current(self, msg: Expression) -> None:
+        shown = Expression(
+            expression=msg.expression.strip().lower(),
+            valence=msg.valence,
+            arousal=msg.arousal,
+            confidence=msg.confidence,
+        )
+        shown.header.stamp = self.get_clock().now().to_msg()
+        self.current_pub.publish(shown)
+
+    def _on_visemes(self, msg: Visemes) -> None:
+        try:
+            track = VisemeTrack.checked(msg.visemes, msg.start_s, msg.duration_s)
+        except FaceError as exc:
+            self._refuse("face/visemes", exc)
+            return
+        start = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        self.animator.speak(track, start if start > 0 else self._now())
+
+    def _on_people(self, msg: PersonArray) -> None:
+        faces = [p for p in msg.people if p.face_detected]
+        if not faces:
+            return
+        person = max(faces, key=lambda p: p.score)
+        q = person.face_position_m
+        self._look_at(msg.header.frame_id, q.x, q.y, q.z)
+
+    def _on_gaze_target(self, msg: PointStamped) -> None:
+        q = msg.point
+        if not all(math.isfinite(v) for v in (q.x, q.y, q.z)):
+            self._refuse("face/gaze_target", FaceError("the point has NaN or infinite coordinates"))
+            return
+        self._look_at(msg.header.frame_id, q.x, q.y, q.z)
+
+    def _look_at(self, frame_id: str, x: float, y: float, z: float) -> None:
+        ox, oy, oz = point_in_optical_frame(frame_id, x, y, z)
+        if not (all(math.isfinite(v) for v in (ox, oy, oz)) and oz > 0.05):
+            return  # behind or at the camera: nothing sensible to look at
+        self.animator.look_at(*gaze_from_point(ox, oy, oz, self.gaze_max_angle))
+        self.last_gaze_s = self._now()
+
+    # --- output ---------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        now = self._now()
+        if self.last_gaze_s is not None and now - self.last_gaze_s > self.gaze_timeout:
+            self.animator.look_at(0.0, 0.0)
+            self.last_gaze_s = None
+        params = self.animator.params(now)
+        publish = self.image_pub.get_subscription_count() > 0 and now >= self.next_image_s
+        if not publish and self.screen is None:
+            return  # nobody looks: spare the CPU
+        frame = self.renderer.render(params)
+        self.frames_rendered += 1
+        if publish:
+            self.next_image_s = max(self.next_image_s + 1.0 / self.image_rate, now)
+            self.image_pub.publish(self._image_msg(frame))
+        if self.screen is not None:
+            self._show(frame)
+
+    def _image_msg(self, frame: np.ndarray) -> Image:
+        msg = Image(height=frame.shape[0], width=frame.shape[1], encoding="rgb8", step=frame.shape[1] * 3)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = "face_display"
+        msg.data = frame.tobytes()
+        return msg
+
+    # --- the panel (SDL2 through pygame) ---------------------------------------------------------
+    def _open_display(self):
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        try:
+            import pygame
+        except ImportError as exc:
+            raise FaceError("display needs pygame (make setup installs it)") from exc
+        pygame.display.init()
+        size = (self.renderer.width, self.renderer.height)
+        flags = pygame.FULLSCREEN | pygame.NOFRAME if self.display == "fullscreen" else 0
+        try:
+            screen = pygame.display.set_mode(size, flags)
+        except pygame.error as exc:
+            raise FaceError(
+                f"cannot open the {self.display} display ({exc}); is DISPLAY or the KMS console set?"
+            ) from exc
+        pygame.display.set_caption("Forma face")
+        pygame.mouse.set_visible(False)
+        self.get_logger().info(f"display: SDL video driver {pygame.display.get_driver()!r}")
+        return screen
+
+    def _show(self, frame: np.ndarray) -> None:
+        import pygame
+
+        pygame.event.pump()  # keep the window responsive; the face ignores input
+        surface = pygame.image.frombuffer(frame.tobytes(), (frame.shape[1], frame.shape[0]), "RGB")
+        self.screen.blit(surface, (0, 0))
+        pygame.display.flip()
+
+    def destroy_node(self) -> None:
+        if self.screen is not None:
+            import pygame
+
+            pygame.display.quit()
+            self.screen = None
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = FaceNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

@@ -1,0 +1,287 @@
+"""The interaction node: words in, speech, faces and tasks out.
+
+An utterance (interaction/utterance, or a speech-recognition backend) is matched to an intent
+(MiniLM embeddings, offline), its slots filled from the words and from what perception sees
+(perception/objects), and answered: the reply on interaction/reply, spoken with espeak-ng (audio
+to the speaker, visemes to the face on face/visemes), an expression on face/expression, and for
+task requests a vla/execute goal. "stop" cancels the running task. An utterance no intent
+matches gets a polite fallback and a confused face, or, when llm.url is set, an answer from an
+external OpenAI-compatible LLM.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+
+import rclpy
+from action_msgs.msg import GoalStatus
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionClient
+from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from std_msgs.msg import Header, String
+
+from forma_face.asr import make_speech_input
+from forma_face.dialogue import Dialogue, Response, load_dialogue_config
+from forma_face.errors import FaceError
+from forma_face.minilm import MiniLM
+from forma_face.speech import Espeak, Speech, VisemeTrack
+from forma_interfaces.action import ExecuteInstruction
+from forma_interfaces.msg import DetectedObjectArray, Expression, Visemes
+
+AUDIO_OUTPUTS = ("auto", "aplay", "none")
+
+
+def default_intents_path() -> str:
+    from forma_description.paths import share_dir
+
+    return str(share_dir("forma_face") / "intents.yaml")
+
+
+class InteractionNode(Node):
+    """Dialogue: intent, reply, speech, expression, task."""
+
+    def __init__(self, node_name: str = "interaction", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        for name, default, description in (
+            ("intents_file", "", "intents YAML; empty = the shipped config/interaction/intents.yaml"),
+            ("voice", "en", "espeak-ng voice"),
+            ("rate_wpm", 165, "speaking rate [words per minute]"),
+            ("audio_output", "auto", "auto (aplay when a sound card exists) | aplay | none"),
+            ("audio_latency_s", 0.15, "from publishing the visemes to the first sample being heard [s]"),
+            ("idle_expression", "neutral", "face shown again after a reply"),
+            ("expression_hold_s", 3.0, "how long a reply's expression stays after the speech ends [s]"),
+            ("execute_timeout_s", 0.0, "vla/execute goal timeout_s (0 = the executor's default)"),
+            ("asr.backend", "none", "speech recognition input besides the topic: none | fifo | an entry point"),
+            ("asr.fifo_path", "/tmp/forma_asr", "named pipe of the fifo backend, one utterance per line"),
+            ("llm.url", "", "OpenAI-compatible endpoint for open chat; empty = off"),
+            ("llm.model", "", "model name sent to the endpoint"),
+            ("llm.timeout_s", 8.0, "give up on the LLM after this long [s]"),
+            ("llm.api_key_env", "FORMA_LLM_API_KEY", "environment variable holding the API key, if any"),
+        ):
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        get = lambda name: self.get_parameter(name).value  # noqa: E731
+        self.dialogue = Dialogue(load_dialogue_config(get("intents_file") or default_intents_path()), MiniLM())
+        self.tts = Espeak(get("voice"), get("rate_wpm"))
+        self.audio_player = self._audio_player(get("audio_output"))
+        self.audio_latency = float(get("audio_latency_s"))
+        self.idle_expression = get("idle_expression")
+        self.expression_hold = float(get("expression_hold_s"))
+        self.execute_timeout = float(get("execute_timeout_s"))
+        self.llm = None
+        if get("llm.url"):
+            from forma_face.llm import ChatBackend
+
+            self.llm = ChatBackend(get("llm.url"), get("llm.model"), get("llm.timeout_s"), get("llm.api_key_env"))
+        self.lock = threading.Lock()
+        self.playback: subprocess.Popen | None = None
+        self.goals: list = []  # ClientGoalHandles of running tasks
+        self.sending: list = []  # goals sent, not yet accepted or rejected
+        self.cancel_on_accept: set = set()
+        self.idle_timer = None
+
+        self.reply_pub = self.create_publisher(String, "interaction/reply", 10)
+        self.expression_pub = self.create_publisher(Expression, "face/expression", 10)
+        self.visemes_pub = self.create_publisher(Visemes, "face/visemes", 10)
+        self.execute = ActionClient(self, ExecuteInstruction, "vla/execute")
+        self.create_subscription(String, "interaction/utterance", lambda m: self.hear(m.data), 10)
+        self.create_subscription(DetectedObjectArray, "perception/objects", self._on_objects, 5)
+        self.speech_input = make_speech_input(get("asr.backend"), self._asr_options(get))
+        if self.speech_input is not None:
+            self.speech_input.start(self.hear)
+        self.get_logger().info(
+            f"interaction: {len(self.dialogue.config.intents)} intents, voice {get('voice')!r}, audio "
+            f"{'aplay' if self.audio_player else 'off'}, asr {get('asr.backend')}, llm {get('llm.url') or 'off'}"
+        )
+
+    @staticmethod
+    def _asr_options(get) -> dict[str, str]:
+        return {"path": get("asr.fifo_path")} if get("asr.backend") == "fifo" else {}
+
+    def _audio_player(self, output: str) -> str | None:
+        if output not in AUDIO_OUTPUTS:
+            raise FaceError(f"audio_output {output!r}; valid: {', '.join(AUDIO_OUTPUTS)}")
+        aplay = shutil.which("aplay")
+        if output == "aplay" and aplay is None:
+            raise FaceError("audio_output aplay: aplay not found (apt install alsa-utils)")
+        if output == "auto":
+            has_card = _sound_card_present()
+            return aplay if aplay and has_card else None
+        return aplay if output == "aplay" else None
+
+    # --- input ------------------------------------------------------------------------------------
+    def _on_objects(self, msg: DetectedObjectArray) -> None:
+        self.dialogue.learn_objects((o.label for o in msg.objects), (o.color for o in msg.objects))
+
+    def hear(self, utterance: str) -> None:
+        """Handle one utterance (topic callback or speech-recognition thread)."""
+        with self.lock:
+            try:
+                response = self.dialogue.respond(utterance)
+            except FaceError as exc:
+                self.get_logger().error(f"utterance refused: {exc}")
+                return
+            self.get_logger().info(f"heard {utterance[:80]!r} -> {response.intent} ({response.score:.2f})")
+            if response.intent == "unknown" and self.llm is not None:
+                self._show(Expression(expression="thinking", confidence=1.0))
+                threading.Thread(target=self._ask_llm, args=(utterance,), daemon=True).start()
+                return
+            self._answer(response)
+
+    def _answer(self, response: Response) -> None:
+        if response.cancel:
+            self._cancel_tasks()
+        if response.instruction is not None and not self.execute.server_is_ready():
+            self.say("I can't do that right now: no task executor is running.", "sad")
+            self.get_logger().error("vla/execute is not available: start the VLA node to run tasks")
+            return
+        self.say(response.reply, response.expression)
+        if response.instruction is not None:
+            self._send_task(response.instruction)
+
+    def _ask_llm(self, utterance: str) -> None:
+        try:
+            text = self.llm.reply(utterance)
+        except FaceError as exc:
+            self.get_logger().error(f"open chat failed, using the fallback: {exc}")
+            config = self.dialogue.config
+            with self.lock:
+                self.say(config.fallback_reply, config.fallback_expression)
+            return
+        with self.lock:
+            self.say(text, "speaking")
+
+    # --- output -----------------------------------------------------------------------------------
+    def _show(self, expression: Expression) -> None:
+        expression.header.stamp = self.get_clock().now().to_msg()
+        self.expression_pub.publish(expression)
+
+    def say(self, text: str, expression: str) -> None:
+        """Publish the reply, show the expression, speak with lip sync, then go back to idle."""
+        self.reply_pub.publish(String(data=text))
+        self._show(Expression(expression=expression, confidence=1.0))
+        try:
+            speech = self.tts.synthesize(text)
+        except FaceError as exc:
+            self.get_logger().error(f"cannot speak: {exc}")
+            return
+        track = VisemeTrack.from_speech(speech)
+        start = self.get_clock().now() + Duration(seconds=self.audio_latency)
+        self.visemes_pub.publish(
+            Visemes(
+                header=Header(stamp=start.to_msg()),
+                text=text,
+                visemes=list(track.visemes),
+                start_s=list(track.start_s),
+                duration_s=track.duration_s,
+            )
+        )
+        self._play(speech)
+        if self.idle_timer is not None:
+            self.destroy_timer(self.idle_timer)
+        self.idle_timer = self.create_timer(self.audio_latency + speech.duration_s + self.expression_hold, self._idle)
+
+    def _idle(self) -> None:
+        self.destroy_timer(self.idle_timer)
+        self.idle_timer = None
+        self._show(Expression(expression=self.idle_expression, confidence=1.0))
+
+    def _play(self, speech: Speech) -> None:
+        if self.audio_player is None:
+            return
+        self._stop_playback()  # a new reply interrupts the old one
+        try:
+            self.playback = subprocess.Popen(
+                [self.audio_player, "-q", "-t", "raw", "-f", "S16_LE", "-c", "1", "-r", str(speech.sample_rate), "-"],
+                stdin=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            self.get_logger().error(f"cannot play audio with {self.audio_player}: {exc}")
+            return
+        threading.Thread(target=_feed, args=(self.playback, speech.audio.tobytes()), daemon=True).start()
+
+    def _stop_playback(self) -> None:
+        if self.playback is not None and self.playback.poll() is None:
+            self.playback.terminate()
+            self.playback.wait(timeout=2.0)
+        self.playback = None
+
+    # --- tasks --------------------------------------------------------------------------------------
+    def _send_task(self, instruction: str) -> None:
+        goal = ExecuteInstruction.Goal(instruction=instruction, timeout_s=self.execute_timeout)
+        sending = self.execute.send_goal_async(goal)
+        self.sending.append(sending)
+        sending.add_done_callback(lambda f: self._on_goal_response(instruction, f))
+
+    def _on_goal_response(self, instruction: str, future) -> None:
+        self.sending.remove(future)
+        handle = future.result()
+        if handle is None or not handle.accepted:
+            with self.lock:
+                self.say(f"I can't {instruction} right now.", "sad")
+            return
+        if future in self.cancel_on_accept:  # "stop" came while the goal was on its way
+            self.cancel_on_accept.discard(future)
+            handle.cancel_goal_async()
+            return
+        self.goals.append(handle)
+        handle.get_result_async().add_done_callback(lambda f: self._on_result(handle, instruction, f))
+
+    def _on_result(self, handle, instruction: str, future) -> None:
+        if handle in self.goals:
+            self.goals.remove(handle)
+        wrapped = future.result()
+        with self.lock:
+            if wrapped is None or wrapped.status == GoalStatus.STATUS_CANCELED:  # "stop" already answered
+                return
+            if wrapped.result.success:
+                self.say("Done.", "happy")
+            else:
+                why = wrapped.result.message or "it did not work"
+                self.say(f"I couldn't {instruction}: {why}.", "sad")
+
+    def _cancel_tasks(self) -> None:
+        self._stop_playback()
+        self.cancel_on_accept.update(self.sending)
+        for handle in list(self.goals):
+            handle.cancel_goal_async()
+
+    def destroy_node(self) -> None:
+        if self.speech_input is not None:
+            self.speech_input.stop()
+        self._stop_playback()
+        super().destroy_node()
+
+
+def _feed(process: subprocess.Popen, data: bytes) -> None:
+    try:
+        process.stdin.write(data)
+        process.stdin.close()
+    except (BrokenPipeError, ValueError, OSError):
+        pass  # playback was interrupted
+
+
+def _sound_card_present() -> bool:
+    try:
+        with open("/proc/asound/cards") as cards:
+            return "no soundcards" not in cards.read()
+    except OSError:
+        return False
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = InteractionNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

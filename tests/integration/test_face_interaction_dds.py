@@ -1,0 +1,261 @@
+"""The face and interaction nodes as deployed (`forma launch`, one process, real DDS), with the
+face on an SDL2 window (dummy video driver) and a test action server standing in for the VLA
+node on vla/execute: a greeting is answered with speech visemes and a happy face; a task request
+becomes a vla/execute goal and "stop" cancels it; speech recognition through the fifo backend
+works like the topic; the eyes turn toward a person; bad input is refused while the face keeps
+running; shutdown is clean."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import rclpy
+import yaml
+from forma_face.face_node import default_themes_path
+from forma_face.renderer import load_themes
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from forma_interfaces.action import ExecuteInstruction
+from forma_interfaces.msg import Expression, Person, PersonArray, Visemes
+from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+
+pytestmark = pytest.mark.integration
+DOMAIN_ID = 47
+WIDTH, HEIGHT = 640, 240
+
+
+class VlaStandIn:
+    """vla/execute served from the test (the VLA node's place): records goals; succeeds at once,
+    or runs until cancelled when the instruction mentions the box."""
+
+    def __init__(self, domain_id: int):
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node("vla_stand_in", context=self.context)
+        self.goals: list[str] = []
+        self.cancelled: list[str] = []
+        self.server = ActionServer(
+            self.node,
+            ExecuteInstruction,
+            "vla/execute",
+            self._execute,
+            cancel_callback=lambda _: CancelResponse.ACCEPT,
+            callback_group=ReentrantCallbackGroup(),
+        )
+        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _execute(self, goal_handle):
+        instruction = goal_handle.request.instruction
+        self.goals.append(instruction)
+        if "box" in instruction:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not goal_handle.is_cancel_requested:
+                time.sleep(0.02)
+            if goal_handle.is_cancel_requested:
+                self.cancelled.append(instruction)
+                goal_handle.canceled()
+                return ExecuteInstruction.Result(success=False, message="cancelled")
+        goal_handle.succeed()
+        return ExecuteInstruction.Result(success=True, message="", duration_s=0.5)
+
+    def close(self):
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("face")
+    fifo = tmp / "asr"
+    deployment = {
+        "name": "face_test",
+        "hosts": {
+            "local": {
+                "processes": [
+                    {
+                        "name": "face",
+                        "nodes": [
+                            {
+                                "node": "face",
+                                "parameters": {
+                                    "width_px": WIDTH,
+                                    "height_px": HEIGHT,
+                                    "idle": False,
+                                    "image_rate_hz": 20.0,
+                                    "display": "window",
+                                },
+                            },
+                            {
+                                "node": "interaction",
+                                "parameters": {
+                                    "audio_output": "none",
+                                    "expression_hold_s": 60.0,
+                                    "asr.backend": "fifo",
+                                    "asr.fifo_path": str(fifo),
+                                },
+                            },
+                        ],
+                    }
+                ]
+            }
+        },
+    }
+    path = tmp / "face_test.yaml"
+    path.write_text(yaml.safe_dump(deployment))
+    saved = os.environ.get("SDL_VIDEODRIVER")
+    os.environ["SDL_VIDEODRIVER"] = "dummy"  # the real SDL2 window path, drawn off-screen
+    try:
+        launched = LaunchedDeployment(path, DOMAIN_ID, tmp / "logs")
+    finally:
+        if saved is None:
+            del os.environ["SDL_VIDEODRIVER"]
+        else:
+            os.environ["SDL_VIDEODRIVER"] = saved
+    with launched, RosProbe(DOMAIN_ID, name="face_probe") as probe:
+        vla = VlaStandIn(DOMAIN_ID)
+        try:
+            stack = Stack(probe, launched, vla, fifo)
+            probe.wait_for(lambda: stack.utterances.get_subscription_count() > 0, 60, "the interaction node")
+            probe.wait_for(lambda: probe.latest("face/current_expression") is not None, 30, "the face node")
+            yield stack
+        finally:
+            vla.close()
+    assert launched.exit_code == 0, launched.output[-2000:]
+    assert launched.leftovers() == []
+
+
+class Stack:
+    def __init__(self, probe: RosProbe, launched: LaunchedDeployment, vla: VlaStandIn, fifo):
+        self.probe, self.launched, self.vla, self.fifo = probe, launched, vla, fifo
+        self.replies = probe.collect(String, "interaction/reply")
+        self.visemes = probe.collect(Visemes, "face/visemes")
+        self.current = probe.collect(Expression, "face/current_expression", latched=True)
+        self.images = probe.collect(Image, "face/image", depth=2, keep=2)
+        self.utterances = probe.node.create_publisher(String, "interaction/utterance", 10)
+        self.expressions = probe.node.create_publisher(Expression, "face/expression", 10)
+        self.people = probe.node.create_publisher(PersonArray, "perception/people", 10)
+
+    def say(self, text: str, replies: int = 1, timeout_s: float = 30.0) -> list[str]:
+        before = len(self.replies)
+        self.utterances.publish(String(data=text))
+        self.probe.wait_for(lambda: len(self.replies) >= before + replies, timeout_s, f"a reply to {text!r}")
+        return [m.data for m in self.replies[before:]]
+
+    def ask_task(self, text: str) -> list[str]:
+        """Say a task request; while the interaction node has not yet discovered vla/execute it
+        answers that no executor runs, so try again (discovery takes a few seconds)."""
+        for _ in range(20):
+            replies = self.say(text)
+            if "no task executor" not in replies[0]:
+                return replies
+            time.sleep(1.0)
+        raise AssertionError("the interaction node never found vla/execute")
+
+    def shown(self) -> str:
+        return self.current[-1].expression
+
+    def frame(self) -> np.ndarray:
+        """A face/image frame rendered after this call."""
+        self.probe.wait_for(lambda: len(self.images) > 0, 30, "face/image")
+        before = self.images[-1]
+        self.probe.wait_for(lambda: self.images[-1] is not before, 10, "a fresh frame")
+        msg = self.images[-1]
+        return np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
+
+
+def test_a_greeting_gets_speech_lip_sync_and_a_happy_face(stack):
+    replies = stack.say("hello there")
+    assert replies[0].startswith("Hello")
+    stack.probe.wait_for(lambda: stack.shown() == "happy", 10, "a happy face")
+    stack.probe.wait_for(lambda: len(stack.visemes) > 0, 10, "visemes")
+    track = stack.visemes[-1]
+    assert track.text == replies[0] and track.duration_s > 0.5
+    assert len(track.visemes) == len(track.start_s) > 5
+    assert "open" in track.visemes or "wide" in track.visemes
+    frame = stack.frame()
+    assert frame.shape == (HEIGHT, WIDTH, 3)
+    assert stack.images[-1].encoding == "rgb8"
+
+
+def test_a_task_request_becomes_a_vla_goal(stack):
+    replies = stack.ask_task("could you pick up the red cup")
+    assert replies[0] == "Okay, I'll pick up the red cup."
+    stack.probe.wait_for(lambda: "pick up the red cup" in stack.vla.goals, 20, "the vla/execute goal")
+    stack.probe.wait_for(lambda: stack.replies[-1].data == "Done.", 20, "the task's outcome")
+
+
+def test_stop_cancels_the_running_task(stack):
+    stack.ask_task("please grab the blue box")
+    stack.probe.wait_for(lambda: "pick up the blue box" in stack.vla.goals, 20, "the long task")
+    assert stack.say("stop")[0] == "Stopping."
+    stack.probe.wait_for(lambda: "pick up the blue box" in stack.vla.cancelled, 20, "the cancellation")
+
+
+def test_speech_recognition_fifo_works_like_the_topic(stack):
+    before = len(stack.replies)
+    fd = os.open(stack.fifo, os.O_WRONLY)
+    os.write(fd, b"thank you so much\n")
+    os.close(fd)
+    stack.probe.wait_for(lambda: len(stack.replies) > before, 20, "a reply to the recognised speech")
+    assert stack.replies[before].data == "You're welcome."
+
+
+def test_an_unknown_request_gets_the_fallback_and_a_confused_face(stack):
+    assert stack.say("what is the capital of france")[0].startswith("Sorry")
+    stack.probe.wait_for(lambda: stack.shown() == "confused", 10, "a confused face")
+
+
+def pupil_x(frame: np.ndarray) -> float:
+    pupil_colour = np.array(load_themes(default_themes_path())["default"].colors["pupil"], np.uint8)
+    mask = np.all(frame == pupil_colour, axis=-1)
+    mask[:, WIDTH // 2 :] = False
+    return float(np.nonzero(mask)[1].mean())
+
+
+def test_the_eyes_turn_toward_a_person(stack):
+    def show_person(x_m: float) -> float:
+        msg = PersonArray()
+        msg.header.frame_id = "head_camera_color_optical_frame"
+        msg.people = [Person(id="p1", score=0.9, face_detected=True)]
+        msg.people[0].face_position_m.x, msg.people[0].face_position_m.z = x_m, 2.0
+        for _ in range(10):  # perception publishes at the camera rate
+            stack.people.publish(msg)
+            time.sleep(0.05)
+        stack.frame()
+        return pupil_x(stack.frame())
+
+    on_camera_right, on_camera_left = show_person(1.2), show_person(-1.2)
+    # the face turns to the person: camera-right is the face's own left, image-left as seen
+    assert on_camera_left - on_camera_right > 10
+
+
+def test_bad_input_is_refused_and_the_face_keeps_running(stack):
+    stack.expressions.publish(Expression(expression="sad", confidence=1.0))
+    stack.probe.wait_for(lambda: stack.shown() == "sad", 10, "the sad face")
+    count = len(stack.current)
+    stack.expressions.publish(Expression(expression="grumpy", confidence=1.0))
+    stack.expressions.publish(Expression(expression="happy", valence=math.nan, confidence=1.0))
+    for text in ("", "blah " * 400):
+        stack.utterances.publish(String(data=text))
+    replies_before = len(stack.replies)
+    assert stack.say("how are you")[0].startswith("I'm doing well")  # still answering
+    assert len(stack.replies) == replies_before + 1  # nothing for the bad utterances
+    assert all(m.expression != "grumpy" for m in stack.current[count:])
+    stack.frame()  # and still drawing
+    log = stack.launched.output
+    assert "unknown expression 'grumpy'" in log and "valence is nan" in log
+    assert "the utterance is empty" in log and "longer than 500" in log
