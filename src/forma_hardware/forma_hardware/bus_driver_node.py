@@ -6,6 +6,7 @@ sim time); cameras come from their vendors' drivers (see README).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pathlib
 import threading
@@ -55,6 +56,7 @@ class BusDriverNode(HardwareNode):
             "require_calibration": (True, "refuse reset until a calibration file exists"),
             "calibration_pose": ("zero", "named pose the robot is held in during calibration"),
             "startup_state": ("damp", "stop state at start: damp (robot in its gantry) or hold"),
+            "silent_cycles": (0, "missed replies in a row that make a motor faulty; 0 = actuators.yaml's faults"),
         }
         p = {}
         for name, (default, description) in specs.items():
@@ -69,6 +71,11 @@ class BusDriverNode(HardwareNode):
         topology = load_topology(
             robot, p["topology_file"] or None, bus_overrides(p["interface"], p["multicast_base"], names)
         )
+        if p["silent_cycles"] < 0:
+            raise HardwareConfigError(f"silent_cycles {p['silent_cycles']} must be >= 0")
+        if p["silent_cycles"]:
+            faults = dataclasses.replace(topology.faults, silent_cycles=p["silent_cycles"])
+            topology = dataclasses.replace(topology, faults=faults)
         wanted = [b for b in p["buses"] if b] or [b.name for b in topology.buses]
         self.calibration_path = pathlib.Path(p["calibration_file"]).expanduser()
         self.calibrated = self.calibration_path.is_file()
