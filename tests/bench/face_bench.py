@@ -44,7 +44,6 @@ def bench_face(seconds: float = 6.0) -> dict:
     from forma_face.minilm import MiniLM
     from forma_face.renderer import FaceRenderer, load_themes
     from forma_face.speech import Espeak
-
     from tests.bench.run_bench import figure
 
     renderer = FaceRenderer(1280, 480, 60.0, load_themes(default_themes_path())["default"])

@@ -12,6 +12,7 @@ Figures of the foundation:
 Hardware (bus_bench.py): bus_cycle_p99_us, bus_load_max_pct, fault_to_damping_ms.
 Face and interaction (face_bench.py): face_fps_1280x480, face_frame_p99_ms, intent_latency_p50_ms,
   tts_latency_p50_ms.
+Recording (record_bench.py): record_msgs_per_s_max, record_loss_s_on_kill.
 """
 
 from __future__ import annotations
@@ -237,7 +238,13 @@ def bench_face() -> dict:
     return run()
 
 
-BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu, bench_bus, bench_face]
+def bench_record() -> dict:
+    from tests.bench.record_bench import bench_record as run
+
+    return run()
+
+
+BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu, bench_bus, bench_face, bench_record]
 
 
 def main(argv: list[str]) -> int:

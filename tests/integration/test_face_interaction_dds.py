@@ -16,8 +16,6 @@ import numpy as np
 import pytest
 import rclpy
 import yaml
-from forma_face.face_node import default_themes_path
-from forma_face.renderer import load_themes
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.context import Context
@@ -25,6 +23,8 @@ from rclpy.executors import MultiThreadedExecutor
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from forma_face.face_node import default_themes_path
+from forma_face.renderer import load_themes
 from forma_interfaces.action import ExecuteInstruction
 from forma_interfaces.msg import Expression, Person, PersonArray, Visemes
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 import yaml
+
 from forma_face.asr import FifoInput, make_speech_input
 from forma_face.dialogue import Dialogue, load_dialogue_config
 from forma_face.errors import FaceError

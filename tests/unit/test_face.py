@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+
 from forma_face.animator import TRANSITION_S, FaceAnimator, gaze_from_point
 from forma_face.errors import FaceError
 from forma_face.expressions import EXPRESSIONS, expression_params

@@ -214,3 +214,21 @@ def test_a_config_variant_extends_its_base(tmp_path):
     variant.write_text("extends: hardware.yaml\ngains: {knee: {kp: -1, kd: 1, damp_kd: 1}}\n")
     with pytest.raises(HardwareConfigError, match="gains.knee.kp"):
         load_hardware_config(variant)
+
+
+@pytest.mark.parametrize(
+    "t_s,expected",
+    [
+        (3.9999999999, (4, 0)),
+        (4.0, (4, 0)),
+        (4.002, (4, 2_000_000)),
+        (0.0, (0, 0)),
+        (1795477511.5, (1795477511, 500_000_000)),
+    ],
+)
+def test_stamps_round_to_the_nearest_nanosecond_and_never_step_back_a_second(t_s, expected):
+    from forma_hardware.hardware_node import to_time_msg
+
+    stamp = to_time_msg(t_s)
+    assert (stamp.sec, stamp.nanosec) == expected
+    assert 0 <= stamp.nanosec < 1_000_000_000

@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="")
     p.add_argument("--format", choices=("summary", "urdf", "mjcf", "controllers"), default="summary")
     p.set_defaults(func=_cmd_describe)
+    from forma_bringup.process_host import main as process_host
+    from forma_record.cli import add_commands
+
+    add_commands(sub, process_host)
     return parser
 
 
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (BringupError, ValueError) as exc:  # DeploymentError, DescriptionError, ...: say what and why
+    except (BringupError, ValueError) as exc:  # DeploymentError, DescriptionError, RecordError...: say what and why
         print(f"forma: error: {exc}", file=sys.stderr)
         return 2
 

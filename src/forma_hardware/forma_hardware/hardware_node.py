@@ -11,7 +11,6 @@ the executor's callbacks and the subclass's loop thread.
 from __future__ import annotations
 
 import array
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -47,8 +46,10 @@ DIAG_LEVEL = {
 
 
 def to_time_msg(t_s: float) -> Time:
-    sec = math.floor(t_s)
-    return Time(sec=int(sec), nanosec=int(round((t_s - sec) * 1e9)) % 1_000_000_000)
+    """Seconds -> builtin_interfaces/Time, rounded to the nanosecond. Rounding the whole value
+    first matters: 3.9999999999 must become (4, 0), not (3, 0) — a stamp a second in the past."""
+    sec, nanosec = divmod(round(t_s * 1e9), 1_000_000_000)
+    return Time(sec=int(sec), nanosec=int(nanosec))
 
 
 def float_array(values: np.ndarray) -> array.array:

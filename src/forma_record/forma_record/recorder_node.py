@@ -1,0 +1,156 @@
+"""The recorder node: every topic of the graph (or the chosen ones) into MCAP.
+
+Topics are discovered as they appear (every `discovery_period_s`); each is subscribed with the
+QoS its publishers offer (reliable only if all are, transient local only if all are: rosbag2's
+rule, so latched topics such as robot_description are recorded too) and recorded as the raw CDR
+bytes DDS delivered, never deserialised. log_time is the node clock at reception (sim time under
+use_sim_time), publish_time the publisher's source timestamp.
+"""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+import re
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from forma_record.errors import RecordError
+from forma_record.mcap_file import RecordingWriter, SplitPolicy
+from forma_record.schema import normalize, ros2msg_schema
+
+INFINITE = {"sec": 9223372036, "nsec": 854775807}
+
+
+def offered_qos_yaml(profiles: list[QoSProfile]) -> str:
+    """rosbag2's `offered_qos_profiles` channel metadata (its version-9 string form)."""
+    import yaml
+
+    def one(p: QoSProfile) -> dict:
+        return {
+            "history": "keep_all" if p.history == HistoryPolicy.KEEP_ALL else "keep_last",
+            "depth": int(p.depth),
+            "reliability": "reliable" if p.reliability == ReliabilityPolicy.RELIABLE else "best_effort",
+            "durability": "transient_local" if p.durability == DurabilityPolicy.TRANSIENT_LOCAL else "volatile",
+            "deadline": INFINITE,
+            "lifespan": INFINITE,
+            "liveliness": "automatic",
+            "liveliness_lease_duration": INFINITE,
+            "avoid_ros_namespace_conventions": False,
+        }
+
+    return yaml.safe_dump([one(p) for p in profiles], sort_keys=False)
+
+
+def subscription_qos(profiles: list[QoSProfile]) -> QoSProfile:
+    reliable = profiles and all(p.reliability == ReliabilityPolicy.RELIABLE for p in profiles)
+    latched = profiles and all(p.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in profiles)
+    return QoSProfile(
+        depth=1000,  # bursts wait in the queue instead of being dropped
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+    )
+
+
+class RecorderNode(Node):
+    """Records topics into <output_dir>/<name>_<k>.mcap."""
+
+    def __init__(self, node_name: str = "recorder", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        for name, default, description in (
+            ("output_dir", "~/forma_recordings", "directory of the recordings"),
+            ("name", "", "file name stem; empty = forma_<date>_<time>"),
+            ("topics", [""], "topics to record; empty = every topic"),
+            ("exclude", [""], "regular expressions of topics not to record"),
+            ("include_hidden", False, "also record hidden topics (…/_action/…, parameter events are never)"),
+            ("max_bytes", 0, "start a new file past this size [bytes]; 0 = never"),
+            ("max_duration_s", 0.0, "start a new file after this long [s]; 0 = never"),
+            ("flush_period_s", 0.25, "flush to the OS this often: what a crash can lose [s]"),
+            ("discovery_period_s", 0.5, "look for new topics this often [s]"),
+        ):
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        get = lambda name: self.get_parameter(name).value  # noqa: E731
+        out_dir = pathlib.Path(get("output_dir")).expanduser()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = get("name") or datetime.datetime.now().strftime("forma_%Y%m%d_%H%M%S")
+        if "/" in stem:
+            raise RecordError(f"name {stem!r} must be a file name, not a path (set output_dir)")
+        self.wanted = {t if t.startswith("/") else "/" + t for t in get("topics") if t}
+        try:
+            self.exclude = [re.compile(x) for x in get("exclude") if x]
+        except re.error as exc:
+            raise RecordError(f"exclude: bad regular expression: {exc}") from exc
+        self.include_hidden = get("include_hidden")
+        flush = float(get("flush_period_s"))
+        if not 0.01 <= flush <= 1.0:
+            raise RecordError(f"flush_period_s {flush} outside 0.01..1.0 (the crash-loss bound)")
+        self.writer = RecordingWriter(out_dir / stem, SplitPolicy(get("max_bytes"), get("max_duration_s")), flush)
+        self.subscriptions_by_topic: dict[str, object] = {}
+        self.refused: set[str] = set()
+        self.create_timer(get("discovery_period_s"), self._discover)
+        self.create_timer(flush, self.writer.tick)
+        self.get_logger().info(f"recording {sorted(self.wanted) or 'every topic'} into {self.writer.files[0]}")
+        self._discover()
+
+    def _wanted(self, topic: str) -> bool:
+        if topic in ("/parameter_events",) or (not self.include_hidden and "/_" in topic):
+            return False
+        if self.wanted and topic not in self.wanted:
+            return False
+        return not any(x.search(topic) for x in self.exclude)
+
+    def _discover(self) -> None:
+        for topic, types in self.get_topic_names_and_types():
+            if topic in self.subscriptions_by_topic or topic in self.refused or not self._wanted(topic):
+                continue
+            type_name = types[0]
+            try:
+                ros2msg_schema(normalize(type_name))
+                msg_class = _message_class(type_name)
+            except (RecordError, ImportError, AttributeError) as exc:
+                self.refused.add(topic)
+                self.get_logger().error(f"not recording {topic} ({type_name}): {exc}")
+                continue
+            offers = [info.qos_profile for info in self.get_publishers_info_by_topic(topic)]
+            qos_yaml = offered_qos_yaml(offers)
+
+            def on_message(data: bytes, info, topic=topic, type_name=type_name, qos_yaml=qos_yaml) -> None:
+                now = self.get_clock().now().nanoseconds
+                self.writer.write(topic, type_name, data, now, int(info.get("source_timestamp", now)), qos_yaml)
+
+            self.subscriptions_by_topic[topic] = self.create_subscription(
+                msg_class, topic, on_message, subscription_qos(offers), raw=True
+            )
+            self.get_logger().info(f"recording {topic} ({type_name})")
+
+    def destroy_node(self) -> None:
+        self.writer.close()  # summary and footer: a complete file
+        self.get_logger().info(
+            f"recorded {self.writer.messages_written} messages into {', '.join(map(str, self.writer.files))}"
+        )
+        super().destroy_node()
+
+
+def _message_class(type_name: str):
+    import importlib
+
+    package, kind, name = type_name.split("/")
+    return getattr(importlib.import_module(f"{package}.{kind}"), name)
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = RecorderNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
