@@ -35,6 +35,15 @@ from forma_interfaces.msg import FingertipTouch, HardwareState
 from forma_interfaces.srv import EStop, SetActuatorMode
 
 SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+# The 500 Hz state streams keep 0.5 s of samples for reliable re-delivery. A subscriber's DDS
+# participant stalls while it matches a newly discovered node's endpoints (measured: 337 ms
+# without a joint_states sample in `forma record` when the stand node was discovered); samples
+# the writer has already overwritten are lost for good (75-88 joint_states at depth 5, 7-22 at
+# depth 100). Small messages: ~1 MB per topic.
+STREAM_QOS = QoSProfile(depth=250, reliability=ReliabilityPolicy.RELIABLE)
+# Images: only the newest matters, and each kept sample pins a buffer of the writer's shared
+# memory (5 RGB-D pairs at 320x240 = 1.3 MB, more than Fast DDS's default 0.5 MB segment).
+IMAGE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 STATE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -84,13 +93,13 @@ class HardwareNode(Node):
         self.robot, self.contract = robot, contract
         self.now = now_fn
         self._measured_positions = measured_positions
-        self.pub_joint_states = self.create_publisher(JointState, "joint_states", SENSOR_QOS)
-        self.pub_imu = self.create_publisher(Imu, "imu/data", SENSOR_QOS)
+        self.pub_joint_states = self.create_publisher(JointState, "joint_states", STREAM_QOS)
+        self.pub_imu = self.create_publisher(Imu, "imu/data", STREAM_QOS)
         self.pub_wrench = {
-            s: self.create_publisher(WrenchStamped, f"feet/{s}/wrench", SENSOR_QOS) for s in ("left", "right")
+            s: self.create_publisher(WrenchStamped, f"feet/{s}/wrench", STREAM_QOS) for s in ("left", "right")
         }
         self.pub_touch = {
-            s: self.create_publisher(FingertipTouch, f"hands/{s}/touch", SENSOR_QOS) for s in ("left", "right")
+            s: self.create_publisher(FingertipTouch, f"hands/{s}/touch", STREAM_QOS) for s in ("left", "right")
         }
         self.pub_state = self.create_publisher(HardwareState, "hardware/state", STATE_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", SENSOR_QOS)

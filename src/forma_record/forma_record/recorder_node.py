@@ -5,13 +5,19 @@ QoS its publishers offer (reliable only if all are, transient local only if all 
 rule, so latched topics such as robot_description are recorded too) and recorded as the raw CDR
 bytes DDS delivered, never deserialised. log_time is the node clock at reception (sim time under
 use_sim_time), publish_time the publisher's source timestamp.
+
+Writing, compressing and fsync'ing happen in a writer thread: the subscription callbacks only
+queue the bytes. A publisher keeps few unacknowledged samples (joint_states: 5, 10 ms at
+500 Hz), so a recorder whose executor stalls on a disk flush loses messages it never saw.
 """
 
 from __future__ import annotations
 
 import datetime
 import pathlib
+import queue
 import re
+import threading
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
@@ -56,6 +62,44 @@ def subscription_qos(profiles: list[QoSProfile]) -> QoSProfile:
     )
 
 
+class WriterThread:
+    """Feeds a RecordingWriter from a queue in its own thread; flushes on schedule when idle."""
+
+    def __init__(self, writer: RecordingWriter, logger) -> None:
+        self.writer, self.logger = writer, logger
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.error: Exception | None = None
+        self.thread = threading.Thread(target=self._run, name="mcap-writer", daemon=True)
+        self.thread.start()
+
+    def write(self, *record) -> None:
+        self.queue.put(record)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                record = self.queue.get(timeout=self.writer.flush_period_s)
+            except queue.Empty:
+                record = ()
+            if record is None:
+                return
+            try:
+                if record:
+                    self.writer.write(*record)
+                else:
+                    self.writer.tick()  # quiet topics still get flushed on schedule
+            except Exception as exc:  # a full disk must be said, not swallowed
+                if self.error is None:
+                    self.logger.error(f"recording stopped: cannot write: {exc}")
+                self.error = exc
+
+    def close(self) -> None:
+        """Write everything queued, then finish the file (summary and footer)."""
+        self.queue.put(None)
+        self.thread.join()
+        self.writer.close()
+
+
 class RecorderNode(Node):
     """Records topics into <output_dir>/<name>_<k>.mcap."""
 
@@ -89,10 +133,10 @@ class RecorderNode(Node):
         if not 0.01 <= flush <= 1.0:
             raise RecordError(f"flush_period_s {flush} outside 0.01..1.0 (the crash-loss bound)")
         self.writer = RecordingWriter(out_dir / stem, SplitPolicy(get("max_bytes"), get("max_duration_s")), flush)
+        self.writer_thread = WriterThread(self.writer, self.get_logger())
         self.subscriptions_by_topic: dict[str, object] = {}
         self.refused: set[str] = set()
         self.create_timer(get("discovery_period_s"), self._discover)
-        self.create_timer(flush, self.writer.tick)
         self.get_logger().info(f"recording {sorted(self.wanted) or 'every topic'} into {self.writer.files[0]}")
         self._discover()
 
@@ -120,7 +164,7 @@ class RecorderNode(Node):
 
             def on_message(data: bytes, info, topic=topic, type_name=type_name, qos_yaml=qos_yaml) -> None:
                 now = self.get_clock().now().nanoseconds
-                self.writer.write(topic, type_name, data, now, int(info.get("source_timestamp", now)), qos_yaml)
+                self.writer_thread.write(topic, type_name, data, now, int(info.get("source_timestamp", now)), qos_yaml)
 
             self.subscriptions_by_topic[topic] = self.create_subscription(
                 msg_class, topic, on_message, subscription_qos(offers), raw=True
@@ -128,7 +172,7 @@ class RecorderNode(Node):
             self.get_logger().info(f"recording {topic} ({type_name})")
 
     def destroy_node(self) -> None:
-        self.writer.close()  # summary and footer: a complete file
+        self.writer_thread.close()  # the queue written, then summary and footer: a complete file
         self.get_logger().info(
             f"recorded {self.writer.messages_written} messages into {', '.join(map(str, self.writer.files))}"
         )

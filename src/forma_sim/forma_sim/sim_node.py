@@ -26,7 +26,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from forma_description import DescriptionError
 from forma_hardware import HardwareError
-from forma_hardware.hardware_node import SENSOR_QOS, HardwareNode, key_values, to_time_msg
+from forma_hardware.hardware_node import IMAGE_QOS, SENSOR_QOS, HardwareNode, key_values, to_time_msg
 from forma_hardware.stop_latch import StopState
 from forma_interfaces.srv import ApplyWrench, StepSimulation
 from forma_sim.errors import SimError
@@ -68,8 +68,10 @@ class SimNode(HardwareNode):
         self._running = True
         self._camera_event = threading.Event()
         self._camera_snapshot: tuple[np.ndarray, float] | None = None
+        self._camera_ready = threading.Event()
         self._camera_thread = threading.Thread(target=self._camera_loop, name="sim_camera", daemon=True)
         self._camera_thread.start()
+        self._camera_ready.wait(timeout=60.0)  # the renderer exists before physics runs (see _camera_loop)
         self._physics_thread = None
         if self.mode != "lockstep":
             self._physics_thread = threading.Thread(target=self._physics_loop, name="sim_physics", daemon=True)
@@ -130,8 +132,8 @@ class SimNode(HardwareNode):
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", SENSOR_QOS) if self.mode != "realtime" else None
         self.pub_base_truth = self.create_publisher(PoseStamped, "sim/base_pose_ground_truth", SENSOR_QOS)
         cam = "head_camera"
-        self.pub_color = self.create_publisher(Image, f"{cam}/color/image_raw", SENSOR_QOS)
-        self.pub_depth = self.create_publisher(Image, f"{cam}/depth/image_raw", SENSOR_QOS)
+        self.pub_color = self.create_publisher(Image, f"{cam}/color/image_raw", IMAGE_QOS)
+        self.pub_depth = self.create_publisher(Image, f"{cam}/depth/image_raw", IMAGE_QOS)
         self.pub_color_info = self.create_publisher(CameraInfo, f"{cam}/color/camera_info", SENSOR_QOS)
         self.pub_depth_info = self.create_publisher(CameraInfo, f"{cam}/depth/camera_info", SENSOR_QOS)
         self.camera_cfg = (p["camera.width"], p["camera.height"], p["camera.rate_hz"], p["camera.backend"])
@@ -263,17 +265,23 @@ class SimNode(HardwareNode):
         from forma_sim.camera import RgbdCamera
 
         width, height, rate, backend = self.camera_cfg
-        camera = None
-        render_data = None
+        # The renderer is made now, at start, not when the first subscriber appears: making it
+        # (GL context, model upload) stalled the physics thread for ~0.3 s mid-run (measured: a
+        # 337 ms hole in joint_states when a recorder subscribed to the camera).
+        try:
+            camera = RgbdCamera(self.sim.model, self.robot.prefix + "head_camera", width, height, backend)
+            render_data = mujoco.MjData(self.sim.model)
+            self._camera_info = self._make_camera_info(camera.intrinsics())
+        except SimError as exc:
+            self.get_logger().error(f"head camera disabled: {exc}")
+            return
+        finally:
+            self._camera_ready.set()
         while self._running:
             if not self._camera_event.wait(timeout=0.2) or not self._running:
                 continue
             qpos, t = self._camera_snapshot
             try:
-                if camera is None:
-                    camera = RgbdCamera(self.sim.model, self.robot.prefix + "head_camera", width, height, backend)
-                    render_data = mujoco.MjData(self.sim.model)
-                    self._camera_info = self._make_camera_info(camera.intrinsics())
                 render_data.qpos[:] = qpos
                 mujoco.mj_kinematics(self.sim.model, render_data)
                 mujoco.mj_camlight(self.sim.model, render_data)
