@@ -22,6 +22,7 @@ APT_PACKAGES=(
   python3-venv python3-dev            # venv and headers when python3 is Debian's own
   procps                              # pgrep/ps for the shutdown checks
   libespeak-ng1 espeak-ng-data        # the interaction node's speech (espeak-ng through its C library)
+  chromium                            # the browser-console test drives Debian's headless Chromium
   alsa-utils                          # aplay: speech out of the robot's speaker
 )
 

@@ -13,6 +13,7 @@ Hardware (bus_bench.py): bus_cycle_p99_us, bus_load_max_pct, fault_to_damping_ms
 Face and interaction (face_bench.py): face_fps_1280x480, face_frame_p99_ms, intent_latency_p50_ms,
   tts_latency_p50_ms.
 Recording (record_bench.py): record_msgs_per_s_max, record_loss_s_on_kill.
+Console (console_bench.py): console_update_hz.
 """
 
 from __future__ import annotations
@@ -244,7 +245,13 @@ def bench_record() -> dict:
     return run()
 
 
-BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu, bench_bus, bench_face, bench_record]
+def bench_console() -> dict:
+    from tests.bench.console_bench import bench_console as run
+
+    return run()
+
+
+BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu, bench_bus, bench_face, bench_record, bench_console]
 
 
 def main(argv: list[str]) -> int:

@@ -19,9 +19,13 @@ from collections.abc import Callable
 
 import psutil
 import rclpy
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from forma_interfaces.action import ExecuteInstruction
 
 VENV_BIN = pathlib.Path(sys.executable).parent
 
@@ -181,3 +185,48 @@ class RosProbe:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class VlaStandIn:
+    """vla/execute served from the test (the VLA node's place): records goals, sends one feedback
+    (phase "reaching", progress 0.5) and succeeds, or runs until cancelled when the instruction
+    mentions the box."""
+
+    def __init__(self, domain_id: int):
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node("vla_stand_in", context=self.context)
+        self.goals: list[str] = []
+        self.cancelled: list[str] = []
+        self.server = ActionServer(
+            self.node,
+            ExecuteInstruction,
+            "vla/execute",
+            self._execute,
+            cancel_callback=lambda _: CancelResponse.ACCEPT,
+            callback_group=ReentrantCallbackGroup(),
+        )
+        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _execute(self, goal_handle):
+        instruction = goal_handle.request.instruction
+        self.goals.append(instruction)
+        goal_handle.publish_feedback(ExecuteInstruction.Feedback(phase="reaching", progress=0.5))
+        if "box" in instruction:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not goal_handle.is_cancel_requested:
+                time.sleep(0.02)
+            if goal_handle.is_cancel_requested:
+                self.cancelled.append(instruction)
+                goal_handle.canceled()
+                return ExecuteInstruction.Result(success=False, message="cancelled")
+        goal_handle.succeed()
+        return ExecuteInstruction.Result(success=True, message="", duration_s=0.5)
+
+    def close(self):
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)

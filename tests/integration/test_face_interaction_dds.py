@@ -9,72 +9,22 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import time
 
 import numpy as np
 import pytest
-import rclpy
 import yaml
-from rclpy.action import ActionServer, CancelResponse
-from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from forma_face.face_node import default_themes_path
 from forma_face.renderer import load_themes
-from forma_interfaces.action import ExecuteInstruction
 from forma_interfaces.msg import Expression, Person, PersonArray, Visemes
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, VlaStandIn
 
 pytestmark = pytest.mark.integration
 DOMAIN_ID = 47
 WIDTH, HEIGHT = 640, 240
-
-
-class VlaStandIn:
-    """vla/execute served from the test (the VLA node's place): records goals; succeeds at once,
-    or runs until cancelled when the instruction mentions the box."""
-
-    def __init__(self, domain_id: int):
-        self.context = Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        self.node = rclpy.create_node("vla_stand_in", context=self.context)
-        self.goals: list[str] = []
-        self.cancelled: list[str] = []
-        self.server = ActionServer(
-            self.node,
-            ExecuteInstruction,
-            "vla/execute",
-            self._execute,
-            cancel_callback=lambda _: CancelResponse.ACCEPT,
-            callback_group=ReentrantCallbackGroup(),
-        )
-        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-
-    def _execute(self, goal_handle):
-        instruction = goal_handle.request.instruction
-        self.goals.append(instruction)
-        if "box" in instruction:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not goal_handle.is_cancel_requested:
-                time.sleep(0.02)
-            if goal_handle.is_cancel_requested:
-                self.cancelled.append(instruction)
-                goal_handle.canceled()
-                return ExecuteInstruction.Result(success=False, message="cancelled")
-        goal_handle.succeed()
-        return ExecuteInstruction.Result(success=True, message="", duration_s=0.5)
-
-    def close(self):
-        self.executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
 
 
 @pytest.fixture(scope="module")

@@ -82,6 +82,16 @@ def test_registered_nodes():
             "hosts.local.processes[0].respawn_delay_s",
             "outside 0..60 s",
         ),
+        (
+            lambda r: r["hosts"]["local"]["processes"][0].update(nice=-5),
+            "hosts.local.processes[0].nice",
+            "outside 0..19",
+        ),
+        (
+            lambda r: r["hosts"]["local"]["processes"][0].update(nice="low"),
+            "hosts.local.processes[0].nice",
+            "an integer",
+        ),
     ],
 )
 def test_broken_deployment_names_file_field_and_reason(mutate, field, reason):
@@ -127,6 +137,7 @@ def test_plan_maps_processes_nodes_parameters_and_remaps(tmp_path):
             "name": "ctl",
             "executor": "multi",
             "respawn": True,
+            "nice": 10,
             "nodes": [
                 {"node": "stand", "name": "stand_a", "namespace": "left", "remappings": {"joint_states": "js"}},
                 {"node": "console", "parameters": {"use_sim_time": False}},
@@ -178,6 +189,7 @@ def test_plan_maps_processes_nodes_parameters_and_remaps(tmp_path):
     assert kwargs["arguments"] == list(ctl.arguments) and kwargs["ros_arguments"] == list(ctl.ros_arguments)
     assert kwargs["respawn"] is True and kwargs["respawn_delay"] == 1.0
     assert "name" not in kwargs and "namespace" not in kwargs  # would rename every node of the process
+    assert ctl.nice == 10 and kwargs["prefix"] == "nice -n 10" and "prefix" not in launch_ros_node_kwargs(sim)
 
 
 def test_launch_files_are_thin_and_typed():

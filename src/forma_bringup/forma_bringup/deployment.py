@@ -20,6 +20,7 @@ Schema (all keys but `name` and `hosts` optional):
             respawn: false           # restart when it exits
             respawn_delay_s: 1.0
             required: true           # when it exits (and does not respawn) stop everything
+            nice: 0                  # 0..19: lower CPU priority (the console and face yield to control)
             env: {VAR: value}
             nodes:
               - node: sim            # a registered node (entry point group forma.nodes)
@@ -64,6 +65,7 @@ class ProcessSpec:
     respawn_delay_s: float = 1.0
     required: bool = True
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    nice: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,7 +227,7 @@ def parse_deployment(
             pm = r.mapping(
                 proc_raw,
                 pf,
-                {"name", "executor", "respawn", "respawn_delay_s", "required", "env", "nodes"},
+                {"name", "executor", "respawn", "respawn_delay_s", "required", "nice", "env", "nodes"},
                 required={"name", "nodes"},
             )
             pname = r.name(pm["name"], f"{pf}.name")
@@ -240,6 +242,9 @@ def parse_deployment(
             if not 0.0 <= delay <= 60.0:
                 r.fail(f"{pf}.respawn_delay_s", f"{delay} outside 0..60 s")
             required = r.typed(pm.get("required", not respawn), f"{pf}.required", bool, "true or false")
+            nice = r.typed(pm.get("nice", 0), f"{pf}.nice", int, "an integer 0..19")
+            if not 0 <= nice <= 19:
+                r.fail(f"{pf}.nice", f"{nice} outside 0..19 (raising priority needs privileges; lower the others)")
             nodes_raw = r.typed(pm["nodes"], f"{pf}.nodes", list, "a list of nodes")
             if not nodes_raw:
                 r.fail(f"{pf}.nodes", "at least one node is needed")
@@ -275,6 +280,7 @@ def parse_deployment(
                     float(delay),
                     required,
                     {**env, **r.str_map(pm.get("env"), f"{pf}.env")},
+                    nice,
                 )
             )
         hosts[str(host)] = tuple(procs)

@@ -34,6 +34,7 @@ class ProcessLaunch:
     respawn: bool
     respawn_delay_s: float
     required: bool
+    nice: int = 0  # 0..19
 
     def argv(self) -> list[str]:
         return [self.executable, *self.arguments, "--ros-args", *self.ros_arguments]
@@ -88,6 +89,7 @@ def plan_process(deployment: Deployment, process: ProcessSpec, params_dir: str |
         respawn=process.respawn,
         respawn_delay_s=process.respawn_delay_s,
         required=process.required,
+        nice=process.nice,
     )
 
 
@@ -118,4 +120,5 @@ def launch_ros_node_kwargs(plan: ProcessLaunch) -> dict:
         "respawn_delay": plan.respawn_delay_s,
         "output": "screen",
         "emulate_tty": True,
+        **({"prefix": f"nice -n {plan.nice}"} if plan.nice else {}),
     }

@@ -124,6 +124,8 @@ class Runner:
         argv = plan.argv()
         exe = shutil.which(argv[0], path=env.get("PATH")) or str(pathlib.Path(sys.executable).parent / argv[0])
         argv[0] = exe
+        if plan.nice:
+            argv = [shutil.which("nice") or "nice", "-n", str(plan.nice), *argv]
         setpriv = shutil.which("setpriv")
         if setpriv:
             argv = [setpriv, "--pdeathsig", "TERM", "--", *argv]

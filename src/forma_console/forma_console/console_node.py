@@ -1,6 +1,12 @@
-"""The browser view: the live robot in 3D (from robot_description and joint_states), the
-hardware state per command group, e-stop / reset buttons, the robot's face (face/image) and a text
-box to talk to it (interaction/utterance, answers from interaction/reply), served by viser.
+"""The operator console in the browser, served by viser: the live robot in 3D (from
+robot_description and joint_states) with the detected objects (perception/objects), the head
+camera's colour and depth, the face (face/image), safety/state and the hardware state per
+command group, e-stop / release / reset, a text box to talk to the robot, and the controls in
+controls.py (hand targets, walking joystick, instruction box).
+
+The e-stop is the first thing on the page and its click handler runs on viser's event loop
+itself: it reaches the hardware node while the thread pool is busy with other callbacks and
+without waiting for this node's executor (the service request leaves at once).
 
 The robot is placed at the simulator's ground-truth pelvis pose when that topic exists (a
 visualisation aid only; controllers never read it), otherwise at the origin.
@@ -22,9 +28,17 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from forma_console.controls import Controls
+from forma_console.images import ImageFormatError, color_to_rgb, depth_to_rgb, thumbnail
 from forma_console.robot_view import RobotView
-from forma_console.view_model import JointStateMapper, hardware_status_markdown
-from forma_interfaces.msg import HardwareState
+from forma_console.teleop import TeleopError, WalkLimits
+from forma_console.view_model import (
+    JointStateMapper,
+    hardware_status_markdown,
+    object_boxes,
+    safety_markdown,
+)
+from forma_interfaces.msg import DetectedObjectArray, HardwareState, SafetyState
 from forma_interfaces.srv import EStop
 
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -44,6 +58,14 @@ class ConsoleNode(Node):
             ("host", "127.0.0.1", "address the web server listens on (0.0.0.0 = every interface)"),
             ("port", 8080, "web server port"),
             ("update_rate_hz", 20.0, "how often the 3D view is refreshed [Hz]"),
+            (
+                "camera_feed_hz",
+                5.0,
+                "head camera thumbnails per second; 0 = do not subscribe (the sim renders only for subscribers)",
+            ),
+            ("walk_forward_m_s", 0.5, "walking joystick range, forward/backward [m/s]"),
+            ("walk_lateral_m_s", 0.3, "walking joystick range, sideways [m/s]"),
+            ("walk_yaw_rad_s", 0.8, "walking joystick range, turning [rad/s]"),
         ):
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
         host, port = self.get_parameter("host").value, self.get_parameter("port").value
@@ -52,6 +74,18 @@ class ConsoleNode(Node):
             raise ConsoleError(f"port {port} outside 1..65535")
         if not (math.isfinite(rate) and 1.0 <= rate <= 60.0):
             raise ConsoleError(f"update_rate_hz {rate} outside 1..60")
+        camera_hz = self.get_parameter("camera_feed_hz").value
+        if not (math.isfinite(camera_hz) and 0.0 <= camera_hz <= 30.0):
+            raise ConsoleError(f"camera_feed_hz {camera_hz} outside 0..30")
+        try:
+            walk_limits = WalkLimits(
+                *(
+                    float(self.get_parameter(n).value)
+                    for n in ("walk_forward_m_s", "walk_lateral_m_s", "walk_yaw_rad_s")
+                )
+            )
+        except TeleopError as exc:
+            raise ConsoleError(str(exc)) from exc
 
         import viser
 
@@ -65,44 +99,74 @@ class ConsoleNode(Node):
         self.lock = threading.Lock()
         self.latest_joints: JointState | None = None
         self.base_pose: PoseStamped | None = None
+        self.robot_time = JointState().header.stamp
+        self.objects: DetectedObjectArray | None = None
+        self.object_frame = self.server.scene.add_frame("/robot/objects", show_axes=False)
+        self.object_nodes: dict[str, tuple] = {}
+        self.camera_frames: dict[str, Image] = {}
         self.frames_drawn = 0
-        self._make_gui()
-
-        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
-        self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS)
-        self.create_subscription(PoseStamped, "sim/base_pose_ground_truth", self._on_base_pose, SENSOR_QOS)
-        self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, SENSOR_QOS)
-        self.create_subscription(Image, "face/image", self._on_face, SENSOR_QOS)
-        self.create_subscription(String, "interaction/reply", self._on_reply, 10)
+        self.reported_errors: set[str] = set()
         self.utterance_pub = self.create_publisher(String, "interaction/utterance", 10)
         self.estop_client = self.create_client(EStop, "hardware/estop")
         self.reset_client = self.create_client(Trigger, "hardware/reset")
+        tabs = self._make_gui()
+        self.controls = Controls(self, self.server, tabs, lambda: self.robot_time, self._frame_pose, walk_limits)
+
+        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
+        self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, SENSOR_QOS)
+        self.create_subscription(String, "interaction/reply", self._on_reply, 10)
+        self.create_subscription(SafetyState, "safety/state", self._on_safety, LATCHED_QOS)
+        self.create_subscription(DetectedObjectArray, "perception/objects", self._on_objects, SENSOR_QOS)
+        self.camera_hz = camera_hz
+        self.streams: list = []  # the high-rate subscriptions, held only while a browser is connected
+        self.create_timer(0.5, self._follow_viewers)
+        if camera_hz > 0:
+            self.create_timer(1.0 / camera_hz, self._show_cameras)
         self.create_timer(1.0 / rate, self._refresh)
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         self.url = f"http://{shown}:{port}"
         self.get_logger().info(f"browser view: {self.url}")
 
-    def _make_gui(self) -> None:
+    def _make_gui(self):
+        """Safety first (always visible), then tabs; returns the tab group for the controls."""
         gui = self.server.gui
-        self.status = gui.add_markdown("waiting for hardware/state ...")
         estop = gui.add_button("E-STOP", color="red", hint="damp every joint now (latched)")
+        self.safety = gui.add_markdown("safety/state: no supervisor has published yet")
         release = gui.add_button("Release e-stop", hint="clears the latch; the robot stays damped until reset")
         reset = gui.add_button("Reset and stand", color="green", hint="activate the hardware; the stand node ramps up")
-        self.face = gui.add_image(np.zeros((120, 320, 3), np.uint8), label="Face", format="jpeg")
-        self.say_box = gui.add_text("Say", "", hint="talk to the robot (interaction/utterance)")
-        say = gui.add_button("Say it")
-        self.reply = gui.add_markdown("")
-        say.on_click(lambda _: self._say())
-        estop.on_click(lambda _: self._call_estop(True))
+        self.estop_feedback = gui.add_markdown("")
+
+        async def on_estop(_event) -> None:  # the event loop itself: no queue behind slow handlers
+            self._call_estop(True)
+
+        estop.on_click(on_estop)
         release.on_click(lambda _: self._call_estop(False))
         reset.on_click(lambda _: self._call_reset())
+        tabs = gui.add_tab_group()
+        with tabs.add_tab("Robot"):
+            self.status = gui.add_markdown("waiting for hardware/state ...")
+        with tabs.add_tab("Camera"):
+            blank = np.zeros((60, 80, 3), np.uint8)
+            self.color_image = gui.add_image(blank, label="head camera colour", format="jpeg")
+            self.depth_image = gui.add_image(
+                blank, label="depth (red near, blue far, black = no return)", format="jpeg"
+            )
+        with tabs.add_tab("Face"):
+            self.face = gui.add_image(np.zeros((120, 320, 3), np.uint8), label="Face", format="jpeg")
+            self.say_box = gui.add_text("Say", "", hint="talk to the robot (interaction/utterance)")
+            say = gui.add_button("Say it")
+            self.reply = gui.add_markdown("")
+        say.on_click(lambda _: self._say())
+        return tabs
 
     # --- buttons (run in viser's threads; service calls are asynchronous) -------------------------
     def _call_estop(self, engage: bool) -> None:
         if not self.estop_client.service_is_ready():
+            self.estop_feedback.content = "**hardware/estop is not available: is the hardware node running?**"
             self.get_logger().error("hardware/estop is not available: is the hardware node running?")
             return
         self.estop_client.call_async(EStop.Request(engage=engage, reason="browser console"))
+        self.estop_feedback.content = "e-stop " + ("sent" if engage else "release sent")
         self.get_logger().warning("e-stop " + ("engaged" if engage else "released") + " from the browser")
 
     def _call_reset(self) -> None:
@@ -132,11 +196,65 @@ class ConsoleNode(Node):
         self.get_logger().info(f"showing the robot ({len(view.joint_names)} joints)")
 
     def _on_face(self, msg: Image) -> None:
-        if msg.encoding != "rgb8" or len(msg.data) != msg.height * msg.step:
-            return
-        frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step // 3, 3)[:, : msg.width]
-        step = max(1, msg.width // 480)  # a browser thumbnail is enough
-        self.face.image = np.ascontiguousarray(frame[::step, ::step])
+        rgb = self._to_rgb("face/image", msg, depth=False)
+        if rgb is not None:
+            self.face.image = thumbnail(rgb, 480)
+
+    def _follow_viewers(self) -> None:
+        """Subscribe to joint_states (500 Hz), the images and the ground-truth pose only while a
+        browser is connected: rclpy spends ~0.2 core per 500 Hz subscription, and the simulator
+        and the face node render images only for subscribers."""
+        watched = bool(self.server.get_clients())
+        if watched and not self.streams:
+            for msg_type, topic, callback in (
+                (JointState, "joint_states", self._on_joint_states),
+                (PoseStamped, "sim/base_pose_ground_truth", self._on_base_pose),
+                (Image, "face/image", self._on_face),  # the face node renders it only for subscribers
+            ):
+                self.streams.append(self.create_subscription(msg_type, topic, callback, SENSOR_QOS))
+            if self.camera_hz > 0:
+                for kind in ("color", "depth"):
+                    topic = f"head_camera/{kind}/image_raw"
+                    callback = lambda m, k=kind: self.camera_frames.__setitem__(k, m)  # noqa: E731
+                    self.streams.append(self.create_subscription(Image, topic, callback, SENSOR_QOS))
+        elif not watched and self.streams:
+            for subscription in self.streams:
+                self.destroy_subscription(subscription)
+            self.streams.clear()
+
+    def _show_cameras(self) -> None:
+        color, depth = self.camera_frames.pop("color", None), self.camera_frames.pop("depth", None)
+        if color is not None and (rgb := self._to_rgb("head_camera/color", color, depth=False)) is not None:
+            self.color_image.image = thumbnail(rgb, 320)
+        if depth is not None and (rgb := self._to_rgb("head_camera/depth", depth, depth=True)) is not None:
+            self.depth_image.image = thumbnail(rgb, 320)
+
+    def _to_rgb(self, source: str, msg: Image, depth: bool) -> np.ndarray | None:
+        """Image -> RGB, or None with the reason logged once per source."""
+        try:
+            if depth:
+                return depth_to_rgb(
+                    bytes(msg.data), msg.height, msg.width, msg.step, msg.encoding, bool(msg.is_bigendian)
+                )
+            return color_to_rgb(bytes(msg.data), msg.height, msg.width, msg.step, msg.encoding)
+        except ImageFormatError as exc:
+            if source not in self.reported_errors:
+                self.reported_errors.add(source)
+                self.get_logger().error(f"{source}: not shown: {exc}")
+            return None
+
+    def _on_safety(self, msg: SafetyState) -> None:
+        self.safety.content = safety_markdown(msg.mode, msg.mode_name, msg.reason, msg.estop_engaged)
+
+    def _on_objects(self, msg: DetectedObjectArray) -> None:
+        self.objects = msg
+
+    def _frame_pose(self, frame: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A robot frame's pose in base_link from the latest joint positions (None if unknown)."""
+        with self.lock:
+            if self.robot_view is None:
+                return None
+            return self.robot_view.frame_pose(frame)
 
     def _on_reply(self, msg: String) -> None:
         lines = [*self.reply.content.split("  \n"), f"**Robot:** {msg.data}"]
@@ -144,6 +262,7 @@ class ConsoleNode(Node):
 
     def _on_joint_states(self, msg: JointState) -> None:
         self.latest_joints = msg
+        self.robot_time = msg.header.stamp
 
     def _on_base_pose(self, msg: PoseStamped) -> None:
         self.base_pose = msg
@@ -162,16 +281,52 @@ class ConsoleNode(Node):
     def _refresh(self) -> None:
         msg, self.latest_joints = self.latest_joints, None
         with self.lock:
-            if self.robot_view is None or msg is None:
+            if self.robot_view is None:
                 return
-            if self.mapper.update(msg.name, msg.position):
+            if msg is not None and self.mapper.update(msg.name, msg.position):
                 self.robot_view.update(self.mapper.configuration)
                 self.frames_drawn += 1
+        self._draw_objects()  # objects move with the robot frames they are given in
         pose = self.base_pose
         if pose is not None:
             p, o = pose.pose.position, pose.pose.orientation
             self.robot_frame.position = np.array([p.x, p.y, p.z])
             self.robot_frame.wxyz = np.array([o.w, o.x, o.y, o.z])
+
+    def _draw_objects(self) -> None:
+        msg, self.objects = self.objects, None
+        if msg is None:
+            return
+        frame = msg.header.frame_id or "base_link"
+        pose = self._frame_pose(frame)
+        if pose is None:
+            if f"objects:{frame}" not in self.reported_errors:
+                self.reported_errors.add(f"objects:{frame}")
+                self.get_logger().error(
+                    f"perception/objects in frame {frame!r}, which the robot description lacks: not drawn"
+                )
+            return
+        self.object_frame.position, self.object_frame.wxyz = pose
+        boxes, skipped = object_boxes(msg.objects)
+        for reason in skipped:
+            self.get_logger().warning(f"perception/objects: {reason}", throttle_duration_sec=5.0)
+        scene, seen = self.server.scene, set()
+        for box in boxes:
+            seen.add(box.key)
+            nodes = self.object_nodes.get(box.key)
+            if nodes is None:
+                name = f"/robot/objects/{box.key}"
+                nodes = self.object_nodes[box.key] = (
+                    scene.add_box(name, color=(255, 160, 0), dimensions=tuple(box.size), opacity=0.5),
+                    scene.add_label(f"{name}_label", box.caption, anchor="bottom-center"),
+                )
+            shape, label = nodes
+            shape.position, shape.wxyz, shape.dimensions = box.position, box.wxyz, tuple(box.size)
+            label.position = box.position + np.array([0.0, 0.0, box.size[2] / 2 + 0.03])
+            label.text = box.caption
+        for key in set(self.object_nodes) - seen:
+            for handle in self.object_nodes.pop(key):
+                handle.remove()
 
     def destroy_node(self) -> None:
         self.server.stop()

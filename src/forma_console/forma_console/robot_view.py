@@ -117,3 +117,12 @@ class RobotView:
             self.last[fid] = pose
             changed += 1
         return changed
+
+    def frame_pose(self, frame: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A frame of the description in the root (base_link) frame at the last update: position,
+        wxyz; None if the description has no such frame."""
+        if not self.model.existFrame(frame):
+            return None
+        m = self.data.oMf[self.model.getFrameId(frame)]
+        q = pin.Quaternion(m.rotation)
+        return m.translation.copy(), np.array([q.w, q.x, q.y, q.z])

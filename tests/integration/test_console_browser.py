@@ -1,0 +1,157 @@
+"""The operator console in a real browser: Debian's headless Chromium, driven by Playwright,
+against the `sim` deployment over real DDS, watched by an independent rclpy client.
+
+The page loads and draws the robot; a hand target's gizmo appears in the 3D view; the camera
+feeds show images; the instruction box sends a vla/execute goal and shows
+its feedback and result; the walking joystick publishes cmd_vel; and the E-STOP click reaches
+the hardware node. Screenshots go to build/test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import numpy as np
+import psutil
+import pytest
+from geometry_msgs.msg import TwistStamped
+
+from forma_interfaces.msg import HardwareState
+from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, VlaStandIn, free_port, stamp_s
+
+pytestmark = pytest.mark.integration
+DOMAIN_ID = 48
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTEFACTS = pathlib.Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+# swiftshader: software WebGL, as on any machine without a GPU
+CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+
+
+def screenshot(page, name: str) -> np.ndarray:
+    """Save a screenshot artefact; return the 3D view (below the notices, left of the control
+    panel) as RGB."""
+    import io
+
+    from PIL import Image
+
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    png = page.screenshot(path=str(ARTEFACTS / f"console_{name}.png"))
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)[200:, :900]
+
+
+def dark_fraction(rgb: np.ndarray) -> float:
+    """Share of dark pixels. The white ground with its grey grid has ~0.05 % below 150 (measured,
+    empty scene); the robot, standing or fallen, brings ~0.35 %."""
+    return float((rgb.mean(axis=2) < 150).mean())
+
+
+def saturated_pixels(rgb: np.ndarray) -> int:
+    """Strongly coloured pixels: the robot and the ground are grey, a transform gizmo is RGB."""
+    return int(((rgb.max(axis=2) - rgb.min(axis=2)) > 120).sum())
+
+
+def low_priority_browser(tmp_path: pathlib.Path) -> str:
+    """Chromium at the lowest CPU priority: it renders WebGL in software on the same 2 cores as
+    the robot's 500 Hz control loop, which an operator's desk machine would not share. Running as
+    root, Chromium raises its GPU and compositor threads to nice -8 (measured), so the wrapper
+    also drops CAP_SYS_NICE: then nothing of it can leave nice 19."""
+    wrapper = tmp_path / "chromium-low-priority"
+    setpriv = "setpriv --bounding-set=-sys_nice --inh-caps=-sys_nice " if shutil.which("setpriv") else ""
+    wrapper.write_text(f'#!/bin/sh\nexec {setpriv}nice -n 19 {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def demote_playwright_driver() -> None:
+    """Playwright's driver (node.js, a child of this test) relays every screenshot: lowest priority too."""
+    for proc in psutil.Process().children():
+        try:
+            if proc.name() == "node":
+                proc.nice(19)
+        except psutil.Error:
+            pass
+
+
+@pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(), reason="Debian's chromium is installed by tools/bootstrap.sh")
+def test_console_drives_the_robot_from_a_browser(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    port = free_port()
+    params = [f"console.port={port}", "sim.camera.width=160", "sim.camera.height=120", "sim.camera.rate_hz=10.0"]
+    with (
+        LaunchedDeployment("sim", DOMAIN_ID, tmp_path / "logs", params) as deployment,
+        RosProbe(DOMAIN_ID) as probe,
+    ):
+        vla = VlaStandIn(DOMAIN_ID)
+        try:
+            states = probe.collect(HardwareState, "hardware/state", keep=5)
+            probe.wait_for(
+                lambda: states and all(s == HardwareState.ACTIVE for s in states[-1].stop_states),
+                90,
+                "the stand node to reset the hardware (hardware/state ACTIVE)",
+            )
+            probe.wait_for(lambda: "showing the robot (82 joints)" in deployment.output, 60, "the console's robot")
+            console = [p for p in deployment.process_tree() if "--process console" in " ".join(p.cmdline())]
+            assert [p.nice() for p in console] == [10], "the console yields the CPU (nice 10 in sim.yaml)"
+            cmd_vel = probe.collect(TwistStamped, "cmd_vel", depth=50)
+            with sync_playwright() as playwright:
+                demote_playwright_driver()
+                browser = playwright.chromium.launch(executable_path=low_priority_browser(tmp_path), args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                page.goto(f"http://127.0.0.1:{port}/")
+                estop = page.get_by_role("button", name="E-STOP", exact=True)
+                estop.wait_for(timeout=60_000)
+                page.wait_for_timeout(8_000)  # the scene arrives and software WebGL draws it
+                standing = screenshot(page, "standing")
+                assert dark_fraction(standing) > 0.0015, "the 3D view shows nothing but the ground"
+
+                # a hand target: its gizmo appears in the 3D view, at the live hand pose
+                page.get_by_role("tab", name="Hands").click()
+                page.get_by_label("Drag left hand target", exact=True).check()
+                page.wait_for_timeout(4_000)
+                gizmo = screenshot(page, "hand_target")
+                assert saturated_pixels(gizmo) > saturated_pixels(standing) + 150, "no hand-target gizmo drawn"
+
+                # camera feeds: decoded images with content
+                page.get_by_role("tab", name="Camera").click()
+                images = page.locator("img[src^='blob:']")
+                expect(images).to_have_count(2, timeout=30_000)
+                widths = [img.evaluate("e => e.naturalWidth") for img in images.all()]
+                assert widths == [160, 160], f"camera thumbnails {widths} px wide"
+                screenshot(page, "camera")
+
+                # instruction box -> vla/execute goal -> feedback and result on the page
+                page.get_by_role("tab", name="Task").click()
+                box = page.locator("input.mantine-TextInput-input:visible")
+                box.fill("pick up the red cup")
+                page.get_by_role("button", name="Execute").click()
+                probe.wait_for(lambda: vla.goals == ["pick up the red cup"], 30, "the vla/execute goal")
+                expect(page.get_by_text("succeeded")).to_be_visible(timeout=30_000)
+                screenshot(page, "task")
+
+                # walking joystick: one step forward on the slider, tick Walk -> cmd_vel
+                page.get_by_role("tab", name="Walk").click()
+                page.locator("[role=slider]:visible").first.press("ArrowRight")
+                page.get_by_label("Walk", exact=True).check()
+                probe.wait_for(
+                    lambda: any(abs(m.twist.linear.x - 0.05) < 1e-6 for m in cmd_vel), 30, "cmd_vel from the joystick"
+                )
+                page.get_by_role("button", name="Stop", exact=True).click()
+                probe.wait_for(lambda: cmd_vel[-1].twist.linear.x == 0.0, 30, "the zero cmd_vel after Stop")
+                moving = [m for m in cmd_vel if m.twist.linear.x != 0.0]
+                assert all(m.header.frame_id == "base_link" and stamp_s(m) > 0 for m in moving)
+
+                # E-STOP: the click reaches the hardware node, which damps every group
+                estop.click()
+                probe.wait_for(lambda: states[-1].estop_engaged, 30, "hardware/state with the e-stop engaged")
+                probe.wait_for(
+                    lambda: all(s == HardwareState.DAMP for s in states[-1].stop_states), 30, "damping after the e-stop"
+                )
+                page.get_by_role("tab", name="Robot").click()
+                expect(page.get_by_text("E-STOP ENGAGED")).to_be_visible(timeout=30_000)
+                screenshot(page, "estop")
+                assert "e-stop engaged: all joints damping (browser console)" in deployment.output
+                browser.close()
+        finally:
+            vla.close()
