@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import math
+import time
 
 import numpy as np
 import rclpy
@@ -43,6 +44,10 @@ class StandNode(Node):
             "max_speed_rad_s": (0.5, "fastest joint speed of the start ramp [rad/s]"),
             "groups": (list(GROUPS), "command groups to drive: body, left_hand, right_hand"),
             "auto_reset": (True, "call hardware/reset before the ramp (until the safety supervisor exists)"),
+            "recover_timeouts_per_min": (
+                3,
+                "auto_reset only: resume from a command-timeout HOLD this often per minute at most; 0 = never",
+            ),
         }
         for name, (default, description) in params.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
@@ -58,6 +63,10 @@ class StandNode(Node):
             raise DescriptionError(f"unknown pose {self.pose_name!r}; available: {', '.join(available_poses())}")
         self.max_speed = get("max_speed_rad_s")
         self.auto_reset = get("auto_reset")
+        self.recoveries_per_min = int(get("recover_timeouts_per_min"))
+        self.recoveries: list[float] = []  # wall times of automatic recoveries
+        self.recovering = False
+        self.state_valid_from = 0.0  # hardware/state stamped earlier describes the time before a reset
         self.ramp: PostureRamp | None = None
         self.names: list[str] = []
         self.measured: np.ndarray | None = None
@@ -113,8 +122,8 @@ class StandNode(Node):
 
     def _on_hardware_state(self, msg: HardwareState) -> None:
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        if self.ramp is None or not self.ramp.started or stamp < self.ramp.t0:
-            return  # before our ramp (e.g. the startup hold we reset out of)
+        if self.ramp is None or not self.ramp.started or stamp < max(self.ramp.t0, self.state_valid_from):
+            return  # before our ramp (e.g. the startup hold we reset out of) or before a recovery
         latched = [
             f"{g}: {msg.reasons[i]}"
             for i, g in enumerate(msg.groups)
@@ -123,11 +132,53 @@ class StandNode(Node):
         reason = "; ".join(latched)
         if reason and not self.latched_reason:
             self.get_logger().warning(f"hardware latched ({reason}); stopped commanding until a reset")
-        elif not reason and self.latched_reason:
+            if self._may_recover(msg):
+                self._recover()
+        elif not reason and self.latched_reason and not self.recovering:
             self.get_logger().info("hardware active again after a reset: ramping from the measured pose")
             self.resume_pending = True
             self._want_state()
         self.latched_reason = reason
+
+    def _may_recover(self, msg: HardwareState) -> bool:
+        """A HOLD from a command timeout only (the robot still stands stiffly), never an e-stop,
+        a damp, a fault or a fall; and not more often than recover_timeouts_per_min."""
+        if not self.auto_reset or msg.estop_engaged:
+            return False
+        mine = [i for i, g in enumerate(msg.groups) if g in self.groups]
+        held = [i for i in mine if msg.stop_states[i] != HardwareState.ACTIVE]
+        if not held or any(msg.stop_states[i] != HardwareState.HOLD for i in held):
+            return False
+        if not all(msg.reasons[i].startswith("no command for") for i in held):
+            return False
+        now = time.monotonic()
+        self.recoveries = [t for t in self.recoveries if now - t < 60.0]
+        return len(self.recoveries) < self.recoveries_per_min
+
+    def _recover(self) -> None:
+        """Reset out of a timeout HOLD; the resume ramps from the measured pose (a tiny ramp: HOLD
+        kept the last targets). Logged, counted, rate-limited: a commander that keeps timing out
+        ends latched for an operator to look at."""
+        if not self.reset_client.service_is_ready():
+            return
+        self.recoveries.append(time.monotonic())
+        self.recovering = True
+        self.get_logger().warning(
+            f"command timeout while standing: resetting and resuming "
+            f"({len(self.recoveries)}/{self.recoveries_per_min} this minute; is the machine overloaded?)"
+        )
+        self.reset_client.call_async(Trigger.Request()).add_done_callback(self._on_recovered)
+
+    def _on_recovered(self, future) -> None:
+        """Command again at once: the watchdog runs from the reset, hardware/state may come later."""
+        self.recovering = False
+        result = future.result()
+        if result is not None and result.success:
+            self.latched_reason = ""
+            self.state_valid_from = self._now()
+            self.get_logger().info("hardware active again: holding the pose")
+        else:
+            self.get_logger().error(f"reset refused: {result.message if result else 'no answer'}; stays latched")
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9

@@ -1,0 +1,74 @@
+"""The stand node when its process stalls (SIGSTOP, as an overloaded machine does to it): the
+hardware latches HOLD on the command timeout, the robot keeps standing on the held targets, the
+stand resets and carries on — at most `recover_timeouts_per_min` times a minute, then it stays
+latched for an operator. An e-stop is never recovered from."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from std_srvs.srv import Trigger
+
+from forma_interfaces.msg import HardwareState
+from forma_interfaces.srv import EStop
+from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+
+pytestmark = pytest.mark.integration
+DOMAIN_ID = 51
+
+
+def stall(pid: int, seconds: float) -> None:
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_stand_recovers_from_stalls_a_few_times_a_minute_never_from_an_estop(tmp_path):
+    params = ["stand.recover_timeouts_per_min=2", "sim.camera.rate_hz=1.0"]
+    with (
+        LaunchedDeployment("sim_headless", DOMAIN_ID, tmp_path / "logs", params) as launched,
+        RosProbe(DOMAIN_ID, name="recovery_probe") as probe,
+    ):
+        states = probe.collect(HardwareState, "hardware/state", depth=100, keep=400)
+
+        def body_state() -> int:
+            return states[-1].stop_states[list(states[-1].groups).index("body")]
+
+        probe.wait_for(lambda: states and body_state() == HardwareState.ACTIVE, 90, "the stand to activate")
+        time.sleep(1.0)
+        control = next(p for p in launched.process_tree() if "--process control" in " ".join(p.cmdline()))
+
+        def recoveries() -> int:
+            return launched.output.count("resetting and resuming")
+
+        stall(control.pid, 0.5)
+        probe.wait_for(lambda: recoveries() == 1, 30, "recovery 1")
+        probe.wait_for(lambda: body_state() == HardwareState.ACTIVE, 30, "ACTIVE again")
+        time.sleep(1.0)
+        assert body_state() == HardwareState.ACTIVE, "the stand keeps the hardware fed after recovering"
+
+        # an e-stop is left to the operator, though the budget allows one more recovery
+        probe.call(EStop, "hardware/estop", EStop.Request(engage=True, reason="test"))
+        probe.wait_for(lambda: states[-1].estop_engaged and body_state() == HardwareState.DAMP, 30, "the e-stop")
+        time.sleep(2.0)
+        assert recoveries() == 1 and body_state() == HardwareState.DAMP
+        probe.call(EStop, "hardware/estop", EStop.Request(engage=False, reason="test"))
+        assert probe.call(Trigger, "hardware/reset", Trigger.Request()).success
+        probe.wait_for(lambda: "ramping from the measured pose" in launched.output, 30, "the operator's reset")
+        probe.wait_for(lambda: body_state() == HardwareState.ACTIVE, 30, "ACTIVE after the reset")
+        time.sleep(1.0)
+
+        stall(control.pid, 0.5)
+        probe.wait_for(lambda: recoveries() == 2, 30, "recovery 2")
+        probe.wait_for(lambda: body_state() == HardwareState.ACTIVE, 30, "ACTIVE again")
+        time.sleep(1.0)
+
+        stall(control.pid, 0.5)  # a third stall within the minute: the budget is spent
+        probe.wait_for(lambda: body_state() == HardwareState.HOLD, 30, "HOLD after the third stall")
+        time.sleep(2.0)
+        assert recoveries() == 2 and body_state() == HardwareState.HOLD
