@@ -16,7 +16,7 @@ import time
 
 from tests.accept.registry import TRIALS
 
-TRIAL_MODULES = ["tests.accept.trials_foundation"]
+TRIAL_MODULES = ["tests.accept.trials_foundation", "tests.accept.trials_perception"]
 OUT = pathlib.Path("build/accept.json")
 
 

@@ -14,6 +14,8 @@ Face and interaction (face_bench.py): face_fps_1280x480, face_frame_p99_ms, inte
   tts_latency_p50_ms.
 Recording (record_bench.py): record_msgs_per_s_max, record_loss_s_on_kill.
 Console (console_bench.py): console_update_hz.
+Perception (perception_bench.py): perception_latency_p50_ms_640, perception_latency_p99_ms_640,
+  perception_latency_p99_ms_320, perception_fps_640, perception_pos_err_median_cm.
 """
 
 from __future__ import annotations
@@ -251,7 +253,22 @@ def bench_console() -> dict:
     return run()
 
 
-BENCHES = [bench_sim_rtf, bench_latency, bench_stack_cpu, bench_bus, bench_face, bench_record, bench_console]
+def bench_perception() -> dict:
+    from tests.bench.perception_bench import bench_perception as run
+
+    return run()
+
+
+BENCHES = [
+    bench_sim_rtf,
+    bench_latency,
+    bench_stack_cpu,
+    bench_bus,
+    bench_face,
+    bench_record,
+    bench_console,
+    bench_perception,
+]
 
 
 def main(argv: list[str]) -> int:

@@ -16,7 +16,9 @@ from geometry_msgs.msg import WrenchStamped
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
 
-from forma_interfaces.msg import HardwareState
+from forma_bringup.cli import deployment_path
+from forma_bringup.deployment import load_deployment
+from forma_interfaces.msg import DetectedObjectArray, HardwareState
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_port, stamp_s
 
 pytestmark = pytest.mark.integration
@@ -91,8 +93,13 @@ def test_sim_deployment_serves_the_robot(tmp_path):
         probe.wait_for(lambda: face, 30, "face/image")
         assert (face[-1].width, face[-1].height) == (1280, 480)
 
+        # perception sees the table's objects (in the console too)
+        objects = probe.collect(DetectedObjectArray, "perception/objects", keep=1)
+        probe.wait_for(lambda: objects and len(objects[-1].objects) == 6, 60, "the six tabletop objects")
+
         children = deployment.process_tree()
-        assert len([p for p in children if "forma_process" in " ".join(p.cmdline())]) == 4
+        expected = load_deployment(deployment_path("sim")).processes(None)
+        assert len([p for p in children if "forma_process" in " ".join(p.cmdline())]) == len(expected)
 
     assert deployment.exit_code == 0, deployment.output[-3000:]
     assert deployment.leftovers() == [], "processes left behind after Ctrl-C"

@@ -1,0 +1,201 @@
+"""The perception node: head RGB-D (standard sensor_msgs colour, depth and camera_info, so a real
+camera driver's topics work unchanged) + joint_states + robot_description -> perception/objects.
+
+Colour and depth are paired by stamp (registered frames carry the same stamp); the camera's pose
+comes from forward kinematics of the latest joint positions. Poses are published in `frame`
+(default torso). Bad input is logged and reported on diagnostics, and changes nothing: the node
+keeps running and processes the next good frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import String
+
+from forma_interfaces.msg import DetectedObject, DetectedObjectArray
+from forma_perception.errors import PerceptionError
+from forma_perception.pipeline import ObjectPipeline
+from forma_perception.rgbd import CameraModel, check_sizes, decode_color, decode_depth
+from forma_perception.robot_frames import RobotFrames
+
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+SENSOR_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+BASE_FRAME = "base_link"  # gravity-aligned while the robot stands: the support plane is found here
+
+
+def stamp_s(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def yaw_quaternion(rotation: np.ndarray, yaw: float) -> tuple[float, float, float, float]:
+    """wxyz of rotation @ Rz(yaw)."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    m = rotation @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    w = math.sqrt(max(0.0, 1.0 + m[0, 0] + m[1, 1] + m[2, 2])) / 2
+    if w > 1e-6:
+        return w, (m[2, 1] - m[1, 2]) / (4 * w), (m[0, 2] - m[2, 0]) / (4 * w), (m[1, 0] - m[0, 1]) / (4 * w)
+    x = math.sqrt(max(0.0, 1.0 + m[0, 0] - m[1, 1] - m[2, 2])) / 2
+    return 0.0, x, (m[0, 1] + m[1, 0]) / (4 * x), (m[0, 2] + m[2, 0]) / (4 * x)
+
+
+class PerceptionNode(Node):
+    """Tabletop objects with 3D poses and stable IDs from the head RGB-D camera."""
+
+    def __init__(self, node_name: str = "perception", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        for name, default, description in (
+            ("frame", "torso", "robot frame of the published poses"),
+            ("camera", "head_camera", "camera namespace: <camera>/{color,depth}/image_raw, <camera>/color/camera_info"),
+            ("sync_tolerance_s", 0.005, "largest stamp difference of a colour/depth pair [s]"),
+            ("max_rate_hz", 15.0, "process at most this many frames per second (camera time); the rest are skipped"),
+            ("seed", 0, "random seed of the plane search (results are reproducible)"),
+        ):
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        get = lambda name: self.get_parameter(name).value  # noqa: E731
+        self.frame, camera, self.tolerance = get("frame"), get("camera"), float(get("sync_tolerance_s"))
+        if not (math.isfinite(self.tolerance) and 0.0 <= self.tolerance <= 0.1):
+            raise PerceptionError(f"sync_tolerance_s {self.tolerance} outside 0..0.1")
+        self.min_period_s = 1.0 / float(get("max_rate_hz")) if get("max_rate_hz") > 0 else -1.0
+        if self.min_period_s <= 0:
+            raise PerceptionError(f"max_rate_hz {get('max_rate_hz')} must be > 0")
+        self.last_processed_s = -math.inf
+        self.pipeline = ObjectPipeline(int(get("seed")))
+        self.frames: RobotFrames | None = None
+        self.camera: CameraModel | None = None
+        self.camera_frame = ""
+        self.latest_joints: JointState | None = None
+        self.color: Image | None = None
+        self.depth: Image | None = None
+        self.frames_processed = 0
+        self.last_error = ""
+
+        self.pub = self.create_publisher(DetectedObjectArray, "perception/objects", 10)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", 10)
+        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
+        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
+        self.create_subscription(CameraInfo, f"{camera}/color/camera_info", self._on_info, SENSOR_QOS)
+        self.create_subscription(Image, f"{camera}/color/image_raw", self._on_color, SENSOR_QOS)
+        self.create_subscription(Image, f"{camera}/depth/image_raw", self._on_depth, SENSOR_QOS)
+        self.get_logger().info(f"perception: {camera} -> perception/objects in frame {self.frame!r}")
+
+    # --- inputs -------------------------------------------------------------------------------------
+    def _on_description(self, msg: String) -> None:
+        try:
+            frames = RobotFrames(msg.data)
+            if not frames.has(self.frame):
+                raise PerceptionError(f"output frame {self.frame!r} is not in the robot description")
+        except PerceptionError as exc:
+            self._report(str(exc))
+            return
+        self.frames = frames
+
+    def _on_joints(self, msg: JointState) -> None:
+        self.latest_joints = msg
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        try:
+            self.camera = CameraModel.from_camera_info(msg.width, msg.height, msg.k)
+            self.camera_frame = msg.header.frame_id
+        except PerceptionError as exc:
+            self.camera = None
+            self._report(f"camera_info: {exc}")
+
+    def _on_color(self, msg: Image) -> None:
+        self.color = msg
+        self._try_pair()
+
+    def _on_depth(self, msg: Image) -> None:
+        self.depth = msg
+        self._try_pair()
+
+    # --- one frame ----------------------------------------------------------------------------------
+    def _try_pair(self) -> None:
+        color, depth = self.color, self.depth
+        if color is None or depth is None:
+            return
+        if abs(stamp_s(color.header.stamp) - stamp_s(depth.header.stamp)) > self.tolerance:
+            return  # the partner of this frame has not arrived yet
+        self.color = self.depth = None
+        t = stamp_s(color.header.stamp)
+        if t - self.last_processed_s < self.min_period_s * 0.999 and t >= self.last_processed_s:
+            return  # over the rate budget (a stamp going backwards, e.g. a replay, resets it)
+        self.last_processed_s = t
+        try:
+            self._process(color, depth)
+        except PerceptionError as exc:
+            self._report(str(exc))
+
+    def _process(self, color: Image, depth: Image) -> None:
+        if self.camera is None:
+            raise PerceptionError(
+                "no valid camera_info yet: is the camera driver publishing <camera>/color/camera_info?"
+            )
+        if self.frames is None:
+            raise PerceptionError("no robot_description yet: frames cannot be computed")
+        if self.latest_joints is None:
+            raise PerceptionError("no joint_states yet: the camera's pose is unknown")
+        rgb = decode_color(bytes(color.data), color.height, color.width, color.step, color.encoding)
+        depth_m = decode_depth(
+            bytes(depth.data), depth.height, depth.width, depth.step, depth.encoding, bool(depth.is_bigendian)
+        )
+        check_sizes(rgb, depth_m, self.camera)
+        camera_frame = color.header.frame_id or self.camera_frame
+        joints = self.latest_joints
+        self.frames.update(joints.name, joints.position)
+        t_base_camera = self.frames.transform(BASE_FRAME, camera_frame)
+        t_out_base = self.frames.transform(self.frame, BASE_FRAME)
+        result = self.pipeline.process(rgb, depth_m, self.camera, t_base_camera)
+        out = DetectedObjectArray()
+        out.header.stamp, out.header.frame_id = color.header.stamp, self.frame
+        for tracked in result.objects:
+            d = tracked.detection
+            obj = DetectedObject(id=tracked.id, label=d.label, color=d.color, score=float(d.score))
+            p = t_out_base[:3, :3] @ d.position + t_out_base[:3, 3]
+            obj.pose.position.x, obj.pose.position.y, obj.pose.position.z = (float(v) for v in p)
+            o = obj.pose.orientation
+            o.w, o.x, o.y, o.z = yaw_quaternion(t_out_base[:3, :3], d.yaw)
+            obj.size_m.x, obj.size_m.y, obj.size_m.z = (float(v) for v in d.size)
+            out.objects.append(obj)
+        self.pub.publish(out)
+        self.frames_processed += 1
+        if self.last_error:
+            self.get_logger().info("frames are processed again")
+            self.last_error = ""
+        if result.plane is None:
+            self.get_logger().warning(
+                "no support plane in view (table out of view, or depth missing)", throttle_duration_sec=5.0
+            )
+
+    def _report(self, reason: str) -> None:
+        """Log (once per distinct reason) and publish on diagnostics; nothing else changes."""
+        if reason != self.last_error:
+            self.get_logger().error(reason)
+            self.last_error = reason
+        status = DiagnosticStatus(level=DiagnosticStatus.ERROR, name=f"{self.get_name()}: input", message=reason)
+        status.values = [KeyValue(key="frames_processed", value=str(self.frames_processed))]
+        diag = DiagnosticArray(status=[status])
+        diag.header.stamp = self.get_clock().now().to_msg()
+        self.pub_diag.publish(diag)
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PerceptionNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

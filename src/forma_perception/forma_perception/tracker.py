@@ -1,0 +1,63 @@
+"""Track IDs that stay with an object across frames: greedy nearest-neighbour association of
+detections to tracks (same label first), new IDs for the unmatched, tracks forgotten after a
+number of frames without a match."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+
+from forma_perception.objects import Detection
+
+GATE_M = 0.06  # an object moves less than this between two frames (15 Hz, a hand pushing it)
+FORGET_AFTER = 15  # frames
+LABEL_CHANGE_M = 0.03  # a label flicker keeps the ID only if the object did not move more than this
+
+
+@dataclasses.dataclass
+class Track:
+    id: str
+    detection: Detection
+    misses: int = 0
+
+
+class Tracker:
+    def __init__(self) -> None:
+        self.tracks: list[Track] = []
+        self._ids = itertools.count(1)
+
+    def update(self, detections: list[Detection]) -> list[Track]:
+        """Associate one frame's detections; returns the tracks seen in this frame."""
+        pairs = sorted(
+            (
+                (
+                    np.linalg.norm(t.detection.position - d.position)
+                    + (0.0 if t.detection.label == d.label else LABEL_CHANGE_M),
+                    i,
+                    j,
+                )
+                for i, t in enumerate(self.tracks)
+                for j, d in enumerate(detections)
+            ),
+        )
+        used_t, used_d, seen = set(), set(), []
+        for cost, i, j in pairs:
+            if cost > GATE_M or i in used_t or j in used_d:
+                continue
+            used_t.add(i)
+            used_d.add(j)
+            track = self.tracks[i]
+            track.detection, track.misses = detections[j], 0
+            seen.append(track)
+        for i, track in enumerate(self.tracks):
+            if i not in used_t:
+                track.misses += 1
+        for j, det in enumerate(detections):
+            if j not in used_d:
+                track = Track(f"obj-{next(self._ids)}", det)
+                self.tracks.append(track)
+                seen.append(track)
+        self.tracks = [t for t in self.tracks if t.misses <= FORGET_AFTER]
+        return seen
