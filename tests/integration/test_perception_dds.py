@@ -20,6 +20,7 @@ from std_msgs.msg import String
 from forma_interfaces.msg import DetectedObjectArray
 from forma_perception.robot_frames import RobotFrames
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+from tests.unit.test_perception import make_detector_model
 
 pytestmark = pytest.mark.integration
 DOMAIN_ID = 50
@@ -48,9 +49,18 @@ ALLOWED_INPUTS = {
 
 
 def deployment_file(tmp) -> str:
+    model = tmp / "detector.onnx"  # a user's detector: one box in the middle of the image
+    make_detector_model(model, [[0.4, 0.5, 0.6, 0.7]], [0.9], [0])
+    onnx = {"detector": "onnx", "onnx_model": str(model), "onnx_labels": ["thing"], "max_rate_hz": 5.0}
     nodes = [
         {"node": "perception", "parameters": {"max_rate_hz": 5.0}},
         {"node": "perception", "name": "perception_bad", "parameters": {"camera": "bad_camera"}},
+        {
+            "node": "perception",
+            "name": "perception_onnx",
+            "parameters": onnx,
+            "remappings": {"perception/objects": "perception_onnx/objects"},
+        },
     ]
     deployment = {
         "name": "perception_test",
@@ -96,6 +106,7 @@ def test_perception_finds_the_tabletop_objects_and_refuses_bad_input(tmp_path):
         RosProbe(DOMAIN_ID, name="perception_probe") as probe,
     ):
         objects = probe.collect(DetectedObjectArray, "perception/objects", keep=20)
+        learned = probe.collect(DetectedObjectArray, "perception_onnx/objects", keep=5)
         base = probe.collect(PoseStamped, "sim/base_pose_ground_truth", keep=1)
         joints = probe.collect(JointState, "joint_states", keep=1)
         description = probe.collect(String, "robot_description", latched=True)
@@ -127,6 +138,14 @@ def test_perception_finds_the_tabletop_objects_and_refuses_bad_input(tmp_path):
             assert all(math.isfinite(v) for v in (p.x, p.y, p.z))
         ids = [sorted(o.id for o in m.objects) for m in objects[-3:]]
         assert ids[0] == ids[1] == ids[2]
+
+        # the ONNX backend: the user's model's box, lifted onto the table in front of the robot
+        probe.wait_for(lambda: learned and learned[-1].objects, 60, "objects from the ONNX detector")
+        thing = learned[-1].objects[0]
+        p = thing.pose.position
+        on_table = t_world_torso @ np.array([p.x, p.y, p.z, 1.0])
+        assert thing.label == "thing" and learned[-1].header.frame_id == "torso"
+        assert 0.3 < on_table[0] < 1.0 and abs(on_table[2] - TABLE_TOP_Z) < 0.15  # where the table is
 
         # bad input, on a second perception node whose camera the test plays: frames before any
         # camera_info, then sizes that disagree, then an encoding no camera driver should send

@@ -150,3 +150,75 @@ def test_tracker_keeps_ids_through_small_moves_and_forgets_the_gone():
     for _ in range(FORGET_AFTER + 1):
         tracker.update([])
     assert tracker.tracks == []
+
+
+# --- the learned-detector backend (ONNX Runtime) ------------------------------------------------
+def make_detector_model(path, boxes, scores, labels, output_names=("boxes", "scores", "labels")) -> None:
+    """A small ONNX detector made here: it reads the image (its outputs depend on it through a
+    zero-weighted mean, so ONNX Runtime must run the input) and answers the given boxes."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 120, 160])
+    consts = [
+        numpy_helper.from_array(np.asarray(boxes, np.float32), "const_boxes"),
+        numpy_helper.from_array(np.asarray(scores, np.float32), "const_scores"),
+        numpy_helper.from_array(np.asarray(labels, np.int64), "labels_value"),
+        numpy_helper.from_array(np.zeros((), np.float32), "zero"),
+    ]
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+        helper.make_node("Add", ["const_boxes", "nothing"], [output_names[0]]),
+        helper.make_node("Add", ["const_scores", "nothing"], [output_names[1]]),
+        helper.make_node("Identity", ["labels_value"], [output_names[2]]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info(output_names[0], TensorProto.FLOAT, [None, 4]),
+        helper.make_tensor_value_info(output_names[1], TensorProto.FLOAT, [None]),
+        helper.make_tensor_value_info(output_names[2], TensorProto.INT64, [None]),
+    ]
+    graph = helper.make_graph(nodes, "detector", [image], outputs, initializer=consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def test_onnx_detector_runs_a_user_model_and_lifts_its_boxes_to_3d(tabletop, tmp_path):
+    from forma_perception.onnx_detector import OnnxDetector
+
+    rgb, depth, camera, t_base_camera, truth = tabletop
+    t_camera_base = np.linalg.inv(t_base_camera)
+
+    def box_of(centre, radius, half_height):  # the object's image box, as fractions
+        corners = [centre + np.array([dx, dy, dz]) for dx in (-radius, radius) for dy in (-radius, radius)
+                   for dz in (-half_height, half_height)]  # fmt: skip
+        uv = []
+        for c in corners:
+            x, y, z = (t_camera_base @ np.append(c, 1.0))[:3]
+            uv.append((camera.fx * x / z + camera.cx, camera.fy * y / z + camera.cy))
+        uv = np.array(uv)
+        return [uv[:, 0].min() / camera.width, uv[:, 1].min() / camera.height,
+                uv[:, 0].max() / camera.width, uv[:, 1].max() / camera.height]  # fmt: skip
+
+    red, blue = box_of(truth["red_cup"], 0.038, 0.0475), box_of(truth["blue_cup"], 0.038, 0.0475)
+    model = tmp_path / "detector.onnx"
+    make_detector_model(model, [red, blue], [0.9, 0.3], [0, 0])  # the blue cup scores below threshold
+    detector = OnnxDetector(model, ["mug"], score_threshold=0.5)
+    result = ObjectPipeline(detector=detector).process(rgb, depth, camera, t_base_camera)
+    assert [(o.detection.label, o.detection.color) for o in result.objects] == [("mug", "red")]
+    error = np.linalg.norm(result.objects[0].detection.position - truth["red_cup"])
+    assert error < 0.03, f"{error * 100:.1f} cm from the cup's centre"
+
+    broken = tmp_path / "broken.onnx"
+    make_detector_model(broken, [red], [0.9], [0], output_names=("bbox", "scores", "labels"))
+    with pytest.raises(PerceptionError, match="missing \\['boxes'\\]"):
+        OnnxDetector(broken, ["mug"])
+    with pytest.raises(PerceptionError, match="does not exist"):
+        OnnxDetector(tmp_path / "nothing.onnx", ["mug"])
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    with pytest.raises(PerceptionError, match="not a loadable ONNX model"):
+        OnnxDetector(tmp_path / "junk.onnx", ["mug"])
+    with pytest.raises(PerceptionError, match="needs its labels"):
+        OnnxDetector(model, [])

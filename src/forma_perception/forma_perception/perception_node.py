@@ -23,6 +23,7 @@ from std_msgs.msg import String
 
 from forma_interfaces.msg import DetectedObject, DetectedObjectArray
 from forma_perception.errors import PerceptionError
+from forma_perception.onnx_detector import OnnxDetector
 from forma_perception.pipeline import ObjectPipeline
 from forma_perception.rgbd import CameraModel, check_sizes, decode_color, decode_depth
 from forma_perception.robot_frames import RobotFrames
@@ -58,6 +59,10 @@ class PerceptionNode(Node):
             ("sync_tolerance_s", 0.005, "largest stamp difference of a colour/depth pair [s]"),
             ("max_rate_hz", 15.0, "process at most this many frames per second (camera time); the rest are skipped"),
             ("seed", 0, "random seed of the plane search (results are reproducible)"),
+            ("detector", "geometric", "geometric (support plane + shapes) or onnx (your model, see README)"),
+            ("onnx_model", "", "detector onnx: path of the .onnx file"),
+            ("onnx_labels", [""], "detector onnx: class names, in the model's label order"),
+            ("onnx_score_threshold", 0.5, "detector onnx: boxes scoring lower are dropped"),
         ):
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
         get = lambda name: self.get_parameter(name).value  # noqa: E731
@@ -68,7 +73,13 @@ class PerceptionNode(Node):
         if self.min_period_s <= 0:
             raise PerceptionError(f"max_rate_hz {get('max_rate_hz')} must be > 0")
         self.last_processed_s = -math.inf
-        self.pipeline = ObjectPipeline(int(get("seed")))
+        detector = None
+        if get("detector") == "onnx":
+            labels = [label for label in get("onnx_labels") if label]
+            detector = OnnxDetector(get("onnx_model"), labels, float(get("onnx_score_threshold")))
+        elif get("detector") != "geometric":
+            raise PerceptionError(f"detector {get('detector')!r}: use geometric or onnx")
+        self.pipeline = ObjectPipeline(int(get("seed")), detector)
         self.frames: RobotFrames | None = None
         self.camera: CameraModel | None = None
         self.camera_frame = ""

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from forma_perception.objects import Detection, detect
+from forma_perception.onnx_detector import OnnxDetector, lift
 from forma_perception.rgbd import CameraModel, points_in_camera
 from forma_perception.support_plane import Plane, support_plane
 from forma_perception.tracker import Tracker
@@ -30,11 +31,13 @@ class FrameResult:
 
 
 class ObjectPipeline:
-    """Keeps the tracker and a seeded random generator (RANSAC), so results are reproducible."""
+    """Keeps the tracker and a seeded random generator (RANSAC), so results are reproducible.
+    With a learned detector, its 2D boxes lifted by the depth replace the geometric segmentation."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, detector: OnnxDetector | None = None) -> None:
         self.rng = np.random.default_rng(seed)
         self.tracker = Tracker()
+        self.detector = detector
 
     def process(
         self, rgb: np.ndarray, depth_m: np.ndarray, camera: CameraModel, t_base_camera: np.ndarray
@@ -43,6 +46,10 @@ class ObjectPipeline:
         points = points_in_camera(depth_m, camera) @ t_base_camera[:3, :3].T + t_base_camera[:3, 3]
         valid = np.isfinite(points[:, :, 2])
         share = float(valid.mean())
+        if self.detector is not None:
+            lifted = [lift(box, points, rgb, t_base_camera[:3, 3]) for box in self.detector.detect_2d(rgb)]
+            tracks = self.tracker.update([d for d in lifted if d is not None])
+            return FrameResult([TrackedObject(t.id, t.detection) for t in tracks], None, share)
         # the plane is found on at most ~PLANE_POINTS pixels (every k-th row and column): its fit
         # does not improve with more, its cost does not stay flat
         k = max(1, int(np.sqrt(valid.size / PLANE_POINTS)))
