@@ -30,11 +30,12 @@ class Controls:
         self.robot_stamp = robot_stamp  # () -> builtin_interfaces/Time of the newest joint_states
         self.hand_pose = hand_pose  # (frame) -> (position, wxyz) in base_link, or None before the robot is known
         self.walk_limits = walk_limits
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # a value set here may call back into these handlers
         self.hand_pubs = {h: node.create_publisher(PoseStamped, f"wbc/targets/{h}", 10) for h in HANDS}
         self.cmd_vel_pub = node.create_publisher(TwistStamped, "cmd_vel", 10)
         self.vla = ActionClient(node, ExecuteInstruction, "vla/execute")
         self.goal_handle = None
+        self.moving = False
         self.targets_sent = {h: 0 for h in HANDS}
         self.gizmos: dict[str, object] = {}
         self._hand_panel(gui_tabs.add_tab("Hands"))
@@ -102,14 +103,21 @@ class Controls:
             self.lateral = gui.add_slider("left [m/s]", -lim.lateral_m_s, lim.lateral_m_s, 0.05, 0.0)
             self.yaw = gui.add_slider("turn left [rad/s]", -lim.yaw_rad_s, lim.yaw_rad_s, 0.05, 0.0)
             stop = gui.add_button("Stop", color="orange", hint="zero velocity and untick Walk")
-        self.walking.on_update(lambda event: None if event.target.value else self._send_twist(0.0, 0.0, 0.0))
+        self.walking.on_update(lambda event: None if event.target.value else self._send_stop())
         stop.on_click(lambda _: self.stop_walking())
 
     def stop_walking(self) -> None:
-        self.walking.value = False
-        for slider in (self.forward, self.lateral, self.yaw):
-            slider.value = 0.0
-        self._send_twist(0.0, 0.0, 0.0)
+        with self.lock:
+            self.walking.value = False
+            for slider in (self.forward, self.lateral, self.yaw):
+                slider.value = 0.0
+        self._send_stop()
+
+    def _send_stop(self) -> None:
+        """One zero velocity after motion (the untick and the Stop button may both ask for it)."""
+        with self.lock:
+            if self.moving:
+                self._send_twist(0.0, 0.0, 0.0)
 
     def _stop_walking_if_nobody_watches(self) -> None:
         if self.walking.value and not self.server.get_clients():
@@ -117,11 +125,13 @@ class Controls:
             self.stop_walking()
 
     def _publish_walk(self) -> None:
-        if self.walking.value:
-            self._send_twist(self.forward.value, self.lateral.value, self.yaw.value)
+        with self.lock:  # not between stop_walking's untick and its zero
+            if self.walking.value:
+                self._send_twist(self.forward.value, self.lateral.value, self.yaw.value)
 
     def _send_twist(self, forward: float, lateral: float, yaw: float) -> None:
         vx, vy, wz = self.walk_limits.clamp(forward, lateral, yaw)
+        self.moving = (vx, vy, wz) != (0.0, 0.0, 0.0) or self.walking.value
         msg = TwistStamped()
         msg.header.stamp, msg.header.frame_id = self.robot_stamp(), BASE_FRAME
         msg.twist.linear.x, msg.twist.linear.y, msg.twist.angular.z = vx, vy, wz
