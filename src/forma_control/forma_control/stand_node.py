@@ -63,7 +63,9 @@ class StandNode(Node):
             raise DescriptionError(f"unknown pose {self.pose_name!r}; available: {', '.join(available_poses())}")
         self.max_speed = get("max_speed_rad_s")
         self.auto_reset = get("auto_reset")
-        self.recoveries_per_min = int(get("recover_timeouts_per_min"))
+        self.recoveries_per_min = get("recover_timeouts_per_min")
+        if not (isinstance(self.recoveries_per_min, int) and 0 <= self.recoveries_per_min <= 60):
+            raise DescriptionError(f"recover_timeouts_per_min {self.recoveries_per_min} outside 0..60")
         self.recoveries: list[float] = []  # wall times of automatic recoveries
         self.recovering = False
         self.state_valid_from = 0.0  # hardware/state stamped earlier describes the time before a reset

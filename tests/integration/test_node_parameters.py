@@ -1,0 +1,83 @@
+"""Nodes refuse bad parameters at start with a message naming the parameter, instead of running
+with nonsense: the recorder, the perception node and the stand (in-process, real rclpy)."""
+
+from __future__ import annotations
+
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.parameter import Parameter
+
+from forma_control.stand_node import StandNode
+from forma_description import DescriptionError
+from forma_perception.errors import PerceptionError
+from forma_perception.perception_node import PerceptionNode
+from forma_record.errors import RecordError
+from forma_record.recorder_node import RecorderNode
+from forma_record.replay import Replayer
+
+pytestmark = pytest.mark.integration
+DOMAIN_ID = 52
+
+
+@pytest.fixture
+def context():
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
+    yield ctx
+    rclpy.shutdown(context=ctx)
+
+
+def make(node_class, context, **parameters):
+    overrides = [Parameter(k, value=v) for k, v in parameters.items()]
+    node = node_class(context=context, parameter_overrides=overrides)
+    node.destroy_node()
+
+
+@pytest.mark.parametrize(
+    ("parameters", "reason"),
+    [
+        ({"name": "sub/dir"}, "must be a file name"),
+        ({"exclude": ["(unclosed"]}, "bad regular expression"),
+        ({"flush_period_s": 5.0}, "flush_period_s 5.0 outside"),
+    ],
+)
+def test_recorder_refuses(context, tmp_path, parameters, reason):
+    with pytest.raises(RecordError, match=reason):
+        make(RecorderNode, context, output_dir=str(tmp_path), **parameters)
+
+
+def test_replay_refuses_a_non_positive_rate(context, tmp_path):
+    node = rclpy.create_node("replay_params", context=context)
+    try:
+        with pytest.raises(RecordError, match="rate 0 must be > 0"):
+            Replayer(node, [tmp_path / "any.mcap"], 0, False, [])
+    finally:
+        node.destroy_node()
+
+
+@pytest.mark.parametrize(
+    ("parameters", "reason"),
+    [
+        ({"detector": "yolo"}, "detector 'yolo': use geometric or onnx"),
+        ({"max_rate_hz": 0.0}, "max_rate_hz 0.0 must be > 0"),
+        ({"sync_tolerance_s": 1.0}, "sync_tolerance_s 1.0 outside"),
+        ({"detector": "onnx", "onnx_model": "/nonexistent.onnx", "onnx_labels": ["cup"]}, "does not exist"),
+    ],
+)
+def test_perception_refuses(context, parameters, reason):
+    with pytest.raises(PerceptionError, match=reason):
+        make(PerceptionNode, context, **parameters)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "reason"),
+    [
+        ({"recover_timeouts_per_min": -1}, "recover_timeouts_per_min -1 outside"),
+        ({"rate_hz": 0.5}, "rate_hz 0.5 outside"),
+        ({"pose": "handstand"}, "unknown pose 'handstand'"),
+    ],
+)
+def test_stand_refuses(context, parameters, reason):
+    with pytest.raises(DescriptionError, match=reason):
+        make(StandNode, context, **parameters)
