@@ -45,7 +45,7 @@ class StandNode(Node):
             "groups": (list(GROUPS), "command groups to drive: body, left_hand, right_hand"),
             "auto_reset": (True, "call hardware/reset before the ramp (until the safety supervisor exists)"),
             "recover_timeouts_per_min": (
-                3,
+                10,
                 "auto_reset only: resume from a command-timeout HOLD this often per minute at most; 0 = never",
             ),
         }
