@@ -1,0 +1,335 @@
+"""One whole-body control tick: estimate the floating base, move the balance reference, solve
+the task QP on a reference model, and turn its velocities into joint targets plus gravity and
+contact feed-forward torques for the actuators' PD (DESIGN §4: targets + tau_ff, gains in config).
+
+The reference model integrates the QP's velocities with both soles held still; tasks act on it,
+and balance closes the loop on the measured robot: the centre-of-mass reference is driven from
+the measured capture point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pinocchio as pin
+
+from forma_control.errors import ControlConfigError
+from forma_control.wbc import balance
+from forma_control.wbc.estimator import LegOdometry, Sensors
+from forma_control.wbc.model import FEET, HANDS, WholeBodyModel
+from forma_control.wbc.qp import TaskQP
+
+
+@dataclasses.dataclass
+class WbcSettings:
+    """Gains [1/s] set how fast each task's error decays; weights rank tasks against each other."""
+
+    rate_hz: float = 500.0  # control rate [Hz]
+    com_forward_m: float = 0.045  # nominal CoM ahead of the ankles [m]: mid-foot, largest margins
+    com_gain: float = 15.0  # [1/s]
+    capture_gain: float = 1.5  # CoM reference moved this many times the capture point's excursion
+    capture_limit_m: float = 0.08  # largest CoM reference offset from nominal [m]
+    support_margin_m: float = 0.02  # CoM reference kept this far inside the support polygon [m]
+    hip_gain_rad_per_m: float = 4.0  # torso tilt toward the fall per metre of capture-point excursion
+    hip_limit_rad: float = 0.3  # largest hip-strategy torso tilt [rad]
+    crouch_m: float = 0.0  # lower the pelvis this much below the activation height [m]
+    pelvis_gain: float = 10.0
+    torso_gain: float = 10.0
+    hand_gain: float = 8.0
+    gaze_gain: float = 6.0
+    posture_gain: float = 4.0
+    foot_gain: float = 20.0
+    w_com: float = 100.0
+    w_pelvis: float = 10.0
+    w_torso: float = 10.0
+    w_hand: float = 20.0
+    w_gaze: float = 5.0
+    w_posture: float = 0.5
+    hand_integral_gain: float = 4.0  # [1/s] integral of the measured palm's error
+    hand_speed_limit_m_s: float = 0.8  # hands move at most this fast toward a target [m/s]
+    position_limit_gain: float = 0.5  # fraction of the distance to a joint limit closed per period
+    feedforward: bool = True  # gravity + contact torques as feed-forward
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool):
+                continue
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0.0):
+                raise ControlConfigError(f"wbc setting {field.name} must be a finite number >= 0, got {value!r}")
+        if not 50.0 <= self.rate_hz <= 2000.0:
+            raise ControlConfigError(f"wbc setting rate_hz {self.rate_hz} outside 50..2000 Hz")
+        if not 0.0 < self.position_limit_gain <= 1.0:
+            raise ControlConfigError(f"position_limit_gain {self.position_limit_gain} outside (0, 1]")
+
+
+@dataclasses.dataclass
+class TaskTargets:
+    """Targets in odom (the controller's world). None = the task holds its current reference."""
+
+    hands: dict[str, pin.SE3 | None] = dataclasses.field(default_factory=lambda: {"left": None, "right": None})
+    gaze_point: np.ndarray | None = None
+    torso_rotation: np.ndarray | None = None  # 3x3 torso orientation in odom
+    pelvis_height_m: float | None = None
+
+
+@dataclasses.dataclass
+class WbcOutput:
+    joint_names: list[str]
+    position: np.ndarray  # [rad]
+    velocity: np.ndarray  # [rad/s]
+    effort: np.ndarray  # feed-forward [N m]
+    capture_point_margin_m: float  # measured capture point's distance inside the support polygon
+    solve_iterations: int
+
+
+class WholeBodyController:
+    def __init__(self, model: WholeBodyModel, nominal_joints: np.ndarray, settings: WbcSettings | None = None) -> None:
+        self.m = model
+        self.s = settings or WbcSettings()
+        self.dt = 1.0 / self.s.rate_hz
+        self.nominal = np.clip(np.asarray(nominal_joints, float), model.lower, model.upper)
+        self.odometry = LegOdometry(model)
+        self.targets = TaskTargets()
+        nj = model.n_joints
+        self.qp = TaskQP(model.nv, 12, nj)
+        self.c_in = np.zeros((nj, model.nv))
+        self.c_in[np.arange(nj), model.v_index] = 1.0
+        self.q_ref: np.ndarray | None = None
+        self.v_ref = np.zeros(model.nv)
+        self.feet_ref: dict[str, pin.SE3] = {}
+        self.pelvis_height = 0.0
+        self.pelvis_rotation = np.eye(3)
+        self.torso_rotation = np.eye(3)
+        self.hand_hold: dict[str, pin.SE3] = {}
+        geometry = model.robot
+        self.foot = _foot_geometry(geometry)
+        self.last_measured_q: np.ndarray | None = None
+        self.hand_correction = {side: np.zeros(6) for side in HANDS}
+        self._measured_frames: dict[str, pin.SE3] = {}
+        self._arm_masks = {
+            side: np.array(
+                [
+                    n.startswith(f"{model.robot.prefix}{side}_")
+                    and "_hip" not in n
+                    and "_knee" not in n
+                    and "_ankle" not in n
+                    and "_toe" not in n
+                    for n in model.joint_names
+                ]
+            )
+            for side in HANDS
+        }
+
+    # ------------------------------------------------------------------------------------
+    def activate(self, sensors: Sensors) -> None:
+        """Start from the measured pose: the reference is the robot as it stands (never lunges)."""
+        est = self.odometry.estimate(sensors)
+        self.q_ref = est.q.copy()
+        self.v_ref[:] = 0.0
+        self.m.update(self.q_ref)
+        self.feet_ref = {side: self.m.pose(f).copy() for side, f in zip(("left", "right"), FEET, strict=True)}
+        self.pelvis_height = float(self.m.pose("base_link").translation[2])
+        yaw = _yaw(0.5 * (self.feet_ref["left"].rotation + self.feet_ref["right"].rotation))
+        self.pelvis_rotation = pin.utils.rpyToMatrix(0.0, 0.0, yaw)
+        self.torso_rotation = self.pelvis_rotation.copy()
+        self.hand_hold = {side: self.m.pose(f).copy() for side, f in HANDS.items()}
+        self.targets = TaskTargets()
+
+    @property
+    def active(self) -> bool:
+        return self.q_ref is not None
+
+    def reference_pose(self, frame: str) -> pin.SE3:
+        """A frame's pose in odom on the reference model (what the controller is commanding)."""
+        self.m.update(self.q_ref)
+        return self.m.pose(frame).copy()
+
+    def measured_pose(self, frame: str) -> pin.SE3:
+        """A frame's pose in odom on the measured (estimated) robot of the last tick."""
+        data = self.m.model.createData() if not hasattr(self, "_scratch") else self._scratch
+        self._scratch = data
+        pin.framesForwardKinematics(self.m.model, data, self.last_measured_q)
+        return data.oMf[self.m.frame[frame]].copy()
+
+    def _corrected(self, side: str, goal: pin.SE3) -> pin.SE3:
+        """The reference's goal, moved by the integral of the measured hand's error: the legs'
+        and arms' PD never track the reference exactly, the measured palm must reach the goal."""
+        measured = self._measured_frames.get(side)
+        if measured is None:
+            return goal
+        corr = self.hand_correction[side]
+        corr[:3] += self.dt * self.s.hand_integral_gain * (goal.translation - measured.translation)
+        corr[3:] += self.dt * self.s.hand_integral_gain * pin.log3(goal.rotation @ measured.rotation.T)
+        corr[:3] = np.clip(corr[:3], -0.1, 0.1)
+        corr[3:] = np.clip(corr[3:], -0.3, 0.3)
+        return pin.SE3(pin.exp3(corr[3:]) @ goal.rotation, goal.translation + corr[:3])
+
+    def _free_arm_mask(self) -> np.ndarray:
+        """True for joints whose posture pull stays on: all but the arms with a hand target."""
+        mask = np.ones(self.m.n_joints, bool)
+        for side, goal in self.targets.hands.items():
+            if goal is not None:
+                mask &= ~self._arm_masks[side]
+        return mask
+
+    def set_hand_target(self, side: str, pose: pin.SE3 | None) -> None:
+        """Move a palm to `pose` (odom), or hold where the reference is now (None)."""
+        if pose is None:
+            self.hand_hold[side] = self.reference_pose(HANDS[side])
+        self.hand_correction[side] = np.zeros(6)
+        self.targets.hands[side] = pose
+
+    # ------------------------------------------------------------------------------------
+    def tick(self, sensors: Sensors) -> WbcOutput:
+        if self.q_ref is None:
+            self.activate(sensors)
+        m, s = self.m, self.s
+        # --- measured state: capture point ------------------------------------------------
+        est = self.odometry.estimate(sensors)
+        m.update(est.q, est.v)
+        com_m, vcom_m = m.com, m.com_velocity
+        self.last_measured_q = est.q
+        self._measured_frames = {side: m.pose(f).copy() for side, f in HANDS.items()}
+        soles = [(m.pose(f).translation, m.pose(f).rotation) for f in FEET]
+        polygon = balance.support_polygon(soles, *self.foot)
+        xi = balance.capture_point(com_m[:2], vcom_m[:2], com_m[2] - soles[0][0][2])
+        # --- reference model ---------------------------------------------------------------
+        q = self.q_ref
+        m.update(q)
+        feet_mid = 0.5 * (self.feet_ref["left"].translation + self.feet_ref["right"].translation)
+        forward = self.pelvis_rotation[:2, 0]
+        nominal_xy = feet_mid[:2] + s.com_forward_m * forward
+        offset = -s.capture_gain * (xi - nominal_xy)
+        norm = np.linalg.norm(offset)
+        if norm > s.capture_limit_m:
+            offset *= s.capture_limit_m / norm
+        com_target = balance.clip_to_polygon(polygon, nominal_xy + offset, s.support_margin_m)
+        margin = balance.signed_distance(polygon, xi)
+
+        tasks = []
+        jcom = m.com_jacobian
+        tasks.append((jcom[:2], s.com_gain * (com_target - m.com[:2]), s.w_com))
+        j_base = m.jacobian("base_link")
+        base = m.pose("base_link")
+        height = (
+            self.targets.pelvis_height_m
+            if self.targets.pelvis_height_m is not None
+            else self.pelvis_height - s.crouch_m
+        )
+        tasks.append((j_base[2:3], np.array([s.pelvis_gain * (height - base.translation[2])]), s.w_pelvis))
+        tasks.append((j_base[3:], s.pelvis_gain * _rotation_error(self.pelvis_rotation, base.rotation), s.w_pelvis))
+        torso_goal = self.targets.torso_rotation if self.targets.torso_rotation is not None else self.torso_rotation
+        # hip strategy: tilt the upper body toward the fall; the reaction pushes the CoM back
+        excursion = xi - nominal_xy
+        tilt = np.clip(s.hip_gain_rad_per_m * excursion, -s.hip_limit_rad, s.hip_limit_rad)
+        if np.any(tilt):
+            # tilting toward +x is a rotation about +y; toward +y is a rotation about -x
+            torso_goal = pin.utils.rpyToMatrix(-tilt[1], tilt[0], 0.0) @ torso_goal
+        tasks.append(
+            (m.jacobian("torso")[3:], s.torso_gain * _rotation_error(torso_goal, m.pose("torso").rotation), s.w_torso)
+        )
+        for side, frame in HANDS.items():
+            goal = self.targets.hands.get(side)
+            if goal is None:
+                goal = self.hand_hold[side]
+            else:
+                goal = self._corrected(side, goal)
+            pose = m.pose(frame)
+            dp = goal.translation - pose.translation
+            lin = s.hand_gain * dp
+            speed = np.linalg.norm(lin)
+            if speed > s.hand_speed_limit_m_s:
+                lin *= s.hand_speed_limit_m_s / speed
+            err = np.concatenate([lin, s.hand_gain * _rotation_error(goal.rotation, pose.rotation)])
+            tasks.append((m.jacobian(frame), err, s.w_hand))
+        if self.targets.gaze_point is not None:
+            cam = m.pose("head_camera_color_optical_frame")
+            look = self.targets.gaze_point - cam.translation
+            dist = np.linalg.norm(look)
+            if dist > 0.05:
+                axis = cam.rotation[:, 2]
+                err = np.cross(axis, look / dist)
+                tasks.append((m.jacobian("head_camera_color_optical_frame")[3:], s.gaze_gain * err, s.w_gaze))
+        # posture: a gentle pull to the nominal pose, all but released on an arm with a target
+        # (else the arm settles where the pull balances the hand task, short of the target)
+        scale = np.sqrt(np.where(self._free_arm_mask(), 1.0, 0.01))
+        posture = np.zeros((m.n_joints, m.nv))
+        posture[np.arange(m.n_joints), m.v_index] = scale
+        tasks.append((posture, scale * s.posture_gain * (self.nominal - m.joints_of(q)), s.w_posture))
+        # --- constraints: soles stay where they are, joints within limits -----------------------
+        a_eq = np.vstack([m.jacobian(f) for f in FEET])
+        b_eq = np.concatenate(
+            [
+                s.foot_gain * pin.log6(m.pose(f).actInv(self.feet_ref[side])).vector
+                for side, f in zip(("left", "right"), FEET, strict=True)
+            ]
+        )
+        # log6 gives a local twist; express it world-aligned like the Jacobians
+        b_eq = np.concatenate(
+            [_local_to_world(m.pose(f).rotation, b_eq[6 * i : 6 * i + 6]) for i, f in enumerate(FEET)]
+        )
+        qj = m.joints_of(q)
+        gain = s.position_limit_gain / self.dt
+        lower = np.maximum(-m.velocity_limit, gain * (m.lower - qj))
+        upper = np.minimum(m.velocity_limit, gain * (m.upper - qj))
+        lower = np.minimum(lower, 0.0)
+        upper = np.maximum(upper, 0.0)
+        v = self.qp.solve(tasks, a_eq, b_eq, self.c_in, lower, upper)
+        self.v_ref = v
+        self.q_ref = pin.integrate(m.model, q, v * self.dt)
+        q_cmd = np.clip(m.joints_of(self.q_ref), m.lower, m.upper)
+        v_cmd = np.clip(v[m.v_index], -m.velocity_limit, m.velocity_limit)
+        effort = self._feedforward(self.q_ref, self._load_split(com_target)) if s.feedforward else np.zeros(m.n_joints)
+        return WbcOutput(list(m.joint_names), q_cmd, v_cmd, effort, margin, self.qp.iterations)
+
+    def _load_split(self, com_xy: np.ndarray) -> dict[str, float]:
+        """Planned share of the weight on each sole, from where the CoM reference lies between
+        them (not from the measured forces: feeding those back lifts an unloading foot)."""
+        left, right = self.feet_ref["left"].translation[:2], self.feet_ref["right"].translation[:2]
+        axis = left - right
+        share = float(np.clip((com_xy - right) @ axis / max(axis @ axis, 1e-9), 0.1, 0.9))
+        return {"left": share, "right": 1.0 - share}
+
+    def _feedforward(self, q: np.ndarray, weight: dict[str, float]) -> np.ndarray:
+        """Joint torques that hold the reference pose against gravity with the measured load
+        split between the soles: tau = g_a - J_a^T f, with f balancing g on the base."""
+        m = self.m
+        m.update(q)
+        g = m.gravity_torques(q)
+        jc = np.vstack([m.jacobian(f) for f in FEET])  # 12 x nv
+        w = np.repeat([max(weight["left"], 0.05), max(weight["right"], 0.05)], 6)
+        jb = jc[:, :6].T  # 6 x 12
+        f = w * (jb.T @ np.linalg.solve((jb * w) @ jb.T, g[:6]))
+        tau = g - jc.T @ f
+        return np.clip(tau[m.v_index], -m.effort_limit, m.effort_limit)
+
+
+def _rotation_error(goal: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """World-frame rotation vector taking current to goal [rad]."""
+    return pin.log3(goal @ current.T)
+
+
+def _local_to_world(rotation: np.ndarray, twist: np.ndarray) -> np.ndarray:
+    return np.concatenate([rotation @ twist[:3], rotation @ twist[3:]])
+
+
+def _yaw(rotation: np.ndarray) -> float:
+    return math.atan2(rotation[1, 0], rotation[0, 0])
+
+
+def _foot_geometry(robot) -> tuple[float, float, float]:
+    """Sole size from the description's foot collision box: (back, front, half width) [m]."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(robot.urdf_xml)
+    link = root.find(f"link[@name='{robot.prefix}left_foot']")
+    box = link.find("collision/geometry/box")
+    origin = link.find("collision/origin")
+    sx, sy, _ = (float(v) for v in box.get("size").split())
+    cx = float(origin.get("xyz").split()[0]) if origin is not None else 0.0
+    toe = root.find(f"link[@name='{robot.prefix}left_toe_link']/collision/geometry/box")
+    toe_len = float(toe.get("size").split()[0]) if toe is not None else 0.0
+    return sx / 2 - cx, cx + sx / 2 + toe_len, sy / 2

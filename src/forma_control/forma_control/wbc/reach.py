@@ -1,0 +1,150 @@
+"""The Reach action's logic: is a hand target reachable (and if not, why), and has the hand
+arrived. A target outside the workspace is reported with the reason, never silently clipped.
+
+Reachability is decided by solving the arm's inverse kinematics within joint limits on a scratch
+copy of the model, with the rest of the body where the controller holds it: if the arm alone
+cannot get there, the goal is refused with the closest the arm gets and the joints that stop it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pinocchio as pin
+
+from forma_control.wbc.model import HANDS, WholeBodyModel
+
+ARM_JOINTS = (
+    "scapula_elevation",
+    "scapula_protraction",
+    "shoulder_pitch",
+    "shoulder_roll",
+    "shoulder_yaw",
+    "elbow",
+    "forearm_yaw",
+    "wrist_pitch",
+    "wrist_yaw",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reachability:
+    reachable: bool
+    position_error_m: float  # of the best arm pose found
+    orientation_error_rad: float
+    reason: str
+
+
+def pose_error(goal: pin.SE3, current: pin.SE3) -> tuple[float, float]:
+    """(distance [m], rotation angle [rad]) between two poses."""
+    distance = float(np.linalg.norm(goal.translation - current.translation))
+    angle = float(np.linalg.norm(pin.log3(current.rotation.T @ goal.rotation)))
+    return distance, angle
+
+
+class ReachabilityChecker:
+    def __init__(self, model: WholeBodyModel) -> None:
+        self.m = model
+        self.data = model.model.createData()
+        p = model.robot.prefix
+        self.arm_v = {}
+        self.arm_names = {}
+        self.shoulder = {}
+        self.reach_m = {}
+        for side in HANDS:
+            names = [f"{p}{side}_{j}" for j in ARM_JOINTS]
+            self.arm_names[side] = names
+            idx = [model.joint_names.index(n) for n in names]
+            self.arm_v[side] = np.array(idx)
+            self.shoulder[side] = model.model.getJointId(f"{p}{side}_shoulder_pitch")
+        # arm reach: shoulder to palm with the arm straight (all joints at 0)
+        q0 = pin.neutral(model.model)
+        pin.framesForwardKinematics(model.model, self.data, q0)
+        for side, frame in HANDS.items():
+            palm = self.data.oMf[model.frame[frame]].translation
+            self.reach_m[side] = float(np.linalg.norm(palm - self.data.oMi[self.shoulder[side]].translation))
+
+    def check(
+        self, side: str, goal: pin.SE3, q: np.ndarray, position_tolerance_m: float, orientation_tolerance_rad: float
+    ) -> Reachability:
+        """Can the `side` arm put its palm at `goal` (odom) from configuration q (odom)?"""
+        m, data = self.m, self.data
+        pin.framesForwardKinematics(m.model, data, q)
+        shoulder = data.oMi[self.shoulder[side]]
+        distance = float(np.linalg.norm(goal.translation - shoulder.translation))
+        if distance > self.reach_m[side]:
+            return Reachability(
+                False,
+                distance - self.reach_m[side],
+                math.nan,
+                f"target {distance:.2f} m from the {side} shoulder; arm reach is {self.reach_m[side]:.2f} m",
+            )
+        torso = data.oMf[m.frame["torso"]]
+        in_torso = torso.actInv(goal.translation)
+        if in_torso[0] < -0.12:
+            return Reachability(
+                False, math.nan, math.nan, f"target is {-in_torso[0]:.2f} m behind the back (x in torso frame)"
+            )
+        q = q.copy()
+        cols = m.v_index[self.arm_v[side]]
+        qi = m.q_index[self.arm_v[side]]
+        lower, upper = m.lower[self.arm_v[side]], m.upper[self.arm_v[side]]
+        frame = m.frame[HANDS[side]]
+        best = (math.inf, math.inf)
+        for _ in range(150):
+            pin.computeJointJacobians(m.model, data, q)
+            pin.updateFramePlacements(m.model, data)
+            pose = data.oMf[frame]
+            err6 = pin.log6(pose.actInv(goal)).vector  # local twist to the goal
+            dist, ang = pose_error(goal, pose)
+            if dist + 0.1 * ang < best[0] + 0.1 * best[1]:
+                best = (dist, ang)
+            if dist < 0.3 * position_tolerance_m and ang < 0.3 * orientation_tolerance_rad:
+                break
+            jac = pin.getFrameJacobian(m.model, data, frame, pin.LOCAL)[:, cols]
+            step = jac.T @ np.linalg.solve(jac @ jac.T + 1e-3 * np.eye(6), err6)
+            q[qi] = np.clip(q[qi] + np.clip(step, -0.3, 0.3), lower, upper)
+        dist, ang = best
+        if dist <= position_tolerance_m and ang <= orientation_tolerance_rad:
+            return Reachability(True, dist, ang, "reachable")
+        at_limit = [
+            n.removeprefix(m.robot.prefix)
+            for n, v, lo, hi in zip(self.arm_names[side], q[qi], lower, upper, strict=True)
+            if v <= lo + 1e-3 or v >= hi - 1e-3
+        ]
+        why = f" ({', '.join(at_limit)} at their limits)" if at_limit else ""
+        return Reachability(
+            False,
+            dist,
+            ang,
+            f"the closest the {side} arm gets is {dist * 100:.1f} cm and {math.degrees(ang):.0f} deg away{why}",
+        )
+
+
+@dataclasses.dataclass
+class ReachProgress:
+    """Follows one Reach goal on the measured hand: reached once within tolerance for settle_s."""
+
+    side: str
+    goal: pin.SE3
+    position_tolerance_m: float
+    orientation_tolerance_rad: float
+    deadline_s: float
+    settle_s: float = 0.1
+    within_since_s: float | None = None
+
+    def update(self, measured_palm: pin.SE3, now_s: float) -> tuple[str, float, float]:
+        """('running' | 'reached' | 'timeout', position error [m], orientation error [rad])."""
+        dist, ang = pose_error(self.goal, measured_palm)
+        if dist <= self.position_tolerance_m and ang <= self.orientation_tolerance_rad:
+            if self.within_since_s is None:
+                self.within_since_s = now_s
+            if now_s - self.within_since_s >= self.settle_s:
+                return "reached", dist, ang
+        else:
+            self.within_since_s = None
+        if now_s >= self.deadline_s:
+            return "timeout", dist, ang
+        return "running", dist, ang

@@ -1,0 +1,72 @@
+"""Task targets as they arrive from teleop, policies and actions: checked, then expressed in
+odom. A bad target is refused whole with the reason, and the controller keeps its current one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pinocchio as pin
+
+from forma_control.errors import TargetRejected
+
+TARGET_FRAMES = ("odom", "base_link", "torso")
+QUATERNION_TOLERANCE = 0.01  # |q| may differ from 1 by this much; it is then normalised
+
+
+@dataclasses.dataclass(frozen=True)
+class StampedTarget:
+    """A pose or point target in plain numbers, as a message carries it."""
+
+    frame_id: str
+    stamp_s: float
+    position: tuple[float, float, float]
+    orientation_xyzw: tuple[float, float, float, float] | None = None  # None for a point
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetLimits:
+    max_age_s: float = 0.5  # a target stamped longer ago than this is stale [s]
+    max_future_s: float = 0.05  # stamped further ahead: a clock mismatch [s]
+    max_distance_m: float = 3.0  # from base_link; further is a unit or frame mistake [m]
+
+
+def check_target(target: StampedTarget, now_s: float, limits: TargetLimits, prefix: str = "") -> StampedTarget:
+    """Refuse non-finite numbers, unknown frames, stale or future stamps, non-unit quaternions."""
+    frames = tuple(prefix + f for f in TARGET_FRAMES)
+    if target.frame_id not in frames:
+        raise TargetRejected(f"frame {target.frame_id!r} is not a target frame; use one of {', '.join(frames)}")
+    values = list(target.position) + list(target.orientation_xyzw or ())
+    if not all(math.isfinite(v) for v in values):
+        raise TargetRejected(f"target has non-finite numbers {values}")
+    if target.stamp_s <= 0.0:
+        raise TargetRejected("target has no header stamp; stamp it with the robot's clock")
+    age = now_s - target.stamp_s
+    if age > limits.max_age_s:
+        raise TargetRejected(f"target stamped {age:.3f} s ago is stale (limit {limits.max_age_s} s)")
+    if age < -limits.max_future_s:
+        raise TargetRejected(f"target stamped {-age:.3f} s in the future: is use_sim_time set the same on both sides?")
+    if target.orientation_xyzw is not None:
+        norm = math.sqrt(sum(v * v for v in target.orientation_xyzw))
+        if abs(norm - 1.0) > QUATERNION_TOLERANCE:
+            raise TargetRejected(f"orientation quaternion has norm {norm:.3f}; it must be a unit quaternion")
+        target = dataclasses.replace(target, orientation_xyzw=tuple(v / norm for v in target.orientation_xyzw))
+    return target
+
+
+def to_odom(target: StampedTarget, frame_in_odom: pin.SE3, base_in_odom: pin.SE3, limits: TargetLimits) -> pin.SE3:
+    """The target as a pose in odom (a point target gets the identity orientation)."""
+    if target.orientation_xyzw is None:
+        rotation = np.eye(3)
+    else:
+        x, y, z, w = target.orientation_xyzw
+        rotation = pin.Quaternion(w, x, y, z).toRotationMatrix()
+    pose = frame_in_odom * pin.SE3(rotation, np.array(target.position, float))
+    distance = float(np.linalg.norm(pose.translation - base_in_odom.translation))
+    if distance > limits.max_distance_m:
+        raise TargetRejected(
+            f"target {distance:.2f} m from base_link exceeds {limits.max_distance_m} m: wrong frame or units?"
+        )
+    return pose
