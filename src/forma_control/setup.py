@@ -1,4 +1,4 @@
-"""forma_control: joint-PD stand now; whole-body control, walking and the safety supervisor next."""
+"""forma_control: the joint-PD stand and whole-body control; walking and the safety supervisor next."""
 
 from setuptools import find_packages, setup
 
@@ -19,7 +19,13 @@ setup(
     description="Control nodes of the Forma humanoid.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": ["stand_node = forma_control.stand_node:main"],
-        "forma.nodes": ["stand = forma_control.stand_node:StandNode"],
+        "console_scripts": [
+            "stand_node = forma_control.stand_node:main",
+            "wbc_node = forma_control.wbc_node:main",
+        ],
+        "forma.nodes": [
+            "stand = forma_control.stand_node:StandNode",
+            "wbc = forma_control.wbc_node:WbcNode",
+        ],
     },
 )

@@ -58,13 +58,17 @@ class ReachabilityChecker:
             self.arm_names[side] = names
             idx = [model.joint_names.index(n) for n in names]
             self.arm_v[side] = np.array(idx)
-            self.shoulder[side] = model.model.getJointId(f"{p}{side}_shoulder_pitch")
-        # arm reach: shoulder to palm with the arm straight (all joints at 0)
+            # the chain the IK moves starts at the shoulder girdle (scapula): measure from there
+            self.shoulder[side] = model.model.getJointId(f"{p}{side}_{ARM_JOINTS[0]}")
+        # arm reach: the length of the chain from the scapula joint to the palm (the sum of its
+        # links), an upper bound however the joints turn; the straight arm's span at q = 0 is
+        # shorter than what the scapula joints add, and refused targets the IK reaches
         q0 = pin.neutral(model.model)
         pin.framesForwardKinematics(model.model, self.data, q0)
         for side, frame in HANDS.items():
-            palm = self.data.oMf[model.frame[frame]].translation
-            self.reach_m[side] = float(np.linalg.norm(palm - self.data.oMi[self.shoulder[side]].translation))
+            points = [self.data.oMi[model.model.getJointId(n)].translation for n in self.arm_names[side]]
+            points.append(self.data.oMf[model.frame[frame]].translation)
+            self.reach_m[side] = float(sum(np.linalg.norm(b - a) for a, b in zip(points, points[1:], strict=False)))
 
     def check(
         self, side: str, goal: pin.SE3, q: np.ndarray, position_tolerance_m: float, orientation_tolerance_rad: float
