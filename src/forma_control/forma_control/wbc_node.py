@@ -225,10 +225,7 @@ class WbcNode(Node):
         )
         self.status_rate = get("status_rate_hz")
         values = {field.name: get(field.name) for field in dataclasses.fields(WbcSettings)}
-        try:
-            self.settings = WbcSettings(**values)
-        except ControlConfigError as exc:
-            raise ControlConfigError(f"parameter {exc}") from None
+        self.settings = WbcSettings(**values)  # refuses a bad field by name (= the parameter's name)
         self.torso_limits = TorsoLimits()
 
     # --- robot and sensors --------------------------------------------------------------------------
