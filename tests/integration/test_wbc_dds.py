@@ -19,12 +19,14 @@ import pinocchio as pin
 import pytest
 import rclpy
 import yaml
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.action import ActionClient
 from rclpy.context import Context
 from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from forma_control.errors import ControlConfigError
 from forma_control.wbc.reach import ARM_JOINTS
@@ -32,7 +34,7 @@ from forma_control.wbc_node import WbcNode
 from forma_description import RobotModel
 from forma_hardware.hardware_node import to_time_msg
 from forma_interfaces.action import Reach
-from forma_interfaces.msg import HardwareState, WbcStatus
+from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
 from forma_perception.robot_frames import RobotFrames
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, stamp_s
 
@@ -42,7 +44,7 @@ WAIT_S = 180.0  # wall-clock bound on any one wait: the machine is slow and shar
 BODY_JOINTS = 38
 
 
-def deployment_file(tmp) -> str:
+def deployment_file(tmp, require_safety_state: bool = False) -> str:
     deployment = {
         "name": "wbc_dds",
         "use_sim_time": True,
@@ -63,15 +65,77 @@ def deployment_file(tmp) -> str:
                             }
                         ],
                     },
-                    {"name": "control", "nodes": [{"node": "wbc", "parameters": {"require_safety_state": False}}]},
+                    {
+                        "name": "control",
+                        "nodes": [{"node": "wbc", "parameters": {"require_safety_state": require_safety_state}}],
+                    },
                 ]
             }
         },
     }
-    (tmp / "deployments").mkdir()
+    (tmp / "deployments").mkdir(exist_ok=True)
     path = tmp / "deployments" / "wbc_dds.yaml"
     path.write_text(yaml.safe_dump(deployment))
     return str(path)
+
+
+def test_safety_state_decides_when_the_wbc_commands(tmp_path):
+    """With require_safety_state (the default) the probe plays the safety supervisor: nothing is
+    commanded without safety/state or in DAMPING; ACTIVE starts the WBC from the measured pose
+    (the robot keeps standing); leaving ACTIVE stops the commands at once (the hardware holds)."""
+    with (
+        LaunchedDeployment(deployment_file(tmp_path, require_safety_state=True), DOMAIN_ID, tmp_path / "logs") as run,
+        RosProbe(DOMAIN_ID, name="wbc_safety_probe") as probe,
+    ):
+        status = probe.collect(WbcStatus, "wbc/status", keep=50)
+        commands = probe.collect(JointState, "hardware/joint_commands", keep=1)
+        hardware = probe.collect(HardwareState, "hardware/state", keep=5)
+        truth = probe.collect(PoseStamped, "sim/base_pose_ground_truth", depth=50, keep=1000)
+        probe.collect(JointState, "joint_states", keep=1)
+        latched = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
+        safety = probe.node.create_publisher(SafetyState, "safety/state", latched)
+
+        def now() -> float:
+            js = probe.latest("joint_states")
+            return stamp_s(js) if js is not None else 0.0
+
+        def wait_sim(seconds: float) -> None:
+            start = now()
+            probe.wait_for(lambda: now() >= start + seconds, WAIT_S, f"{seconds} s of sim time")
+
+        def reason() -> str:
+            return status[-1].inactive_reason if status else ""
+
+        def body() -> tuple[int, str]:
+            m = hardware[-1]
+            i = list(m.groups).index("body")
+            return m.stop_states[i], m.reasons[i]
+
+        probe.wait_for(lambda: "no safety/state yet" in reason(), WAIT_S, "the wbc waiting for the supervisor")
+        safety.publish(SafetyState(mode=SafetyState.DAMPING, mode_name="DAMPING", reason="start"))
+        probe.wait_for(lambda: reason() == "safety/state is DAMPING: start", WAIT_S, "DAMPING on wbc/status")
+        wait_sim(1.0)
+        assert not commands and not status[-1].active, "nothing is commanded before ACTIVE"
+
+        assert probe.call(Trigger, "hardware/reset", Trigger.Request()).success
+        safety.publish(SafetyState(mode=SafetyState.ACTIVE, mode_name="ACTIVE"))
+        probe.wait_for(lambda: status[-1].active, WAIT_S, "the wbc to activate on ACTIVE")
+        t_active = now()
+        wait_sim(2.0)
+        assert body() == (HardwareState.ACTIVE, ""), body()
+        assert min(m.pose.position.z for m in truth if stamp_s(m) >= t_active) > 0.8
+
+        safety.publish(SafetyState(mode=SafetyState.HOLD, mode_name="HOLD", reason="test hold"))
+        probe.wait_for(lambda: reason() == "safety/state is HOLD: test hold", WAIT_S, "HOLD on wbc/status")
+        last_command = stamp_s(commands[-1])
+        wait_sim(0.5)
+        assert stamp_s(commands[-1]) == last_command, "commands stopped when safety/state left ACTIVE"
+        assert last_command <= now() - 0.5
+        probe.wait_for(lambda: body()[0] == HardwareState.HOLD, WAIT_S, "the hardware to hold on the timeout")
+        assert "no command for" in body()[1]
+    assert run.exit_code == 0, run.output[-3000:]
 
 
 class Robot:
@@ -309,6 +373,35 @@ def test_refused_targets_are_shown_on_status_and_change_no_command(robot, offset
     robot.probe.stop_collecting("hardware/joint_commands")
     assert moved < 0.01, f"the right arm's commands moved by {moved:.3f} rad after a refused target"
     assert robot.owner("right_hand") == owner and robot.last_status().active
+
+
+def test_gaze_and_torso_targets_take_their_groups_and_bad_ones_are_refused(robot):
+    gaze = PointStamped()
+    gaze.header.frame_id, gaze.header.stamp = "base_link", to_time_msg(robot.now())
+    gaze.point.x, gaze.point.y, gaze.point.z = 2.0, 0.3, 0.5
+    publishers = {
+        "gaze": robot.probe.node.create_publisher(PointStamped, "wbc/targets/gaze", 5),
+        "torso": robot.probe.node.create_publisher(PoseStamped, "wbc/targets/torso", 5),
+    }
+    publishers["gaze"].publish(gaze)
+    robot.probe.wait_for(lambda: robot.owner("gaze") == "teleop", WAIT_S, "teleop to own the gaze")
+    torso = PoseStamped()
+    torso.header.frame_id, torso.header.stamp = "base_link", to_time_msg(robot.now())
+    torso.pose.position.z = -0.03  # 3 cm lower than the pelvis now
+    torso.pose.orientation.w = 1.0
+    publishers["torso"].publish(torso)
+    robot.probe.wait_for(lambda: robot.owner("torso") == "teleop", WAIT_S, "teleop to own the torso")
+    rejected = robot.last_status().targets_rejected
+    torso.header.stamp = to_time_msg(robot.now())
+    torso.pose.position.z = -0.5  # half a metre down: a squat the standing controller refuses
+    publishers["torso"].publish(torso)
+    robot.probe.wait_for(lambda: robot.last_status().targets_rejected == rejected + 1, WAIT_S, "the refusal")
+    assert "wbc/targets/torso: pelvis height" in robot.last_status().last_rejection
+    t0 = robot.now()
+    robot.wait_sim(2.0)
+    truth = [m.pose.position.z for m in list(robot.truth) if stamp_s(m) >= t0]
+    assert truth and min(truth) > 0.8 and robot.last_status().active
+    print(f"torso target: pelvis ground truth {np.mean(truth):.3f} m")
 
 
 @pytest.mark.parametrize(

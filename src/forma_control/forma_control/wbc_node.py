@@ -70,6 +70,7 @@ LATEST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 TARGET_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+JOINT_STATES_SILENT_S = 0.2  # wbc/status shows inactive when joint_states stop this long [s, wall]
 
 # Descriptions of the WbcSettings fields exposed as parameters (same names, same units).
 SETTING_DESCRIPTIONS = {
@@ -271,7 +272,7 @@ class WbcNode(Node):
             self.safety = msg
             if was_active and msg.mode != SafetyState.ACTIVE:
                 self.failure = ""  # the supervisor took over; a new ACTIVE starts afresh
-                self._deactivate(f"safety/state is {msg.mode_name}" + (f": {msg.reason}" if msg.reason else ""))
+                self._deactivate(self._gate())
             self._publish_status_if_changed()
 
     def _on_hardware_state(self, msg: HardwareState) -> None:
@@ -304,7 +305,8 @@ class WbcNode(Node):
                     "no safety/state yet (safety supervisor running? require_safety_state:=false to bring up without)"
                 )
             if self.safety.mode != SafetyState.ACTIVE:
-                return f"safety/state is {self.safety.mode_name or self.safety.mode}"
+                why = f": {self.safety.reason}" if self.safety.reason else ""
+                return f"safety/state is {self.safety.mode_name or self.safety.mode}{why}"
         elif self.reset_state != "done":
             return "waiting for hardware/reset (no safety supervisor)"
         return ""
@@ -559,9 +561,6 @@ class WbcNode(Node):
     # --- status -------------------------------------------------------------------------------------
     def _on_status_timer(self) -> None:
         with self.lock:
-            if self.last_joint_states_wall and time.monotonic() - self.last_joint_states_wall > 0.2:
-                silent = time.monotonic() - self.last_joint_states_wall
-                self._deactivate(f"no joint_states for {silent:.2f} s")
             for side, running in list(self.reaches.items()):
                 if running.handle.is_cancel_requested:  # also when no tick runs
                     self._finish_reach(
@@ -581,9 +580,15 @@ class WbcNode(Node):
     def _publish_status(self) -> None:
         self._status_key = self._status_change_key()
         groups, owners = self.authority.as_lists()
+        # No joint_states = no ticks = no commands: say so, but leave the controller engaged. A
+        # wall-clock gap is no reason to restart it (a sim in sim time stalls with its stream);
+        # if the hardware held meanwhile, the supervisor leaves ACTIVE and that restarts it.
+        silent_s = time.monotonic() - self.last_joint_states_wall if self.last_joint_states_wall else 0.0
+        active = self.active and silent_s <= JOINT_STATES_SILENT_S
+        reason = self.inactive_reason if not self.active else f"no joint_states for {silent_s:.2f} s (wall clock)"
         msg = WbcStatus(
-            active=self.active,
-            inactive_reason="" if self.active else self.inactive_reason,
+            active=active,
+            inactive_reason="" if active else reason,
             groups=groups,
             owners=owners,
             capture_point_margin_m=float(self.margin_m) if self.active else math.nan,
