@@ -70,6 +70,7 @@ LATEST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 TARGET_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+MAX_PAUSE_S = 0.1  # a lagging sensor stream pauses the ticks this long before the controller disengages [s]
 JOINT_STATES_SILENT_S = 0.2  # wbc/status shows inactive when joint_states stop this long [s, wall]
 
 # Descriptions of the WbcSettings fields exposed as parameters (same names, same units).
@@ -140,6 +141,8 @@ class WbcNode(Node):
         self.qp_us = 0.0
         self.margin_m = math.nan
         self.ticks = 0
+        self.paused_since: float | None = None  # robot time the ticks paused on a lagging stream
+        self.paused_reason = ""
         self.reset_state = "pending" if not self.require_safety else "not used"
         self.hardware_valid_from = math.inf
         self._status_key = None
@@ -325,18 +328,26 @@ class WbcNode(Node):
                     sensors = sensors_from_messages(msg, self._index, self.imu, self.wrenches, self.sensor_timeout)
                 except SensorsNotReady as exc:
                     reason = str(exc)
+                    if self.active and self._pause(reason):
+                        return
             if reason:
                 if sensors is not None and self.reset_state == "pending":
                     self._request_reset()
                 self._deactivate(reason)
                 self._publish_status_if_changed()
                 return
+            if self.paused_since is not None:
+                pause_s = self.robot_now - self.paused_since
+                self.get_logger().info(f"wbc resumes after a {pause_s:.3f} s pause", throttle_duration_sec=1.0)
+                self.paused_since, self.paused_reason = None, ""
             try:
                 if not self.active:
                     self.controller.activate(sensors)  # from the measured pose: never lunges
                     self.authority.reset()
                     self.active = True
-                    self.get_logger().info("wbc active: commanding the body from the measured pose")
+                    self.get_logger().info(
+                        "wbc active: commanding the body from the measured pose", throttle_duration_sec=1.0
+                    )
                 t0 = time.perf_counter()
                 out = self.controller.tick(sensors)
                 self.tick_us = (time.perf_counter() - t0) * 1e6
@@ -360,6 +371,22 @@ class WbcNode(Node):
             if self.reaches and self.ticks % 5 == 0:
                 self._follow_reaches()
             self._publish_status_if_changed()
+
+    def _pause(self, reason: str) -> bool:
+        """A stream lags: skip ticks (nothing is sent) but stay engaged for up to MAX_PAUSE_S of
+        robot time, so a loaded machine's hiccup does not restart the controller and end goals.
+        The reference does not move meanwhile, so resuming cannot lunge. Longer: disengage (the
+        hardware holds by then; the next activation starts from the measured pose)."""
+        if self.paused_since is None:
+            self.paused_since = self.robot_now
+        if self.robot_now - self.paused_since > MAX_PAUSE_S:
+            self.paused_since, self.paused_reason = None, ""
+            return False
+        if reason != self.paused_reason:
+            self.get_logger().info(f"wbc paused (no command sent): {reason}", throttle_duration_sec=1.0)
+        self.paused_reason = reason
+        self._publish_status_if_changed()
+        return True
 
     def _request_reset(self) -> None:
         """No supervisor: reset the hardware out of its start hold, once; activation follows."""
@@ -385,10 +412,11 @@ class WbcNode(Node):
     def _deactivate(self, reason: str) -> None:
         if reason != self.inactive_reason and reason:
             if self.active:  # (one call site per severity: rclpy's throttled loggers demand it)
-                self.get_logger().warning(f"wbc stopped commanding: {reason}")
+                self.get_logger().warning(f"wbc stopped commanding: {reason}", throttle_duration_sec=1.0)
             else:
                 self.get_logger().info(f"wbc inactive: {reason}", throttle_duration_sec=2.0)
         self.inactive_reason = reason
+        self.paused_since, self.paused_reason = None, ""
         if not self.active:
             return
         self.active = False
@@ -539,7 +567,7 @@ class WbcNode(Node):
                     Reach.Result.TIMEOUT,
                     f"not within {running.request.position_tolerance_m * 100:.1f} cm / "
                     f"{math.degrees(running.request.orientation_tolerance_rad):.1f} deg after "
-                    f"{running.request.timeout_s:.1f} s; the hand holds where it is",
+                    f"{running.request.timeout_s:g} s; the hand holds where it is",
                 )
 
     def _finish_reach(self, side: str, outcome: int, reason: str) -> None:
@@ -570,7 +598,7 @@ class WbcNode(Node):
 
     def _status_change_key(self) -> tuple:
         """What counts as a change for wbc/status (numbers in a reason, e.g. an age, do not)."""
-        reason = re.sub(r"[0-9.]+", "#", self.inactive_reason)
+        reason = re.sub(r"[0-9.]+", "#", self.inactive_reason + self.paused_reason)
         return (self.active, reason, tuple(self.authority.owners.values()), self.targets_rejected)
 
     def _publish_status_if_changed(self) -> None:
@@ -584,8 +612,13 @@ class WbcNode(Node):
         # wall-clock gap is no reason to restart it (a sim in sim time stalls with its stream);
         # if the hardware held meanwhile, the supervisor leaves ACTIVE and that restarts it.
         silent_s = time.monotonic() - self.last_joint_states_wall if self.last_joint_states_wall else 0.0
-        active = self.active and silent_s <= JOINT_STATES_SILENT_S
-        reason = self.inactive_reason if not self.active else f"no joint_states for {silent_s:.2f} s (wall clock)"
+        active = self.active and silent_s <= JOINT_STATES_SILENT_S and not self.paused_reason
+        if not self.active:
+            reason = self.inactive_reason
+        elif self.paused_reason:
+            reason = f"paused: {self.paused_reason}"
+        else:
+            reason = f"no joint_states for {silent_s:.2f} s (wall clock)"
         msg = WbcStatus(
             active=active,
             inactive_reason="" if active else reason,
