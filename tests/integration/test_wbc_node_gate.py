@@ -1,0 +1,135 @@
+"""The wbc node's gate, in process and deterministic: the test feeds the node's own callbacks the
+messages the hardware and the supervisor would send (real rclpy node, real controller; no DDS
+timing involved) and counts the commands the node publishes. Nothing is commanded without
+safety/state ACTIVE; ACTIVE activates from the measured pose; a lagging IMU pauses the ticks and
+they resume without a restart; a lag past 0.1 s disengages; a non-finite sensor value never
+reaches the controller; leaving ACTIVE stops at once."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import rclpy
+from geometry_msgs.msg import WrenchStamped
+from rclpy.context import Context
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import String
+
+from forma_control.wbc_node import WbcNode
+from forma_description import RobotModel, expand_description
+from forma_description.poses import named_pose
+from forma_hardware.hardware_node import to_time_msg
+from forma_interfaces.msg import SafetyState
+
+pytestmark = pytest.mark.integration
+DOMAIN_ID = 54
+PERIOD_S = 0.002
+
+
+class Hardware:
+    """The hardware's messages for the robot standing still, slightly crouched."""
+
+    def __init__(self, robot: RobotModel) -> None:
+        self.robot = robot
+        self.pose = named_pose("stand", robot)
+        for side in ("left", "right"):  # crouched 0.15 rad at the knees: not the nominal pose
+            self.pose[robot.joint_names.index(f"{side}_knee")] += 0.15
+            self.pose[robot.joint_names.index(f"{side}_hip_pitch")] -= 0.075
+            self.pose[robot.joint_names.index(f"{side}_ankle_pitch")] -= 0.075
+        self.t = 1.0
+
+    def joint_states(self) -> JointState:
+        msg = JointState(name=list(self.robot.joint_names), position=list(self.pose))
+        msg.velocity = [0.0] * len(self.pose)
+        msg.effort = [0.0] * len(self.pose)
+        msg.header.stamp = to_time_msg(self.t)
+        return msg
+
+    def imu(self, lag_s: float = 0.0, w: float = 1.0) -> Imu:
+        msg = Imu()
+        msg.header.stamp = to_time_msg(self.t - lag_s)
+        msg.orientation.w = w
+        return msg
+
+    def wrench(self) -> WrenchStamped:
+        msg = WrenchStamped()
+        msg.header.stamp = to_time_msg(self.t)
+        msg.wrench.force.z = 320.0
+        return msg
+
+
+@pytest.fixture
+def node():
+    context = Context()
+    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    n = WbcNode(context=context, parameter_overrides=[Parameter("require_safety_state", value=True)])
+    yield n
+    n.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+def period(node: WbcNode, hw: Hardware, imu_lag_s: float = 0.0, imu_w: float = 1.0) -> None:
+    """One control period: the sensors, then joint_states (which ticks)."""
+    hw.t += PERIOD_S
+    node._on_imu(hw.imu(imu_lag_s, imu_w))
+    node._on_wrench("left", hw.wrench())
+    node._on_wrench("right", hw.wrench())
+    node._on_joint_states(hw.joint_states())
+
+
+def safety(node: WbcNode, mode: int, name: str, reason: str = "") -> None:
+    node._on_safety(SafetyState(mode=mode, mode_name=name, reason=reason))
+
+
+def test_the_gate_pause_and_stop(node):
+    urdf = expand_description()
+    hw = Hardware(RobotModel.from_urdf(urdf))
+    node._on_description(String(data=urdf))
+    for _ in range(10):
+        period(node, hw)
+    assert node.ticks == 0 and "no safety/state yet" in node.inactive_reason
+    safety(node, SafetyState.DAMPING, "DAMPING", "start")
+    period(node, hw)
+    assert node.ticks == 0 and node.inactive_reason == "safety/state is DAMPING: start"
+
+    safety(node, SafetyState.ACTIVE, "ACTIVE")
+    period(node, hw)
+    # activated from the measured pose: the first command is where the robot is (no lunge)
+    body = [hw.robot.joint_names.index(n) for n in node.body_names]
+    assert np.max(np.abs(np.array(node._cmd.position) - hw.pose[body])) < 0.01
+    for _ in range(19):
+        period(node, hw)
+    assert node.ticks == 20 and node.active, "one command per joint_states while ACTIVE"
+
+    # an IMU 60 ms behind joint_states (limit 50 ms): ticks pause, then resume without a restart
+    reference = node.controller.q_ref.copy()
+    for _ in range(10):
+        period(node, hw, imu_lag_s=0.06)
+    assert node.ticks == 20 and node.active and "imu/data is 0.060 s older" in node.paused_reason
+    np.testing.assert_array_equal(node.controller.q_ref, reference)  # nothing moved meanwhile
+    period(node, hw)
+    assert node.ticks == 21 and node.paused_reason == "" and node.active
+
+    # a lag longer than 0.1 s of robot time disengages; fresh sensors start afresh
+    for _ in range(60):
+        period(node, hw, imu_lag_s=0.06)
+    assert not node.active and "imu/data" in node.inactive_reason
+    period(node, hw)
+    assert node.active and node.ticks == 22
+
+    # non-finite sensor values never reach the controller
+    ticks = node.ticks
+    period(node, hw, imu_w=math.nan)
+    assert node.ticks == ticks and "non-finite" in node.paused_reason
+
+    # leaving ACTIVE stops at once
+    period(node, hw)
+    ticks = node.ticks
+    safety(node, SafetyState.HOLD, "HOLD", "command timeout")
+    for _ in range(5):
+        period(node, hw)
+    assert node.ticks == ticks and not node.active
+    assert node.inactive_reason == "safety/state is HOLD: command timeout"
