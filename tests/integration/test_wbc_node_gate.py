@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pinocchio as pin
 import pytest
 import rclpy
 from geometry_msgs.msg import WrenchStamped
@@ -133,3 +134,26 @@ def test_the_gate_pause_and_stop(node):
         period(node, hw)
     assert node.ticks == ticks and not node.active
     assert node.inactive_reason == "safety/state is HOLD: command timeout"
+
+
+def test_a_failing_tick_stops_the_commands_until_the_supervisor_restarts(node):
+    """Fault injection: a NaN hand target inside the controller (as a bug would put there) makes
+    the real QP refuse its data; the node sends nothing more, says why, and stays stopped while
+    safety/state remains ACTIVE; the supervisor's next ACTIVE starts it afresh."""
+    urdf = expand_description()
+    hw = Hardware(RobotModel.from_urdf(urdf))
+    node._on_description(String(data=urdf))
+    safety(node, SafetyState.ACTIVE, "ACTIVE")
+    for _ in range(5):
+        period(node, hw)
+    assert node.ticks == 5
+    node.controller.targets.hands["right"] = pin.SE3(np.eye(3), np.array([math.nan, 0.0, 1.0]))
+    for _ in range(5):
+        period(node, hw)
+    assert node.ticks == 5 and not node.active
+    assert node.failure.startswith("controller failed: QPFailed: non-finite task data")
+    assert "until safety/state leaves ACTIVE" in node.inactive_reason
+    safety(node, SafetyState.HOLD, "HOLD", "command timeout on body")
+    safety(node, SafetyState.ACTIVE, "ACTIVE")
+    period(node, hw)
+    assert node.ticks == 6 and node.active and node.failure == ""
