@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from forma_control.posture import stand_controller
+from forma_control.wbc.lockstep import build_controller, wbc_controller
 from forma_description.poses import named_pose
 from forma_sim.lockstep import LockstepHarness
 from forma_sim.simulation import Simulation, build_simulation
@@ -29,6 +30,27 @@ def pd_stand(world: str = "empty", physics_rate_hz: float = 500.0) -> tuple[Simu
     return sim, harness
 
 
+def wbc_stand(world: str = "empty", ramp_s: float = 1.5, outputs: list | None = None):
+    """The robot on whole-body control: the start ramp of the joint-PD stand (what the safety
+    supervisor's stand-up does), then the WBC at 500 Hz from the measured pose.
+    Returns (sim, harness, controller); every WbcOutput is appended to `outputs`."""
+    sim, harness = pd_stand(world=world)
+    harness.run(ramp_s)
+    controller, body = build_controller(sim.robot)
+    harness.remove_controller("stand")
+    harness.add_controller("wbc", 500.0, wbc_controller(controller, body, outputs))
+    return sim, harness, controller
+
+
+def _stand_for(controller: str):
+    if controller == "pd":
+        return pd_stand()
+    if controller == "wbc":
+        sim, harness, _ = wbc_stand()
+        return sim, harness
+    raise ValueError(f"unknown controller {controller!r}: pd or wbc")
+
+
 def tilt_rad(sim: Simulation) -> float:
     """Angle between the pelvis z axis and the vertical."""
     w, x, y, z = sim.base_pose()[1]
@@ -40,10 +62,15 @@ def fallen(sim: Simulation) -> bool:
 
 
 def survives_push(
-    direction: str, impulse_ns: float, duration_s: float = 0.2, settle_s: float = 1.5, watch_s: float = 3.0
+    direction: str,
+    impulse_ns: float,
+    duration_s: float = 0.2,
+    settle_s: float = 1.5,
+    watch_s: float = 3.0,
+    controller: str = "pd",
 ) -> bool:
     """Push the chest (body `torso`) horizontally for duration_s with the given impulse [N s]."""
-    sim, harness = pd_stand()
+    sim, harness = _stand_for(controller)
     harness.run(settle_s)
     dx, dy = PUSH_DIRECTIONS[direction]
     force = impulse_ns / duration_s
@@ -55,14 +82,16 @@ def survives_push(
     return True
 
 
-def largest_survived_impulse(direction: str, high_ns: float = 120.0, tolerance_ns: float = 1.0) -> float:
+def largest_survived_impulse(
+    direction: str, high_ns: float = 120.0, tolerance_ns: float = 1.0, controller: str = "pd"
+) -> float:
     """Bisection on the push impulse [N s] the robot survives (monotone in practice)."""
     low, high = 0.0, high_ns
-    if survives_push(direction, high):
+    if survives_push(direction, high, controller=controller):
         return high
     while high - low > tolerance_ns:
         mid = 0.5 * (low + high)
-        if survives_push(direction, mid):
+        if survives_push(direction, mid, controller=controller):
             low = mid
         else:
             high = mid

@@ -16,6 +16,8 @@ Recording (record_bench.py): record_msgs_per_s_max, record_loss_s_on_kill.
 Console (console_bench.py): console_update_hz.
 Perception (perception_bench.py): perception_latency_p50_ms_640, perception_latency_p99_ms_640,
   perception_latency_p99_ms_320, perception_fps_640, perception_pos_err_median_cm.
+Whole-body control (wbc_bench.py): wbc_tick_p50_us, wbc_tick_p99_us, wbc_qp_share,
+  push_recovery_impulse_Ns (baseline: the joint-PD hold).
 """
 
 from __future__ import annotations
@@ -259,6 +261,12 @@ def bench_perception() -> dict:
     return run()
 
 
+def bench_wbc() -> dict:
+    from tests.bench.wbc_bench import bench_wbc as run
+
+    return run()
+
+
 BENCHES = [
     bench_sim_rtf,
     bench_latency,
@@ -268,6 +276,7 @@ BENCHES = [
     bench_record,
     bench_console,
     bench_perception,
+    bench_wbc,
 ]
 
 

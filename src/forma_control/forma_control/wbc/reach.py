@@ -58,13 +58,15 @@ class ReachabilityChecker:
             self.arm_names[side] = names
             idx = [model.joint_names.index(n) for n in names]
             self.arm_v[side] = np.array(idx)
-            self.shoulder[side] = model.model.getJointId(f"{p}{side}_shoulder_pitch")
-        # arm reach: shoulder to palm with the arm straight (all joints at 0)
+            self.shoulder[side] = model.model.getJointId(f"{p}{side}_{ARM_JOINTS[0]}")
+        # arm reach: the chain's length from the first scapula joint to the palm (an upper bound:
+        # no arm pose puts the palm further from that joint)
         q0 = pin.neutral(model.model)
         pin.framesForwardKinematics(model.model, self.data, q0)
         for side, frame in HANDS.items():
-            palm = self.data.oMf[model.frame[frame]].translation
-            self.reach_m[side] = float(np.linalg.norm(palm - self.data.oMi[self.shoulder[side]].translation))
+            points = [self.data.oMi[model.model.getJointId(n)].translation for n in self.arm_names[side]]
+            points.append(self.data.oMf[model.frame[frame]].translation)
+            self.reach_m[side] = float(sum(np.linalg.norm(b - a) for a, b in zip(points[:-1], points[1:], strict=True)))
 
     def check(
         self, side: str, goal: pin.SE3, q: np.ndarray, position_tolerance_m: float, orientation_tolerance_rad: float
