@@ -76,7 +76,8 @@ class FaceDetector:
         points' depths [m]; None if there are none."""
         s = ROI_STRIDE
         sparse = depth_m[::s, ::s]
-        small = CameraModel(sparse.shape[1], sparse.shape[0], camera.fx / s, camera.fy / s, camera.cx / s, camera.cy / s)
+        h, w = sparse.shape
+        small = CameraModel(w, h, camera.fx / s, camera.fy / s, camera.cx / s, camera.cy / s)
         points = points_in_camera(sparse, small)
         z_base = points @ t_base_camera[2, :3] + t_base_camera[2, 3]
         with np.errstate(invalid="ignore"):
@@ -105,7 +106,8 @@ class FaceDetector:
         smallest_px = camera.fx * FACE_WIDTH_M / far * 0.85  # a little smaller than a face's box there
         scale = WINDOW_PX / smallest_px
         grey = cv2.cvtColor(np.ascontiguousarray(rgb[y0 : y0 + h, x0 : x0 + w]), cv2.COLOR_RGB2GRAY)
-        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
+        interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
+        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation)
         if min(grey.shape) < WINDOW_PX:
             return [], FaceSearch((x0, y0, w, h), scale)
         grey = cv2.equalizeHist(grey)  # the cascade's contrasts, under any lighting
@@ -148,3 +150,31 @@ def lift_face(
     if not FACE_Z_BASE_M[0] - 0.1 <= p_base[2] <= FACE_Z_BASE_M[1] + 0.1:
         return None
     return FaceDetection(p_base, (int(x), int(y), int(w), int(h)), score)
+
+
+PERSON_GATE_M = 0.5  # a walking person's face moves less than this between two processed frames (5 Hz)
+PERSON_FORGET_AFTER = 10  # frames
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackedPerson:
+    id: str
+    face: FaceDetection
+
+
+class PeoplePipeline:
+    """Faces with 3D positions and track IDs (`person-<n>`) that stay with a person across frames."""
+
+    def __init__(self, max_range_m: float = 3.0) -> None:
+        from forma_perception.tracker import Tracker  # the tracker knows FaceDetection
+
+        self.detector = FaceDetector(max_range_m)
+        self.tracker = Tracker("person", PERSON_GATE_M, PERSON_FORGET_AFTER)
+        self.last_search: FaceSearch | None = None
+
+    def process(
+        self, rgb: np.ndarray, depth_m: np.ndarray, camera: CameraModel, t_base_camera: np.ndarray
+    ) -> list[TrackedPerson]:
+        """rgb H x W x 3, depth H x W [m] (NaN = none), T_base_camera 4 x 4 (base z up)."""
+        faces, self.last_search = self.detector.detect(rgb, depth_m, camera, t_base_camera)
+        return [TrackedPerson(t.id, t.detection) for t in self.tracker.update(faces)]

@@ -51,7 +51,8 @@ def draw_face() -> np.ndarray:
     top, tip = eye_y + 4, int(h * 0.64)
     for side in (-1, 1):
         cv2.line(img, (cx + side * int(w * 0.045), top + 10), (cx + side * int(w * 0.06), tip - 4), (85, 110, 155), 3)
-        cv2.ellipse(img, (cx + side * int(w * 0.035), tip), (int(w * 0.022), int(h * 0.011)), 0, 0, 360, (50, 60, 95), -1)
+        nostril = (int(w * 0.022), int(h * 0.011))
+        cv2.ellipse(img, (cx + side * int(w * 0.035), tip), nostril, 0, 0, 360, (50, 60, 95), -1)
     cv2.line(img, (cx, top), (cx, tip - 8), (150, 180, 225), 5)
     # mouth
     mouth_y = int(h * 0.76)
