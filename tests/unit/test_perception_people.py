@@ -9,59 +9,24 @@ from __future__ import annotations
 import math
 
 import cv2
-import mujoco
 import numpy as np
 import pytest
 
-from forma_description import expand_description
-from forma_description.poses import named_pose
 from forma_perception.errors import PerceptionError
 from forma_perception.people import FaceDetector, PeoplePipeline, lift_face
 from forma_perception.pipeline import ObjectPipeline
 from forma_perception.rgbd import CameraModel
-from forma_perception.robot_frames import RobotFrames
 from forma_perception.tf_frames import detection_frames, matrix_from_transform, quaternion_xyzw, transform_from_matrix
-from forma_sim.camera import RgbdCamera
 from forma_sim.face_texture import draw_face
 from forma_sim.scene import worlds_dir
-from forma_sim.simulation import build_simulation
-
-
-class PeopleScene:
-    """The people world with the person placed in front of the standing, looking-ahead robot."""
-
-    def __init__(self, width: int = 320, height: int = 240) -> None:
-        self.sim = build_simulation("people")
-        self.sim.reset(named_pose("stand_look_ahead", self.sim.robot))
-        self.camera = RgbdCamera(self.sim.model, "head_camera", width, height)
-        k = self.camera.intrinsics()
-        self.model = CameraModel(width, height, k.fx, k.fy, k.cx, k.cy)
-        self.frames = RobotFrames(expand_description())
-
-    def place(self, distance_m: float, lateral_m: float, yaw_rad: float):
-        """Person `distance_m` ahead of the pelvis, facing the robot turned by yaw; returns
-        rgb, depth, T_base_camera and the face centre in base_link (ground truth)."""
-        model, data = self.sim.model, self.sim.data
-        base, wxyz = self.sim.base_pose()
-        mocap = model.body("person").mocapid[0]
-        data.mocap_pos[mocap] = (base[0] + distance_m, base[1] + lateral_m, 0.0)
-        heading = math.pi + math.atan2(lateral_m, distance_m) + yaw_rad
-        data.mocap_quat[mocap] = (math.cos(heading / 2), 0.0, 0.0, math.sin(heading / 2))
-        mujoco.mj_forward(model, data)
-        self.frames.update(self.sim.robot.joint_names, self.sim.joint_positions())
-        t_base_camera = self.frames.transform("base_link", "head_camera_color_optical_frame")
-        rotation = np.zeros(9)
-        mujoco.mju_quat2Mat(rotation, wxyz)
-        truth = rotation.reshape(3, 3).T @ (data.site("person_face").xpos - base)
-        rgb, depth = self.camera.render(data)
-        return rgb, depth.astype(np.float32), t_base_camera, truth
+from tests.accept.scenarios import PeopleScene
 
 
 @pytest.fixture(scope="module")
 def scene():
     s = PeopleScene()
     yield s
-    s.camera.close()
+    s.close()
 
 
 def test_the_person_is_found_and_placed_within_10_cm_with_a_stable_id(scene):
