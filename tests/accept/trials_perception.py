@@ -182,7 +182,7 @@ def score_scenes(seeds, verbose: bool = False) -> dict:
     }
 
 
-PEOPLE_SEEDS = range(2000, 2060)  # held out (development used seeds 0-99)
+PEOPLE_SEEDS = range(2000, 2200)  # held out (development used seeds 0-299)
 PEOPLE_FRAMES = 2
 PERSON_MATCH_M = 0.5  # a reported face this close to the person is theirs (scored by its error)
 

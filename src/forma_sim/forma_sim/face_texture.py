@@ -38,13 +38,13 @@ def draw_face() -> np.ndarray:
         ex = cx + side * dx
         # eye sockets: a darker soft patch
         socket = np.zeros((h, w), np.float32)
-        cv2.ellipse(socket, (ex, eye_y - 2), (int(w * 0.12), int(h * 0.055)), 0, 0, 360, 1.0, -1)
+        cv2.ellipse(socket, (ex, eye_y - 3), (int(w * 0.13), int(h * 0.065)), 0, 0, 360, 1.0, -1)
         socket = cv2.GaussianBlur(socket, (0, 0), 3)
-        img = np.clip(img.astype(np.float32) * (1.0 - 0.45 * socket[:, :, None]), 0, 255).astype(np.uint8)
+        img = np.clip(img.astype(np.float32) * (1.0 - 0.55 * socket[:, :, None]), 0, 255).astype(np.uint8)
         # brow
         cv2.ellipse(img, (ex, eye_y - int(h * 0.065)), (int(w * 0.11), int(h * 0.022)), 0, 180, 360, (25, 30, 45), 6)
         # eye: white, iris, pupil
-        cv2.ellipse(img, (ex, eye_y), (int(w * 0.075), int(h * 0.025)), 0, 0, 360, (200, 205, 215), -1)
+        cv2.ellipse(img, (ex, eye_y), (int(w * 0.075), int(h * 0.025)), 0, 0, 360, (170, 175, 185), -1)
         cv2.circle(img, (ex, eye_y), int(h * 0.024), (40, 45, 60), -1)
         cv2.circle(img, (ex, eye_y), int(h * 0.011), (10, 10, 10), -1)
     # nose: a light bridge with darker flanks and nostrils
