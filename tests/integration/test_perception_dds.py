@@ -196,6 +196,16 @@ def test_perception_finds_the_tabletop_objects_and_refuses_bad_input(tmp_path):
 def people_deployment_file(tmp) -> str:
     look_ahead = {"pose": "stand_look_ahead"}
     sim = {"world": "people", "initial_pose": "stand_look_ahead", "camera.rate_hz": 10.0}
+    perception = {"node": "perception", "parameters": {"max_rate_hz": 5.0}}
+    optical = {  # people in the camera's optical frame (what the face node's gaze takes as it is)
+        "node": "perception",
+        "name": "perception_optical",
+        "parameters": {"max_rate_hz": 5.0, "people_frame": "head_camera_color_optical_frame"},
+        "remappings": {
+            "perception/people": "perception_optical/people",
+            "perception/objects": "perception_optical/objects",
+        },
+    }
     deployment = {
         "name": "perception_people_test",
         "use_sim_time": True,
@@ -204,7 +214,7 @@ def people_deployment_file(tmp) -> str:
                 "processes": [
                     {"name": "sim", "nodes": [{"node": "sim", "parameters": sim}]},
                     {"name": "control", "nodes": [{"node": "stand", "parameters": look_ahead}]},
-                    {"name": "perception", "nodes": [{"node": "perception", "parameters": {"max_rate_hz": 5.0}}]},
+                    {"name": "perception", "nodes": [perception, optical]},
                 ]
             }
         },
@@ -220,6 +230,7 @@ def test_perception_publishes_the_person_in_front(tmp_path):
         RosProbe(PEOPLE_DOMAIN_ID, name="people_probe") as probe,
     ):
         people = probe.collect(PersonArray, "perception/people", keep=20)
+        optical = probe.collect(PersonArray, "perception_optical/people", keep=5)
         objects = probe.collect(DetectedObjectArray, "perception/objects", keep=5)
         base = probe.collect(PoseStamped, "sim/base_pose_ground_truth", keep=1)
         joints = probe.collect(JointState, "joint_states", keep=1)
@@ -246,6 +257,14 @@ def test_perception_publishes_the_person_in_front(tmp_path):
         assert person.face_detected and 0.0 < person.score <= 1.0 and person.face_width_px >= 8
         assert person.id.startswith("person-") and len({m.people[0].id for m in people[-3:]}) == 1
         assert objects and objects[-1].objects == []  # no table: the person is not an object
+
+        # people_frame: the same face, in the optical frame
+        probe.wait_for(lambda: optical and optical[-1].people, 60, "the person in the optical frame")
+        assert optical[-1].header.frame_id == "head_camera_color_optical_frame"
+        q = optical[-1].people[0].face_position_m
+        t_world_optical = to_matrix(base[-1].pose) @ frames.transform("base_link", "head_camera_color_optical_frame")
+        world = t_world_optical @ np.array([q.x, q.y, q.z, 1.0])
+        assert q.z > 1.0 and np.linalg.norm(world[:3] - np.array(FACE_IN_WORLD)) < 0.10
     assert launched.exit_code == 0, launched.output[-2000:]
 
 

@@ -112,6 +112,8 @@ def test_tf_transforms_round_trip_and_broken_ones_are_refused():
         matrix_from_transform((0, 0, 0), (0, 0, 0, 2.0), "TF head -> base_link")
     with pytest.raises(PerceptionError, match="not a finite transform"):
         matrix_from_transform((0, float("nan"), 0), (0, 0, 0, 1.0))
-    frames = detection_frames("torso", [("obj-3", (0.5, 0.1, -0.2), (0, 0, 0, 1))], [("person-1", (1.5, 0, 0.4))])
-    assert [(f.parent, f.child) for f in frames] == [("torso", "object/obj-3"), ("torso", "person/person-1")]
+    frames = detection_frames(
+        "torso", "head", [("obj-3", (0.5, 0.1, -0.2), (0, 0, 0, 1))], [("person-1", (1.5, 0, 0.4))]
+    )
+    assert [(f.parent, f.child) for f in frames] == [("torso", "object/obj-3"), ("head", "person/person-1")]
     assert frames[1].translation == (1.5, 0.0, 0.4) and frames[1].rotation_xyzw == (0.0, 0.0, 0.0, 1.0)

@@ -83,6 +83,7 @@ class PerceptionNode(Node):
             ("onnx_labels", [""], "detector onnx: class names, in the model's label order"),
             ("onnx_score_threshold", 0.5, "detector onnx: boxes scoring lower are dropped"),
             ("people_enabled", True, "detect faces and publish perception/people"),
+            ("people_frame", "", "robot frame of perception/people positions; empty: the frame parameter"),
             ("people_max_range_m", 3.0, "farthest face searched [m] (0.8..6); sets the smallest face size looked for"),
             ("camera_pose_source", "fk", "fk (forward kinematics of joint_states) or tf (ROS 2 install)"),
             ("publish_tf", False, "broadcast objects and people as TF frames object/<id>, person/<id> (ROS 2 install)"),
@@ -104,6 +105,7 @@ class PerceptionNode(Node):
             raise PerceptionError(f"detector {get('detector')!r}: use geometric or onnx")
         self.pipeline = ObjectPipeline(int(get("seed")), detector)
         self.people = PeoplePipeline(float(get("people_max_range_m"))) if get("people_enabled") else None
+        self.people_frame = get("people_frame") or self.frame
         self.pose_source = get("camera_pose_source")
         if self.pose_source not in ("fk", "tf"):
             raise PerceptionError(f"camera_pose_source {self.pose_source!r}: use fk or tf")
@@ -141,8 +143,9 @@ class PerceptionNode(Node):
     def _on_description(self, msg: String) -> None:
         try:
             frames = RobotFrames(msg.data)
-            if not frames.has(self.frame):
-                raise PerceptionError(f"output frame {self.frame!r} is not in the robot description")
+            for name, frame in (("frame", self.frame), ("people_frame", self.people_frame)):
+                if not frames.has(frame):
+                    raise PerceptionError(f"{name} {frame!r} is not in the robot description")
         except PerceptionError as exc:
             self._report(str(exc))
             return
@@ -202,11 +205,13 @@ class PerceptionNode(Node):
         if self.pose_source == "tf":
             t_base_camera = self._lookup(BASE_FRAME, camera_frame, color.header.stamp)
             t_out_base = self._lookup(self.frame, BASE_FRAME, color.header.stamp)
+            t_people_base = self._lookup(self.people_frame, BASE_FRAME, color.header.stamp)
         else:
             joints = self.latest_joints
             self.frames.update(joints.name, joints.position)
             t_base_camera = self.frames.transform(BASE_FRAME, camera_frame)
             t_out_base = self.frames.transform(self.frame, BASE_FRAME)
+            t_people_base = self.frames.transform(self.people_frame, BASE_FRAME)
         result = self.pipeline.process(rgb, depth_m, self.camera, t_base_camera)
         out = DetectedObjectArray()
         out.header.stamp, out.header.frame_id = color.header.stamp, self.frame
@@ -220,7 +225,7 @@ class PerceptionNode(Node):
             obj.size_m.x, obj.size_m.y, obj.size_m.z = (float(v) for v in d.size)
             out.objects.append(obj)
         self.pub.publish(out)
-        people = self._publish_people(rgb, depth_m, t_base_camera, t_out_base, color.header.stamp)
+        people = self._publish_people(rgb, depth_m, t_base_camera, t_people_base, color.header.stamp)
         if self.tf_broadcaster is not None:
             self._broadcast(out, people)
         self.frames_processed += 1
@@ -233,10 +238,11 @@ class PerceptionNode(Node):
             )
 
     def _publish_people(self, rgb, depth_m, t_base_camera, t_out_base, stamp) -> PersonArray | None:
+        """Faces in people_frame (t_out_base: T_people_frame_base)."""
         if self.people is None:
             return None
         out = PersonArray()
-        out.header.stamp, out.header.frame_id = stamp, self.frame
+        out.header.stamp, out.header.frame_id = stamp, self.people_frame
         for tracked in self.people.process(rgb, depth_m, self.camera, t_base_camera):
             face = tracked.face
             p = t_out_base[:3, :3] @ face.position + t_out_base[:3, 3]
@@ -262,6 +268,7 @@ class PerceptionNode(Node):
 
         frames = detection_frames(
             self.frame,
+            self.people_frame,
             [
                 (o.id, (o.pose.position.x, o.pose.position.y, o.pose.position.z),
                  (o.pose.orientation.x, o.pose.orientation.y, o.pose.orientation.z, o.pose.orientation.w))

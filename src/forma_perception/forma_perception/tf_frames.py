@@ -74,16 +74,18 @@ def transform_from_matrix(m: np.ndarray) -> tuple[tuple[float, float, float], tu
 
 
 def detection_frames(
-    parent: str,
+    objects_parent: str,
+    people_parent: str,
     objects: Iterable[tuple[str, Sequence[float], Sequence[float]]],
     people: Iterable[tuple[str, Sequence[float]]],
 ) -> list[FrameTransform]:
-    """TF frames for one frame's results, in `parent` (the node's output frame): objects as
-    (id, position [m], orientation x, y, z, w) -> `object/<id>`; people as (id, face position [m])
-    -> `person/<id>`, axes parallel to the parent's (a face's position carries no orientation)."""
+    """TF frames for one frame's results, children of the frames they were published in: objects
+    as (id, position [m], orientation x, y, z, w) -> `object/<id>`; people as (id, face position
+    [m]) -> `person/<id>`, axes parallel to the parent's (a face's position has no orientation)."""
     out = [
-        FrameTransform(parent, f"object/{i}", tuple(float(v) for v in p), tuple(float(v) for v in q))
+        FrameTransform(objects_parent, f"object/{i}", tuple(float(v) for v in p), tuple(float(v) for v in q))
         for i, p, q in objects
     ]
-    out += [FrameTransform(parent, f"person/{i}", tuple(float(v) for v in p), (0.0, 0.0, 0.0, 1.0)) for i, p in people]
+    identity = (0.0, 0.0, 0.0, 1.0)
+    out += [FrameTransform(people_parent, f"person/{i}", tuple(float(v) for v in p), identity) for i, p in people]
     return out
