@@ -13,7 +13,8 @@ Not randomized yet: textures (the objects are plain-coloured).
 People (`perception_people_random`): the `people` world, a person placed 0.8-2.5 m in front of
 the robot (lateral offset up to a quarter of the distance, turned +-30 deg from facing the robot,
 +-8 cm taller or shorter), random lighting and neck pose, the same depth-noise model; rendered at
-320x240 (the sim's default) and at 640x480. The face's true centre (the `person_face` site) is
+320x240 (the sim's default) and at 640x480; then once more turned away from the robot (no face
+may be reported). The face's true centre (the `person_face` site) is
 read from MuJoCo for scoring only.
 """
 
@@ -201,7 +202,7 @@ def score_people(seeds, width: int, height: int, verbose: bool = False) -> dict:
     from forma_perception.rgbd import points_in_camera
 
     scene = PeopleScene(width, height)
-    frames_total = reported = false_faces = id_pairs = id_kept = 0
+    frames_total = reported = false_faces = id_pairs = id_kept = back_faces = 0
     errors: list[float] = []
     baseline_errors: list[float] = []
     try:
@@ -236,6 +237,9 @@ def score_people(seeds, width: int, height: int, verbose: bool = False) -> dict:
                     band = points[(points[:, :, 2] >= FACE_Z_BASE_M[0]) & (points[:, :, 2] <= FACE_Z_BASE_M[1])]
                 if len(band):
                     baseline_errors.append(float(np.linalg.norm(band.mean(axis=0) - truth)))
+            # the same person with their back to the robot: no face may be reported
+            rgb, depth, t_base_camera, _ = scene.place(distance, lateral, yaw + math.pi)
+            back_faces += len(PeoplePipeline().process(rgb, _noisy(depth, rng), scene.model, t_base_camera))
     finally:
         scene.close()
     recall = len(errors) / frames_total
@@ -255,6 +259,9 @@ def score_people(seeds, width: int, height: int, verbose: bool = False) -> dict:
         ),
         f"people_position_error_p95_cm_{tag}": Figure(round(p95_cm, 2), "cm", "<= 10", p95_cm <= 10.0),
         f"people_id_stable_{tag}": Figure(round(stable, 4), "", ">= 0.95", stable >= 0.95),
+        f"people_faces_seen_from_behind_{tag}": Figure(
+            back_faces, "", "== 0", back_faces == 0, note=f"the person turned away, {len(seeds)} frames"
+        ),
     }  # fmt: skip
 
 

@@ -58,6 +58,9 @@ def test_near_and_far_people_and_no_person_at_all(scene):
     rgb, depth, t_base_camera, _ = scene.place(5.5, 0.0, 0.0)
     faces, search = detector.detect(rgb, depth, scene.model, t_base_camera)
     assert faces == [] and search.roi_px is None
+    # no depth at all (a dead sensor): nothing searched, no error
+    faces, search = detector.detect(rgb, np.full_like(depth, np.nan), scene.model, t_base_camera)
+    assert faces == [] and search.roi_px is None
 
 
 def test_the_person_is_not_an_object(scene):
