@@ -292,3 +292,15 @@ def test_bad_people_and_tf_parameters_are_refused(parameters, reason):
                 PerceptionNode(context=context, parameter_overrides=overrides).destroy_node()
     finally:
         rclpy.shutdown(context=context)
+
+
+def test_people_can_be_switched_off():
+    context = Context()
+    rclpy.init(context=context, domain_id=PEOPLE_DOMAIN_ID)
+    try:
+        off = PerceptionNode(context=context, parameter_overrides=[Parameter("people_enabled", value=False)])
+        topics = {t for t, _ in off.get_publisher_names_and_types_by_node(off.get_name(), off.get_namespace())}
+        assert "/perception/objects" in topics and "/perception/people" not in topics
+        off.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
