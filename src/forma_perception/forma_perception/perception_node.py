@@ -17,6 +17,7 @@ import math
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import TransformStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -264,8 +265,6 @@ class PerceptionNode(Node):
         return matrix_from_transform((t.x, t.y, t.z), (q.x, q.y, q.z, q.w), f"TF {source} -> {target}")
 
     def _broadcast(self, objects: DetectedObjectArray, people: PersonArray | None) -> None:
-        from geometry_msgs.msg import TransformStamped
-
         frames = detection_frames(
             self.frame,
             self.people_frame,
