@@ -15,7 +15,8 @@ Face and interaction (face_bench.py): face_fps_1280x480, face_frame_p99_ms, inte
 Recording (record_bench.py): record_msgs_per_s_max, record_loss_s_on_kill.
 Console (console_bench.py): console_update_hz.
 Perception (perception_bench.py): perception_latency_p50_ms_640, perception_latency_p99_ms_640,
-  perception_latency_p99_ms_320, perception_fps_640, perception_pos_err_median_cm.
+  perception_latency_p99_ms_320, perception_fps_640, perception_pos_err_median_cm,
+  perception_people_latency_ms, perception_people_latency_p99_ms_640.
 Whole-body control (wbc_bench.py): wbc_tick_p50_us, wbc_tick_p99_us, wbc_qp_share,
   push_recovery_impulse_Ns (baseline: the joint-PD hold).
 """
