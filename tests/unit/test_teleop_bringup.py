@@ -180,5 +180,6 @@ def test_teleop_launch_declares_every_argument_it_reads_and_starts_real_executab
         "robot_state_publisher's copy of the description must not replace the robot's own"
     )
     bringup = (REPO / "src" / "forma_bringup" / "package.xml").read_text()
-    for dep in ("forma_teleop", "rviz2", "robot_state_publisher"):
+    for dep in ("forma_teleop", "robot_state_publisher"):
         assert f"<exec_depend>{dep}</exec_depend>" in bringup
+    assert "<exec_depend>rviz2</exec_depend>" not in bringup, "RViz runs on the operator's machine, not the robot"
