@@ -28,7 +28,7 @@ from visualization_msgs.srv import GetInteractiveMarkers
 from forma_description.frames import RobotFrames
 from forma_interfaces.srv import StepSimulation
 from forma_teleop.errors import TeleopError
-from forma_teleop.markers import pose_msg
+from forma_teleop.markers import RESET_MENU_ID, pose_msg
 from forma_teleop.teleop_node import TeleopMarkersNode
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, stamp_s
 
@@ -88,11 +88,11 @@ class Rig:
         }
         self.feedback_pub = probe.node.create_publisher(InteractiveMarkerFeedback, f"{NS}/feedback", 10)
 
-    def step(self, periods: int = 1) -> float:
+    def step(self, periods: int = 1, timeout_s: float = 30.0) -> float:
         reply = self.probe.call(StepSimulation, "sim/step", StepSimulation.Request(periods=periods), timeout_s=60)
         assert reply.success, reply.message
         self.probe.wait_for(
-            lambda: self.joints and abs(stamp_s(self.joints[-1]) - reply.sim_time_s) < 1e-6, 30, "joint_states"
+            lambda: self.joints and abs(stamp_s(self.joints[-1]) - reply.sim_time_s) < 1e-6, timeout_s, "joint_states"
         )
         return reply.sim_time_s
 
@@ -119,10 +119,10 @@ def rig(tmp_path_factory):
         rig = Rig(probe, launched)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:  # the node places its markers with the first joint_states it sees
-            rig.step(1)
             try:
+                rig.step(1, timeout_s=2.0)  # the first steps' joint_states may go out before discovery ends
                 markers, _ = rig.markers()
-            except AssertionError:  # service not up yet
+            except AssertionError:  # not discovered / service not up yet
                 continue
             if len(markers) == 4:
                 rig.palms_at_placement = rig.palms()  # FK of the joint states the node placed them with
@@ -223,6 +223,24 @@ def test_reset_puts_the_markers_back_at_the_palms(rig):
         time.sleep(0.1)
     palms = rig.palms()
     assert np.linalg.norm(xyz(rig.markers()[0]["left_hand"].pose) - palms["left_hand"]) < 0.01
+
+    # the same from RViz's right-click menu on a marker
+    rig.send(feedback("right_hand", (0.45, -0.3, 0.2)))
+    rig.probe.wait_for(
+        lambda: np.allclose(xyz(rig.markers()[0]["right_hand"].pose), (0.45, -0.3, 0.2)), 30, "the dragged marker"
+    )
+    menu = feedback("right_hand", (0.45, -0.3, 0.2), event=InteractiveMarkerFeedback.MENU_SELECT)
+    menu.menu_entry_id = RESET_MENU_ID
+    rig.send(menu)
+    rig.probe.wait_for(
+        lambda: "markers back to the robot's pose (menu of right_hand)" in rig.launched.output, 30, "menu"
+    )
+    time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while np.allclose(xyz(rig.markers()[0]["right_hand"].pose), (0.45, -0.3, 0.2)) and time.monotonic() < deadline:
+        rig.step(1)
+        time.sleep(0.1)
+    assert np.linalg.norm(xyz(rig.markers()[0]["right_hand"].pose) - rig.palms()["right_hand"]) < 0.01
 
 
 @pytest.mark.parametrize(

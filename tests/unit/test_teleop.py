@@ -14,14 +14,20 @@ import pytest
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PointStamped, Pose, PoseStamped
 from rclpy.serialization import deserialize_message, serialize_message
-from visualization_msgs.msg import InteractiveMarker, InteractiveMarkerControl, InteractiveMarkerFeedback
+from visualization_msgs.msg import InteractiveMarker, InteractiveMarkerControl, InteractiveMarkerFeedback, MenuEntry
 from visualization_msgs.srv import GetInteractiveMarkers
 
 from forma_description.frames import RobotFrames
 from forma_description.poses import named_pose
 from forma_teleop.errors import TeleopError
 from forma_teleop.marker_protocol import CONFLICT_WINDOW_S, MarkerProtocol
-from forma_teleop.markers import AXIS_ORIENTATION_WXYZ, initial_target_poses, pose_msg, target_marker
+from forma_teleop.markers import (
+    AXIS_ORIENTATION_WXYZ,
+    RESET_MENU_ID,
+    initial_target_poses,
+    pose_msg,
+    target_marker,
+)
 from forma_teleop.targets import RateLimiter, TeleopConfig, check_namespace, target_from_feedback
 
 STAMP = Time(sec=12, nanosec=500)
@@ -189,6 +195,7 @@ def test_hand_markers_have_six_dof_controls_about_the_right_axes():
         np.testing.assert_allclose(control_axis(move), np.eye(3)[i], atol=1e-12)
         np.testing.assert_allclose(control_axis(turn), np.eye(3)[i], atol=1e-12)
     assert controls["body"].always_visible and controls["body"].markers, "the palm is drawn"
+    assert [(e.id, e.command_type) for e in marker.menu_entries] == [(RESET_MENU_ID, MenuEntry.FEEDBACK)]
     assert len(marker.controls) == 7
 
 

@@ -7,6 +7,7 @@ Pure: no rclpy. Controls per target:
   rotate about the palm's own axes;
 - gaze: 3-DoF — move along x, y, z, or drag the sphere in the view plane;
 - torso: height (move along z) and orientation (rotate about its own x, y, z).
+Each has a right-click menu entry that puts the markers back at the robot's current pose.
 
 The markers' header stamp is zero, so RViz keeps them locked to their frame and reports feedback
 in that frame (rviz_default_plugins InteractiveMarker::publishFeedback).
@@ -18,7 +19,7 @@ import math
 
 import numpy as np
 from geometry_msgs.msg import Pose
-from visualization_msgs.msg import InteractiveMarker, InteractiveMarkerControl, Marker
+from visualization_msgs.msg import InteractiveMarker, InteractiveMarkerControl, Marker, MenuEntry
 
 from forma_teleop.errors import TeleopError
 from forma_teleop.targets import TARGETS, TeleopConfig
@@ -32,6 +33,7 @@ COLORS_RGBA = {
     "gaze": (0.2, 0.5, 1.0, 0.8),
     "torso": (0.9, 0.8, 0.2, 0.5),
 }
+RESET_MENU_ID = 1  # right-click menu entry: put the markers back at the robot's pose
 SCALE_M = {"left_hand": 0.2, "right_hand": 0.2, "gaze": 0.15, "torso": 0.45}  # size of the handles [m]
 DESCRIPTIONS = {
     "left_hand": "left hand target",
@@ -90,6 +92,9 @@ def target_marker(name: str, frame: str, position, wxyz=(1.0, 0.0, 0.0, 0.0)) ->
     marker.name = name
     marker.description = DESCRIPTIONS[name]
     marker.scale = SCALE_M[name]
+    marker.menu_entries.append(
+        MenuEntry(id=RESET_MENU_ID, parent_id=0, title="Back to the robot's pose", command_type=MenuEntry.FEEDBACK)
+    )
     C = InteractiveMarkerControl  # noqa: N806 (the message's constants)
     if spec.kind == "point":
         marker.pose = pose_msg(position, (1.0, 0.0, 0.0, 0.0))

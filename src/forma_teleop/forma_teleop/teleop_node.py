@@ -5,8 +5,8 @@ On a ROS 2 install it serves them with the standard `interactive_markers` librar
 not importable (the pip side) with forma_teleop.marker_server, which speaks the same protocol, so
 RViz on another machine drives the robot either way. The markers start at the robot's current
 palms, torso and a point in front of the head (forward kinematics of the first joint_states on
-robot_description); `<ns>/reset` puts them back there. joint_states (500 Hz) is subscribed only
-while markers are being placed.
+robot_description); `<ns>/reset` or the markers' right-click menu puts them back there.
+joint_states (500 Hz) is subscribed only while markers are being placed.
 
 Every target is checked (targets.py: finite, unit quaternion, the marker's frame, a robot clock)
 and stamped with the node's clock (sim time under use_sim_time, as the robot's); a refused one is
@@ -33,7 +33,7 @@ from visualization_msgs.msg import InteractiveMarkerFeedback
 from forma_description.frames import RobotFrames
 from forma_teleop.errors import TeleopError
 from forma_teleop.marker_server import MarkerServer
-from forma_teleop.markers import initial_target_poses, pose_msg, target_marker
+from forma_teleop.markers import RESET_MENU_ID, initial_target_poses, pose_msg, target_marker
 from forma_teleop.targets import TARGETS, RateLimiter, TeleopConfig, check_namespace, target_from_feedback
 
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -174,6 +174,10 @@ class TeleopMarkersNode(Node):
     # --- feedback -> targets ---------------------------------------------------------------------
     def _on_feedback(self, feedback: InteractiveMarkerFeedback) -> None:
         name = feedback.marker_name
+        if feedback.event_type == feedback.MENU_SELECT and feedback.menu_entry_id == RESET_MENU_ID:
+            self.get_logger().info(f"markers back to the robot's pose (menu of {name})")
+            self._follow_joint_states()
+            return
         try:
             target = target_from_feedback(
                 feedback, self.config.frame, self.get_clock().now().to_msg(), self.config.quaternion_tolerance
