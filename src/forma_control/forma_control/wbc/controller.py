@@ -27,7 +27,7 @@ class WbcSettings:
     """Gains [1/s] set how fast each task's error decays; weights rank tasks against each other."""
 
     rate_hz: float = 500.0  # control rate [Hz]
-    com_forward_m: float = 0.045  # nominal CoM ahead of the ankles [m]: mid-foot, largest margins
+    com_forward_m: float = 0.05  # nominal CoM ahead of the ankles [m]: balances the front and back margins
     com_gain: float = 15.0  # [1/s]
     capture_gain: float = 1.5  # CoM reference moved this many times the capture point's excursion
     capture_limit_m: float = 0.08  # largest CoM reference offset from nominal [m]
