@@ -61,3 +61,37 @@ def test_wbc_reaches_a_hand_target_and_refuses_infeasible_ones_with_reasons():
     assert "arm reach" in reasons["1.5 m away"]
     assert "behind the back" in reasons["behind the back"]
     assert "closest" in reasons["impossible orientation"]
+
+
+def test_wbc_keeps_the_arm_out_of_the_torso_when_a_target_lies_inside_it():
+    """A policy streams a palm target inside the chest: the controller's self-collision
+    constraints stop the arm at the safety distance (physics has self-collision off, so only the
+    controller prevents it); the reach check says why the target is refused."""
+    from forma_control.wbc.collision import SelfCollision, default_pairs
+
+    sim, harness, controller = wbc_stand()
+    harness.run(0.3)
+    torso = controller.reference_pose("torso")
+    palm = controller.reference_pose("right_hand")
+    inside = pin.SE3(palm.rotation, torso.translation + torso.rotation @ np.array([0.02, -0.02, -0.05]))
+    verdict = ReachabilityChecker(controller.m).check("right", inside, controller.q_ref, 0.02, math.radians(5))
+    assert not verdict.reachable and "inside the robot" in verdict.reason
+    controller.set_hand_target("right", inside)
+    measured = SelfCollision(
+        controller.m.model, controller.m.collision_geometry.copy(), default_pairs(), controller.collision.settings
+    )
+    data = controller.m.model.createData()
+    reference_gap, measured_gap = [], []
+
+    def observe(s):
+        reference_gap.append(controller.closest_pair[0])
+        pin.computeJointJacobians(controller.m.model, data, controller.last_measured_q)
+        measured.ticks = 0  # all pairs, every time
+        measured_gap.append(measured.rows(data, controller.last_measured_q)[2])
+
+    harness.run(2.0, observe)
+    assert not fallen(sim)
+    moved = np.linalg.norm(controller.measured_pose("right_hand").translation - palm.translation)
+    assert moved > 0.1  # the arm did go toward the target
+    assert min(reference_gap) > 0.015  # safety distance 2 cm, held to within 5 mm
+    assert min(measured_gap) > 0.0  # and the real arm never entered the body

@@ -17,6 +17,7 @@ import pinocchio as pin
 
 from forma_control.errors import ControlConfigError
 from forma_control.wbc import balance
+from forma_control.wbc.collision import CollisionSettings, SelfCollision, default_pairs
 from forma_control.wbc.estimator import LegOdometry, Sensors
 from forma_control.wbc.model import FEET, HANDS, WholeBodyModel
 from forma_control.wbc.qp import TaskQP
@@ -51,6 +52,9 @@ class WbcSettings:
     hand_speed_limit_m_s: float = 0.8  # hands move at most this fast toward a target [m/s]
     position_limit_gain: float = 0.5  # fraction of the distance to a joint limit closed per period
     feedforward: bool = True  # gravity + contact torques as feed-forward
+    collision_safety_m: float = 0.02  # closest approach of watched body parts [m]
+    collision_influence_m: float = 0.06  # pairs closer than this get a constraint [m]
+    collision_gain: float = 10.0  # [1/s] how fast a gap may close toward the safety distance
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -94,9 +98,16 @@ class WholeBodyController:
         self.odometry = LegOdometry(model)
         self.targets = TaskTargets()
         nj = model.n_joints
-        self.qp = TaskQP(model.nv, 12, nj)
-        self.c_in = np.zeros((nj, model.nv))
+        self.collision = SelfCollision(
+            model.model,
+            model.collision_geometry,
+            default_pairs(model.robot.prefix),
+            CollisionSettings(self.s.collision_safety_m, self.s.collision_influence_m, self.s.collision_gain),
+        )
+        self.qp = TaskQP(model.nv, 12, nj + self.collision.n_pairs)
+        self.c_in = np.zeros((nj + self.collision.n_pairs, model.nv))
         self.c_in[np.arange(nj), model.v_index] = 1.0
+        self.closest_pair: tuple[float, tuple[str, str]] = (np.inf, ("", ""))
         self.q_ref: np.ndarray | None = None
         self.v_ref = np.zeros(model.nv)
         self.feet_ref: dict[str, pin.SE3] = {}
@@ -277,12 +288,19 @@ class WholeBodyController:
         upper = np.minimum(m.velocity_limit, gain * (m.upper - qj))
         lower = np.minimum(lower, 0.0)
         upper = np.maximum(upper, 0.0)
+        rows, gap_lower, closest, pair = self.collision.rows(m.data, q)
+        self.closest_pair = (closest, pair)
+        nj = m.n_joints
+        self.c_in[nj:] = rows
+        lower = np.concatenate([lower, gap_lower])
+        upper = np.concatenate([upper, np.full(len(gap_lower), 1e20)])
         v = self.qp.solve(tasks, a_eq, b_eq, self.c_in, lower, upper)
+        # feed-forward on this tick's reference kinematics (one period before the new targets)
+        effort = self._feedforward(q, self._load_split(com_target)) if s.feedforward else np.zeros(m.n_joints)
         self.v_ref = v
         self.q_ref = pin.integrate(m.model, q, v * self.dt)
         q_cmd = np.clip(m.joints_of(self.q_ref), m.lower, m.upper)
         v_cmd = np.clip(v[m.v_index], -m.velocity_limit, m.velocity_limit)
-        effort = self._feedforward(self.q_ref, self._load_split(com_target)) if s.feedforward else np.zeros(m.n_joints)
         return WbcOutput(list(m.joint_names), q_cmd, v_cmd, effort, margin, self.qp.iterations)
 
     def _load_split(self, com_xy: np.ndarray) -> dict[str, float]:
@@ -296,8 +314,7 @@ class WholeBodyController:
     def _feedforward(self, q: np.ndarray, weight: dict[str, float]) -> np.ndarray:
         """Joint torques that hold the reference pose against gravity with the measured load
         split between the soles: tau = g_a - J_a^T f, with f balancing g on the base."""
-        m = self.m
-        m.update(q)
+        m = self.m  # kinematics and Jacobians at q are current (tick updated them)
         g = m.gravity_torques(q)
         jc = np.vstack([m.jacobian(f) for f in FEET])  # 12 x nv
         w = np.repeat([max(weight["left"], 0.05), max(weight["right"], 0.05)], 6)

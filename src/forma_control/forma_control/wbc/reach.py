@@ -61,6 +61,14 @@ class ReachabilityChecker:
             self.shoulder[side] = model.model.getJointId(f"{p}{side}_{ARM_JOINTS[0]}")
         # arm reach: the chain's length from the first scapula joint to the palm (an upper bound:
         # no arm pose puts the palm further from that joint)
+        self.geometry = model.collision_geometry
+        self.geometry_data = pin.GeometryData(self.geometry)
+        self.body_boxes = [
+            i
+            for i, g in enumerate(self.geometry.geometryObjects)
+            if g.name.rsplit("_", 1)[0] in {p + n for n in ("torso", "abdomen", "base_link", "head")}
+            and hasattr(g.geometry, "halfSide")
+        ]
         q0 = pin.neutral(model.model)
         pin.framesForwardKinematics(model.model, self.data, q0)
         for side, frame in HANDS.items():
@@ -89,6 +97,9 @@ class ReachabilityChecker:
             return Reachability(
                 False, math.nan, math.nan, f"target is {-in_torso[0]:.2f} m behind the back (x in torso frame)"
             )
+        inside = self._inside_body(q, goal.translation)
+        if inside:
+            return Reachability(False, math.nan, math.nan, f"target is inside the robot's {inside}")
         q = q.copy()
         cols = m.v_index[self.arm_v[side]]
         qi = m.q_index[self.arm_v[side]]
@@ -123,6 +134,17 @@ class ReachabilityChecker:
             ang,
             f"the closest the {side} arm gets is {dist * 100:.1f} cm and {math.degrees(ang):.0f} deg away{why}",
         )
+
+    def _inside_body(self, q: np.ndarray, point: np.ndarray) -> str:
+        """Name of the torso/abdomen/pelvis/head box containing the point (with the palm's
+        clearance of 3 cm), or ""."""
+        pin.updateGeometryPlacements(self.m.model, self.data, self.geometry, self.geometry_data, q)
+        for i in self.body_boxes:
+            placement = self.geometry_data.oMg[i]
+            local = placement.actInv(point)
+            if np.all(np.abs(local) < self.geometry.geometryObjects[i].geometry.halfSide + 0.03):
+                return self.geometry.geometryObjects[i].name.rsplit("_", 1)[0]
+        return ""
 
 
 @dataclasses.dataclass
