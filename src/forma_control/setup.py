@@ -19,7 +19,13 @@ setup(
     description="Control nodes of the Forma humanoid.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": ["stand_node = forma_control.stand_node:main"],
-        "forma.nodes": ["stand = forma_control.stand_node:StandNode"],
+        "console_scripts": [
+            "stand_node = forma_control.stand_node:main",
+            "supervisor_node = forma_control.supervisor_node:main",
+        ],
+        "forma.nodes": [
+            "stand = forma_control.stand_node:StandNode",
+            "safety_supervisor = forma_control.supervisor_node:SupervisorNode",
+        ],
     },
 )

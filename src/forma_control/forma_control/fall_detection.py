@@ -181,13 +181,16 @@ def sole_boxes_from_urdf(urdf_xml: str, prefix: str = "") -> dict[str, list[tupl
                     continue
                 size = np.array([float(v) for v in box.get("size").split()])
                 origin = col.find("origin")
-                xyz = np.zeros(3) if origin is None else np.array([float(v) for v in origin.get("xyz", "0 0 0").split()])
+                xyz = (
+                    np.zeros(3) if origin is None else np.array([float(v) for v in origin.get("xyz", "0 0 0").split()])
+                )
                 sx, sy, sz = size / 2
                 corners = np.array([[dx * sx, dy * sy, -sz] for dx in (-1, 1) for dy in (-1, 1)]) + xyz
                 entries.append((name, corners))
         if not any(name.endswith(f"{side}_foot") for name, _ in entries):
             raise ControlError(
-                f"robot_description has no collision box on link {prefix}{side}_foot: the support polygon needs the foot size"
+                f"robot_description has no collision box on link {prefix}{side}_foot: "
+                "the support polygon needs the foot size"
             )
         out[side] = entries
     return out
@@ -273,12 +276,12 @@ class FallDetector:
     def evaluate(self, s: BalanceSample) -> BalanceState:
         """The balance quantities of one sample (raises ControlError on unusable input)."""
         self.model.update(s.joint_names, s.joint_positions, s.joint_velocities)
-        R = quat_to_matrix(s.orientation_wxyz)  # pelvis -> world
+        rot = quat_to_matrix(s.orientation_wxyz)  # pelvis -> world
         gyro = np.asarray(s.angular_velocity_imu, float)
         if gyro.shape != (3,) or not np.all(np.isfinite(gyro)):
             raise ControlError(f"IMU angular velocity {tuple(gyro)} is not 3 finite values")
-        tilt = math.acos(max(-1.0, min(1.0, R[2, 2])))
-        omega_world = R @ gyro
+        tilt = math.acos(max(-1.0, min(1.0, rot[2, 2])))
+        omega_world = rot @ gyro
         tilt_rate = float(math.hypot(omega_world[0], omega_world[1]))
         forces = {side: float(s.foot_force_z_n.get(side, 0.0)) for side in SIDES}
         for side, f in forces.items():
@@ -290,13 +293,13 @@ class FallDetector:
         ref = max(SIDES, key=lambda side: forces[side])
         sole_b, vsole_b = self.model.sole_in_base(ref)
         rel_b = com_b - sole_b
-        com_w = R @ rel_b
-        vcom_w = R @ (np.cross(gyro, rel_b) + vcom_b - vsole_b)
+        com_w = rot @ rel_b
+        vcom_w = rot @ (np.cross(gyro, rel_b) + vcom_b - vsole_b)
         height = max(com_w[2], 0.05)
         omega0 = math.sqrt(GRAVITY_M_S2 / height)
         cp = com_w[:2] + vcom_w[:2] / omega0
         if loaded:
-            corners = np.vstack([(self.model.sole_corners_in_base(side) - sole_b) @ R.T for side in loaded])
+            corners = np.vstack([(self.model.sole_corners_in_base(side) - sole_b) @ rot.T for side in loaded])
             polygon = convex_hull(corners[:, :2])
             outside = distance_outside(cp, polygon)
         else:

@@ -167,6 +167,7 @@ class Supervisor:
         self.fault_estop = False  # the supervisor's own engage for a FAULT
         self.last_estop_sent_s = -math.inf
         self.estop_reason_sent = ""
+        self.stand_why = ""
         self.stand_phase = ""  # "reset" | "resetting" | "ramp" | "ramping" while STANDING_UP
         self.stand_pending = config.auto_stand  # auto_stand before the hardware answered
         self.fall_armed_in_stand_up = False
@@ -202,7 +203,9 @@ class Supervisor:
         if engage:
             self.operator_estop = True
             self._set(Mode.ESTOP, f"e-stop: {reason}", now_s)
-            return Reply(True, "e-stop engaged: hardware damping", self.mode, (self._engage(f"e-stop: {reason}", now_s),))
+            return Reply(
+                True, "e-stop engaged: hardware damping", self.mode, (self._engage(f"e-stop: {reason}", now_s),)
+            )
         was = self.operator_estop
         self.operator_estop = False
         actions: tuple[Action, ...] = ()
@@ -251,8 +254,12 @@ class Supervisor:
             return self._refuse(f"latched in {self.mode.name} ({self.reason}): call safety/reset first")
         if wanted == Mode.DAMPING:
             self._set(Mode.DAMPING, f"damping requested: {reason}", now_s)
-            return Reply(True, "damping: every joint damped (hardware DAMP, latched)", self.mode,
-                         (DampHardware(OWN + f"damping requested: {reason}"),))
+            return Reply(
+                True,
+                "damping: every joint damped (hardware DAMP, latched)",
+                self.mode,
+                (DampHardware(OWN + f"damping requested: {reason}"),),
+            )
         if wanted == Mode.STANDING_UP:
             if self.mode == Mode.STANDING_UP:
                 return Reply(True, "already standing up", self.mode)
@@ -349,9 +356,9 @@ class Supervisor:
             self.fault_estop = True
             return [self._engage(f"fall detected: {fall.reason}", now_s)], None
         # e-stop and fault must reach the hardware: re-send until hardware/state confirms
-        if self.mode in (Mode.ESTOP, Mode.FAULT) and (self.operator_estop or self.fault_estop):
-            if not self.estop_confirmed() and now_s - self.last_estop_sent_s >= self.config.estop_retry_s:
-                actions.append(self._engage(self.estop_reason_sent, now_s))
+        must_damp = self.mode in (Mode.ESTOP, Mode.FAULT) and (self.operator_estop or self.fault_estop)
+        if must_damp and not self.estop_confirmed() and now_s - self.last_estop_sent_s >= self.config.estop_retry_s:
+            actions.append(self._engage(self.estop_reason_sent, now_s))
         if self.stand_pending and self.mode == Mode.DAMPING and self.hw is not None and not self.stale_inputs:
             self.stand_pending = False
             if not self.hw.estop_engaged:
@@ -381,7 +388,11 @@ class Supervisor:
             self.stand_phase = "ramping"
             self.fall_armed_in_stand_up = upright
             armed = "armed" if upright else "not armed (the ramp started from a non-upright pose)"
-            self._set(Mode.STANDING_UP, f"{self.reason.split(';')[0]}; ramping over {duration:.2f} s, fall detection {armed}", now_s)
+            self._set(
+                Mode.STANDING_UP,
+                f"{self.reason.split(';')[0]}; ramping over {duration:.2f} s, fall detection {armed}",
+                now_s,
+            )
         if self.stand_phase == "ramping":
             if self.ramp.done(now_s):
                 self.stand_phase = ""
@@ -392,6 +403,7 @@ class Supervisor:
 
     # --- internals -----------------------------------------------------------------------------
     def _begin_stand_up(self, why: str, now_s: float) -> tuple[Action, ...]:
+        self.stand_why = why
         hw_active = self.hw is not None and all(
             self.hw.stop_states.get(g, StopState.ACTIVE) == StopState.ACTIVE for g in self.groups
         )
@@ -421,11 +433,17 @@ class Supervisor:
         text = "; ".join(f"{g}: {self.hw.reasons.get(g, '')}" for g in held)
         if timeouts and len(self.recoveries_s) < budget:
             self.recoveries_s.append(now_s)
-            return list(self._begin_stand_up(f"recovering from a hold ({text}; {len(self.recoveries_s)}/{budget} this minute)", now_s))
+            return list(
+                self._begin_stand_up(
+                    f"recovering from a hold ({text}; {len(self.recoveries_s)}/{budget} this minute)", now_s
+                )
+            )
         why = (
-            f"{budget}/{budget} recoveries this minute spent" if timeouts and budget else
-            "automatic recovery is off (recover_holds_per_min 0)" if timeouts else
-            "not a command timeout"
+            f"{budget}/{budget} recoveries this minute spent"
+            if timeouts and budget
+            else "automatic recovery is off (recover_holds_per_min 0)"
+            if timeouts
+            else "not a command timeout"
         )
         self._set(
             Mode.HOLD,
