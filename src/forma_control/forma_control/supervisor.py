@@ -165,6 +165,7 @@ class Supervisor:
         self.operator_estop = False  # safety/estop engaged and not released
         self.external_estop = False  # hardware/estop engaged by someone else
         self.fault_estop = False  # the supervisor's own engage for a FAULT
+        self.release_sent = False  # we released the hardware e-stop; hardware/state may still show it
         self.last_estop_sent_s = -math.inf
         self.estop_reason_sent = ""
         self.stand_why = ""
@@ -212,6 +213,7 @@ class Supervisor:
         if self.mode == Mode.ESTOP:
             if not self.external_estop:
                 actions = (ReleaseEStop(f"e-stop released: {reason}"),)
+                self.release_sent = True
             self._set(Mode.ESTOP, "e-stop released: the robot stays damped; call safety/reset, then stand up", now_s)
         message = "e-stop released: call safety/reset, then STANDING_UP" if was else "e-stop was not engaged"
         return Reply(True, message, self.mode, actions)
@@ -230,6 +232,7 @@ class Supervisor:
         actions: tuple[Action, ...] = ()
         if self.fault_estop or (self.hw is not None and self.hw.estop_engaged):
             actions = (ReleaseEStop(OWN + "reset"),)
+            self.release_sent = True
         self.fault_estop = False
         old = self.mode
         self._set(Mode.DAMPING, f"reset from {old.name}: robot damped; request STANDING_UP to stand", now_s)
@@ -265,7 +268,7 @@ class Supervisor:
                 return Reply(True, "already standing up", self.mode)
             if self.hw is None:
                 return self._refuse("no hardware/state received yet: is the hardware node running?")
-            if self.hw.estop_engaged and not self.fault_estop:
+            if self.hw.estop_engaged and not self.fault_estop and not self.release_sent:
                 return self._refuse("the hardware e-stop is engaged: release it, safety/reset, then stand up")
             if self.stale_inputs:
                 return self._refuse(f"sensor inputs stale ({'; '.join(self.stale_inputs)}): cannot stand up blind")
@@ -287,6 +290,10 @@ class Supervisor:
     def hardware_state(self, view: HardwareView, now_s: float) -> list[Action]:
         self.hw = view
         actions: list[Action] = []
+        if not view.estop_engaged:
+            self.release_sent = False
+        elif self.release_sent:
+            return actions  # a report from before our release
         own_engage = any(r.startswith("e-stop: " + OWN) for r in view.reasons.values())
         if view.estop_engaged and not self.operator_estop and not self.fault_estop and not own_engage:
             if not self.external_estop:
