@@ -112,7 +112,11 @@ class HardwareView:
 
 @dataclasses.dataclass(frozen=True)
 class SupervisorConfig:
-    max_speed_rad_s: float = 0.5  # [rad/s] fastest joint speed of the stand-up ramp
+    max_speed_rad_s: float = 0.5  # [rad/s] fastest joint speed during the stand-up, commanded or measured
+    # The ramp's targets move at most tracking_headroom * max_speed_rad_s: a PD-tracked joint whose
+    # load changes catches up its lag faster than its target moves (measured: a knee of the robot
+    # lying on the floor at 1.2x the target speed over 0.1 s while its feet drag over the floor).
+    tracking_headroom: float = 0.8
     min_ramp_s: float = 0.5  # [s] shortest stand-up ramp
     recover_holds_per_min: int = 10  # command-timeout HOLDs recovered per minute at most; 0 = never
     auto_stand: bool = False  # stand up at start and after every reset
@@ -128,6 +132,7 @@ class SupervisorConfig:
             ("input_timeout_s", 0.01, 10.0),
             ("estop_retry_s", 0.001, 10.0),
             ("reset_confirm_s", 0.0, 10.0),
+            ("tracking_headroom", 0.1, 1.0),
         ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and low <= v <= high):
@@ -154,7 +159,8 @@ class Supervisor:
         if not self.groups:
             raise ControlError("the supervisor needs at least one command group to supervise")
         try:
-            self.ramp = PostureRamp(joint_names, stand_pose, config.max_speed_rad_s, config.min_ramp_s, lower, upper)
+            speed = config.max_speed_rad_s * config.tracking_headroom
+            self.ramp = PostureRamp(joint_names, stand_pose, speed, config.min_ramp_s, lower, upper)
         except ValueError as exc:
             raise ControlError(f"stand pose: {exc}") from exc
         self.mode = Mode.DAMPING

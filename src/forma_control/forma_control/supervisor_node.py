@@ -71,6 +71,10 @@ class SupervisorNode(Node):
             "rate_hz": (100.0, "supervisor step [Hz]: ramp commands, fall detection, input watchdog (1..1000)"),
             "max_speed_rad_s": (c.max_speed_rad_s, "fastest joint speed of the stand-up ramp [rad/s] (0.01..5)"),
             "min_ramp_s": (c.min_ramp_s, "shortest stand-up ramp [s] (0..30)"),
+            "tracking_headroom": (
+                c.tracking_headroom,
+                "ramp targets move at most this fraction of max_speed_rad_s: room for PD lag catch-up (0.1..1)",
+            ),
             "auto_stand": (False, "stand up at start and after every safety/reset (the sim deployment)"),
             "recover_holds_per_min": (
                 c.recover_holds_per_min,
@@ -103,6 +107,7 @@ class SupervisorNode(Node):
             self.config = SupervisorConfig(
                 max_speed_rad_s=get("max_speed_rad_s"),
                 min_ramp_s=get("min_ramp_s"),
+                tracking_headroom=get("tracking_headroom"),
                 recover_holds_per_min=get("recover_holds_per_min"),
                 auto_stand=get("auto_stand"),
                 input_timeout_s=get("input_timeout_s"),
