@@ -171,7 +171,8 @@ def safety_activation_ramp() -> dict:
             "rad/s",
             f"<= {MAX_SPEED}",
             r["meas_speed"] <= MAX_SPEED and r["mode_after"] == "ACTIVE",
-            note=f"{r['meas_joint']}; ramp {r['ramp_s']:.2f} s from pelvis tilt {r['start_tilt_deg']:.0f} deg; then {r['mode_after']}",
+            note=f"{r['meas_joint']}; ramp {r['ramp_s']:.2f} s from pelvis tilt {r['start_tilt_deg']:.0f} deg; "
+            f"then {r['mode_after']}",
         )
         speed, joint = r["any_speed"]
         out[f"{scenario}_measured_speed_any_direction_rad_s"] = Figure(
