@@ -27,10 +27,9 @@ TOPPLE_NS = 60.0  # [N s] over 0.2 s on the torso: far beyond what the PD hold s
 MEASURED_WINDOW_S = 0.1  # [s] measured speed = displacement over this window: a lunge lasts longer;
 # the stick-slip of a lying robot's feet dragged over the floor (knee +-0.3 rad/s around the
 # ramp's 0.5 rad/s, 20 ms apart) and head contact chatter (+-2 rad/s) do not
-SURVIVABLE = {"front": 4.0, "back": 4.0, "left": 10.0, "right": 10.0}  # [N s] the PD hold survives these
 
 
-def supervised_stand(detect_falls: bool = True, world: str = "empty", **config):
+def supervised_stand(detect_falls: bool = True, world: str = "empty", limits: FallLimits = FallLimits(), **config):
     """The robot under the supervisor (auto_stand), PD hold of the stand pose while ACTIVE."""
     sim = build_simulation(world=world)
     pose = named_pose("stand", sim.robot)
@@ -40,7 +39,7 @@ def supervised_stand(detect_falls: bool = True, world: str = "empty", **config):
 
     cfg = SupervisorConfig(**{"auto_stand": True, "max_speed_rad_s": MAX_SPEED, **config})
     # (the stand-up before a trial's damping runs at the trial's own limit too)
-    sup = LockstepSupervisor(sim, cfg, FallLimits(), groups=GROUPS, active_controller=hold, detect_falls=detect_falls)
+    sup = LockstepSupervisor(sim, cfg, limits, groups=GROUPS, active_controller=hold, detect_falls=detect_falls)
     harness = LockstepHarness(sim)
     harness.add_controller("safety_supervisor", 500.0, sup)
     return sim, sup, harness
@@ -245,22 +244,38 @@ def safety_fall_detection() -> dict:
     return out
 
 
+def largest_survived_ns(direction: str, high_ns: float = 30.0, tolerance_ns: float = 1.0) -> float:
+    """Largest 0.2 s torso push [N s] the PD-held robot survives (4 s watch), by bisection, with
+    the supervisor blind to falls."""
+    low, high = 0.0, high_ns
+    while high - low > tolerance_ns:
+        mid = 0.5 * (low + high)
+        if _push_run(direction, mid, detect=False, watch_s=4.0)[0]:
+            high = mid
+        else:
+            low = mid
+    return low
+
+
 @trial("safety_no_false_falls")
 def safety_no_false_falls() -> dict:
-    """No fall reported while standing 20 s, nor under pushes the PD hold survives."""
+    """No fall reported while standing 20 s, nor under pushes the PD hold survives: 4 N s, and 90 %
+    of the largest impulse it survives in each direction (bisection in the same run)."""
     out = {}
     sim, sup, harness = supervised_stand()
     harness.run(20.0)
     ok = sup.mode == Mode.ACTIVE and not sup.verdicts
     out["standing_20s_mode"] = Figure(sup.mode.name, "", "ACTIVE, no fall", ok, note=sup.core.reason)
-    for direction, impulse in SURVIVABLE.items():
-        fell, t_detect, _, verdict, sup = _push_run(direction, impulse, detect=True)
-        ok = not fell and t_detect is None
-        out[f"{direction}_{impulse:.0f}Ns_false_fall"] = Figure(
-            verdict.reason if verdict else "none",
-            "",
-            "none (and the robot stood)",
-            ok,
-            note="fell" if fell else "stood",
-        )
+    for direction in PUSH_DIRECTIONS:
+        survived = largest_survived_ns(direction)
+        for impulse in sorted({4.0, round(0.9 * survived, 1)}):
+            fell, t_detect, _, verdict, sup = _push_run(direction, impulse, detect=True, watch_s=4.0)
+            ok = not fell and t_detect is None
+            out[f"{direction}_{impulse:g}Ns_false_fall"] = Figure(
+                verdict.reason if verdict else "none",
+                "",
+                "none (and the robot stood)",
+                ok,
+                note=("fell" if fell else "stood") + f"; PD hold survives {survived:g} N s",
+            )
     return out

@@ -456,6 +456,13 @@ def test_polygon_helpers():
     assert distance_outside(np.array([0.5, 0.5]), square) == pytest.approx(-0.5)
     assert distance_outside(np.array([2.0, 0.5]), square) == pytest.approx(1.0)
     assert distance_outside(np.array([2.0, 2.0]), square) == pytest.approx(math.sqrt(2))
+    # against a dense sampling of the boundary, for a many-sided hull (two feet side by side)
+    rng = np.random.default_rng(0)
+    hull = convex_hull(rng.uniform(-0.2, 0.2, size=(12, 2)) * (1.0, 1.5))
+    boundary = np.vstack([a + np.linspace(0, 1, 400)[:, None] * (b - a) for a, b in zip(hull, np.roll(hull, -1, 0))])
+    for p in rng.uniform(-0.6, 0.6, size=(200, 2)):
+        d = distance_outside(p, hull)
+        assert abs(abs(d) - np.min(np.linalg.norm(boundary - p, axis=1))) < 2e-3
 
 
 @pytest.mark.parametrize("field", ["tilt_limit_rad", "capture_margin_m", "foot_force_min_n"])

@@ -32,6 +32,7 @@ from forma_perception.robot_frames import RobotFrames
 
 GRAVITY_M_S2 = 9.81
 SIDES = ("left", "right")
+CONTACT_HEIGHT_M = 0.01  # [m] a sole corner this close to the foot's lowest one touches the floor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +42,7 @@ class FallLimits:
 
     tilt_limit_rad: float = math.radians(30.0)  # [rad] pelvis tilt from vertical
     tilt_rate_limit_rad_s: float = 1.5  # [rad/s] horizontal angular speed of the pelvis
-    capture_margin_m: float = 0.08  # [m] capture point this far outside the support polygon
+    capture_margin_m: float = 0.03  # [m] capture point this far outside the support polygon
     foot_force_min_n: float = 60.0  # [N] a foot carrying less is unloaded (robot weighs ~640 N)
     foot_loss_s: float = 0.03  # [s] both feet unloaded this long
     confirm_s: float = 0.01  # [s] a criterion must hold this long
@@ -134,35 +135,34 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
 
 
 def distance_outside(point: np.ndarray, hull_ccw: np.ndarray) -> float:
-    """Signed distance [m] of a 2D point outside a convex CCW polygon (negative inside)."""
+    """Signed distance [m] of a 2D point outside a convex CCW polygon (negative inside): outside,
+    the distance to the nearest point of the boundary; inside, minus the distance to it."""
     n = len(hull_ccw)
     if n == 0:
         return math.nan
     if n < 3:
         return float(min(np.linalg.norm(point - p) for p in hull_ccw))
-    inside_depth = math.inf
-    outside = 0.0
+    inside = True
+    nearest = math.inf
     for i in range(n):
         a, b = hull_ccw[i], hull_ccw[(i + 1) % n]
         edge = b - a
-        length = float(np.linalg.norm(edge))
-        if length < 1e-12:
+        length_sq = float(np.dot(edge, edge))
+        if length_sq < 1e-24:
             continue
-        normal_out = np.array([edge[1], -edge[0]]) / length
-        d = float(np.dot(point - a, normal_out))
-        inside_depth = min(inside_depth, -d)
-        if d > 0:
-            # distance to the segment, for the outside case
-            t = min(max(float(np.dot(point - a, edge)) / length**2, 0.0), 1.0)
-            outside = max(outside, float(np.linalg.norm(point - (a + t * edge))))
-    if outside > 0:
-        return outside
-    return -inside_depth
+        if edge[0] * (point[1] - a[1]) - edge[1] * (point[0] - a[0]) < 0:
+            inside = False  # right of a CCW edge
+        t = min(max(float(np.dot(point - a, edge)) / length_sq, 0.0), 1.0)
+        nearest = min(nearest, float(np.linalg.norm(point - (a + t * edge))))
+    return -nearest if inside else nearest
 
 
 def sole_boxes_from_urdf(urdf_xml: str, prefix: str = "") -> dict[str, list[tuple[str, np.ndarray]]]:
-    """For each side, the links whose collision boxes form the sole, with the 4 bottom corners of
-    each box in that link's frame [m]: `{side}_foot` and, if present, `{side}_toe_link`."""
+    """For each side, the links whose collision boxes bear the robot's weight, with the 4 bottom
+    corners of each box in that link's frame [m]: the rigid `{side}_foot` only. The forefoot toe
+    is a compliant joint (toe kp 100 N m/rad in hardware.yaml: the body's 640 N on it 3 cm ahead
+    of its axis bends it 0.19 rad), so the centre of pressure cannot travel far onto it; measured,
+    the joint-PD stand is already unrecoverable with its capture point well behind the toe axis."""
     try:
         root = ET.fromstring(urdf_xml)
     except ET.ParseError as exc:
@@ -171,7 +171,7 @@ def sole_boxes_from_urdf(urdf_xml: str, prefix: str = "") -> dict[str, list[tupl
     out: dict[str, list[tuple[str, np.ndarray]]] = {}
     for side in SIDES:
         entries = []
-        for name in (f"{prefix}{side}_foot", f"{prefix}{side}_toe_link"):
+        for name in (f"{prefix}{side}_foot",):
             link = links.get(name)
             if link is None:
                 continue
@@ -299,7 +299,14 @@ class FallDetector:
         omega0 = math.sqrt(GRAVITY_M_S2 / height)
         cp = com_w[:2] + vcom_w[:2] / omega0
         if loaded:
-            corners = np.vstack([(self.model.sole_corners_in_base(side) - sole_b) @ rot.T for side in loaded])
+            # the support is where the soles touch the floor: per loaded foot, the sole corners
+            # within CONTACT_HEIGHT_M of its lowest one (all of them on a flat foot; the toe edge
+            # when the heel has lifted)
+            touching = []
+            for side in loaded:
+                c = (self.model.sole_corners_in_base(side) - sole_b) @ rot.T
+                touching.append(c[c[:, 2] <= c[:, 2].min() + CONTACT_HEIGHT_M])
+            corners = np.vstack(touching)
             polygon = convex_hull(corners[:, :2])
             outside = distance_outside(cp, polygon)
         else:
