@@ -459,7 +459,9 @@ def test_polygon_helpers():
     # against a dense sampling of the boundary, for a many-sided hull (two feet side by side)
     rng = np.random.default_rng(0)
     hull = convex_hull(rng.uniform(-0.2, 0.2, size=(12, 2)) * (1.0, 1.5))
-    boundary = np.vstack([a + np.linspace(0, 1, 400)[:, None] * (b - a) for a, b in zip(hull, np.roll(hull, -1, 0))])
+    boundary = np.vstack(
+        [a + np.linspace(0, 1, 400)[:, None] * (b - a) for a, b in zip(hull, np.roll(hull, -1, 0), strict=True)]
+    )
     for p in rng.uniform(-0.6, 0.6, size=(200, 2)):
         d = distance_outside(p, hull)
         assert abs(abs(d) - np.min(np.linalg.norm(boundary - p, axis=1))) < 2e-3
