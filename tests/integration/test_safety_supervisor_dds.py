@@ -17,7 +17,7 @@ from std_srvs.srv import Trigger
 from forma_control.errors import ControlError
 from forma_control.supervisor_node import SupervisorNode
 from forma_interfaces.msg import HardwareState, SafetyState
-from forma_interfaces.srv import SetOperatingMode
+from forma_interfaces.srv import ApplyWrench, SetOperatingMode
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
 
 pytestmark = pytest.mark.integration
@@ -130,6 +130,37 @@ def test_supervisor_modes_estop_reset_and_refusals_over_dds(tmp_path):
         probe.wait_for(lambda: "ESTOP -> DAMPING: reset from ESTOP" in log(), 30, "the reset in the log")
     for text in ("ACTIVE -> HOLD: hardware holds (body: no command for", "e-stop: safety/estop topic"):
         assert text in log(), text
+
+
+def test_a_toppling_push_is_a_fall_over_dds_and_ends_in_damp(tmp_path):
+    """The robot standing on the hardware's hold, pushed 60 N s from the front (sim/apply_wrench):
+    the supervisor reports FAULT "fall detected: ..." and the hardware damps with its e-stop."""
+    with (
+        LaunchedDeployment(deployment(tmp_path), DOMAIN_ID, tmp_path / "logs"),
+        RosProbe(DOMAIN_ID, name="fall_probe") as probe,
+    ):
+        probe.collect(SafetyState, "safety/state", depth=50, latched=True)
+        hardware = probe.collect(HardwareState, "hardware/state", depth=50, keep=200)
+        probe.wait_for(
+            lambda: (m := probe.latest("safety/state")) is not None and m.mode == SafetyState.HOLD, 120, "HOLD"
+        )
+        push = ApplyWrench.Request(body="torso", duration_s=0.2)
+        push.wrench.force.x = -300.0
+        assert probe.call(ApplyWrench, "sim/apply_wrench", push).success
+        probe.wait_for(lambda: probe.latest("safety/state").mode == SafetyState.FAULT, 30, "FAULT")
+        fault = probe.latest("safety/state")
+        assert fault.reason.startswith("fall detected: "), fault.reason
+        probe.wait_for(
+            lambda: (
+                hardware[-1].estop_engaged
+                and hardware[-1].stop_states[list(hardware[-1].groups).index("body")] == HardwareState.DAMP
+            ),
+            30,
+            "hardware DAMP",
+        )
+        assert "fall detected" in hardware[-1].reasons[list(hardware[-1].groups).index("body")]
+        r = probe.call(Trigger, "safety/reset", Trigger.Request())
+        assert r.success and "reset from FAULT" in r.message
 
 
 @pytest.fixture
