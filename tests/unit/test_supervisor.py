@@ -234,6 +234,41 @@ def test_fault_latches_engages_the_hardware_estop_and_reset_releases_it():
     assert r.success and r.actions == (ReleaseEStop(OWN + "reset"),) and sup.mode == Mode.DAMPING
 
 
+def test_an_operator_release_after_a_fault_keeps_the_faults_hardware_estop():
+    sup, t = in_mode(Mode.FAULT)
+    sup.request_estop(True, "button", t)
+    r = sup.request_estop(False, "button", t)
+    assert r.success and r.actions == () and sup.mode == Mode.ESTOP
+    r = sup.request_reset(t)
+    assert r.success and r.actions == (ReleaseEStop(OWN + "reset"),)
+
+
+def test_auto_stand_after_a_reset_waits_until_the_hardware_released_its_estop():
+    sup = make(auto_stand=True)
+    sup.hardware_state(hw(StopState.HOLD, "startup"), 0.0)
+    sup.tick(0.0, np.zeros(3))
+    sup.reset_done(True, "ok", 0.0)
+    sup.hardware_state(hw(), 0.0)
+    while sup.mode != Mode.ACTIVE:
+        sup.tick(sup.ramp.t0 + sup.ramp.duration + 0.01, np.zeros(3))
+    sup.tick(1.0, np.zeros(3), fall=FALL)
+    sup.hardware_state(hw(StopState.DAMP, "e-stop: " + OWN + "fall detected", estop=True), 1.0)
+    r = sup.request_reset(1.1)
+    assert r.actions == (ReleaseEStop(OWN + "reset"),) and sup.mode == Mode.DAMPING  # no reset racing the release
+    sup.hardware_state(hw(StopState.DAMP, "e-stop: " + OWN + "fall detected", estop=True), 1.11)  # not yet
+    assert sup.tick(1.12, np.zeros(3))[0] == [] and sup.mode == Mode.DAMPING
+    sup.hardware_state(hw(StopState.DAMP, "e-stop: " + OWN + "fall detected", estop=False), 1.13)
+    actions, _ = sup.tick(1.14, np.zeros(3))
+    assert actions == [ResetHardware()] and sup.mode == Mode.STANDING_UP and "after the reset from FAULT" in sup.reason
+
+
+def test_a_damping_request_cancels_a_pending_auto_stand():
+    sup = make(auto_stand=True)
+    sup.request_mode(Mode.DAMPING, "operator", 0.0)
+    sup.hardware_state(hw(StopState.HOLD, "startup"), 0.0)
+    assert sup.tick(0.1, np.zeros(3)) == ([], None) and sup.mode == Mode.DAMPING
+
+
 def test_fall_ignored_while_damping_and_when_the_ramp_started_lying_down():
     sup = make()
     sup.tick(0.0, np.zeros(3), fall=FALL)

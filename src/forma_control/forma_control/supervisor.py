@@ -177,6 +177,7 @@ class Supervisor:
         self.stand_why = ""
         self.stand_phase = ""  # "reset" | "resetting" | "ramp" | "ramping" while STANDING_UP
         self.stand_pending = config.auto_stand  # auto_stand before the hardware answered
+        self.stand_pending_why = "auto_stand at start"
         self.fall_armed_in_stand_up = False
         self.recoveries_s: list[float] = []
         self.hold_decision_pending = False
@@ -209,6 +210,7 @@ class Supervisor:
         reason = reason or "no reason given"
         if engage:
             self.operator_estop = True
+            self.stand_pending = False
             self._set(Mode.ESTOP, f"e-stop: {reason}", now_s)
             return Reply(
                 True, "e-stop engaged: hardware damping", self.mode, (self._engage(f"e-stop: {reason}", now_s),)
@@ -217,7 +219,7 @@ class Supervisor:
         self.operator_estop = False
         actions: tuple[Action, ...] = ()
         if self.mode == Mode.ESTOP:
-            if not self.external_estop:
+            if not self.external_estop and not self.fault_estop:  # a fault's e-stop stays until reset
                 actions = (ReleaseEStop(f"e-stop released: {reason}"),)
                 self.release_sent = True
             self._set(Mode.ESTOP, "e-stop released: the robot stays damped; call safety/reset, then stand up", now_s)
@@ -242,8 +244,9 @@ class Supervisor:
         self.fault_estop = False
         old = self.mode
         self._set(Mode.DAMPING, f"reset from {old.name}: robot damped; request STANDING_UP to stand", now_s)
-        if self.config.auto_stand:
-            actions += self._begin_stand_up(f"auto_stand after the reset from {old.name}", now_s)
+        if self.config.auto_stand:  # once the hardware shows the e-stop released (tick)
+            self.stand_pending = True
+            self.stand_pending_why = f"auto_stand after the reset from {old.name}"
         return Reply(True, f"reset from {old.name}: mode {self.mode.name}", self.mode, actions)
 
     def request_mode(self, mode: int, reason: str, now_s: float) -> Reply:
@@ -262,6 +265,7 @@ class Supervisor:
                 return Reply(True, f"already damped (latched in {self.mode.name})", self.mode)
             return self._refuse(f"latched in {self.mode.name} ({self.reason}): call safety/reset first")
         if wanted == Mode.DAMPING:
+            self.stand_pending = False
             self._set(Mode.DAMPING, f"damping requested: {reason}", now_s)
             return Reply(
                 True,
@@ -372,10 +376,11 @@ class Supervisor:
         must_damp = self.mode in (Mode.ESTOP, Mode.FAULT) and (self.operator_estop or self.fault_estop)
         if must_damp and not self.estop_confirmed() and now_s - self.last_estop_sent_s >= self.config.estop_retry_s:
             actions.append(self._engage(self.estop_reason_sent, now_s))
-        if self.stand_pending and self.mode == Mode.DAMPING and self.hw is not None and not self.stale_inputs:
+        # (with the hardware's e-stop still engaged, a release we sent may be on its way)
+        ready = self.hw is not None and not self.hw.estop_engaged and not self.stale_inputs
+        if self.stand_pending and self.mode == Mode.DAMPING and ready:
             self.stand_pending = False
-            if not self.hw.estop_engaged:
-                actions += self._begin_stand_up("auto_stand at start", now_s)
+            actions += self._begin_stand_up(self.stand_pending_why, now_s)
         if self.stale_inputs and (self.mode == Mode.ACTIVE or self.commanding):
             self._set(
                 Mode.HOLD,
@@ -390,7 +395,7 @@ class Supervisor:
         if self.mode != Mode.STANDING_UP:
             return actions, None
         if self.stand_phase == "reset":
-            if self.hw is not None:
+            if self.hw is not None and not self.hw.estop_engaged:
                 self.stand_phase = "resetting"
                 actions.append(ResetHardware())
             return actions, None
@@ -426,8 +431,8 @@ class Supervisor:
             return ()
         self.stand_phase = "reset"
         self._set(Mode.STANDING_UP, f"stand-up {why}; resetting the hardware", now_s)
-        if self.hw is None:
-            return ()  # tick() sends the reset once the hardware has answered
+        if self.hw is None or self.hw.estop_engaged:
+            return ()  # tick() sends the reset once the hardware has answered / released its e-stop
         self.stand_phase = "resetting"
         return (ResetHardware(),)
 
