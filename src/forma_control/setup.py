@@ -1,4 +1,4 @@
-"""forma_control: joint-PD stand now; whole-body control, walking and the safety supervisor next."""
+"""forma_control: joint-PD stand and safety supervisor now; whole-body control and walking next."""
 
 from setuptools import find_packages, setup
 
