@@ -19,7 +19,7 @@ from std_srvs.srv import Trigger
 from forma_interfaces.msg import HardwareState, SafetyState
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
 
-DOMAIN_ID = 93
+DOMAIN_ID = 53  # the supervisor tests' domain: never runs beside tests/integration/test_safety_supervisor_dds.py
 
 
 def _deployment(tmp: pathlib.Path) -> str:
