@@ -1,4 +1,4 @@
-"""forma_control: joint-PD stand now; whole-body control, walking and the safety supervisor next."""
+"""forma_control: joint-PD stand and safety supervisor now; whole-body control and walking next."""
 
 from setuptools import find_packages, setup
 
@@ -19,7 +19,13 @@ setup(
     description="Control nodes of the Forma humanoid.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": ["stand_node = forma_control.stand_node:main"],
-        "forma.nodes": ["stand = forma_control.stand_node:StandNode"],
+        "console_scripts": [
+            "stand_node = forma_control.stand_node:main",
+            "supervisor_node = forma_control.supervisor_node:main",
+        ],
+        "forma.nodes": [
+            "stand = forma_control.stand_node:StandNode",
+            "safety_supervisor = forma_control.supervisor_node:SupervisorNode",
+        ],
     },
 )

@@ -19,6 +19,7 @@ Perception (perception_bench.py): perception_latency_p50_ms_640, perception_late
   perception_people_latency_ms, perception_people_latency_p99_ms_640.
 Whole-body control (wbc_bench.py): wbc_tick_p50_us, wbc_tick_p99_us, wbc_qp_share,
   push_recovery_impulse_Ns (baseline: the joint-PD hold).
+Safety supervisor (safety_bench.py): estop_to_damping_ms (median), estop_to_damping_max_ms.
 """
 
 from __future__ import annotations
@@ -268,6 +269,22 @@ def bench_wbc() -> dict:
     return run()
 
 
+def bench_safety() -> dict:
+    from tests.bench.safety_bench import bench_estop
+
+    r = bench_estop()
+    return {
+        "estop_to_damping_ms": figure(
+            r["median_ms"],
+            "ms",
+            note=f"median of {r['n']}, max {r['max_ms']:.1f} ms: safety/estop topic -> hardware/state body DAMP "
+            "over DDS (sim node + supervisor processes; hardware/state at 500 Hz); goal 2 control periods = 4 ms",
+            lower_is_better=True,
+        ),
+        "estop_to_damping_max_ms": figure(r["max_ms"], "ms", note=f"worst of {r['n']}", lower_is_better=True),
+    }
+
+
 BENCHES = [
     bench_sim_rtf,
     bench_latency,
@@ -278,6 +295,7 @@ BENCHES = [
     bench_console,
     bench_perception,
     bench_wbc,
+    bench_safety,
 ]
 
 
