@@ -22,6 +22,8 @@ from forma_control.wbc.estimator import LegOdometry, Sensors
 from forma_control.wbc.model import FEET, HANDS, WholeBodyModel
 from forma_control.wbc.qp import TaskQP
 
+HAND_INTEGRAL_KEEP_M = 0.05  # a new hand target this close to the last keeps the palm's error integral [m]
+
 
 @dataclasses.dataclass
 class WbcSettings:
@@ -187,10 +189,21 @@ class WholeBodyController:
         return mask
 
     def set_hand_target(self, side: str, pose: pin.SE3 | None) -> None:
-        """Move a palm to `pose` (odom), or hold where the reference is now (None)."""
+        """Move a palm to `pose` (odom), or hold where the reference is now (None).
+
+        A target streamed by teleop (30 Hz, moving a little each time) keeps the palm's error
+        integral: resetting it on every message left the palm ~3 cm short (measured). It starts
+        afresh when the hand switches between holding and a target, or the target jumps > 5 cm.
+        """
+        previous = self.targets.hands.get(side)
         if pose is None:
             self.hand_hold[side] = self.reference_pose(HANDS[side])
-        self.hand_correction[side] = np.zeros(6)
+        if (
+            pose is None
+            or previous is None
+            or np.linalg.norm(pose.translation - previous.translation) > HAND_INTEGRAL_KEEP_M
+        ):
+            self.hand_correction[side] = np.zeros(6)
         self.targets.hands[side] = pose
 
     # ------------------------------------------------------------------------------------

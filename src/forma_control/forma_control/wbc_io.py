@@ -1,0 +1,224 @@
+"""What the wbc node does between ROS messages and the whole-body controller core, in plain
+Python (no rclpy): sensors from the hardware topics with their freshness checked, task targets
+from PoseStamped / PointStamped, Reach goals checked, and the control authority per target group.
+
+Messages are read duck-typed (attribute access only), so the unit tests feed the real message
+classes without starting ROS, and the node stays a thin wiring layer (STYLE §1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pinocchio as pin
+
+from forma_control.errors import ControlError, TargetRejected
+from forma_control.wbc.estimator import Sensors
+from forma_control.wbc.targets import StampedTarget
+
+GROUPS = ("left_hand", "right_hand", "gaze", "torso")
+OWNERS = ("", "teleop", "reach")  # "" = holding; teleop = the wbc/targets/* topics; reach = a running goal
+HAND_GROUP = {"left": "left_hand", "right": "right_hand"}
+SIDES = ("left", "right")
+
+
+class SensorsNotReady(ControlError):
+    """A sensor stream is missing, stale or malformed: the controller must not tick on it."""
+
+
+def stamp_s(stamp) -> float:
+    """builtin_interfaces/Time -> seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def joint_indices(message_names: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
+    """Where each wanted joint sits in a joint_states message; names every missing joint."""
+    index = {name: i for i, name in enumerate(message_names)}
+    missing = [n for n in wanted if n not in index]
+    if missing:
+        raise SensorsNotReady(
+            f"joint_states lacks {len(missing)} body joints ({', '.join(missing[:4])}"
+            f"{', ...' if len(missing) > 4 else ''}); is the robot prefix the same on both sides?"
+        )
+    return np.array([index[n] for n in wanted])
+
+
+def sensors_from_messages(joint_states, index: np.ndarray, imu, wrenches: dict, max_age_s: float) -> Sensors:
+    """The controller's Sensors from the latest message of each stream, all stamped within
+    max_age_s of joint_states (the robot clock): an IMU or foot reading from a stalled stream
+    would put the estimated base somewhere the robot is not."""
+    now = stamp_s(joint_states.header.stamp)
+    if imu is None:
+        raise SensorsNotReady("no imu/data yet")
+    streams = {"imu/data": imu}
+    for side in SIDES:
+        if wrenches.get(side) is None:
+            raise SensorsNotReady(f"no feet/{side}/wrench yet")
+        streams[f"feet/{side}/wrench"] = wrenches[side]
+    for topic, msg in streams.items():
+        age = now - stamp_s(msg.header.stamp)
+        if abs(age) > max_age_s:
+            when = "older" if age > 0 else "newer"
+            raise SensorsNotReady(f"{topic} is {abs(age):.3f} s {when} than joint_states (limit {max_age_s:.3f} s)")
+    n = len(joint_states.name)
+    if len(joint_states.position) != n or len(joint_states.velocity) != n:
+        raise SensorsNotReady(
+            f"joint_states has {n} names, {len(joint_states.position)} positions and "
+            f"{len(joint_states.velocity)} velocities"
+        )
+    q = np.asarray(joint_states.position, float)[index]
+    qd = np.asarray(joint_states.velocity, float)[index]
+    o, w = imu.orientation, imu.angular_velocity
+    quat = np.array([o.w, o.x, o.y, o.z])
+    gyro = np.array([w.x, w.y, w.z])
+    forces = {side: float(wrenches[side].wrench.force.z) for side in SIDES}
+    values = np.concatenate([q, qd, quat, gyro, list(forces.values())])
+    if not np.all(np.isfinite(values)):
+        raise SensorsNotReady("non-finite sensor values (joint_states, imu/data or feet wrenches)")
+    norm = float(np.linalg.norm(quat))
+    if abs(norm - 1.0) > 0.01:
+        raise SensorsNotReady(f"imu/data orientation has norm {norm:.3f}; not a unit quaternion")
+    return Sensors(
+        stamp_s=now,
+        joint_positions=q,
+        joint_velocities=qd,
+        imu_orientation_wxyz=quat / norm,
+        imu_angular_velocity=gyro,
+        foot_force_z=forces,
+    )
+
+
+def pose_target(msg) -> StampedTarget:
+    """geometry_msgs/PoseStamped -> StampedTarget (checked later by targets.check_target)."""
+    p, o = msg.pose.position, msg.pose.orientation
+    return StampedTarget(msg.header.frame_id, stamp_s(msg.header.stamp), (p.x, p.y, p.z), (o.x, o.y, o.z, o.w))
+
+
+def point_target(msg) -> StampedTarget:
+    """geometry_msgs/PointStamped -> StampedTarget without an orientation."""
+    p = msg.point
+    return StampedTarget(msg.header.frame_id, stamp_s(msg.header.stamp), (p.x, p.y, p.z))
+
+
+def output_problem(position: np.ndarray, velocity: np.ndarray, effort: np.ndarray) -> str:
+    """Why a controller output must not be sent ("" = it may): never a non-finite command."""
+    for name, values in (("position", position), ("velocity", velocity), ("effort", effort)):
+        if not np.all(np.isfinite(values)):
+            return f"controller produced a non-finite {name} command"
+    return ""
+
+
+# --- task targets -------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TorsoLimits:
+    below_m: float = 0.15  # pelvis height target at most this far below the standing height [m]
+    above_m: float = 0.02  # ... and at most this far above it [m]
+    max_tilt_rad: float = 0.5  # torso z axis at most this far from vertical [rad]
+
+
+def torso_goal(pose_in_odom: pin.SE3, standing_height_m: float, limits: TorsoLimits) -> tuple[np.ndarray, float]:
+    """(torso rotation in odom, pelvis height [m]) from a torso target expressed in odom.
+
+    The target's orientation is the torso's; its position's z (in odom, whose floor is z = 0) is
+    the pelvis height. A target in base_link with position (0, 0, 0) keeps the current height.
+    """
+    height = float(pose_in_odom.translation[2])
+    lo, hi = standing_height_m - limits.below_m, standing_height_m + limits.above_m
+    if not lo <= height <= hi:
+        raise TargetRejected(
+            f"pelvis height {height:.3f} m outside {lo:.3f}..{hi:.3f} m (standing height {standing_height_m:.3f} m)"
+        )
+    rotation = pose_in_odom.rotation
+    tilt = math.acos(float(np.clip(rotation[2, 2], -1.0, 1.0)))
+    if tilt > limits.max_tilt_rad:
+        raise TargetRejected(
+            f"torso tilt {math.degrees(tilt):.0f} deg exceeds {math.degrees(limits.max_tilt_rad):.0f} deg"
+        )
+    return rotation.copy(), height
+
+
+MIN_GAZE_DISTANCE_M = 0.2
+
+
+def gaze_goal(point_in_odom: np.ndarray, camera_in_odom: pin.SE3) -> np.ndarray:
+    """The gaze point in odom, refused when it is so close to the camera that no direction is meant."""
+    distance = float(np.linalg.norm(point_in_odom - camera_in_odom.translation))
+    if distance < MIN_GAZE_DISTANCE_M:
+        raise TargetRejected(f"gaze point {distance:.2f} m from the camera; it must be >= {MIN_GAZE_DISTANCE_M} m away")
+    return np.asarray(point_in_odom, float).copy()
+
+
+@dataclasses.dataclass(frozen=True)
+class ReachDefaults:
+    position_tolerance_m: float = 0.02
+    orientation_tolerance_rad: float = math.radians(5.0)
+    timeout_s: float = 4.0
+    max_timeout_s: float = 60.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ReachRequest:
+    side: str
+    target: StampedTarget
+    position_tolerance_m: float
+    orientation_tolerance_rad: float
+    timeout_s: float
+
+
+def reach_request(goal, now_s: float, defaults: ReachDefaults) -> ReachRequest:
+    """A Reach goal checked: hand left|right, tolerances >= 0 (0 = default), timeout >= 0
+    (0 = default). A target stamped 0 means "now" (a goal is one-shot; a stamped one must be
+    fresh, which targets.check_target decides later)."""
+    if goal.hand not in SIDES:
+        raise TargetRejected(f"unknown hand {goal.hand!r}; use left or right")
+    numbers = {
+        "position_tolerance_m": goal.position_tolerance_m,
+        "orientation_tolerance_rad": goal.orientation_tolerance_rad,
+        "timeout_s": goal.timeout_s,
+    }
+    for name, value in numbers.items():
+        if not math.isfinite(value) or value < 0.0:
+            raise TargetRejected(f"{name} {value} must be a finite number >= 0 (0 = the default)")
+    if goal.timeout_s > defaults.max_timeout_s:
+        raise TargetRejected(f"timeout_s {goal.timeout_s} exceeds {defaults.max_timeout_s} s")
+    target = pose_target(goal.target)
+    if target.stamp_s == 0.0:
+        target = dataclasses.replace(target, stamp_s=now_s)
+    return ReachRequest(
+        side=goal.hand,
+        target=target,
+        position_tolerance_m=goal.position_tolerance_m or defaults.position_tolerance_m,
+        orientation_tolerance_rad=goal.orientation_tolerance_rad or defaults.orientation_tolerance_rad,
+        timeout_s=goal.timeout_s or defaults.timeout_s,
+    )
+
+
+# --- control authority ----------------------------------------------------------------------------
+class Authority:
+    """One owner per target group (DESIGN §4): "" (holding), "teleop" or "reach"."""
+
+    def __init__(self) -> None:
+        self.owners = {g: "" for g in GROUPS}
+
+    def take(self, group: str, owner: str) -> str:
+        """Give the group to owner; returns the previous owner."""
+        if group not in self.owners:
+            raise ControlError(f"unknown target group {group!r}; groups: {', '.join(GROUPS)}")
+        if owner not in OWNERS:
+            raise ControlError(f"unknown owner {owner!r}; owners: {', '.join(repr(o) for o in OWNERS)}")
+        previous, self.owners[group] = self.owners[group], owner
+        return previous
+
+    def release(self, group: str, owner: str) -> None:
+        """Back to holding, if owner still has the group (a pre-empted owner releases nothing)."""
+        if self.owners.get(group) == owner:
+            self.owners[group] = ""
+
+    def reset(self) -> None:
+        self.owners = {g: "" for g in GROUPS}
+
+    def as_lists(self) -> tuple[list[str], list[str]]:
+        return list(self.owners), list(self.owners.values())

@@ -1,0 +1,618 @@
+"""The whole-body control node (DESIGN §4): the forma_control.wbc core over DDS.
+
+Each joint_states message (500 Hz from the hardware) is one control tick, run only while the
+safety supervisor says ACTIVE and the IMU and foot wrenches are fresh; entering ACTIVE starts the
+controller from the measured pose, leaving it stops publishing at once (the hardware holds on the
+command timeout: the designed fallback, also taken on a QP failure or any error in the tick).
+Task targets arrive on wbc/targets/* (teleop) and through the wbc/reach action; each target group
+has one owner, shown on wbc/status. Refused targets change nothing and say why.
+
+Everything runs on the process's executor without blocking: the Reach action's execute callback is
+a coroutine awaiting a future that the control loop completes, so a single-threaded executor
+works and the 500 Hz loop never waits for the action.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import threading
+import time
+
+import numpy as np
+import pinocchio as pin
+import rclpy
+from geometry_msgs.msg import PointStamped, PoseStamped, WrenchStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from forma_control.errors import ControlConfigError, ControlError, TargetRejected
+from forma_control.wbc.controller import WbcSettings
+from forma_control.wbc.lockstep import build_controller
+from forma_control.wbc.model import HANDS
+from forma_control.wbc.reach import ReachabilityChecker, ReachProgress, pose_error
+from forma_control.wbc.targets import TargetLimits, check_target, to_odom
+from forma_control.wbc_io import (
+    HAND_GROUP,
+    SIDES,
+    Authority,
+    ReachDefaults,
+    ReachRequest,
+    SensorsNotReady,
+    TorsoLimits,
+    gaze_goal,
+    joint_indices,
+    output_problem,
+    point_target,
+    pose_target,
+    reach_request,
+    sensors_from_messages,
+    stamp_s,
+    torso_goal,
+)
+from forma_description import DescriptionError, RobotModel
+from forma_description.poses import available_poses
+from forma_hardware.hardware_node import float_array, to_time_msg
+from forma_interfaces.action import Reach
+from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
+
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+# Keep only the newest sample: a tick on an old joint_states would send a stale command.
+LATEST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+TARGET_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+JOINT_STATES_SILENT_S = 0.2  # wbc/status shows inactive when joint_states stop this long [s, wall]
+
+# Descriptions of the WbcSettings fields exposed as parameters (same names, same units).
+SETTING_DESCRIPTIONS = {
+    "rate_hz": "controller rate [Hz]: one tick per joint_states, so the hardware's control_rate_hz",
+    "com_forward_m": "nominal centre of mass ahead of the ankles [m] (mid-foot: largest margins)",
+    "com_gain": "centre-of-mass task gain [1/s]",
+    "capture_gain": "CoM reference moved this many times the capture point's excursion",
+    "capture_limit_m": "largest CoM reference offset from nominal [m]",
+    "support_margin_m": "CoM reference kept this far inside the support polygon [m]",
+    "hip_gain_rad_per_m": "hip strategy: torso tilt toward the fall per metre of capture-point excursion [rad/m]",
+    "hip_limit_rad": "largest hip-strategy torso tilt [rad]",
+    "crouch_m": "lower the pelvis this much below its height at activation [m]",
+    "pelvis_gain": "pelvis height and orientation task gain [1/s]",
+    "torso_gain": "torso orientation task gain [1/s]",
+    "hand_gain": "hand pose task gain [1/s]",
+    "gaze_gain": "gaze task gain [1/s]",
+    "posture_gain": "posture (pull to the nominal pose) gain [1/s]",
+    "foot_gain": "sole constraint drift correction gain [1/s]",
+    "w_com": "centre-of-mass task weight",
+    "w_pelvis": "pelvis task weight",
+    "w_torso": "torso task weight",
+    "w_hand": "hand task weight",
+    "w_gaze": "gaze task weight",
+    "w_posture": "posture task weight",
+    "hand_integral_gain": "integral gain on the measured palm's error [1/s]",
+    "hand_speed_limit_m_s": "hands move at most this fast toward a target [m/s]",
+    "position_limit_gain": "fraction (0..1] of the distance to a joint limit closed per period",
+    "feedforward": "send gravity + contact torques as feed-forward effort",
+}
+
+
+@dataclasses.dataclass
+class RunningReach:
+    handle: object  # rclpy ServerGoalHandle
+    request: ReachRequest
+    progress: ReachProgress
+    done: Future
+    last_error: tuple[float, float] = (math.nan, math.nan)
+
+
+class WbcNode(Node):
+    """Whole-body control of the 38 body joints through hardware/joint_commands."""
+
+    def __init__(self, node_name: str = "wbc", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self._declare_parameters()
+        self.lock = threading.RLock()
+        self.robot: RobotModel | None = None
+        self.controller = None
+        self.checker: ReachabilityChecker | None = None
+        self.body_names: list[str] = []
+        self._index: np.ndarray | None = None
+        self._index_names: tuple[str, ...] = ()
+        self.imu: Imu | None = None
+        self.wrenches: dict = {side: None for side in SIDES}
+        self.safety: SafetyState | None = None
+        self.robot_now = 0.0  # stamp of the latest joint_states: the robot's clock [s]
+        self.last_joint_states_wall = 0.0
+        self.active = False
+        self.inactive_reason = "no robot_description yet"
+        self.failure = ""  # a tick failed: latched until safety/state leaves ACTIVE
+        self.authority = Authority()
+        self.reaches: dict[str, RunningReach] = {}
+        self.targets_rejected = 0
+        self.last_rejection = ""
+        self.tick_us = 0.0
+        self.qp_us = 0.0
+        self.margin_m = math.nan
+        self.ticks = 0
+        self.reset_state = "pending" if not self.require_safety else "not used"
+        self.hardware_valid_from = math.inf
+        self._status_key = None
+        self._cmd = JointState()
+
+        self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
+        self.pub_status = self.create_publisher(WbcStatus, "wbc/status", STATUS_QOS)
+        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
+        self.create_subscription(JointState, "joint_states", self._on_joint_states, LATEST_QOS)
+        self.create_subscription(Imu, "imu/data", self._on_imu, LATEST_QOS)
+        for side in SIDES:
+            self.create_subscription(
+                WrenchStamped, f"feet/{side}/wrench", lambda m, s=side: self._on_wrench(s, m), LATEST_QOS
+            )
+        self.create_subscription(SafetyState, "safety/state", self._on_safety, LATCHED_QOS)
+        self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, LATEST_QOS)
+        for side in SIDES:
+            self.create_subscription(
+                PoseStamped, f"wbc/targets/{side}_hand", lambda m, s=side: self._on_hand_target(s, m), TARGET_QOS
+            )
+        self.create_subscription(PointStamped, "wbc/targets/gaze", self._on_gaze_target, TARGET_QOS)
+        self.create_subscription(PoseStamped, "wbc/targets/torso", self._on_torso_target, TARGET_QOS)
+        self.reset_client = self.create_client(Trigger, "hardware/reset") if not self.require_safety else None
+        self.reach_server = ActionServer(
+            self,
+            Reach,
+            "wbc/reach",
+            execute_callback=self._execute_reach,
+            goal_callback=lambda _goal: GoalResponse.ACCEPT,
+            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
+        )
+        self.create_timer(1.0 / self.status_rate, self._on_status_timer)
+        mode = "safety/state" if self.require_safety else "its own hardware/reset (no safety supervisor)"
+        self.get_logger().info(f"wbc: pose {self.pose_name!r}, activation by {mode}; waiting for robot_description")
+
+    # --- parameters ---------------------------------------------------------------------------
+    def _declare_parameters(self) -> None:
+        defaults = WbcSettings()
+        params = {
+            "pose": ("stand", "named pose (urdf/poses.yaml): the posture task's nominal pose"),
+            "require_safety_state": (
+                True,
+                "true: tick only while safety/state is ACTIVE (the safety supervisor decides); false: "
+                "bring-up without a supervisor: call hardware/reset once and activate on its own",
+            ),
+            "sensor_timeout_s": (0.05, "imu/data and feet wrenches older than this vs joint_states are stale [s]"),
+            "target_max_age_s": (0.5, "task targets stamped longer ago than this (robot clock) are refused [s]"),
+            "target_max_future_s": (0.05, "task targets stamped further ahead than this are refused [s]"),
+            "target_max_distance_m": (3.0, "task targets further than this from base_link are refused [m]"),
+            "reach.position_tolerance_m": (0.02, "default Reach position tolerance [m] (goal value 0)"),
+            "reach.orientation_tolerance_deg": (5.0, "default Reach orientation tolerance [deg] (goal value 0)"),
+            "reach.timeout_s": (4.0, "default Reach timeout [s] of robot time (goal value 0)"),
+            "status_rate_hz": (10.0, "wbc/status rate [Hz]; it is also sent on every change"),
+        }
+        for field in dataclasses.fields(WbcSettings):
+            params[field.name] = (getattr(defaults, field.name), SETTING_DESCRIPTIONS[field.name])
+        for name, (default, description) in params.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        get = lambda name: self.get_parameter(name).value  # noqa: E731
+        self.pose_name = get("pose")
+        if self.pose_name not in available_poses():
+            raise ControlConfigError(f"pose {self.pose_name!r} is unknown; available: {', '.join(available_poses())}")
+        self.require_safety = bool(get("require_safety_state"))
+        ranges = {
+            "sensor_timeout_s": (0.002, 1.0),
+            "target_max_age_s": (0.01, 10.0),
+            "target_max_future_s": (0.0, 1.0),
+            "target_max_distance_m": (0.1, 10.0),
+            "reach.position_tolerance_m": (0.001, 0.5),
+            "reach.orientation_tolerance_deg": (0.1, 180.0),
+            "reach.timeout_s": (0.1, 60.0),
+            "status_rate_hz": (0.5, 100.0),
+        }
+        for name, (lo, hi) in ranges.items():
+            value = get(name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
+                raise ControlConfigError(f"parameter {name} = {value!r} outside {lo}..{hi}")
+        self.sensor_timeout = get("sensor_timeout_s")
+        self.limits = TargetLimits(get("target_max_age_s"), get("target_max_future_s"), get("target_max_distance_m"))
+        self.reach_defaults = ReachDefaults(
+            get("reach.position_tolerance_m"),
+            math.radians(get("reach.orientation_tolerance_deg")),
+            get("reach.timeout_s"),
+        )
+        self.status_rate = get("status_rate_hz")
+        values = {field.name: get(field.name) for field in dataclasses.fields(WbcSettings)}
+        self.settings = WbcSettings(**values)  # refuses a bad field by name (= the parameter's name)
+        self.torso_limits = TorsoLimits()
+
+    # --- robot and sensors --------------------------------------------------------------------------
+    def _on_description(self, msg: String) -> None:
+        if self.controller is not None:
+            return  # the description does not change under a running controller
+        try:
+            robot = RobotModel.from_urdf(msg.data)
+            controller, _ = build_controller(robot, self.pose_name, self.settings)
+        except (DescriptionError, ControlError) as exc:
+            self.inactive_reason = f"cannot control this robot: {exc}"
+            self.get_logger().error(self.inactive_reason)
+            return
+        with self.lock:
+            self.robot, self.controller = robot, controller
+            self.checker = ReachabilityChecker(controller.m)
+            self.body_names = list(controller.m.joint_names)
+            self._cmd.name = self.body_names
+            solve = controller.qp.solve
+
+            def timed_solve(*args, **kwargs):  # the solver's share of the tick, for wbc/status
+                t0 = time.perf_counter()
+                try:
+                    return solve(*args, **kwargs)
+                finally:
+                    self.qp_us = (time.perf_counter() - t0) * 1e6
+
+            controller.qp.solve = timed_solve
+            self.inactive_reason = "waiting for joint_states"
+        self.get_logger().info(
+            f"wbc: {len(self.body_names)} body joints of {robot.name}, mass {controller.m.mass_kg:.1f} kg"
+        )
+
+    def _on_imu(self, msg: Imu) -> None:
+        self.imu = msg
+
+    def _on_wrench(self, side: str, msg) -> None:
+        self.wrenches[side] = msg
+
+    def _on_safety(self, msg: SafetyState) -> None:
+        with self.lock:
+            was_active = self.safety is not None and self.safety.mode == SafetyState.ACTIVE
+            self.safety = msg
+            if was_active and msg.mode != SafetyState.ACTIVE:
+                self.failure = ""  # the supervisor took over; a new ACTIVE starts afresh
+                self._deactivate(self._gate())
+            self._publish_status_if_changed()
+
+    def _on_hardware_state(self, msg: HardwareState) -> None:
+        """Without a supervisor the node itself stops when the hardware latches the body."""
+        if self.require_safety or stamp_s(msg.header.stamp) < self.hardware_valid_from:
+            return
+        groups = list(msg.groups)
+        if "body" not in groups:
+            return
+        i = groups.index("body")
+        if msg.stop_states[i] != HardwareState.ACTIVE and self.reset_state == "done":
+            state = {HardwareState.HOLD: "HOLD", HardwareState.DAMP: "DAMP"}.get(msg.stop_states[i], "?")
+            with self.lock:
+                self.reset_state = "latched"
+                self.failure = f"hardware body {state}: {msg.reasons[i]}"
+                self.get_logger().error(f"{self.failure}; stopped (no supervisor: restart the node after a reset)")
+                self._deactivate(self.failure)
+
+    # --- the control loop -------------------------------------------------------------------------
+    def _gate(self) -> str:
+        """Why the controller must not command the body now ("" = it may)."""
+        if self.controller is None:
+            return self.inactive_reason
+        if self.failure:
+            then = "until safety/state leaves ACTIVE" if self.require_safety else "restart the node"
+            return f"{self.failure} (stopped; {then})"
+        if self.require_safety:
+            if self.safety is None:
+                return (
+                    "no safety/state yet (safety supervisor running? require_safety_state:=false to bring up without)"
+                )
+            if self.safety.mode != SafetyState.ACTIVE:
+                why = f": {self.safety.reason}" if self.safety.reason else ""
+                return f"safety/state is {self.safety.mode_name or self.safety.mode}{why}"
+        elif self.reset_state != "done":
+            return "waiting for hardware/reset (no safety supervisor)"
+        return ""
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        with self.lock:
+            self.robot_now = stamp_s(msg.header.stamp)
+            self.last_joint_states_wall = time.monotonic()
+            reason = self._gate()
+            sensors = None
+            if not reason or reason.startswith("waiting for hardware/reset"):
+                try:
+                    if tuple(msg.name) != self._index_names:
+                        self._index = joint_indices(msg.name, self.body_names)
+                        self._index_names = tuple(msg.name)
+                    sensors = sensors_from_messages(msg, self._index, self.imu, self.wrenches, self.sensor_timeout)
+                except SensorsNotReady as exc:
+                    reason = str(exc)
+            if reason:
+                if sensors is not None and self.reset_state == "pending":
+                    self._request_reset()
+                self._deactivate(reason)
+                self._publish_status_if_changed()
+                return
+            try:
+                if not self.active:
+                    self.controller.activate(sensors)  # from the measured pose: never lunges
+                    self.authority.reset()
+                    self.active = True
+                    self.get_logger().info("wbc active: commanding the body from the measured pose")
+                t0 = time.perf_counter()
+                out = self.controller.tick(sensors)
+                self.tick_us = (time.perf_counter() - t0) * 1e6
+                problem = output_problem(out.position, out.velocity, out.effort)
+                if problem:
+                    raise ControlError(problem)
+            except Exception as exc:  # QP failure or anything else: stop; the hardware holds
+                self.failure = f"controller failed: {type(exc).__name__}: {exc}"
+                self.get_logger().error(f"{self.failure}; stopped commanding (the hardware holds on its timeout)")
+                self._deactivate(self.failure)
+                self._publish_status_if_changed()
+                return
+            cmd = self._cmd
+            cmd.header.stamp = msg.header.stamp
+            cmd.position = float_array(out.position)
+            cmd.velocity = float_array(out.velocity)
+            cmd.effort = float_array(out.effort)
+            self.pub_cmd.publish(cmd)
+            self.margin_m = out.capture_point_margin_m
+            self.ticks += 1
+            if self.reaches and self.ticks % 5 == 0:
+                self._follow_reaches()
+            self._publish_status_if_changed()
+
+    def _request_reset(self) -> None:
+        """No supervisor: reset the hardware out of its start hold, once; activation follows."""
+        if not self.reset_client.service_is_ready():
+            return
+        self.reset_state = "requested"
+        self.get_logger().info("no safety supervisor (require_safety_state false): calling hardware/reset")
+        self.reset_client.call_async(Trigger.Request()).add_done_callback(self._on_reset_done)
+
+    def _on_reset_done(self, future) -> None:
+        result = future.result()
+        with self.lock:
+            if result is not None and result.success:
+                self.reset_state = "done"
+                # hardware/state stamped just after the reset may still describe the time before it
+                self.hardware_valid_from = self.robot_now + 0.1
+                self.get_logger().info(f"hardware reset: {result.message}; activating")
+            else:
+                self.reset_state = "latched"
+                self.failure = f"hardware/reset refused: {result.message if result else 'no answer'}"
+                self.get_logger().error(self.failure)
+
+    def _deactivate(self, reason: str) -> None:
+        if reason != self.inactive_reason and reason:
+            if self.active:  # (one call site per severity: rclpy's throttled loggers demand it)
+                self.get_logger().warning(f"wbc stopped commanding: {reason}")
+            else:
+                self.get_logger().info(f"wbc inactive: {reason}", throttle_duration_sec=2.0)
+        self.inactive_reason = reason
+        if not self.active:
+            return
+        self.active = False
+        for side in list(self.reaches):
+            self._finish_reach(side, Reach.Result.CANCELED, f"wbc stopped: {reason}")
+        self.authority.reset()
+
+    # --- targets ----------------------------------------------------------------------------------
+    def _reject(self, source: str, reason: str) -> None:
+        self.targets_rejected += 1
+        self.last_rejection = f"{source}: {reason}"
+        self.get_logger().warning(f"target refused, nothing changed: {self.last_rejection}", throttle_duration_sec=1.0)
+        self._publish_status_if_changed()
+
+    def _frame_in_odom(self, frame_id: str):
+        bare = frame_id.removeprefix(self.robot.prefix)
+        if bare == "odom":
+            return pin.SE3.Identity()
+        return self.controller.measured_pose(bare)
+
+    def _target_in_odom(self, target):
+        """check_target, then into odom with the measured pose of the target's frame."""
+        if not self.active:
+            raise TargetRejected(f"wbc is not active ({self.inactive_reason})")
+        checked = check_target(target, self.robot_now, self.limits, self.robot.prefix)
+        return to_odom(
+            checked, self._frame_in_odom(checked.frame_id), self.controller.measured_pose("base_link"), self.limits
+        )
+
+    def _check_reachable(self, side: str, pose, position_tolerance_m: float, orientation_tolerance_rad: float):
+        return self.checker.check(side, pose, self.controller.q_ref, position_tolerance_m, orientation_tolerance_rad)
+
+    def _on_hand_target(self, side: str, msg: PoseStamped) -> None:
+        topic = f"wbc/targets/{side}_hand"
+        with self.lock:
+            try:
+                pose = self._target_in_odom(pose_target(msg))
+                d = self.reach_defaults
+                reach = self._check_reachable(side, pose, d.position_tolerance_m, d.orientation_tolerance_rad)
+                if not reach.reachable:
+                    raise TargetRejected(f"unreachable: {reach.reason}")
+            except TargetRejected as exc:
+                self._reject(topic, str(exc))
+                return
+            group = HAND_GROUP[side]
+            if side in self.reaches:
+                self.get_logger().warning(f"{group}: teleop target pre-empts the running reach goal")
+                self._finish_reach(side, Reach.Result.CANCELED, "pre-empted by teleop")
+            self.authority.take(group, "teleop")
+            self.controller.set_hand_target(side, pose)
+            self._publish_status_if_changed()
+
+    def _on_gaze_target(self, msg: PointStamped) -> None:
+        with self.lock:
+            try:
+                point = self._target_in_odom(point_target(msg)).translation
+                goal = gaze_goal(point, self.controller.measured_pose("head_camera_color_optical_frame"))
+            except TargetRejected as exc:
+                self._reject("wbc/targets/gaze", str(exc))
+                return
+            self.authority.take("gaze", "teleop")
+            self.controller.targets.gaze_point = goal
+            self._publish_status_if_changed()
+
+    def _on_torso_target(self, msg: PoseStamped) -> None:
+        with self.lock:
+            try:
+                pose = self._target_in_odom(pose_target(msg))
+                rotation, height = torso_goal(pose, self.controller.pelvis_height, self.torso_limits)
+            except TargetRejected as exc:
+                self._reject("wbc/targets/torso", str(exc))
+                return
+            self.authority.take("torso", "teleop")
+            self.controller.targets.torso_rotation = rotation
+            self.controller.targets.pelvis_height_m = height
+            self._publish_status_if_changed()
+
+    # --- the Reach action ---------------------------------------------------------------------------
+    async def _execute_reach(self, handle):
+        with self.lock:
+            result = self._start_reach(handle)
+            if result is None:
+                done = self.reaches[handle.request.hand].done
+        if result is None:
+            result = await done
+        if result.outcome == Reach.Result.REACHED:
+            handle.succeed()
+        elif result.outcome == Reach.Result.CANCELED and handle.is_cancel_requested:
+            handle.canceled()
+        else:
+            handle.abort()
+        return result
+
+    def _start_reach(self, handle) -> Reach.Result | None:
+        """Check and start a goal; a Result if it ends at once (REJECTED / UNREACHABLE)."""
+        try:
+            request = reach_request(handle.request, self.robot_now, self.reach_defaults)
+            goal = self._target_in_odom(request.target)
+        except TargetRejected as exc:
+            self._reject("wbc/reach", str(exc))
+            return Reach.Result(outcome=Reach.Result.REJECTED, reason=str(exc), distance_m=math.nan)
+        side = request.side
+        palm = self.controller.measured_pose(HANDS[side])
+        distance, angle = pose_error(goal, palm)
+        reach = self._check_reachable(side, goal, request.position_tolerance_m, request.orientation_tolerance_rad)
+        if not reach.reachable:
+            self.get_logger().warning(f"wbc/reach {side}: unreachable: {reach.reason}")
+            return Reach.Result(
+                outcome=Reach.Result.UNREACHABLE, distance_m=distance, orientation_error_rad=angle, reason=reach.reason
+            )
+        if side in self.reaches:
+            self._finish_reach(side, Reach.Result.CANCELED, "pre-empted by a new reach goal")
+        group = HAND_GROUP[side]
+        previous = self.authority.take(group, "reach")
+        if previous == "teleop":
+            self.get_logger().info(f"{group}: the reach goal takes over from teleop")
+        progress = ReachProgress(
+            side,
+            goal,
+            request.position_tolerance_m,
+            request.orientation_tolerance_rad,
+            self.robot_now + request.timeout_s,
+        )
+        self.reaches[side] = RunningReach(handle, request, progress, Future(), (distance, angle))
+        self.controller.set_hand_target(side, goal)
+        self.get_logger().info(
+            f"wbc/reach {side}: {distance * 100:.1f} cm to go, tolerance {request.position_tolerance_m * 100:.1f} cm, "
+            f"timeout {request.timeout_s:.1f} s"
+        )
+        self._publish_status_if_changed()
+        return None
+
+    def _follow_reaches(self) -> None:
+        """From the control loop: progress on the measured palm, feedback, ends."""
+        for side, running in list(self.reaches.items()):
+            if running.handle.is_cancel_requested:
+                self._finish_reach(side, Reach.Result.CANCELED, "canceled by the client; the hand holds where it is")
+                continue
+            palm = self.controller.measured_pose(HANDS[side])
+            state, distance, angle = running.progress.update(palm, self.robot_now)
+            running.last_error = (distance, angle)
+            running.handle.publish_feedback(Reach.Feedback(position_error_m=distance, orientation_error_rad=angle))
+            if state == "reached":
+                self._finish_reach(side, Reach.Result.REACHED, "reached")
+            elif state == "timeout":
+                self._finish_reach(
+                    side,
+                    Reach.Result.TIMEOUT,
+                    f"not within {running.request.position_tolerance_m * 100:.1f} cm / "
+                    f"{math.degrees(running.request.orientation_tolerance_rad):.1f} deg after "
+                    f"{running.request.timeout_s:.1f} s; the hand holds where it is",
+                )
+
+    def _finish_reach(self, side: str, outcome: int, reason: str) -> None:
+        running = self.reaches.pop(side)
+        distance, angle = running.last_error
+        if outcome != Reach.Result.REACHED and self.controller is not None and self.active:
+            self.controller.set_hand_target(side, None)  # hold where the hand is commanded now
+        self.authority.release(HAND_GROUP[side], "reach")
+        summary = f"wbc/reach {side}: {reason} ({distance * 100:.1f} cm, {math.degrees(angle):.1f} deg)"
+        if outcome == Reach.Result.REACHED:
+            self.get_logger().info(summary)
+        else:
+            self.get_logger().warning(summary)
+        running.done.set_result(
+            Reach.Result(outcome=outcome, distance_m=distance, orientation_error_rad=angle, reason=reason)
+        )
+        self._publish_status_if_changed()
+
+    # --- status -------------------------------------------------------------------------------------
+    def _on_status_timer(self) -> None:
+        with self.lock:
+            for side, running in list(self.reaches.items()):
+                if running.handle.is_cancel_requested:  # also when no tick runs
+                    self._finish_reach(
+                        side, Reach.Result.CANCELED, "canceled by the client; the hand holds where it is"
+                    )
+            self._publish_status()
+
+    def _status_change_key(self) -> tuple:
+        """What counts as a change for wbc/status (numbers in a reason, e.g. an age, do not)."""
+        reason = re.sub(r"[0-9.]+", "#", self.inactive_reason)
+        return (self.active, reason, tuple(self.authority.owners.values()), self.targets_rejected)
+
+    def _publish_status_if_changed(self) -> None:
+        if self._status_change_key() != self._status_key:
+            self._publish_status()
+
+    def _publish_status(self) -> None:
+        self._status_key = self._status_change_key()
+        groups, owners = self.authority.as_lists()
+        # No joint_states = no ticks = no commands: say so, but leave the controller engaged. A
+        # wall-clock gap is no reason to restart it (a sim in sim time stalls with its stream);
+        # if the hardware held meanwhile, the supervisor leaves ACTIVE and that restarts it.
+        silent_s = time.monotonic() - self.last_joint_states_wall if self.last_joint_states_wall else 0.0
+        active = self.active and silent_s <= JOINT_STATES_SILENT_S
+        reason = self.inactive_reason if not self.active else f"no joint_states for {silent_s:.2f} s (wall clock)"
+        msg = WbcStatus(
+            active=active,
+            inactive_reason="" if active else reason,
+            groups=groups,
+            owners=owners,
+            capture_point_margin_m=float(self.margin_m) if self.active else math.nan,
+            tick_time_us=float(self.tick_us),
+            qp_time_us=float(self.qp_us),
+            targets_rejected=self.targets_rejected,
+            last_rejection=self.last_rejection,
+        )
+        msg.header.stamp = to_time_msg(self.robot_now)
+        self.pub_status.publish(msg)
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = WbcNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ControlConfigError as exc:
+        rclpy.logging.get_logger("wbc").fatal(str(exc))
+        raise SystemExit(1) from None
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

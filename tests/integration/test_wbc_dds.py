@@ -1,0 +1,424 @@
+"""The whole-body control node over real DDS with the MuJoCo sim node as the hardware: the robot
+stands on the WBC (hardware body ACTIVE throughout, pelvis ground truth above 0.8 m), a hand target
+on wbc/targets/right_hand 10 cm in front of the palm is reached within 2 cm (palm measured by FK
+from joint_states in the test), the wbc/reach action reaches, reports UNREACHABLE with the reason,
+REJECTED for bad goals, CANCELED on cancel and on a teleop pre-emption; bad targets are refused with
+the reason on wbc/status and change no command; bad parameters stop the node at start.
+
+The safety supervisor is not part of this branch: the wbc node runs with require_safety_state
+false (it resets the hardware itself once and activates from the measured pose). Every wait is on
+a condition or on sim time (message stamps); the wall-clock timeouts only bound a hung test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pinocchio as pin
+import pytest
+import rclpy
+import yaml
+from geometry_msgs.msg import PointStamped, PoseStamped
+from rclpy.action import ActionClient
+from rclpy.context import Context
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from forma_control.errors import ControlConfigError
+from forma_control.wbc.reach import ARM_JOINTS
+from forma_control.wbc_node import WbcNode
+from forma_description import RobotModel
+from forma_hardware.hardware_node import to_time_msg
+from forma_interfaces.action import Reach
+from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
+from forma_perception.robot_frames import RobotFrames
+from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, stamp_s
+
+pytestmark = pytest.mark.integration
+DOMAIN_ID = 54
+WAIT_S = 180.0  # wall-clock bound on any one wait: the machine is slow and shared
+BODY_JOINTS = 38
+
+
+def deployment_file(tmp, require_safety_state: bool = False) -> str:
+    deployment = {
+        "name": "wbc_dds",
+        "use_sim_time": True,
+        "hosts": {
+            "local": {
+                "processes": [
+                    {
+                        "name": "sim",
+                        "nodes": [
+                            {
+                                "node": "sim",
+                                "parameters": {
+                                    "world": "empty",
+                                    "mode": "simtime",
+                                    "real_time_factor": 0.5,  # headroom on a loaded 2-core machine
+                                    "camera.rate_hz": 0.0,
+                                },
+                            }
+                        ],
+                    },
+                    {
+                        "name": "control",
+                        "nodes": [{"node": "wbc", "parameters": {"require_safety_state": require_safety_state}}],
+                    },
+                ]
+            }
+        },
+    }
+    (tmp / "deployments").mkdir(exist_ok=True)
+    path = tmp / "deployments" / "wbc_dds.yaml"
+    path.write_text(yaml.safe_dump(deployment))
+    return str(path)
+
+
+def test_safety_state_decides_when_the_wbc_commands(tmp_path):
+    """With require_safety_state (the default) the probe plays the safety supervisor: nothing is
+    commanded without safety/state or in DAMPING; ACTIVE starts the WBC from the measured pose
+    (the robot keeps standing); leaving ACTIVE stops the commands at once (the hardware holds)."""
+    with (
+        LaunchedDeployment(deployment_file(tmp_path, require_safety_state=True), DOMAIN_ID, tmp_path / "logs") as run,
+        RosProbe(DOMAIN_ID, name="wbc_safety_probe") as probe,
+    ):
+        status = probe.collect(WbcStatus, "wbc/status", keep=50)
+        commands = probe.collect(JointState, "hardware/joint_commands", keep=1)
+        hardware = probe.collect(HardwareState, "hardware/state", keep=5)
+        truth = probe.collect(PoseStamped, "sim/base_pose_ground_truth", depth=50, keep=1000)
+        probe.collect(JointState, "joint_states", keep=1)
+        latched = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
+        safety = probe.node.create_publisher(SafetyState, "safety/state", latched)
+
+        def now() -> float:
+            js = probe.latest("joint_states")
+            return stamp_s(js) if js is not None else 0.0
+
+        def wait_sim(seconds: float) -> None:
+            start = now()
+            probe.wait_for(lambda: now() >= start + seconds, WAIT_S, f"{seconds} s of sim time")
+
+        def reason() -> str:
+            return status[-1].inactive_reason if status else ""
+
+        def body() -> tuple[int, str]:
+            m = hardware[-1]
+            i = list(m.groups).index("body")
+            return m.stop_states[i], m.reasons[i]
+
+        probe.wait_for(lambda: "no safety/state yet" in reason(), WAIT_S, "the wbc waiting for the supervisor")
+        safety.publish(SafetyState(mode=SafetyState.DAMPING, mode_name="DAMPING", reason="start"))
+        probe.wait_for(lambda: reason() == "safety/state is DAMPING: start", WAIT_S, "DAMPING on wbc/status")
+        wait_sim(1.0)
+        assert not commands and not status[-1].active, "nothing is commanded before ACTIVE"
+
+        assert probe.call(Trigger, "hardware/reset", Trigger.Request()).success
+        safety.publish(SafetyState(mode=SafetyState.ACTIVE, mode_name="ACTIVE"))
+        probe.wait_for(lambda: status[-1].active, WAIT_S, "the wbc to activate on ACTIVE")
+        t_active = now()
+        wait_sim(2.0)
+        assert body() == (HardwareState.ACTIVE, ""), body()
+        assert min(m.pose.position.z for m in truth if stamp_s(m) >= t_active) > 0.8
+
+        safety.publish(SafetyState(mode=SafetyState.HOLD, mode_name="HOLD", reason="test hold"))
+        probe.wait_for(lambda: reason() == "safety/state is HOLD: test hold", WAIT_S, "HOLD on wbc/status")
+        last_command = stamp_s(commands[-1])
+        wait_sim(0.5)
+        assert stamp_s(commands[-1]) == last_command, "commands stopped when safety/state left ACTIVE"
+        assert last_command <= now() - 0.5
+        probe.wait_for(lambda: body()[0] == HardwareState.HOLD, WAIT_S, "the hardware to hold on the timeout")
+        assert "no command for" in body()[1]
+    assert run.exit_code == 0, run.output[-3000:]
+
+
+class Robot:
+    """What the test sees of the running robot: sim time, the palm by FK, status, the action."""
+
+    def __init__(self, probe: RosProbe, launched: LaunchedDeployment) -> None:
+        self.probe, self.launched = probe, launched
+        self.status = probe.collect(WbcStatus, "wbc/status", keep=200)
+        self.hardware = probe.collect(HardwareState, "hardware/state", depth=50, keep=2000)
+        self.truth = probe.collect(PoseStamped, "sim/base_pose_ground_truth", depth=50, keep=2000)
+        self.joints = probe.collect(JointState, "joint_states", keep=1)
+        description = probe.collect(String, "robot_description", latched=True)
+        probe.wait_for(lambda: description, WAIT_S, "robot_description")
+        self.frames = RobotFrames(description[0].data)
+        self.robot = RobotModel.from_urdf(description[0].data)
+        self.targets = {
+            side: probe.node.create_publisher(PoseStamped, f"wbc/targets/{side}_hand", 5) for side in ("left", "right")
+        }
+        self.reach = ActionClient(probe.node, Reach, "wbc/reach")
+
+    def now(self) -> float:
+        js = self.probe.latest("joint_states")
+        return stamp_s(js) if js is not None else 0.0
+
+    def wait_sim(self, seconds: float) -> float:
+        start = self.now()
+        self.probe.wait_for(lambda: self.now() >= start + seconds, WAIT_S, f"{seconds} s of sim time")
+        return self.now()
+
+    def last_status(self) -> WbcStatus:
+        return self.probe.latest("wbc/status")
+
+    def owner(self, group: str) -> str:
+        s = self.last_status()
+        return s.owners[list(s.groups).index(group)]
+
+    def palm_in_base(self, side: str = "right") -> np.ndarray:
+        js = self.probe.latest("joint_states")
+        self.frames.update(js.name, js.position)
+        return self.frames.transform("base_link", f"{side}_hand")
+
+    def target(self, palm_in_base: np.ndarray, offset_m, frame: str = "base_link") -> PoseStamped:
+        msg = PoseStamped()
+        msg.header.frame_id, msg.header.stamp = frame, to_time_msg(self.now())
+        p = palm_in_base[:3, 3] + np.asarray(offset_m, float)
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in p)
+        x, y, z, w = pin.Quaternion(palm_in_base[:3, :3]).coeffs()
+        o = msg.pose.orientation
+        o.x, o.y, o.z, o.w = float(x), float(y), float(z), float(w)
+        return msg
+
+    def send_goal(self, goal: Reach.Goal):
+        assert self.reach.wait_for_server(timeout_sec=WAIT_S), "wbc/reach not available"
+        future = self.reach.send_goal_async(goal)
+        self.probe.wait_for(future.done, WAIT_S, "the goal's acceptance")
+        handle = future.result()
+        assert handle.accepted
+        return handle
+
+    def result(self, handle) -> Reach.Result:
+        future = handle.get_result_async()
+        self.probe.wait_for(future.done, WAIT_S, "the goal's result")
+        return future.result().result
+
+    def body_state(self, msg: HardwareState) -> int:
+        return msg.stop_states[list(msg.groups).index("body")]
+
+
+@pytest.fixture(scope="module")
+def robot(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wbc")
+    with (
+        LaunchedDeployment(deployment_file(tmp), DOMAIN_ID, tmp / "logs") as launched,
+        RosProbe(DOMAIN_ID, name="wbc_probe") as probe,
+    ):
+        r = Robot(probe, launched)
+        probe.wait_for(lambda: r.status and r.last_status().active, WAIT_S, "the wbc to activate")
+        yield r
+        assert "Traceback" not in launched.output, launched.output[-3000:]
+    assert launched.exit_code == 0, launched.output[-3000:]
+
+
+def test_the_robot_stands_on_the_wbc(robot):
+    t0 = robot.now()
+    t_end = robot.wait_sim(4.0)
+    truth = [m for m in list(robot.truth) if t0 <= stamp_s(m) <= t_end]
+    states = [m for m in list(robot.hardware) if t0 <= stamp_s(m) <= t_end]
+    assert len(truth) > 100 and len(states) > 100, "50 Hz ground truth and hardware/state over 4 s of sim time"
+    low = min(m.pose.position.z for m in truth)
+    assert low > 0.8, f"pelvis dropped to {low:.3f} m while standing on the WBC"
+    held = [(stamp_s(m), list(m.reasons)) for m in states if robot.body_state(m) != HardwareState.ACTIVE]
+    assert not held, f"the hardware latched the body: {held[:3]}"
+    status = robot.last_status()
+    assert status.active and status.inactive_reason == ""
+    assert status.groups == ["left_hand", "right_hand", "gaze", "torso"]
+    assert 0.0 < status.tick_time_us < 20_000 and 0.0 < status.qp_time_us < status.tick_time_us
+    assert status.capture_point_margin_m > 0.0, "the capture point lies inside the support polygon"
+    # the commands: the 38 body joints only, finite, stamped with the robot clock
+    commands = robot.probe.collect(JointState, "hardware/joint_commands", keep=5)
+    robot.probe.wait_for(lambda: len(commands) >= 3, WAIT_S, "commands")
+    robot.probe.stop_collecting("hardware/joint_commands")
+    cmd = commands[-1]
+    body = [j.name for j in robot.robot.joints if j.group == "body"]
+    assert sorted(cmd.name) == sorted(body) and len(cmd.name) == BODY_JOINTS
+    assert len(cmd.position) == len(cmd.velocity) == len(cmd.effort) == BODY_JOINTS
+    assert np.all(np.isfinite(cmd.position)) and np.all(np.isfinite(cmd.effort))
+    assert abs(stamp_s(cmd) - robot.now()) < 0.5
+    print(f"wbc tick {status.tick_time_us:.0f} us (QP {status.qp_time_us:.0f} us) over DDS")
+
+
+def test_a_hand_target_10_cm_ahead_of_the_palm_is_reached_within_2_cm(robot):
+    palm = robot.palm_in_base("right")
+    msg = robot.target(palm, [0.10, 0.0, 0.0])
+    goal = np.array([msg.pose.position.x, msg.pose.position.y, msg.pose.position.z])
+    robot.targets["right"].publish(msg)
+    robot.probe.wait_for(lambda: robot.owner("right_hand") == "teleop", WAIT_S, "teleop to own the right hand")
+    t0 = robot.now()
+    robot.wait_sim(3.0)
+    error = float(np.linalg.norm(robot.palm_in_base("right")[:3, 3] - goal))
+    assert error < 0.02, f"palm {error * 100:.1f} cm from the target after {robot.now() - t0:.1f} s of sim time"
+    print(f"hand target: the palm settles {error * 100:.1f} cm from it ({robot.now() - t0:.1f} s of sim time)")
+    assert robot.last_status().active
+
+
+def test_reach_goal_is_owned_by_reach_while_it_runs_and_reports_reached(robot):
+    palm = robot.palm_in_base("left")
+    handle = robot.send_goal(Reach.Goal(hand="left", target=robot.target(palm, [0.08, 0.0, 0.08])))
+    owners = []
+    future = handle.get_result_async()
+
+    def done() -> bool:
+        owners.append(robot.owner("left_hand"))
+        return future.done()
+
+    robot.probe.wait_for(done, WAIT_S, "the reach result")
+    result = future.result().result
+    assert result.outcome == Reach.Result.REACHED, result.reason
+    angle_deg = math.degrees(result.orientation_error_rad)
+    print(f"reach: {result.reason}, {result.distance_m * 100:.1f} cm, {angle_deg:.1f} deg")
+    assert result.distance_m <= 0.02 and result.orientation_error_rad <= math.radians(5.0)
+    assert "reach" in owners, f"wbc/status owners of left_hand while the goal ran: {set(owners)}"
+    robot.probe.wait_for(lambda: robot.owner("left_hand") == "", WAIT_S, "the hand to be released")
+
+
+def test_a_goal_1_5_m_away_is_unreachable_with_the_reason(robot):
+    palm = robot.palm_in_base("right")
+    result = robot.result(robot.send_goal(Reach.Goal(hand="right", target=robot.target(palm, [1.5, 0.0, 0.0]))))
+    assert result.outcome == Reach.Result.UNREACHABLE
+    assert "arm reach is" in result.reason and "from the right shoulder" in result.reason, result.reason
+    assert result.distance_m > 1.4
+    print(f"unreachable: {result.reason}")
+
+
+@pytest.mark.parametrize(
+    ("goal", "reason"),
+    [
+        (lambda r: Reach.Goal(hand="middle", target=r.target(r.palm_in_base(), [0.05, 0, 0])), "unknown hand 'middle'"),
+        (
+            lambda r: Reach.Goal(hand="left", target=r.target(r.palm_in_base(), [0.05, 0, 0], frame="map")),
+            "frame 'map' is not a target frame",
+        ),
+        (
+            lambda r: Reach.Goal(hand="left", target=r.target(r.palm_in_base(), [math.nan, 0, 0])),
+            "non-finite",
+        ),
+        (
+            lambda r: Reach.Goal(
+                hand="left", target=r.target(r.palm_in_base(), [0.05, 0, 0]), position_tolerance_m=-1.0
+            ),
+            "position_tolerance_m -1.0",
+        ),
+    ],
+)
+def test_bad_reach_goals_end_rejected_with_the_reason(robot, goal, reason):
+    result = robot.result(robot.send_goal(goal(robot)))
+    assert result.outcome == Reach.Result.REJECTED and reason in result.reason, result.reason
+
+
+def test_cancel_and_teleop_preempt_a_running_reach(robot):
+    palm = robot.palm_in_base("right")
+    handle = robot.send_goal(Reach.Goal(hand="right", target=robot.target(palm, [0.05, 0.0, 0.15]), timeout_s=30.0))
+    robot.probe.wait_for(lambda: robot.owner("right_hand") == "reach", WAIT_S, "the reach to own the right hand")
+    cancel = handle.cancel_goal_async()
+    robot.probe.wait_for(cancel.done, WAIT_S, "the cancel reply")
+    result = robot.result(handle)
+    assert result.outcome == Reach.Result.CANCELED and "canceled" in result.reason, result.reason
+    assert robot.owner("right_hand") == ""
+
+    palm = robot.palm_in_base("right")
+    handle = robot.send_goal(Reach.Goal(hand="right", target=robot.target(palm, [0.05, 0.0, 0.15]), timeout_s=30.0))
+    robot.probe.wait_for(lambda: robot.owner("right_hand") == "reach", WAIT_S, "the reach to own the right hand")
+    robot.targets["right"].publish(robot.target(robot.palm_in_base("right"), [0.0, 0.0, 0.0]))
+    result = robot.result(handle)
+    assert result.outcome == Reach.Result.CANCELED and result.reason == "pre-empted by teleop", result.reason
+    robot.probe.wait_for(lambda: robot.owner("right_hand") == "teleop", WAIT_S, "teleop to own the right hand")
+
+
+@pytest.mark.parametrize(
+    ("offset", "frame", "reason"),
+    [
+        ([math.nan, 0.0, 0.0], "base_link", "non-finite"),
+        ([0.05, 0.0, 0.0], "camera_link", "frame 'camera_link' is not a target frame"),
+        ([1.5, 0.0, 0.0], "base_link", "unreachable: target"),
+    ],
+)
+def test_refused_targets_are_shown_on_status_and_change_no_command(robot, offset, frame, reason):
+    commands = robot.probe.collect(JointState, "hardware/joint_commands", keep=1)
+    robot.probe.wait_for(lambda: commands, WAIT_S, "a command")
+    arm = [f"right_{j}" for j in ARM_JOINTS]
+
+    def arm_command() -> np.ndarray:
+        c = robot.probe.latest("hardware/joint_commands")
+        index = {n: i for i, n in enumerate(c.name)}
+        return np.array([c.position[index[n]] for n in arm])
+
+    def motion_over(seconds: float) -> float:
+        before = arm_command()
+        robot.wait_sim(seconds)
+        return float(np.max(np.abs(arm_command() - before)))
+
+    for _ in range(20):  # the arm settles on whatever target it had (at most 10 s of sim time)
+        if motion_over(0.5) < 0.003:
+            break
+    owner = robot.owner("right_hand")
+    rejected = robot.last_status().targets_rejected
+    before = arm_command()
+    robot.targets["right"].publish(robot.target(robot.palm_in_base("right"), offset, frame=frame))
+    robot.probe.wait_for(lambda: robot.last_status().targets_rejected == rejected + 1, WAIT_S, "the refusal")
+    status = robot.last_status()
+    assert reason in status.last_rejection and status.last_rejection.startswith("wbc/targets/right_hand"), (
+        status.last_rejection
+    )
+    robot.wait_sim(0.5)
+    moved = float(np.max(np.abs(arm_command() - before)))
+    robot.probe.stop_collecting("hardware/joint_commands")
+    assert moved < 0.01, f"the right arm's commands moved by {moved:.3f} rad after a refused target"
+    assert robot.owner("right_hand") == owner and robot.last_status().active
+
+
+def test_gaze_and_torso_targets_take_their_groups_and_bad_ones_are_refused(robot):
+    gaze = PointStamped()
+    gaze.header.frame_id, gaze.header.stamp = "base_link", to_time_msg(robot.now())
+    gaze.point.x, gaze.point.y, gaze.point.z = 2.0, 0.3, 0.5
+    publishers = {
+        "gaze": robot.probe.node.create_publisher(PointStamped, "wbc/targets/gaze", 5),
+        "torso": robot.probe.node.create_publisher(PoseStamped, "wbc/targets/torso", 5),
+    }
+    publishers["gaze"].publish(gaze)
+    robot.probe.wait_for(lambda: robot.owner("gaze") == "teleop", WAIT_S, "teleop to own the gaze")
+    torso = PoseStamped()
+    torso.header.frame_id, torso.header.stamp = "base_link", to_time_msg(robot.now())
+    torso.pose.position.z = -0.03  # 3 cm lower than the pelvis now
+    torso.pose.orientation.w = 1.0
+    publishers["torso"].publish(torso)
+    robot.probe.wait_for(lambda: robot.owner("torso") == "teleop", WAIT_S, "teleop to own the torso")
+    rejected = robot.last_status().targets_rejected
+    torso.header.stamp = to_time_msg(robot.now())
+    torso.pose.position.z = -0.5  # half a metre down: a squat the standing controller refuses
+    publishers["torso"].publish(torso)
+    robot.probe.wait_for(lambda: robot.last_status().targets_rejected == rejected + 1, WAIT_S, "the refusal")
+    assert "wbc/targets/torso: pelvis height" in robot.last_status().last_rejection
+    t0 = robot.now()
+    robot.wait_sim(2.0)
+    truth = [m.pose.position.z for m in list(robot.truth) if stamp_s(m) >= t0]
+    assert truth and min(truth) > 0.8 and robot.last_status().active
+    print(f"torso target: pelvis ground truth {np.mean(truth):.3f} m")
+
+
+@pytest.mark.parametrize(
+    ("parameters", "reason"),
+    [
+        ({"pose": "handstand"}, "pose 'handstand' is unknown"),
+        ({"com_gain": -1.0}, "com_gain must be a finite number >= 0"),
+        ({"rate_hz": 5000.0}, "rate_hz 5000.0 outside 50..2000"),
+        ({"sensor_timeout_s": 0.0}, "sensor_timeout_s = 0.0 outside"),
+        ({"reach.timeout_s": 0.0}, "reach.timeout_s = 0.0 outside"),
+    ],
+)
+def test_bad_parameters_stop_the_node_at_start_naming_the_parameter(parameters, reason):
+    context = Context()
+    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    try:
+        with pytest.raises(ControlConfigError, match=reason):
+            WbcNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])
+    finally:
+        rclpy.shutdown(context=context)
