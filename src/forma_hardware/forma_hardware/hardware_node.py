@@ -220,6 +220,10 @@ class HardwareNode(Node):
             return
         if gated.clamped:
             self.get_logger().warning(f"command clamped: {'; '.join(gated.clamped[:3])}", throttle_duration_sec=1.0)
+        self.command_accepted(gated.groups, cmd.stamp_s)
+
+    def command_accepted(self, groups, stamp_s: float) -> None:
+        """Hook: a command for these groups passed the contract (the sim paces itself on it)."""
 
     def reset_refusal(self) -> str:
         """Why a reset must be refused now ("" = allowed); subclasses add their own reasons."""

@@ -32,6 +32,7 @@ class WbcSettings:
     rate_hz: float = 500.0  # control rate [Hz]
     com_forward_m: float = 0.05  # nominal CoM ahead of the ankles [m]: balances the front and back margins
     com_gain: float = 15.0  # [1/s]
+    com_shift_speed_m_s: float = 0.08  # the nominal CoM moves at most this fast (activation) [m/s]
     capture_gain: float = 1.5  # CoM reference moved this many times the capture point's excursion
     capture_limit_m: float = 0.08  # largest CoM reference offset from nominal [m]
     support_margin_m: float = 0.02  # CoM reference kept this far inside the support polygon [m]
@@ -120,6 +121,7 @@ class WholeBodyController:
         geometry = model.robot
         self.foot = _foot_geometry(geometry)
         self.last_measured_q: np.ndarray | None = None
+        self.nominal_xy: np.ndarray | None = None
         self.hand_correction = {side: np.zeros(6) for side in HANDS}
         self._measured_frames: dict[str, pin.SE3] = {}
         self._arm_masks = {
@@ -150,6 +152,7 @@ class WholeBodyController:
         self.torso_rotation = self.pelvis_rotation.copy()
         self.hand_hold = {side: self.m.pose(f).copy() for side, f in HANDS.items()}
         self.targets = TaskTargets()
+        self.nominal_xy = None  # set from the measured CoM on the first tick
 
     @property
     def active(self) -> bool:
@@ -225,7 +228,17 @@ class WholeBodyController:
         m.update(q)
         feet_mid = 0.5 * (self.feet_ref["left"].translation + self.feet_ref["right"].translation)
         forward = self.pelvis_rotation[:2, 0]
-        nominal_xy = feet_mid[:2] + s.com_forward_m * forward
+        # the nominal CoM moves from where activation found it to mid-foot at com_shift_speed_m_s:
+        # activation never lunges (the capture point would jump and look like a fall)
+        goal_xy = feet_mid[:2] + s.com_forward_m * forward
+        if self.nominal_xy is None:
+            self.nominal_xy = com_m[:2].copy()
+        step = goal_xy - self.nominal_xy
+        dist = float(np.linalg.norm(step))
+        if dist > s.com_shift_speed_m_s * self.dt:
+            step *= s.com_shift_speed_m_s * self.dt / dist
+        self.nominal_xy = self.nominal_xy + step
+        nominal_xy = self.nominal_xy
         offset = -s.capture_gain * (xi - nominal_xy)
         norm = np.linalg.norm(offset)
         if norm > s.capture_limit_m:
