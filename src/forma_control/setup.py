@@ -1,4 +1,4 @@
-"""forma_control: the joint-PD stand and whole-body control; walking and the safety supervisor next."""
+"""forma_control: the joint-PD stand, whole-body control and the safety supervisor; walking next."""
 
 from setuptools import find_packages, setup
 
@@ -21,10 +21,12 @@ setup(
     entry_points={
         "console_scripts": [
             "stand_node = forma_control.stand_node:main",
+            "supervisor_node = forma_control.supervisor_node:main",
             "wbc_node = forma_control.wbc_node:main",
         ],
         "forma.nodes": [
             "stand = forma_control.stand_node:StandNode",
+            "safety_supervisor = forma_control.supervisor_node:SupervisorNode",
             "wbc = forma_control.wbc_node:WbcNode",
         ],
     },

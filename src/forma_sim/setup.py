@@ -14,6 +14,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/worlds", glob("worlds/*.xml")),
+        (f"share/{PACKAGE}/worlds/assets", glob("worlds/assets/*")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -8,7 +8,14 @@ lighting (intensity and direction), the camera pose (neck yaw/pitch within what 
 to look at a table), and draws a structured-light depth-noise model (sigma 1.5 mm x z^2, 3 %
 dropped pixels, a new draw per frame). Three frames per scene give ID stability. An object
 counts when its centre is in view and not hidden behind another (checked on the rendered depth).
-Not randomized yet: textures (the objects are plain-coloured) and person models.
+Not randomized yet: textures (the objects are plain-coloured).
+
+People (`perception_people_random`): the `people` world, a person placed 0.8-2.5 m in front of
+the robot (lateral offset up to a quarter of the distance, turned +-30 deg from facing the robot,
++-8 cm taller or shorter), random lighting and neck pose, the same depth-noise model; rendered at
+320x240 (the sim's default) and at 640x480; then once more turned away from the robot (no face
+may be reported). The face's true centre (the `person_face` site) is
+read from MuJoCo for scoring only.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from forma_perception.robot_frames import RobotFrames
 from forma_sim.camera import RgbdCamera
 from forma_sim.simulation import build_simulation
 from tests.accept.registry import Figure, trial
+from tests.accept.scenarios import PeopleScene
 
 SEEDS = range(1000, 1060)  # held out (development used seeds 0-19)
 FRAMES_PER_SCENE = 3
@@ -173,3 +181,90 @@ def score_scenes(seeds, verbose: bool = False) -> dict:
         "position_error_p95_cm": Figure(round(p95_cm, 2), "cm", "<= 3", p95_cm <= 3.0),
         "id_stable_consecutive": Figure(round(stable, 4), "", ">= 0.95", stable >= 0.95),
     }
+
+
+PEOPLE_SEEDS = range(2000, 2200)  # held out (development used seeds 0-299)
+PEOPLE_FRAMES = 2
+PERSON_MATCH_M = 0.5  # a reported face this close to the person is theirs (scored by its error)
+
+
+def _noisy(depth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    noisy = depth + rng.normal(0.0, 0.0015, depth.shape).astype(np.float32) * depth**2
+    noisy[rng.random(depth.shape) < 0.03] = np.nan
+    return noisy.astype(np.float32)
+
+
+def score_people(seeds, width: int, height: int, verbose: bool = False) -> dict:
+    """Per frame: the person found (a face within PERSON_MATCH_M), its 3D error, faces reported
+    elsewhere (false), ID kept between the scene's frames; and the baseline without a detector:
+    the centroid of the depth points at face height."""
+    from forma_perception.people import FACE_Z_BASE_M, PeoplePipeline
+    from forma_perception.rgbd import points_in_camera
+
+    scene = PeopleScene(width, height)
+    frames_total = reported = false_faces = id_pairs = id_kept = back_faces = 0
+    errors: list[float] = []
+    baseline_errors: list[float] = []
+    try:
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            scene.set_head(rng.uniform(-0.15, 0.15), rng.uniform(-0.1, 0.1))
+            scene.set_light(rng.uniform(0.6, 1.3), (rng.uniform(-0.4, 0.4), rng.uniform(-0.4, 0.4)))
+            distance = rng.uniform(0.8, 2.5)
+            lateral = rng.uniform(-0.25, 0.25) * distance
+            yaw = rng.uniform(-math.radians(30), math.radians(30))
+            rgb, depth, t_base_camera, truth = scene.place(distance, lateral, yaw, rng.uniform(-0.08, 0.08))
+            pipeline = PeoplePipeline()
+            previous = None
+            for _ in range(PEOPLE_FRAMES):
+                noisy = _noisy(depth, rng)
+                people = pipeline.process(rgb, noisy, scene.model, t_base_camera)
+                frames_total += 1
+                reported += len(people)
+                near = sorted((float(np.linalg.norm(p.face.position - truth)), p.id) for p in people)
+                mine = [n for n in near if n[0] <= PERSON_MATCH_M]
+                false_faces += len(near) - min(len(mine), 1)
+                if mine:
+                    errors.append(mine[0][0])
+                    if previous is not None:
+                        id_pairs += 1
+                        id_kept += previous == mine[0][1]
+                    previous = mine[0][1]
+                elif verbose:
+                    print(f"seed {seed} {width}: missed at {distance:.2f} m, yaw {math.degrees(yaw):.0f} deg")
+                points = points_in_camera(noisy, scene.model) @ t_base_camera[:3, :3].T + t_base_camera[:3, 3]
+                with np.errstate(invalid="ignore"):
+                    band = points[(points[:, :, 2] >= FACE_Z_BASE_M[0]) & (points[:, :, 2] <= FACE_Z_BASE_M[1])]
+                if len(band):
+                    baseline_errors.append(float(np.linalg.norm(band.mean(axis=0) - truth)))
+            # the same person with their back to the robot: no face may be reported
+            rgb, depth, t_base_camera, _ = scene.place(distance, lateral, yaw + math.pi)
+            back_faces += len(PeoplePipeline().process(rgb, _noisy(depth, rng), scene.model, t_base_camera))
+    finally:
+        scene.close()
+    recall = len(errors) / frames_total
+    fp_rate = false_faces / max(reported, 1)
+    median_cm = float(np.median(errors)) * 100 if errors else float("inf")
+    p95_cm = float(np.percentile(errors, 95)) * 100 if errors else float("inf")
+    base_cm = float(np.median(baseline_errors)) * 100 if baseline_errors else float("inf")
+    stable = id_kept / max(id_pairs, 1)
+    tag = f"{width}"
+    note = f"{len(seeds)} scenes x {PEOPLE_FRAMES} frames, {width}x{height}, person at 0.8-2.5 m"
+    return {
+        f"people_recall_{tag}": Figure(round(recall, 4), "", ">= 0.9", recall >= 0.9, note=note),
+        f"people_false_face_rate_{tag}": Figure(round(fp_rate, 4), "", "<= 0.05", fp_rate <= 0.05),
+        f"people_position_error_median_cm_{tag}": Figure(
+            round(median_cm, 2), "cm", "<= 10", median_cm <= 10.0, baseline=round(base_cm, 2),
+            note="baseline: centroid of the depth points at face height (no face detector)",
+        ),
+        f"people_position_error_p95_cm_{tag}": Figure(round(p95_cm, 2), "cm", "<= 10", p95_cm <= 10.0),
+        f"people_id_stable_{tag}": Figure(round(stable, 4), "", ">= 0.95", stable >= 0.95),
+        f"people_faces_seen_from_behind_{tag}": Figure(
+            back_faces, "", "== 0", back_faces == 0, note=f"the person turned away, {len(seeds)} frames"
+        ),
+    }  # fmt: skip
+
+
+@trial("perception_people_random")
+def perception_people_random() -> dict:
+    return {**score_people(PEOPLE_SEEDS, 320, 240), **score_people(PEOPLE_SEEDS, 640, 480)}

@@ -15,7 +15,11 @@ Face and interaction (face_bench.py): face_fps_1280x480, face_frame_p99_ms, inte
 Recording (record_bench.py): record_msgs_per_s_max, record_loss_s_on_kill.
 Console (console_bench.py): console_update_hz.
 Perception (perception_bench.py): perception_latency_p50_ms_640, perception_latency_p99_ms_640,
-  perception_latency_p99_ms_320, perception_fps_640, perception_pos_err_median_cm.
+  perception_latency_p99_ms_320, perception_fps_640, perception_pos_err_median_cm,
+  perception_people_latency_ms, perception_people_latency_p99_ms_640.
+Whole-body control (wbc_bench.py): wbc_tick_p50_us, wbc_tick_p99_us, wbc_qp_share,
+  push_recovery_impulse_Ns (baseline: the joint-PD hold).
+Safety supervisor (safety_bench.py): estop_to_damping_ms (median), estop_to_damping_max_ms.
 """
 
 from __future__ import annotations
@@ -259,6 +263,28 @@ def bench_perception() -> dict:
     return run()
 
 
+def bench_wbc() -> dict:
+    from tests.bench.wbc_bench import bench_wbc as run
+
+    return run()
+
+
+def bench_safety() -> dict:
+    from tests.bench.safety_bench import bench_estop
+
+    r = bench_estop()
+    return {
+        "estop_to_damping_ms": figure(
+            r["median_ms"],
+            "ms",
+            note=f"median of {r['n']}, max {r['max_ms']:.1f} ms: safety/estop topic -> hardware/state body DAMP "
+            "over DDS (sim node + supervisor processes; hardware/state at 500 Hz); goal 2 control periods = 4 ms",
+            lower_is_better=True,
+        ),
+        "estop_to_damping_max_ms": figure(r["max_ms"], "ms", note=f"worst of {r['n']}", lower_is_better=True),
+    }
+
+
 BENCHES = [
     bench_sim_rtf,
     bench_latency,
@@ -268,6 +294,8 @@ BENCHES = [
     bench_record,
     bench_console,
     bench_perception,
+    bench_wbc,
+    bench_safety,
 ]
 
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 import rclpy
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
@@ -109,6 +109,7 @@ def test_console_node_draws_sends_and_refuses():
             "face": probe.node.create_publisher(Image, "face/image", 10),
         }
         targets = probe.collect(PoseStamped, "wbc/targets/left_hand")
+        gaze = probe.collect(PointStamped, "wbc/targets/gaze")
         cmd_vel = probe.collect(TwistStamped, "cmd_vel")
         console = Console(port, camera_feed_hz=0.0)
         node = console.node
@@ -134,6 +135,21 @@ def test_console_node_draws_sends_and_refuses():
                 assert len(targets) == 1, "a refused target must not be published"
                 pose = node._frame_pose("left_hand")
                 assert pose is not None and abs(pose[0][1]) > 0.1  # the hand is beside the pelvis
+
+                # gaze target -> wbc/targets/gaze (PointStamped), same frame and clock; NaN refused
+                assert node.controls.send_gaze_target([1.2, 0.1, 0.3])
+                probe.wait_for(lambda: gaze, 10, "wbc/targets/gaze")
+                g = gaze[-1]
+                assert g.header.frame_id == "base_link" and (g.header.stamp.sec, g.header.stamp.nanosec) == (12, 5e8)
+                assert (g.point.x, g.point.y, g.point.z) == (1.2, 0.1, 0.3)
+                assert not node.controls.send_gaze_target([1.0, np.nan, 0.3])
+                assert "gaze target refused" in node.controls.hand_status.content
+                node.controls._toggle_gaze(True)  # the gizmo starts in front of the head
+                head = node._frame_pose("head")
+                assert np.linalg.norm(node.controls.gizmos["gaze"].position - head[0]) == pytest.approx(1.0, abs=1e-6)
+                node.controls._toggle_gaze(False)
+                time.sleep(0.3)
+                assert len(gaze) == 1, "a refused gaze target must not be published"
 
                 # joystick: clamped to the limits while Walk is ticked; Stop sends zero
                 node.controls.forward.value, node.controls.yaw.value = 0.3, 0.5

@@ -204,3 +204,25 @@ def test_estop_damps_at_once_and_blocks_reset_until_released(lockstep):
     assert d.probe.call(Trigger, "hardware/reset", Trigger.Request()).success
     assert all(s == HardwareState.ACTIVE for s in d.hardware_state().stop_states)
     assert np.isfinite(d.joint("left_knee")[0])
+
+
+def test_estop_topic_damps_the_hardware_directly_and_only_engages(lockstep):
+    """safety/estop reaches the hardware node itself (no supervisor needed, one hop); `false`
+    on the topic releases nothing: release and reset go through the services."""
+    from std_msgs.msg import Bool
+
+    d = lockstep
+    assert d.probe.call(EStop, "hardware/estop", EStop.Request(engage=False, reason="test")).success
+    assert d.probe.call(Trigger, "hardware/reset", Trigger.Request()).success
+    d.step(1)
+    assert not d.hardware_state().estop_engaged
+    pub = d.probe.node.create_publisher(Bool, "safety/estop", 10)
+    d.probe.wait_for(lambda: pub.get_subscription_count() > 0, 30, "the sim to subscribe to safety/estop")
+    pub.publish(Bool(data=True))
+    # the hardware publishes its state at once on engaging, before any simulation step
+    d.probe.wait_for(lambda: d.states and d.states[-1].estop_engaged, 10, "the e-stop on hardware/state")
+    assert all(s == HardwareState.DAMP for s in d.states[-1].stop_states)
+    pub.publish(Bool(data=False))
+    d.step(2)
+    assert d.hardware_state().estop_engaged, "the topic must not release the e-stop"
+    assert d.probe.call(EStop, "hardware/estop", EStop.Request(engage=False, reason="test")).success

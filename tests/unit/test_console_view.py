@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from forma_console.images import ImageFormatError, color_to_rgb, depth_to_rgb, thumbnail
-from forma_console.teleop import TeleopError, WalkLimits, hand_target
+from forma_console.teleop import TeleopError, WalkLimits, gaze_target, hand_target, point_ahead
 from forma_console.view_model import (
     JointStateMapper,
     hardware_status_markdown,
@@ -100,6 +100,18 @@ def test_hand_targets_are_normalised_or_refused():
     for bad in (([np.nan, 0, 0], [1, 0, 0, 0]), ([0, 0, 0], [0, 0, 0, 0]), ([0, 0], [1, 0, 0, 0])):
         with pytest.raises(TeleopError):
             hand_target(*bad)
+
+
+def test_gaze_targets_are_finite_points_and_start_in_front_of_the_head():
+    assert gaze_target([1.0, 0.1, 0.4]).tolist() == [1.0, 0.1, 0.4]
+    for bad in ([np.nan, 0, 0], [0, np.inf, 0], [0, 0]):
+        with pytest.raises(TeleopError):
+            gaze_target(bad)
+    np.testing.assert_allclose(point_ahead([0, 0, 0.5], [1, 0, 0, 0], 1.0), [1.0, 0.0, 0.5])
+    turned_left = [math.cos(math.pi / 4), 0, 0, math.sin(math.pi / 4)]  # 90 deg about z
+    np.testing.assert_allclose(point_ahead([0, 0, 0], turned_left, 2.0), [0.0, 2.0, 0.0], atol=1e-12)
+    pitched_down = [math.cos(0.25), 0, math.sin(0.25), 0]  # 0.5 rad about y: looks down
+    assert point_ahead([0, 0, 0], pitched_down, 1.0)[2] == pytest.approx(-math.sin(0.5))
 
 
 # --- objects, safety, instructions ------------------------------------------------------------

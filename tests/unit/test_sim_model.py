@@ -20,7 +20,7 @@ def model(robot):
 
 
 def test_worlds_are_shipped():
-    assert {"tabletop", "empty"} <= set(available_worlds())
+    assert {"tabletop", "empty", "people"} <= set(available_worlds())
 
 
 def test_pelvis_floats_freely_under_real_gravity(model, robot):
@@ -67,7 +67,7 @@ def test_actuator_torque_never_exceeds_the_effort_limit(robot):
     assert worst == pytest.approx(1.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("world", ["tabletop", "empty"])
+@pytest.mark.parametrize("world", ["tabletop", "empty", "people"])
 def test_world_steps_one_second_under_random_commands_without_warnings(world, robot):
     sim = build_simulation(world=world)
     rng = np.random.default_rng(7)

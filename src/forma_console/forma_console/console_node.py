@@ -25,7 +25,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from forma_console.controls import Controls
@@ -39,7 +39,7 @@ from forma_console.view_model import (
     safety_markdown,
 )
 from forma_interfaces.msg import DetectedObjectArray, HardwareState, SafetyState
-from forma_interfaces.srv import EStop
+from forma_interfaces.srv import EStop, SetOperatingMode
 
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 SENSOR_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -107,8 +107,16 @@ class ConsoleNode(Node):
         self.frames_drawn = 0
         self.reported_errors: set[str] = set()
         self.utterance_pub = self.create_publisher(String, "interaction/utterance", 10)
+        # The e-stop goes to the lowest layer (hardware/estop) and on safety/estop, which the hardware
+        # and the safety supervisor both take. With a supervisor (safety/state seen), release and
+        # reset go through it; without one (e.g. the hil deployment's stand) to the hardware.
         self.estop_client = self.create_client(EStop, "hardware/estop")
         self.reset_client = self.create_client(Trigger, "hardware/reset")
+        self.estop_pub = self.create_publisher(Bool, "safety/estop", 10)
+        self.safety_estop_client = self.create_client(EStop, "safety/estop")
+        self.safety_reset_client = self.create_client(Trigger, "safety/reset")
+        self.safety_mode_client = self.create_client(SetOperatingMode, "safety/set_mode")
+        self.supervised = False
         tabs = self._make_gui()
         self.controls = Controls(self, self.server, tabs, lambda: self.robot_time, self._frame_pose, walk_limits)
 
@@ -133,7 +141,9 @@ class ConsoleNode(Node):
         estop = gui.add_button("E-STOP", color="red", hint="damp every joint now (latched)")
         self.safety = gui.add_markdown("safety/state: no supervisor has published yet")
         release = gui.add_button("Release e-stop", hint="clears the latch; the robot stays damped until reset")
-        reset = gui.add_button("Reset and stand", color="green", hint="activate the hardware; the stand node ramps up")
+        reset = gui.add_button(
+            "Reset and stand", color="green", hint="safety/reset (hardware/reset without a supervisor), then stand up"
+        )
         self.estop_feedback = gui.add_markdown("")
 
         async def on_estop(_event) -> None:  # the event loop itself: no queue behind slow handlers
@@ -161,6 +171,13 @@ class ConsoleNode(Node):
 
     # --- buttons (run in viser's threads; service calls are asynchronous) -------------------------
     def _call_estop(self, engage: bool) -> None:
+        if engage:
+            self.estop_pub.publish(Bool(data=True))
+        elif self.supervised and self.safety_estop_client.service_is_ready():
+            self.safety_estop_client.call_async(EStop.Request(engage=False, reason="browser console"))
+            self.estop_feedback.content = "e-stop release sent to the safety supervisor"
+            self.get_logger().warning("e-stop released from the browser (safety/estop)")
+            return
         if not self.estop_client.service_is_ready():
             self.estop_feedback.content = "**hardware/estop is not available: is the hardware node running?**"
             self.get_logger().error("hardware/estop is not available: is the hardware node running?")
@@ -170,11 +187,26 @@ class ConsoleNode(Node):
         self.get_logger().warning("e-stop " + ("engaged" if engage else "released") + " from the browser")
 
     def _call_reset(self) -> None:
+        if self.supervised:
+            if not self.safety_reset_client.service_is_ready():
+                self.get_logger().error("safety/reset is not available: is the safety supervisor running?")
+                return
+            # reset leaves ESTOP/FAULT (refused elsewhere: nothing to reset); then ask to stand up
+            self.safety_reset_client.call_async(Trigger.Request()).add_done_callback(self._stand_up)
+            self.get_logger().info("reset requested from the browser (safety/reset)")
+            return
         if not self.reset_client.service_is_ready():
             self.get_logger().error("hardware/reset is not available: is the hardware node running?")
             return
         self.reset_client.call_async(Trigger.Request())
         self.get_logger().info("reset requested from the browser")
+
+    def _stand_up(self, _future) -> None:
+        request = SetOperatingMode.Request(mode=SafetyState.STANDING_UP, reason="browser console")
+        future = self.safety_mode_client.call_async(request)
+        future.add_done_callback(
+            lambda f: self.get_logger().info(f"stand-up request: {f.result().message if f.result() else 'no answer'}")
+        )
 
     def _say(self) -> None:
         text = self.say_box.value.strip()
@@ -244,6 +276,7 @@ class ConsoleNode(Node):
             return None
 
     def _on_safety(self, msg: SafetyState) -> None:
+        self.supervised = True
         self.safety.content = safety_markdown(msg.mode, msg.mode_name, msg.reason, msg.estop_engaged)
 
     def _on_objects(self, msg: DetectedObjectArray) -> None:

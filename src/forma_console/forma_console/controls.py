@@ -1,4 +1,4 @@
-"""The console's controls that command the robot: draggable hand targets (wbc/targets/*), the
+"""The console's controls that command the robot: draggable hand and gaze targets (wbc/targets/*), the
 walking joystick (cmd_vel) and the instruction box (vla/execute goals with their feedback).
 
 Everything a control publishes is stamped with the robot's clock (the newest joint_states
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import threading
 
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from rclpy.action import ActionClient
 
-from forma_console.teleop import HANDS, TeleopError, WalkLimits, hand_target
+from forma_console.teleop import HANDS, TeleopError, WalkLimits, gaze_target, hand_target, point_ahead
 from forma_console.view_model import instruction_markdown
 from forma_interfaces.action import ExecuteInstruction
 
@@ -32,11 +32,12 @@ class Controls:
         self.walk_limits = walk_limits
         self.lock = threading.RLock()  # a value set here may call back into these handlers
         self.hand_pubs = {h: node.create_publisher(PoseStamped, f"wbc/targets/{h}", 10) for h in HANDS}
+        self.gaze_pub = node.create_publisher(PointStamped, "wbc/targets/gaze", 10)
         self.cmd_vel_pub = node.create_publisher(TwistStamped, "cmd_vel", 10)
         self.vla = ActionClient(node, ExecuteInstruction, "vla/execute")
         self.goal_handle = None
         self.moving = False
-        self.targets_sent = {h: 0 for h in HANDS}
+        self.targets_sent = {h: 0 for h in (*HANDS, "gaze")}
         self.gizmos: dict[str, object] = {}
         self._hand_panel(gui_tabs.add_tab("Hands"))
         self._walk_panel(gui_tabs.add_tab("Walk"))
@@ -48,12 +49,15 @@ class Controls:
     def _hand_panel(self, tab) -> None:
         with tab:
             self.hand_status = self.server.gui.add_markdown(
-                "Tick a hand, then drag its gizmo in the 3D view: every move sends the pose "
-                "(base_link frame) to `wbc/targets/left_hand` or `wbc/targets/right_hand`."
+                "Tick a hand or the gaze, then drag its gizmo in the 3D view: every move sends the pose "
+                "(base_link frame) to `wbc/targets/left_hand`, `wbc/targets/right_hand` or the point to "
+                "look at to `wbc/targets/gaze`."
             )
             for hand in HANDS:
                 box = self.server.gui.add_checkbox(f"Drag {hand.replace('_', ' ')} target", False)
                 box.on_update(lambda event, hand=hand: self._toggle_hand(hand, event.target.value))
+            gaze = self.server.gui.add_checkbox("Drag gaze target", False)
+            gaze.on_update(lambda event: self._toggle_gaze(event.target.value))
 
     def _toggle_hand(self, hand: str, enabled: bool) -> None:
         with self.lock:
@@ -73,6 +77,39 @@ class Controls:
                 lambda event, hand=hand: self.send_hand_target(hand, event.target.position, event.target.wxyz)
             )
             self.gizmos[hand] = gizmo
+
+    def _toggle_gaze(self, enabled: bool) -> None:
+        with self.lock:
+            gizmo = self.gizmos.pop("gaze", None)
+            if gizmo is not None:
+                gizmo.remove()
+            if not enabled:
+                return
+            head = self.hand_pose("head")
+            if head is None:
+                self.hand_status.content = "no robot yet (robot_description and joint_states): try again"
+                return
+            gizmo = self.server.scene.add_transform_controls(
+                "/robot/targets/gaze", scale=0.2, position=point_ahead(*head), disable_rotations=True
+            )
+            gizmo.on_update(lambda event: self.send_gaze_target(event.target.position))
+            self.gizmos["gaze"] = gizmo
+
+    def send_gaze_target(self, position) -> bool:
+        """Publish the point to look at (base_link frame); False, with the reason shown, if refused."""
+        try:
+            position = gaze_target(position)
+        except TeleopError as exc:
+            self.hand_status.content = f"gaze target refused: {exc}"
+            return False
+        msg = PointStamped()
+        msg.header.stamp, msg.header.frame_id = self.robot_stamp(), BASE_FRAME
+        msg.point.x, msg.point.y, msg.point.z = (float(v) for v in position)
+        self.gaze_pub.publish(msg)
+        self.targets_sent["gaze"] += 1
+        x, y, z = position
+        self.hand_status.content = f"gaze target sent: ({x:+.2f}, {y:+.2f}, {z:+.2f}) m in base_link"
+        return True
 
     def send_hand_target(self, hand: str, position, wxyz) -> bool:
         """Publish one hand target (base_link frame); False, with the reason shown, if refused."""

@@ -47,3 +47,23 @@ def hand_target(position, wxyz) -> tuple[np.ndarray, np.ndarray]:
     if not (np.all(np.isfinite(position)) and math.isfinite(norm) and norm > 1e-6):
         raise TeleopError("hand target is not finite")
     return position, wxyz / norm
+
+
+GAZE_AHEAD_M = 1.0  # the gaze gizmo starts this far in front of the head [m]
+
+
+def gaze_target(position) -> np.ndarray:
+    """A dragged gaze point (base_link frame) -> the position, or TeleopError."""
+    position = np.asarray(position, float)
+    if position.shape != (3,):
+        raise TeleopError("a gaze target needs a 3-vector position")
+    if not np.all(np.isfinite(position)):
+        raise TeleopError(f"gaze target {position.tolist()} is not finite")
+    return position
+
+
+def point_ahead(position, wxyz, distance_m: float = GAZE_AHEAD_M) -> np.ndarray:
+    """The point distance_m along the x axis (forward) of a frame at position / wxyz."""
+    w, x, y, z = (float(v) for v in wxyz)
+    forward = np.array([1 - 2 * (y * y + z * z), 2 * (x * y + w * z), 2 * (x * z - w * y)])
+    return np.asarray(position, float) + distance_m * forward

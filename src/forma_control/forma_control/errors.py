@@ -1,8 +1,9 @@
-"""Errors of forma_control: every refusal names the bad value and what would be valid."""
+"""Errors of forma_control: one family, so callers can catch them together; every message names
+the bad value and what would be valid."""
 
 
-class ControlError(Exception):
-    """Base of every forma_control error."""
+class ControlError(ValueError):
+    """Bad configuration or input for a controller (the reason, with the bad value, is the message)."""
 
 
 class TargetRejected(ControlError):

@@ -78,6 +78,7 @@ SETTING_DESCRIPTIONS = {
     "rate_hz": "controller rate [Hz]: one tick per joint_states, so the hardware's control_rate_hz",
     "com_forward_m": "nominal centre of mass ahead of the ankles [m] (mid-foot: largest margins)",
     "com_gain": "centre-of-mass task gain [1/s]",
+    "com_shift_speed_m_s": "the nominal CoM moves at most this fast, e.g. from where activation found it [m/s]",
     "capture_gain": "CoM reference moved this many times the capture point's excursion",
     "capture_limit_m": "largest CoM reference offset from nominal [m]",
     "support_margin_m": "CoM reference kept this far inside the support polygon [m]",
@@ -100,6 +101,9 @@ SETTING_DESCRIPTIONS = {
     "hand_speed_limit_m_s": "hands move at most this fast toward a target [m/s]",
     "position_limit_gain": "fraction (0..1] of the distance to a joint limit closed per period",
     "feedforward": "send gravity + contact torques as feed-forward effort",
+    "collision_safety_m": "self-collision: closest approach of watched body parts [m]",
+    "collision_influence_m": "self-collision: pairs closer than this get a constraint [m]",
+    "collision_gain": "self-collision: how fast a gap may close toward the safety distance [1/s]",
 }
 
 

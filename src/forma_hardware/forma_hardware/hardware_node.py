@@ -22,7 +22,7 @@ from geometry_msgs.msg import WrenchStamped
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import Header, String
+from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 
 from forma_description import RobotModel
@@ -108,6 +108,9 @@ class HardwareNode(Node):
         self.create_subscription(JointState, "hardware/joint_commands", self._on_command, COMMAND_QOS)
         self.create_service(Trigger, "hardware/reset", self._on_reset)
         self.create_service(EStop, "hardware/estop", self._on_estop)
+        # The e-stop topic reaches the lowest layer directly: one DDS hop, no service round trip
+        # through the supervisor. It only engages; release is the supervisor's (hardware/estop).
+        self.create_subscription(Bool, "safety/estop", self._on_estop_topic, COMMAND_QOS)
         self.create_service(SetActuatorMode, "hardware/set_actuator_mode", self._on_set_mode)
         self._js = JointState()
         self._js.name = list(joint_names if joint_names is not None else robot.joint_names)
@@ -217,6 +220,10 @@ class HardwareNode(Node):
             return
         if gated.clamped:
             self.get_logger().warning(f"command clamped: {'; '.join(gated.clamped[:3])}", throttle_duration_sec=1.0)
+        self.command_accepted(gated.groups, cmd.stamp_s)
+
+    def command_accepted(self, groups, stamp_s: float) -> None:
+        """Hook: a command for these groups passed the contract (the sim paces itself on it)."""
 
     def reset_refusal(self) -> str:
         """Why a reset must be refused now ("" = allowed); subclasses add their own reasons."""
@@ -246,6 +253,16 @@ class HardwareNode(Node):
         self.get_logger().warning(f"e-stop {verb} ({request.reason or 'no reason given'})")
         response.success, response.message = True, f"e-stop {verb}"
         return response
+
+    def _on_estop_topic(self, msg: Bool) -> None:
+        if not msg.data:
+            return  # release goes through the safety supervisor's reset, never straight here
+        with self.lock:
+            already = self.contract.estop_engaged
+            self.contract.estop(True, "safety/estop topic", self.now())
+        if not already:
+            self.get_logger().warning("e-stop engaged by the safety/estop topic: all joints damping")
+        self.publish_hardware_state(to_time_msg(self.now()))
 
     def _on_set_mode(self, request: SetActuatorMode.Request, response: SetActuatorMode.Response):
         try:

@@ -1,10 +1,13 @@
 """The perception node: head RGB-D (standard sensor_msgs colour, depth and camera_info, so a real
-camera driver's topics work unchanged) + joint_states + robot_description -> perception/objects.
+camera driver's topics work unchanged) + joint_states + robot_description -> perception/objects
+and perception/people (faces with 3D positions).
 
 Colour and depth are paired by stamp (registered frames carry the same stamp); the camera's pose
-comes from forward kinematics of the latest joint positions. Poses are published in `frame`
-(default torso). Bad input is logged and reported on diagnostics, and changes nothing: the node
-keeps running and processes the next good frame.
+comes from forward kinematics of the latest joint positions (`camera_pose_source: fk`), or from
+TF on a ROS 2 install (`tf`). Poses are published in `frame` (default torso); with `publish_tf`
+(ROS 2 install) every object and person is also broadcast as a TF frame. Bad input is logged
+and reported on diagnostics, and changes nothing: the node keeps running and processes the next
+good frame.
 """
 
 from __future__ import annotations
@@ -14,19 +17,23 @@ import math
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import TransformStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 
-from forma_interfaces.msg import DetectedObject, DetectedObjectArray
+from forma_interfaces.msg import DetectedObject, DetectedObjectArray, Person, PersonArray
 from forma_perception.errors import PerceptionError
 from forma_perception.onnx_detector import OnnxDetector
+from forma_perception.people import PeoplePipeline
 from forma_perception.pipeline import ObjectPipeline
 from forma_perception.rgbd import CameraModel, check_sizes, decode_color, decode_depth
 from forma_perception.robot_frames import RobotFrames
+from forma_perception.tf_frames import detection_frames, matrix_from_transform
 
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 SENSOR_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
@@ -35,6 +42,18 @@ BASE_FRAME = "base_link"  # gravity-aligned while the robot stands: the support 
 
 def stamp_s(stamp) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
+
+
+def import_tf2():
+    """tf2_ros, which exists on a ROS 2 install only (no wheel on the pip side)."""
+    try:
+        import tf2_ros
+    except ImportError as exc:
+        raise PerceptionError(
+            "publish_tf / camera_pose_source tf need tf2_ros (a ROS 2 install); on the pip side leave "
+            "publish_tf false and camera_pose_source fk"
+        ) from exc
+    return tf2_ros
 
 
 def yaw_quaternion(rotation: np.ndarray, yaw: float) -> tuple[float, float, float, float]:
@@ -49,7 +68,8 @@ def yaw_quaternion(rotation: np.ndarray, yaw: float) -> tuple[float, float, floa
 
 
 class PerceptionNode(Node):
-    """Tabletop objects with 3D poses and stable IDs from the head RGB-D camera."""
+    """Tabletop objects with 3D poses and people (faces) with 3D positions, both with stable IDs,
+    from the head RGB-D camera."""
 
     def __init__(self, node_name: str = "perception", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
@@ -63,6 +83,11 @@ class PerceptionNode(Node):
             ("onnx_model", "", "detector onnx: path of the .onnx file"),
             ("onnx_labels", [""], "detector onnx: class names, in the model's label order"),
             ("onnx_score_threshold", 0.5, "detector onnx: boxes scoring lower are dropped"),
+            ("people_enabled", True, "detect faces and publish perception/people"),
+            ("people_frame", "", "robot frame of perception/people positions; empty: the frame parameter"),
+            ("people_max_range_m", 3.0, "farthest face searched [m] (0.8..6); sets the smallest face size looked for"),
+            ("camera_pose_source", "fk", "fk (forward kinematics of joint_states) or tf (ROS 2 install)"),
+            ("publish_tf", False, "broadcast objects and people as TF frames object/<id>, person/<id> (ROS 2 install)"),
         ):
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
         get = lambda name: self.get_parameter(name).value  # noqa: E731
@@ -80,6 +105,19 @@ class PerceptionNode(Node):
         elif get("detector") != "geometric":
             raise PerceptionError(f"detector {get('detector')!r}: use geometric or onnx")
         self.pipeline = ObjectPipeline(int(get("seed")), detector)
+        self.people = PeoplePipeline(float(get("people_max_range_m"))) if get("people_enabled") else None
+        self.people_frame = get("people_frame") or self.frame
+        self.pose_source = get("camera_pose_source")
+        if self.pose_source not in ("fk", "tf"):
+            raise PerceptionError(f"camera_pose_source {self.pose_source!r}: use fk or tf")
+        self.tf_buffer = self.tf_broadcaster = None
+        if get("publish_tf") or self.pose_source == "tf":
+            tf2_ros = import_tf2()
+            if self.pose_source == "tf":
+                self.tf_buffer = tf2_ros.Buffer()
+                self._tf_listener = tf2_ros.TransformListener(self.tf_buffer, self)
+            if get("publish_tf"):
+                self.tf_broadcaster = tf2_ros.TransformBroadcaster(self)
         self.frames: RobotFrames | None = None
         self.camera: CameraModel | None = None
         self.camera_frame = ""
@@ -90,20 +128,25 @@ class PerceptionNode(Node):
         self.last_error = ""
 
         self.pub = self.create_publisher(DetectedObjectArray, "perception/objects", 10)
+        self.pub_people = self.create_publisher(PersonArray, "perception/people", 10) if self.people else None
         self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", 10)
         self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
         self.create_subscription(CameraInfo, f"{camera}/color/camera_info", self._on_info, SENSOR_QOS)
         self.create_subscription(Image, f"{camera}/color/image_raw", self._on_color, SENSOR_QOS)
         self.create_subscription(Image, f"{camera}/depth/image_raw", self._on_depth, SENSOR_QOS)
-        self.get_logger().info(f"perception: {camera} -> perception/objects in frame {self.frame!r}")
+        outputs = "perception/objects" + (", perception/people" if self.people else "")
+        self.get_logger().info(
+            f"perception: {camera} -> {outputs} in frame {self.frame!r}, camera pose by {self.pose_source}"
+        )
 
     # --- inputs -------------------------------------------------------------------------------------
     def _on_description(self, msg: String) -> None:
         try:
             frames = RobotFrames(msg.data)
-            if not frames.has(self.frame):
-                raise PerceptionError(f"output frame {self.frame!r} is not in the robot description")
+            for name, frame in (("frame", self.frame), ("people_frame", self.people_frame)):
+                if not frames.has(frame):
+                    raise PerceptionError(f"{name} {frame!r} is not in the robot description")
         except PerceptionError as exc:
             self._report(str(exc))
             return
@@ -150,9 +193,9 @@ class PerceptionNode(Node):
             raise PerceptionError(
                 "no valid camera_info yet: is the camera driver publishing <camera>/color/camera_info?"
             )
-        if self.frames is None:
+        if self.pose_source == "fk" and self.frames is None:
             raise PerceptionError("no robot_description yet: frames cannot be computed")
-        if self.latest_joints is None:
+        if self.pose_source == "fk" and self.latest_joints is None:
             raise PerceptionError("no joint_states yet: the camera's pose is unknown")
         rgb = decode_color(bytes(color.data), color.height, color.width, color.step, color.encoding)
         depth_m = decode_depth(
@@ -160,10 +203,16 @@ class PerceptionNode(Node):
         )
         check_sizes(rgb, depth_m, self.camera)
         camera_frame = color.header.frame_id or self.camera_frame
-        joints = self.latest_joints
-        self.frames.update(joints.name, joints.position)
-        t_base_camera = self.frames.transform(BASE_FRAME, camera_frame)
-        t_out_base = self.frames.transform(self.frame, BASE_FRAME)
+        if self.pose_source == "tf":
+            t_base_camera = self._lookup(BASE_FRAME, camera_frame, color.header.stamp)
+            t_out_base = self._lookup(self.frame, BASE_FRAME, color.header.stamp)
+            t_people_base = self._lookup(self.people_frame, BASE_FRAME, color.header.stamp)
+        else:
+            joints = self.latest_joints
+            self.frames.update(joints.name, joints.position)
+            t_base_camera = self.frames.transform(BASE_FRAME, camera_frame)
+            t_out_base = self.frames.transform(self.frame, BASE_FRAME)
+            t_people_base = self.frames.transform(self.people_frame, BASE_FRAME)
         result = self.pipeline.process(rgb, depth_m, self.camera, t_base_camera)
         out = DetectedObjectArray()
         out.header.stamp, out.header.frame_id = color.header.stamp, self.frame
@@ -177,6 +226,9 @@ class PerceptionNode(Node):
             obj.size_m.x, obj.size_m.y, obj.size_m.z = (float(v) for v in d.size)
             out.objects.append(obj)
         self.pub.publish(out)
+        people = self._publish_people(rgb, depth_m, t_base_camera, t_people_base, color.header.stamp)
+        if self.tf_broadcaster is not None:
+            self._broadcast(out, people)
         self.frames_processed += 1
         if self.last_error:
             self.get_logger().info("frames are processed again")
@@ -185,6 +237,55 @@ class PerceptionNode(Node):
             self.get_logger().warning(
                 "no support plane in view (table out of view, or depth missing)", throttle_duration_sec=5.0
             )
+
+    def _publish_people(self, rgb, depth_m, t_base_camera, t_out_base, stamp) -> PersonArray | None:
+        """Faces in people_frame (t_out_base: T_people_frame_base)."""
+        if self.people is None:
+            return None
+        out = PersonArray()
+        out.header.stamp, out.header.frame_id = stamp, self.people_frame
+        for tracked in self.people.process(rgb, depth_m, self.camera, t_base_camera):
+            face = tracked.face
+            p = t_out_base[:3, :3] @ face.position + t_out_base[:3, 3]
+            person = Person(id=tracked.id, score=float(face.score), face_detected=True)
+            person.face_position_m.x, person.face_position_m.y, person.face_position_m.z = (float(v) for v in p)
+            x, y, w, h = face.box_px
+            person.face_x_px, person.face_y_px, person.face_width_px, person.face_height_px = x, y, w, h
+            out.people.append(person)
+        self.pub_people.publish(out)
+        return out
+
+    def _lookup(self, target: str, source: str, stamp) -> np.ndarray:
+        """T_target_source from TF at the image's stamp (camera_pose_source tf)."""
+        try:
+            msg = self.tf_buffer.lookup_transform(target, source, Time.from_msg(stamp))
+        except Exception as exc:  # tf2's LookupException, ExtrapolationException, ...: the reason is the text
+            raise PerceptionError(f"no TF {source} -> {target} at the image's stamp: {exc}") from exc
+        t, q = msg.transform.translation, msg.transform.rotation
+        return matrix_from_transform((t.x, t.y, t.z), (q.x, q.y, q.z, q.w), f"TF {source} -> {target}")
+
+    def _broadcast(self, objects: DetectedObjectArray, people: PersonArray | None) -> None:
+        frames = detection_frames(
+            self.frame,
+            self.people_frame,
+            [
+                (o.id, (o.pose.position.x, o.pose.position.y, o.pose.position.z),
+                 (o.pose.orientation.x, o.pose.orientation.y, o.pose.orientation.z, o.pose.orientation.w))
+                for o in objects.objects
+            ],
+            [(p.id, (p.face_position_m.x, p.face_position_m.y, p.face_position_m.z))
+             for p in (people.people if people else [])],
+        )  # fmt: skip
+        transforms = []
+        for f in frames:
+            msg = TransformStamped()
+            msg.header.stamp, msg.header.frame_id, msg.child_frame_id = objects.header.stamp, f.parent, f.child
+            tr, rot = msg.transform.translation, msg.transform.rotation
+            tr.x, tr.y, tr.z = f.translation
+            rot.x, rot.y, rot.z, rot.w = f.rotation_xyzw
+            transforms.append(msg)
+        if transforms:
+            self.tf_broadcaster.sendTransform(transforms)
 
     def _report(self, reason: str) -> None:
         """Log (once per distinct reason) and publish on diagnostics; nothing else changes."""

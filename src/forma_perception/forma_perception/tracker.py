@@ -1,6 +1,7 @@
-"""Track IDs that stay with an object across frames: greedy nearest-neighbour association of
-detections to tracks (same label first), new IDs for the unmatched, tracks forgotten after a
-number of frames without a match."""
+"""Track IDs that stay with an object (or a person) across frames: greedy nearest-neighbour
+association of detections to tracks (same label first), new IDs for the unmatched, tracks
+forgotten after a number of frames without a match. Detections are anything with a `position`
+[m] and a `label` (objects' Detection, people's FaceDetection)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import itertools
 import numpy as np
 
 from forma_perception.objects import Detection
+from forma_perception.people import FaceDetection
 
 GATE_M = 0.06  # an object moves less than this between two frames (15 Hz, a hand pushing it)
 FORGET_AFTER = 15  # frames
@@ -19,16 +21,18 @@ LABEL_CHANGE_M = 0.03  # a label flicker keeps the ID only if the object did not
 @dataclasses.dataclass
 class Track:
     id: str
-    detection: Detection
+    detection: Detection | FaceDetection
     misses: int = 0
 
 
 class Tracker:
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "obj", gate_m: float = GATE_M, forget_after: int = FORGET_AFTER) -> None:
+        """IDs are `<prefix>-<n>`; a detection further than gate_m [m] from a track starts a new one."""
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
+        self.prefix, self.gate_m, self.forget_after = prefix, gate_m, forget_after
 
-    def update(self, detections: list[Detection]) -> list[Track]:
+    def update(self, detections: list[Detection] | list[FaceDetection]) -> list[Track]:
         """Associate one frame's detections; returns the tracks seen in this frame."""
         pairs = sorted(
             (
@@ -44,7 +48,7 @@ class Tracker:
         )
         used_t, used_d, seen = set(), set(), []
         for cost, i, j in pairs:
-            if cost > GATE_M or i in used_t or j in used_d:
+            if cost > self.gate_m or i in used_t or j in used_d:
                 continue
             used_t.add(i)
             used_d.add(j)
@@ -56,8 +60,8 @@ class Tracker:
                 track.misses += 1
         for j, det in enumerate(detections):
             if j not in used_d:
-                track = Track(f"obj-{next(self._ids)}", det)
+                track = Track(f"{self.prefix}-{next(self._ids)}", det)
                 self.tracks.append(track)
                 seen.append(track)
-        self.tracks = [t for t in self.tracks if t.misses <= FORGET_AFTER]
+        self.tracks = [t for t in self.tracks if t.misses <= self.forget_after]
         return seen

@@ -40,6 +40,12 @@ class LockstepHarness:
             raise ValueError(f"controller {name}: {rate_hz} Hz must divide the control rate")
         self.controllers.append(_Scheduled(name, every, fn))
 
+    def remove_controller(self, name: str) -> None:
+        """Stop calling a controller (e.g. hand over from the start ramp to whole-body control)."""
+        if not any(c.name == name for c in self.controllers):
+            raise ValueError(f"no controller {name!r}; running: {', '.join(c.name for c in self.controllers)}")
+        self.controllers = [c for c in self.controllers if c.name != name]
+
     def activate(self) -> None:
         """Reset the hardware out of its startup hold (what the safety supervisor does)."""
         if self.sim.time <= 0.0:

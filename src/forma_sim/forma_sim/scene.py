@@ -2,7 +2,8 @@
 
 World files live in config/worlds (installed to share/forma_sim/worlds); each <include>s
 forma_robot.xml, which is generated here from the expanded URDF, so the simulation cannot drift
-from the description.
+from the description. Files in the world directory's assets/ (e.g. the person model and its face
+texture) are given to MuJoCo as assets/<name>, so a world can include or reference them.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def build_model(
     options = dataclasses.replace(options or MjcfOptions(), timestep_s=1.0 / physics_rate_hz)
     robot_xml = build_robot_mjcf(robot, armature_by_kind(), options)
     path = world_path(world)
+    assets = {f"assets/{f.name}": f.read_bytes() for f in sorted((path.parent / "assets").glob("*")) if f.is_file()}
+    assets[ROBOT_FILE] = robot_xml.encode()
     try:
-        return mujoco.MjModel.from_xml_string(path.read_text(), {ROBOT_FILE: robot_xml.encode()})
+        return mujoco.MjModel.from_xml_string(path.read_text(), assets)
     except ValueError as exc:
         raise SimError(f"world {path}: MuJoCo could not compile it: {exc}") from exc

@@ -30,6 +30,7 @@ from forma_hardware.hardware_node import IMAGE_QOS, SENSOR_QOS, HardwareNode, ke
 from forma_hardware.stop_latch import StopState
 from forma_interfaces.srv import ApplyWrench, StepSimulation
 from forma_sim.errors import SimError
+from forma_sim.pacing import CommandPacer
 from forma_sim.simulation import Simulation, build_simulation
 
 MODES = ("simtime", "realtime", "lockstep")
@@ -64,6 +65,9 @@ class SimNode(HardwareNode):
         )
         self._make_interfaces(p)
         self._stats = {"periods": 0, "overruns": 0, "rtf": 0.0, "render_ms": 0.0, "frames": 0}
+        pacing = p["command_pacing_s"] if self.mode == "simtime" else 0.0
+        self.pacer = CommandPacer(self.sim.control_period_s, pacing) if pacing > 0 else None
+        self._command_arrived = threading.Event()
         self._last_reject_log = 0.0
         self._running = True
         self._camera_event = threading.Event()
@@ -112,6 +116,12 @@ class SimNode(HardwareNode):
                 "/clock rate [Hz] in simtime/lockstep; timers of use_sim_time nodes tick at most this often",
             ),
             "touch_rate_hz": (100.0, "fingertip touch rate [Hz]"),
+            "command_pacing_s": (
+                0.25,
+                "simtime only: hold the next period back while a live commander lags > 3 of its intervals "
+                "(>= 20 ms), at most this long [s, wall], so a busy machine slows sim time instead of missing "
+                "control deadlines; 0 = off",
+            ),
             "state_rate_hz": (50.0, "hardware/state and ground-truth pose rate [Hz]"),
         }
         out = {}
@@ -122,7 +132,14 @@ class SimNode(HardwareNode):
             raise SimError(f"parameter mode={out['mode']!r}; valid: {', '.join(MODES)}")
         if out["startup_state"] not in ("hold", "damp"):
             raise SimError(f"parameter startup_state={out['startup_state']!r}; valid: hold, damp")
-        for key in ("real_time_factor", "camera.rate_hz", "clock_rate_hz", "touch_rate_hz", "state_rate_hz"):
+        for key in (
+            "real_time_factor",
+            "camera.rate_hz",
+            "clock_rate_hz",
+            "touch_rate_hz",
+            "state_rate_hz",
+            "command_pacing_s",
+        ):
             if not (math.isfinite(out[key]) and out[key] >= 0):
                 raise SimError(f"parameter {key}={out[key]} must be >= 0")
         return out
@@ -166,6 +183,8 @@ class SimNode(HardwareNode):
         window_wall, window_sim = time.monotonic(), self.sim.time
         try:
             while self._running and rclpy.ok(context=self.context):
+                if self.pacer is not None:
+                    self._wait_for_commanders()
                 self._step_once()
                 if self.rtf_target > 0:
                     next_deadline += period / self.rtf_target
@@ -186,6 +205,24 @@ class SimNode(HardwareNode):
             with self.lock:
                 self.sim.contract.fault(f"simulation error: {exc}", self.sim.time)
             raise
+
+    def command_accepted(self, groups, stamp_s: float) -> None:
+        if self.pacer is not None:
+            with self.lock:
+                self.pacer.note(groups, stamp_s)
+            self._command_arrived.set()
+
+    def _wait_for_commanders(self) -> None:
+        """Hold the next period back while a live commander lags (see forma_sim.pacing)."""
+        while self._running:
+            with self.lock:
+                for group, state in self.sim.stop_states().items():
+                    if state != StopState.ACTIVE:
+                        self.pacer.forget(group)
+                if self.pacer.may_step(self.sim.time, time.monotonic()):
+                    return
+                self._command_arrived.clear()
+            self._command_arrived.wait(0.002)
 
     def _step_once(self) -> None:
         with self.lock:
@@ -253,6 +290,8 @@ class SimNode(HardwareNode):
                     ("overruns", s["overruns"]),
                     ("camera_frames", s["frames"]),
                     ("camera_render_ms", f"{s['render_ms']:.1f}"),
+                    ("periods_held_for_commanders", self.pacer.waits if self.pacer else 0),
+                    ("commanders_taken_as_stopped", self.pacer.gave_up if self.pacer else 0),
                 )
             ),
         )

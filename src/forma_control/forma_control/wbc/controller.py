@@ -17,6 +17,7 @@ import pinocchio as pin
 
 from forma_control.errors import ControlConfigError
 from forma_control.wbc import balance
+from forma_control.wbc.collision import CollisionSettings, SelfCollision, default_pairs
 from forma_control.wbc.estimator import LegOdometry, Sensors
 from forma_control.wbc.model import FEET, HANDS, WholeBodyModel
 from forma_control.wbc.qp import TaskQP
@@ -29,8 +30,9 @@ class WbcSettings:
     """Gains [1/s] set how fast each task's error decays; weights rank tasks against each other."""
 
     rate_hz: float = 500.0  # control rate [Hz]
-    com_forward_m: float = 0.045  # nominal CoM ahead of the ankles [m]: mid-foot, largest margins
+    com_forward_m: float = 0.05  # nominal CoM ahead of the ankles [m]: balances the front and back margins
     com_gain: float = 15.0  # [1/s]
+    com_shift_speed_m_s: float = 0.08  # the nominal CoM moves at most this fast (activation) [m/s]
     capture_gain: float = 1.5  # CoM reference moved this many times the capture point's excursion
     capture_limit_m: float = 0.08  # largest CoM reference offset from nominal [m]
     support_margin_m: float = 0.02  # CoM reference kept this far inside the support polygon [m]
@@ -53,6 +55,9 @@ class WbcSettings:
     hand_speed_limit_m_s: float = 0.8  # hands move at most this fast toward a target [m/s]
     position_limit_gain: float = 0.5  # fraction of the distance to a joint limit closed per period
     feedforward: bool = True  # gravity + contact torques as feed-forward
+    collision_safety_m: float = 0.02  # closest approach of watched body parts [m]
+    collision_influence_m: float = 0.06  # pairs closer than this get a constraint [m]
+    collision_gain: float = 10.0  # [1/s] how fast a gap may close toward the safety distance
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -96,9 +101,16 @@ class WholeBodyController:
         self.odometry = LegOdometry(model)
         self.targets = TaskTargets()
         nj = model.n_joints
-        self.qp = TaskQP(model.nv, 12, nj)
-        self.c_in = np.zeros((nj, model.nv))
+        self.collision = SelfCollision(
+            model.model,
+            model.collision_geometry,
+            default_pairs(model.robot.prefix),
+            CollisionSettings(self.s.collision_safety_m, self.s.collision_influence_m, self.s.collision_gain),
+        )
+        self.qp = TaskQP(model.nv, 12, nj + self.collision.n_pairs)
+        self.c_in = np.zeros((nj + self.collision.n_pairs, model.nv))
         self.c_in[np.arange(nj), model.v_index] = 1.0
+        self.closest_pair: tuple[float, tuple[str, str]] = (np.inf, ("", ""))
         self.q_ref: np.ndarray | None = None
         self.v_ref = np.zeros(model.nv)
         self.feet_ref: dict[str, pin.SE3] = {}
@@ -109,6 +121,7 @@ class WholeBodyController:
         geometry = model.robot
         self.foot = _foot_geometry(geometry)
         self.last_measured_q: np.ndarray | None = None
+        self.nominal_xy: np.ndarray | None = None
         self.hand_correction = {side: np.zeros(6) for side in HANDS}
         self._measured_frames: dict[str, pin.SE3] = {}
         self._arm_masks = {
@@ -139,6 +152,7 @@ class WholeBodyController:
         self.torso_rotation = self.pelvis_rotation.copy()
         self.hand_hold = {side: self.m.pose(f).copy() for side, f in HANDS.items()}
         self.targets = TaskTargets()
+        self.nominal_xy = None  # set from the measured CoM on the first tick
 
     @property
     def active(self) -> bool:
@@ -214,7 +228,17 @@ class WholeBodyController:
         m.update(q)
         feet_mid = 0.5 * (self.feet_ref["left"].translation + self.feet_ref["right"].translation)
         forward = self.pelvis_rotation[:2, 0]
-        nominal_xy = feet_mid[:2] + s.com_forward_m * forward
+        # the nominal CoM moves from where activation found it to mid-foot at com_shift_speed_m_s:
+        # activation never lunges (the capture point would jump and look like a fall)
+        goal_xy = feet_mid[:2] + s.com_forward_m * forward
+        if self.nominal_xy is None:
+            self.nominal_xy = com_m[:2].copy()
+        step = goal_xy - self.nominal_xy
+        dist = float(np.linalg.norm(step))
+        if dist > s.com_shift_speed_m_s * self.dt:
+            step *= s.com_shift_speed_m_s * self.dt / dist
+        self.nominal_xy = self.nominal_xy + step
+        nominal_xy = self.nominal_xy
         offset = -s.capture_gain * (xi - nominal_xy)
         norm = np.linalg.norm(offset)
         if norm > s.capture_limit_m:
@@ -290,12 +314,19 @@ class WholeBodyController:
         upper = np.minimum(m.velocity_limit, gain * (m.upper - qj))
         lower = np.minimum(lower, 0.0)
         upper = np.maximum(upper, 0.0)
+        rows, gap_lower, closest, pair = self.collision.rows(m.data, q)
+        self.closest_pair = (closest, pair)
+        nj = m.n_joints
+        self.c_in[nj:] = rows
+        lower = np.concatenate([lower, gap_lower])
+        upper = np.concatenate([upper, np.full(len(gap_lower), 1e20)])
         v = self.qp.solve(tasks, a_eq, b_eq, self.c_in, lower, upper)
+        # feed-forward on this tick's reference kinematics (one period before the new targets)
+        effort = self._feedforward(q, self._load_split(com_target)) if s.feedforward else np.zeros(m.n_joints)
         self.v_ref = v
         self.q_ref = pin.integrate(m.model, q, v * self.dt)
         q_cmd = np.clip(m.joints_of(self.q_ref), m.lower, m.upper)
         v_cmd = np.clip(v[m.v_index], -m.velocity_limit, m.velocity_limit)
-        effort = self._feedforward(self.q_ref, self._load_split(com_target)) if s.feedforward else np.zeros(m.n_joints)
         return WbcOutput(list(m.joint_names), q_cmd, v_cmd, effort, margin, self.qp.iterations)
 
     def _load_split(self, com_xy: np.ndarray) -> dict[str, float]:
@@ -309,8 +340,7 @@ class WholeBodyController:
     def _feedforward(self, q: np.ndarray, weight: dict[str, float]) -> np.ndarray:
         """Joint torques that hold the reference pose against gravity with the measured load
         split between the soles: tau = g_a - J_a^T f, with f balancing g on the base."""
-        m = self.m
-        m.update(q)
+        m = self.m  # kinematics and Jacobians at q are current (tick updated them)
         g = m.gravity_torques(q)
         jc = np.vstack([m.jacobian(f) for f in FEET])  # 12 x nv
         w = np.repeat([max(weight["left"], 0.05), max(weight["right"], 0.05)], 6)

@@ -67,8 +67,8 @@ class LegOdometry:
         for side in soles:
             if not in_contact[side]:
                 self.anchors[side] = soles[side] + base  # a swinging foot moves with the leg
-        q[:3] = base
-        m.update(q)
+        q[:3] = base  # kinematics at the zero base stay valid: world-aligned Jacobians do not
+        # change with the base's translation, so the velocity below needs no second update
         v = np.zeros(m.nv)
         v[3:6] = s.imu_angular_velocity
         v[m.v_index] = s.joint_velocities

@@ -31,7 +31,8 @@ class WholeBodyModel:
             jid = full.getJointId(j.name)
             q_lock[full.joints[jid].idx_q] = hand_pose.get(j.name, 0.0)
             lock_ids.append(jid)
-        self.model = pin.buildReducedModel(full, lock_ids, q_lock)
+        geometry = pin.buildGeomFromUrdfString(full, robot.urdf_xml, pin.COLLISION)
+        self.model, self.collision_geometry = pin.buildReducedModel(full, geometry, lock_ids, q_lock)
         self.data = self.model.createData()
         self.robot = robot
         p = robot.prefix

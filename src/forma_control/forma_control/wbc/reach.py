@@ -58,17 +58,23 @@ class ReachabilityChecker:
             self.arm_names[side] = names
             idx = [model.joint_names.index(n) for n in names]
             self.arm_v[side] = np.array(idx)
-            # the chain the IK moves starts at the shoulder girdle (scapula): measure from there
             self.shoulder[side] = model.model.getJointId(f"{p}{side}_{ARM_JOINTS[0]}")
-        # arm reach: the length of the chain from the scapula joint to the palm (the sum of its
-        # links), an upper bound however the joints turn; the straight arm's span at q = 0 is
-        # shorter than what the scapula joints add, and refused targets the IK reaches
+        # arm reach: the chain's length from the first scapula joint to the palm (an upper bound:
+        # no arm pose puts the palm further from that joint)
+        self.geometry = model.collision_geometry
+        self.geometry_data = pin.GeometryData(self.geometry)
+        self.body_boxes = [
+            i
+            for i, g in enumerate(self.geometry.geometryObjects)
+            if g.name.rsplit("_", 1)[0] in {p + n for n in ("torso", "abdomen", "base_link", "head")}
+            and hasattr(g.geometry, "halfSide")
+        ]
         q0 = pin.neutral(model.model)
         pin.framesForwardKinematics(model.model, self.data, q0)
         for side, frame in HANDS.items():
             points = [self.data.oMi[model.model.getJointId(n)].translation for n in self.arm_names[side]]
             points.append(self.data.oMf[model.frame[frame]].translation)
-            self.reach_m[side] = float(sum(np.linalg.norm(b - a) for a, b in zip(points, points[1:], strict=False)))
+            self.reach_m[side] = float(sum(np.linalg.norm(b - a) for a, b in zip(points[:-1], points[1:], strict=True)))
 
     def check(
         self, side: str, goal: pin.SE3, q: np.ndarray, position_tolerance_m: float, orientation_tolerance_rad: float
@@ -91,6 +97,9 @@ class ReachabilityChecker:
             return Reachability(
                 False, math.nan, math.nan, f"target is {-in_torso[0]:.2f} m behind the back (x in torso frame)"
             )
+        inside = self._inside_body(q, goal.translation)
+        if inside:
+            return Reachability(False, math.nan, math.nan, f"target is inside the robot's {inside}")
         q = q.copy()
         cols = m.v_index[self.arm_v[side]]
         qi = m.q_index[self.arm_v[side]]
@@ -125,6 +134,17 @@ class ReachabilityChecker:
             ang,
             f"the closest the {side} arm gets is {dist * 100:.1f} cm and {math.degrees(ang):.0f} deg away{why}",
         )
+
+    def _inside_body(self, q: np.ndarray, point: np.ndarray) -> str:
+        """Name of the torso/abdomen/pelvis/head box containing the point (with the palm's
+        clearance of 3 cm), or ""."""
+        pin.updateGeometryPlacements(self.m.model, self.data, self.geometry, self.geometry_data, q)
+        for i in self.body_boxes:
+            placement = self.geometry_data.oMg[i]
+            local = placement.actInv(point)
+            if np.all(np.abs(local) < self.geometry.geometryObjects[i].geometry.halfSide + 0.03):
+                return self.geometry.geometryObjects[i].name.rsplit("_", 1)[0]
+        return ""
 
 
 @dataclasses.dataclass

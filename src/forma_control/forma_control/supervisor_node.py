@@ -1,0 +1,429 @@
+"""The safety supervisor node: wires forma_control.supervisor (the mode state machine) and
+forma_control.fall_detection to ROS. See src/forma_control/README.md for modes, topics, services,
+parameters and what each reason means.
+
+The e-stop path is short on purpose: a safety/estop message or service call hands the e-stop to
+hardware/estop inside its own callback, before anything else runs.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import WrenchStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import Bool, Header, String
+from std_srvs.srv import Trigger
+
+from forma_control.errors import ControlError
+from forma_control.fall_detection import BalanceModel, BalanceSample, FallDetector, FallLimits
+from forma_control.supervisor import (
+    DampHardware,
+    EngageEStop,
+    HardwareView,
+    InputWatch,
+    Mode,
+    ReleaseEStop,
+    ResetHardware,
+    Supervisor,
+    SupervisorConfig,
+)
+from forma_description import DescriptionError, RobotModel
+from forma_description.poses import available_poses, named_pose
+from forma_description.robot_model import GROUPS
+from forma_hardware import StopState
+from forma_interfaces.msg import HardwareState, SafetyState
+from forma_interfaces.srv import EStop, SetOperatingMode
+
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+ESTOP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+INPUTS = ("joint_states", "imu/data", "feet/left/wrench", "feet/right/wrench")
+DIAG_LEVEL = {
+    Mode.DAMPING: DiagnosticStatus.OK,
+    Mode.STANDING_UP: DiagnosticStatus.OK,
+    Mode.ACTIVE: DiagnosticStatus.OK,
+    Mode.HOLD: DiagnosticStatus.WARN,
+    Mode.ESTOP: DiagnosticStatus.ERROR,
+    Mode.FAULT: DiagnosticStatus.ERROR,
+}
+
+
+class SupervisorNode(Node):
+    """safety/state, safety/estop, safety/reset, safety/set_mode; fall detection; stand-up ramp."""
+
+    def __init__(self, node_name: str = "safety_supervisor", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        d = FallLimits()
+        c = SupervisorConfig()
+        params = {
+            "pose": ("stand", "named pose (urdf/poses.yaml) the stand-up ramp goes to"),
+            "groups": (["body"], "command groups the supervisor ramps while STANDING_UP and whose HOLD it reports"),
+            "rate_hz": (100.0, "supervisor step [Hz]: ramp commands, fall detection, input watchdog (1..1000)"),
+            "max_speed_rad_s": (c.max_speed_rad_s, "fastest joint speed of the stand-up ramp [rad/s] (0.01..5)"),
+            "min_ramp_s": (c.min_ramp_s, "shortest stand-up ramp [s] (0..30)"),
+            "tracking_headroom": (
+                c.tracking_headroom,
+                "ramp targets move at most this fraction of max_speed_rad_s: room for PD lag catch-up (0.1..1)",
+            ),
+            "auto_stand": (False, "stand up at start and after every safety/reset (the sim deployment)"),
+            "recover_holds_per_min": (
+                c.recover_holds_per_min,
+                "command-timeout HOLDs recovered automatically (reset + ramp) per minute at most; 0 = never (0..60)",
+            ),
+            "input_timeout_s": (
+                c.input_timeout_s,
+                "joint_states / imu / feet wrenches silent this long while commanding or ACTIVE -> HOLD [s]",
+            ),
+            "tilt_limit_rad": (d.tilt_limit_rad, "fall: pelvis tilt from vertical beyond this [rad] (0..pi/2)"),
+            "tilt_rate_limit_rad_s": (d.tilt_rate_limit_rad_s, "fall: horizontal pelvis angular speed [rad/s]"),
+            "capture_margin_m": (d.capture_margin_m, "fall: capture point this far outside the support polygon [m]"),
+            "foot_force_min_n": (d.foot_force_min_n, "a foot carrying less force z is unloaded [N]"),
+            "foot_loss_s": (d.foot_loss_s, "fall: both feet unloaded this long [s]"),
+            "confirm_s": (d.confirm_s, "a fall criterion must hold this long before it counts [s]"),
+        }
+        for name, (default, description) in params.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        get = lambda name: self.get_parameter(name).value  # noqa: E731
+        self.rate = get("rate_hz")
+        if not (isinstance(self.rate, float) and math.isfinite(self.rate) and 1.0 <= self.rate <= 1000.0):
+            raise ControlError(f"parameter rate_hz={self.rate} outside 1..1000 Hz")
+        self.groups = tuple(get("groups"))
+        if not self.groups or not set(self.groups) <= set(GROUPS):
+            raise ControlError(f"parameter groups={list(self.groups)}: valid groups are {', '.join(GROUPS)}")
+        self.pose_name = get("pose")
+        if self.pose_name not in available_poses():
+            raise ControlError(f"parameter pose={self.pose_name!r}; available: {', '.join(available_poses())}")
+        try:
+            self.config = SupervisorConfig(
+                max_speed_rad_s=get("max_speed_rad_s"),
+                min_ramp_s=get("min_ramp_s"),
+                tracking_headroom=get("tracking_headroom"),
+                recover_holds_per_min=get("recover_holds_per_min"),
+                auto_stand=get("auto_stand"),
+                input_timeout_s=get("input_timeout_s"),
+            )
+            self.limits = FallLimits(
+                tilt_limit_rad=get("tilt_limit_rad"),
+                tilt_rate_limit_rad_s=get("tilt_rate_limit_rad_s"),
+                capture_margin_m=get("capture_margin_m"),
+                foot_force_min_n=get("foot_force_min_n"),
+                foot_loss_s=get("foot_loss_s"),
+                confirm_s=get("confirm_s"),
+            )
+        except ControlError as exc:
+            raise ControlError(f"parameter {exc}") from exc
+        self.core: Supervisor | None = None
+        self.detector: FallDetector | None = None
+        self.index: np.ndarray | None = None
+        self.early_estop: tuple[bool, str] | None = None  # an e-stop before the description arrived
+        self.watch = InputWatch(INPUTS, self.config.input_timeout_s)
+        self.js: JointState | None = None
+        self.imu: Imu | None = None
+        self.force_z = {"left": None, "right": None}
+        self.armed_last = False
+        self._cmd = JointState()
+
+        # The e-stop first: its clients and subscription exist before anything else.
+        self.hw_estop = self.create_client(EStop, "hardware/estop")
+        self.hw_reset = self.create_client(Trigger, "hardware/reset")
+        self.create_subscription(Bool, "safety/estop", self._on_estop_topic, ESTOP_QOS)
+        self.create_service(EStop, "safety/estop", self._on_estop_service)
+        self.create_service(Trigger, "safety/reset", self._on_reset)
+        self.create_service(SetOperatingMode, "safety/set_mode", self._on_set_mode)
+        self.pub_state = self.create_publisher(SafetyState, "safety/state", LATCHED_QOS)
+        self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", SENSOR_QOS)
+        self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, 10)
+        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
+        self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS)
+        self.create_subscription(Imu, "imu/data", self._on_imu, SENSOR_QOS)
+        for side in ("left", "right"):
+            self.create_subscription(
+                WrenchStamped, f"feet/{side}/wrench", lambda m, s=side: self._on_wrench(s, m), SENSOR_QOS
+            )
+        self.create_timer(1.0 / self.rate, self._tick)
+        self.create_timer(0.1, self._publish_state)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self.get_logger().info(
+            f"safety supervisor: groups {', '.join(self.groups)}, pose {self.pose_name!r}, "
+            f"auto_stand {self.config.auto_stand}; waiting for robot_description"
+        )
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # --- set-up -----------------------------------------------------------------------------------
+    def _on_description(self, msg: String) -> None:
+        if self.core is not None:
+            return
+        try:
+            robot = RobotModel.from_urdf(msg.data)
+            pose = named_pose(self.pose_name, robot)
+            self.detector = FallDetector(BalanceModel(msg.data, robot.prefix), self.limits)
+        except (DescriptionError, ControlError) as exc:
+            self.get_logger().error(f"cannot supervise this robot: {exc}")
+            return
+        self.index = np.array([i for i, j in enumerate(robot.joints) if j.group in self.groups])
+        names = [robot.joint_names[i] for i in self.index]
+        limits = robot.limits_arrays()
+        self.core = Supervisor(
+            self.config,
+            names,
+            pose[self.index],
+            limits["lower"][self.index],
+            limits["upper"][self.index],
+            self.groups,
+            self._now(),
+        )
+        self._cmd.name = names
+        self.joint_names = robot.joint_names
+        if self.early_estop is not None:
+            self.core.request_estop(*self.early_estop, self._now())
+        self.get_logger().info(f"safety supervisor: {len(names)} joints supervised; mode {self.core.mode.name}")
+        self._after()
+
+    # --- inputs -------------------------------------------------------------------------------------
+    def _on_joint_states(self, msg: JointState) -> None:
+        self.js = msg
+        self.watch.seen("joint_states", self._now())
+
+    def _on_imu(self, msg: Imu) -> None:
+        self.imu = msg
+        self.watch.seen("imu/data", self._now())
+
+    def _on_wrench(self, side: str, msg: WrenchStamped) -> None:
+        self.force_z[side] = msg.wrench.force.z
+        self.watch.seen(f"feet/{side}/wrench", self._now())
+
+    def _on_hardware_state(self, msg: HardwareState) -> None:
+        if self.core is None:
+            return
+        view = HardwareView(
+            stop_states={g: StopState(s) for g, s in zip(msg.groups, msg.stop_states, strict=False)},
+            reasons=dict(zip(msg.groups, msg.reasons, strict=False)),
+            estop_engaged=msg.estop_engaged,
+            stamp_s=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+        )
+        self._execute(self.core.hardware_state(view, self._now()))
+        self._after()
+
+    # --- requests -----------------------------------------------------------------------------------
+    def _estop(self, engage: bool, reason: str) -> tuple[bool, str]:
+        if self.core is None:  # no description yet: the e-stop still goes down at once
+            self.early_estop = (engage, reason)
+            self._call_estop(engage, f"safety supervisor: e-stop: {reason}")
+            return True, "e-stop handed to the hardware (supervisor still waiting for robot_description)"
+        reply = self.core.request_estop(engage, reason, self._now())
+        self._execute(reply.actions)
+        self._after()
+        return reply.success, reply.message
+
+    def _on_estop_topic(self, msg: Bool) -> None:
+        self._estop(bool(msg.data), "safety/estop topic")
+
+    def _on_estop_service(self, request: EStop.Request, response: EStop.Response) -> EStop.Response:
+        response.success, response.message = self._estop(request.engage, request.reason or "safety/estop service")
+        return response
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.core is None:
+            response.success, response.message = False, "no robot_description yet: is the hardware node running?"
+            return response
+        reply = self.core.request_reset(self._now())
+        self._execute(reply.actions)
+        self._after()
+        if not reply.success:
+            self.get_logger().warning(f"safety/reset refused: {reply.message}")
+        response.success, response.message = reply.success, reply.message
+        return response
+
+    def _on_set_mode(self, request: SetOperatingMode.Request, response: SetOperatingMode.Response):
+        if self.core is None:
+            response.success, response.mode = False, int(Mode.DAMPING)
+            response.message = "no robot_description yet: is the hardware node running?"
+            return response
+        reply = self.core.request_mode(request.mode, request.reason, self._now())
+        self._execute(reply.actions)
+        self._after()
+        if not reply.success:
+            self.get_logger().warning(f"safety/set_mode {request.mode} refused: {reply.message}")
+        response.success, response.message, response.mode = reply.success, reply.message, int(reply.mode)
+        return response
+
+    # --- hardware services ----------------------------------------------------------------------------
+    def _call_estop(self, engage: bool, reason: str, then=None) -> None:
+        if not self.hw_estop.service_is_ready():
+            self.get_logger().error(
+                "hardware/estop is not available: is the hardware node running? (re-sent until it confirms)",
+                throttle_duration_sec=1.0,
+            )
+            return
+        future = self.hw_estop.call_async(EStop.Request(engage=engage, reason=reason))
+        if then is not None:
+            future.add_done_callback(lambda _: then())
+
+    def _execute(self, actions) -> None:
+        for action in actions:
+            if isinstance(action, EngageEStop):
+                self._call_estop(True, action.reason)
+            elif isinstance(action, ReleaseEStop):
+                self._call_estop(False, action.reason)
+            elif isinstance(action, DampHardware):
+                self._call_estop(True, action.reason, then=lambda r=action.reason: self._release_after_damp(r))
+            elif isinstance(action, ResetHardware):
+                if not self.hw_reset.service_is_ready():
+                    self._execute(self.core.reset_done(False, "hardware/reset is not available", self._now()))
+                    continue
+                self.hw_reset.call_async(Trigger.Request()).add_done_callback(self._on_reset_done)
+
+    def _release_after_damp(self, reason: str) -> None:
+        # an e-stop or a fault meanwhile keeps the hardware's e-stop engaged
+        if self.core is not None and self.core.mode == Mode.DAMPING:
+            self._call_estop(False, reason)
+
+    def _on_reset_done(self, future) -> None:
+        result = future.result()
+        ok = result is not None and result.success
+        message = result.message if result is not None else "no answer"
+        self._execute(self.core.reset_done(ok, message, self._now()))
+        self._after()
+
+    # --- the step -----------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        now = self._now()
+        if self.core is None or now <= 0.0:
+            return
+        measured = fall = None
+        upright = False
+        sample = self._sample(now)
+        if sample is not None:
+            armed = self.core.fall_detection_armed
+            if armed and not self.armed_last:
+                self.detector.reset()
+            self.armed_last = armed
+            try:
+                if armed:
+                    fall = self.detector.update(sample)
+                else:
+                    self.detector.evaluate(sample)
+                st = self.detector.last_state
+                upright = st.tilt_rad < self.limits.tilt_limit_rad and len(st.loaded_feet) == 2
+                q = np.asarray(self.js.position)
+                measured = q[self._js_index] if self._js_index is not None else None
+            except (ControlError, IndexError, ValueError) as exc:
+                self.get_logger().warning(f"sensor input unusable: {exc}", throttle_duration_sec=1.0)
+        actions, command = self.core.tick(now, measured, self.watch.stale(now), fall, upright)
+        self._execute(actions)
+        if command is not None:
+            self._cmd.header.stamp = self.get_clock().now().to_msg()
+            self._cmd.position = array.array("d", np.asarray(command.position, float).tobytes())
+            self.pub_cmd.publish(self._cmd)
+        self._after()
+
+    _js_index: np.ndarray | None = None
+    _js_names: list[str] | None = None
+
+    def _sample(self, now: float) -> BalanceSample | None:
+        if self.js is None or self.imu is None or None in self.force_z.values():
+            return None
+        if self._js_names != list(self.js.name):
+            self._js_names = list(self.js.name)
+            where = {n: i for i, n in enumerate(self._js_names)}
+            try:
+                self._js_index = np.array([where[n] for n in self._cmd.name])
+            except KeyError:
+                self._js_index = None
+                self.get_logger().error("joint_states lacks supervised joints; check body/prefix", once=True)
+        o, w = self.imu.orientation, self.imu.angular_velocity
+        return BalanceSample(
+            stamp_s=now,
+            joint_names=self.js.name,
+            joint_positions=self.js.position,
+            joint_velocities=self.js.velocity,
+            orientation_wxyz=(o.w, o.x, o.y, o.z),
+            angular_velocity_imu=(w.x, w.y, w.z),
+            foot_force_z_n=dict(self.force_z),
+        )
+
+    # --- outputs ------------------------------------------------------------------------------------
+    def _after(self) -> None:
+        if self.core is None:
+            return
+        log = self.get_logger()
+        for tr in self.core.drain_transitions():
+            text = f"safety: {tr.old.name} -> {tr.new.name}: {tr.reason}"
+            if tr.new in (Mode.ESTOP, Mode.FAULT, Mode.HOLD):
+                log.warning(text)
+            else:
+                log.info(text)
+        if self.core.changed:
+            self._publish_state()
+
+    def _publish_state(self) -> None:
+        if self.core is None:
+            return
+        self.core.changed = False
+        msg = SafetyState(
+            mode=int(self.core.mode),
+            mode_name=self.core.mode.name,
+            reason=self.core.reason,
+            estop_engaged=self.core.estop_engaged,
+        )
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub_state.publish(msg)
+
+    def _publish_diagnostics(self) -> None:
+        if self.core is None:
+            return
+        now = self._now()
+        stale = self.watch.stale(now)
+        st = self.detector.last_state
+        values = [("mode", self.core.mode.name), ("fall_detection_armed", self.core.fall_detection_armed)]
+        if st is not None:
+            values += [
+                ("tilt_deg", f"{math.degrees(st.tilt_rad):.1f}"),
+                ("tilt_rate_rad_s", f"{st.tilt_rate_rad_s:.2f}"),
+                ("capture_point_outside_m", f"{st.capture_outside_m:.3f}"),
+                ("loaded_feet", ",".join(st.loaded_feet) or "none"),
+            ]
+        name = self.get_name()
+        statuses = [
+            DiagnosticStatus(
+                name=f"{name}: mode",
+                hardware_id="safety",
+                level=DIAG_LEVEL[self.core.mode],
+                message=f"{self.core.mode.name}: {self.core.reason}",
+                values=[KeyValue(key=k, value=str(v)) for k, v in values],
+            ),
+            DiagnosticStatus(
+                name=f"{name}: inputs",
+                hardware_id="safety",
+                level=DiagnosticStatus.WARN if stale else DiagnosticStatus.OK,
+                message="; ".join(stale) if stale else "joint_states, imu/data, feet wrenches fresh",
+            ),
+        ]
+        self.pub_diag.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=statuses))
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SupervisorNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

@@ -1,0 +1,68 @@
+"""Command pacing: in sim time, the simulation waits for its commanders rather than letting them
+miss control deadlines on a busy machine (DESIGN §5: fall back to sim time).
+
+Each command group with a live commander is followed: the newest accepted command's stamp (sim
+time) and the commander's own interval. The next period is held back while a commander lags the
+simulation by more than `lag_limit` (three of its intervals, at least 20 ms), for at most
+`max_wait_s` of wall time: a commander that stays silent that long is taken as stopped (the
+hardware's watchdog then acts in sim time as designed) until it commands again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class _Commander:
+    stamp_s: float
+    interval_s: float
+    waiting_since_wall_s: float | None = None
+    live: bool = True
+
+
+class CommandPacer:
+    def __init__(self, control_period_s: float, max_wait_s: float, min_lag_s: float = 0.02) -> None:
+        self.period = control_period_s
+        self.max_wait_s = max_wait_s
+        self.min_lag_s = min_lag_s
+        self.groups: dict[str, _Commander] = {}
+        self.waits = 0  # periods held back (diagnostics)
+        self.gave_up = 0  # commanders taken as stopped
+
+    def note(self, groups, stamp_s: float) -> None:
+        """An accepted command for these groups, stamped stamp_s (sim time)."""
+        for g in groups:
+            c = self.groups.get(g)
+            if c is None:
+                self.groups[g] = _Commander(stamp_s, 0.01)
+                continue
+            gap = stamp_s - c.stamp_s
+            if gap > 0 and c.live:  # (the silence of a stopped commander says nothing of its rate)
+                c.interval_s = min(max(0.8 * c.interval_s + 0.2 * gap, self.period), 0.1)
+            c.stamp_s = max(c.stamp_s, stamp_s)
+            c.live, c.waiting_since_wall_s = True, None
+
+    def forget(self, group: str) -> None:
+        """The group left ACTIVE (hold, damp): nobody is expected to command it."""
+        self.groups.pop(group, None)
+
+    def may_step(self, sim_time_s: float, wall_s: float) -> bool:
+        """False while a live commander lags too far behind (and has not been waited for too long)."""
+        ok = True
+        for c in self.groups.values():
+            if not c.live:
+                continue
+            if sim_time_s - c.stamp_s <= max(3 * c.interval_s, self.min_lag_s):
+                c.waiting_since_wall_s = None
+                continue
+            if c.waiting_since_wall_s is None:
+                c.waiting_since_wall_s = wall_s
+            if wall_s - c.waiting_since_wall_s >= self.max_wait_s:
+                c.live, c.waiting_since_wall_s = False, None
+                self.gave_up += 1
+                continue
+            ok = False
+        if not ok:
+            self.waits += 1
+        return ok

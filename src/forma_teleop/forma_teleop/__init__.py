@@ -1,0 +1,1 @@
+"""Teleop of Forma's whole-body controller targets from RViz interactive markers."""

@@ -1,0 +1,120 @@
+"""estop_to_damping_ms: wall time from an e-stop published on safety/estop to hardware/state
+showing the body group in DAMP, over DDS (sim node + safety supervisor as processes; the sim
+publishes hardware/state every control period for this, so the figure's resolution is 2 ms).
+Several repetitions, each during the supervisor's stand-up ramp (the hardware active and
+commanded); the robot is released, reset and stood up again between them."""
+
+from __future__ import annotations
+
+import pathlib
+import statistics
+import tempfile
+import threading
+import time
+
+import yaml
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from forma_interfaces.msg import HardwareState, SafetyState
+from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+
+DOMAIN_ID = 53  # the supervisor tests' domain: never runs beside tests/integration/test_safety_supervisor_dds.py
+
+
+def _deployment(tmp: pathlib.Path) -> str:
+    spec = {
+        "name": "safety_bench",
+        "use_sim_time": True,
+        "hosts": {
+            "local": {
+                "processes": [
+                    {
+                        "name": "sim",
+                        "nodes": [
+                            {
+                                "node": "sim",
+                                "parameters": {"world": "empty", "camera.rate_hz": 0.0, "state_rate_hz": 500.0},
+                            }
+                        ],
+                    },
+                    {
+                        "name": "safety",
+                        "nodes": [
+                            {
+                                "node": "safety_supervisor",
+                                "parameters": {"auto_stand": True, "min_ramp_s": 5.0, "recover_holds_per_min": 0},
+                            }
+                        ],
+                    },
+                ]
+            }
+        },
+    }
+    (tmp / "deployments").mkdir()
+    path = tmp / "deployments" / "safety_bench.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+def bench_estop(repetitions: int = 7) -> dict:
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="forma-safety-bench-"))
+    latencies_ms = []
+    with (
+        LaunchedDeployment(_deployment(tmp), DOMAIN_ID, tmp / "logs"),
+        RosProbe(DOMAIN_ID, name="estop_bench") as probe,
+    ):
+        damped = threading.Event()
+        body_state = [None]
+
+        def on_state(msg: HardwareState) -> None:
+            body_state[0] = msg.stop_states[list(msg.groups).index("body")]
+            if msg.estop_engaged and body_state[0] == HardwareState.DAMP:
+                damped.set()
+
+        probe.node.create_subscription(HardwareState, "hardware/state", on_state, 10)
+        states = probe.collect(SafetyState, "safety/state", depth=20, latched=True)
+        pub = probe.node.create_publisher(Bool, "safety/estop", 10)
+        probe.wait_for(lambda: pub.get_subscription_count() > 0, 60, "the supervisor")
+        attempts = 0
+        while len(latencies_ms) < repetitions:
+            attempts += 1
+            if attempts > 3 * repetitions:
+                raise RuntimeError(f"only {len(latencies_ms)} clean e-stops in {attempts - 1} attempts")
+
+            # measured while the supervisor's stand-up ramp commands the robot (min_ramp_s 5 s);
+            # a robot that fell meanwhile (FAULT) is reset and ramps from where it lies
+            def ramping() -> bool:
+                if states[-1].mode == SafetyState.FAULT:
+                    probe.call(Trigger, "safety/reset", Trigger.Request())
+                    time.sleep(0.1)
+                return states[-1].mode == SafetyState.STANDING_UP and body_state[0] == HardwareState.ACTIVE
+
+            probe.wait_for(lambda: states and ramping(), 60, "the stand-up ramp running")
+            time.sleep(0.3)
+            if not (states[-1].mode == SafetyState.STANDING_UP and body_state[0] == HardwareState.ACTIVE):
+                continue  # it fell during the wait: not a clean measurement
+            damped.clear()
+            t0 = time.monotonic()
+            pub.publish(Bool(data=True))
+            if not damped.wait(timeout=10.0):
+                raise RuntimeError("the e-stop never showed as DAMP on hardware/state")
+            latencies_ms.append((time.monotonic() - t0) * 1e3)
+            pub.publish(Bool(data=False))
+            probe.wait_for(lambda: states[-1].mode == SafetyState.ESTOP and not states[-1].estop_engaged, 30, "release")
+            probe.wait_for(lambda: probe.call(Trigger, "safety/reset", Trigger.Request()).success, 30, "reset")
+    return {
+        "median_ms": statistics.median(latencies_ms),
+        "max_ms": max(latencies_ms),
+        "n": len(latencies_ms),
+        "all_ms": [round(v, 2) for v in latencies_ms],
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import os
+    import sys
+
+    os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
+    print(json.dumps(bench_estop()))

@@ -1,0 +1,69 @@
+"""Whole-body control cost and robustness: the 500 Hz tick (state update + QP build + solve, full
+model) on the lockstep harness while standing and reaching, the QP's share of it, and the push
+impulse survived beside the joint-PD hold's, measured in the same run."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pinocchio as pin
+
+PERIOD_US = 2000.0  # the 500 Hz control period: the tick's budget
+
+
+def _timed_ticks(seconds: float = 4.0):
+    from tests.accept.scenarios import wbc_stand
+
+    sim, harness, controller = wbc_stand()
+    solve = controller.qp.solve
+    qp_us: list[float] = []
+
+    def timed_solve(*args):
+        t0 = time.perf_counter()
+        try:
+            return solve(*args)
+        finally:
+            qp_us.append((time.perf_counter() - t0) * 1e6)
+
+    controller.qp.solve = timed_solve
+    tick = controller.tick
+    tick_us: list[float] = []
+
+    def timed_tick(sensors):
+        t0 = time.perf_counter()
+        out = tick(sensors)
+        tick_us.append((time.perf_counter() - t0) * 1e6)
+        return out
+
+    controller.tick = timed_tick
+    harness.run(0.5)
+    palm = controller.reference_pose("right_hand")
+    controller.set_hand_target("right", pin.SE3(palm.rotation, palm.translation + np.array([0.15, 0.0, 0.1])))
+    harness.run(seconds)
+    return np.array(tick_us[50:]), np.array(qp_us[50:])
+
+
+def bench_wbc() -> dict:
+    from tests.accept.scenarios import PUSH_DIRECTIONS, largest_survived_impulse
+    from tests.bench.run_bench import figure
+
+    ticks, qp = _timed_ticks()
+    out = {
+        "wbc_tick_p50_us": figure(
+            float(np.percentile(ticks, 50)), "us", PERIOD_US, "goal <= 1000; baseline = the 2 ms period", True
+        ),
+        "wbc_tick_p99_us": figure(float(np.percentile(ticks, 99)), "us", PERIOD_US, "goal <= 2000", True),
+        "wbc_qp_share": figure(float(np.sum(qp) / np.sum(ticks)), "", note="solve time / tick time"),
+    }
+    wbc = {d: largest_survived_impulse(d, tolerance_ns=2.0, controller="wbc") for d in PUSH_DIRECTIONS}
+    pd = {d: largest_survived_impulse(d, tolerance_ns=2.0, controller="pd") for d in PUSH_DIRECTIONS}
+    worst = min(wbc, key=lambda d: wbc[d] / max(pd[d], 1e-9))
+    out["push_recovery_impulse_Ns"] = figure(
+        min(wbc.values()),
+        "N s",
+        min(pd.values()),
+        f"min over directions, 0.2 s torso push; baseline joint-PD hold; worst ratio {worst} "
+        f"{wbc[worst] / max(pd[worst], 1e-9):.2f}",
+    )
+    return out

@@ -1,0 +1,97 @@
+"""Smoke trials of whole-body control in MuJoCo, lockstep (times are sim time): one of each of
+the acceptance trials in tests/accept/trials_wbc.py — stand, a push the joint-PD hold does not
+survive, a reach, infeasible targets refused with a reason, limits respected."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pinocchio as pin
+import pytest
+
+from forma_control.wbc.reach import ReachabilityChecker, ReachProgress
+from forma_hardware.stop_latch import StopState
+from tests.accept.scenarios import fallen, survives_push, wbc_stand
+from tests.accept.trials_wbc import infeasible_targets, limit_violations
+
+pytestmark = pytest.mark.system
+
+
+def test_wbc_stands_with_the_centre_of_mass_over_mid_foot_and_within_limits():
+    outputs: list = []
+    sim, harness, controller = wbc_stand(outputs=outputs)
+    harness.run(4.0)
+    assert not fallen(sim) and harness.rejections == []
+    assert sim.stop_states()["body"] == StopState.ACTIVE
+    com_x = sim.data.subtree_com[sim.base_body][0]
+    ankles_x = np.mean([sim.data.site_xpos[i][0] for i in sim.sole_sites.values()])
+    # the joint-PD stand leaves the CoM 2.9 cm behind the ankles (3 cm from the heel)
+    assert 0.02 < com_x - ankles_x < 0.07
+    assert outputs and all(o.capture_point_margin_m > 0.03 for o in outputs[-100:])
+    assert limit_violations(outputs, controller.m) == {"position": 0, "velocity": 0, "effort": 0}
+
+
+def test_wbc_survives_a_front_push_that_topples_the_joint_pd_hold():
+    # the joint-PD hold survives about 5.6 N s from the front (build/accept.json)
+    assert not survives_push("front", 12.0, watch_s=2.0, controller="pd")
+    assert survives_push("front", 12.0, watch_s=2.0, controller="wbc")
+
+
+def test_wbc_reaches_a_hand_target_and_refuses_infeasible_ones_with_reasons():
+    sim, harness, controller = wbc_stand()
+    harness.run(0.3)
+    palm = controller.reference_pose("right_hand")
+    torso = controller.reference_pose("torso")
+    goal = pin.SE3(palm.rotation, palm.translation + torso.rotation @ np.array([0.12, 0.0, 0.08]))
+    checker = ReachabilityChecker(controller.m)
+    assert checker.check("right", goal, controller.q_ref, 0.02, math.radians(5)).reachable
+    controller.set_hand_target("right", goal)
+    progress = ReachProgress("right", goal, 0.02, math.radians(5), sim.time + 2.0)
+    status = "running"
+    while status == "running":
+        harness.step()
+        status, dist, ang = progress.update(controller.measured_pose("right_hand"), sim.time)
+    assert status == "reached", f"{dist * 100:.1f} cm, {math.degrees(ang):.1f} deg after 2 s"
+    reasons = {}
+    for name, target in infeasible_targets(controller).items():
+        verdict = checker.check("right", target, controller.q_ref, 0.02, math.radians(5))
+        assert not verdict.reachable, name
+        reasons[name] = verdict.reason
+    assert "arm reach" in reasons["1.5 m away"]
+    assert "behind the back" in reasons["behind the back"]
+    assert "closest" in reasons["impossible orientation"]
+
+
+def test_wbc_keeps_the_arm_out_of_the_torso_when_a_target_lies_inside_it():
+    """A policy streams a palm target inside the chest: the controller's self-collision
+    constraints stop the arm at the safety distance (physics has self-collision off, so only the
+    controller prevents it); the reach check says why the target is refused."""
+    from forma_control.wbc.collision import SelfCollision, default_pairs
+
+    sim, harness, controller = wbc_stand()
+    harness.run(0.3)
+    torso = controller.reference_pose("torso")
+    palm = controller.reference_pose("right_hand")
+    inside = pin.SE3(palm.rotation, torso.translation + torso.rotation @ np.array([0.02, -0.02, -0.05]))
+    verdict = ReachabilityChecker(controller.m).check("right", inside, controller.q_ref, 0.02, math.radians(5))
+    assert not verdict.reachable and "inside the robot" in verdict.reason
+    controller.set_hand_target("right", inside)
+    measured = SelfCollision(
+        controller.m.model, controller.m.collision_geometry.copy(), default_pairs(), controller.collision.settings
+    )
+    data = controller.m.model.createData()
+    reference_gap, measured_gap = [], []
+
+    def observe(s):
+        reference_gap.append(controller.closest_pair[0])
+        pin.computeJointJacobians(controller.m.model, data, controller.last_measured_q)
+        measured.ticks = 0  # all pairs, every time
+        measured_gap.append(measured.rows(data, controller.last_measured_q)[2])
+
+    harness.run(2.0, observe)
+    assert not fallen(sim)
+    moved = np.linalg.norm(controller.measured_pose("right_hand").translation - palm.translation)
+    assert moved > 0.1  # the arm did go toward the target
+    assert min(reference_gap) > 0.015  # safety distance 2 cm, held to within 5 mm
+    assert min(measured_gap) > 0.0  # and the real arm never entered the body

@@ -1,0 +1,47 @@
+"""Command pacing (forma_sim.pacing): the simulation holds back for a lagging commander, never
+for a stopped one for longer than the wall limit, and not for groups nobody commands."""
+
+from __future__ import annotations
+
+from forma_sim.pacing import CommandPacer
+
+PERIOD = 0.002
+
+
+def test_no_commander_never_holds_the_simulation_back():
+    pacer = CommandPacer(PERIOD, max_wait_s=0.25)
+    assert pacer.may_step(10.0, 0.0)
+
+
+def test_a_500_hz_commander_keeping_up_is_not_waited_for_and_a_lagging_one_is():
+    pacer = CommandPacer(PERIOD, max_wait_s=0.25)
+    for k in range(100):
+        pacer.note(["body"], k * PERIOD)
+    assert pacer.may_step(99 * PERIOD + 0.004, 0.0)  # a period or two behind: fine
+    assert not pacer.may_step(99 * PERIOD + 0.05, 1.0)  # 50 ms behind: wait
+    assert not pacer.may_step(99 * PERIOD + 0.05, 1.2)
+    pacer.note(["body"], 99 * PERIOD + 0.048)  # it caught up
+    assert pacer.may_step(99 * PERIOD + 0.05, 1.21)
+    assert pacer.waits == 2
+
+
+def test_a_silent_commander_is_taken_as_stopped_after_the_wall_limit_until_it_commands_again():
+    pacer = CommandPacer(PERIOD, max_wait_s=0.25)
+    for k in range(50):
+        pacer.note(["body"], k * PERIOD)
+    assert not pacer.may_step(1.0, 5.0)
+    assert not pacer.may_step(1.0, 5.2)
+    assert pacer.may_step(1.0, 5.26)  # gave up: the watchdog acts in sim time as designed
+    assert pacer.may_step(2.0, 5.3) and pacer.gave_up == 1
+    pacer.note(["body"], 2.0)
+    assert not pacer.may_step(2.1, 6.0)  # live again
+
+
+def test_a_slow_commander_gets_three_of_its_own_intervals_and_forgotten_groups_none():
+    pacer = CommandPacer(PERIOD, max_wait_s=0.25)
+    for k in range(50):
+        pacer.note(["left_hand"], k * 0.01)  # 100 Hz
+    assert pacer.may_step(49 * 0.01 + 0.025, 0.0)
+    assert not pacer.may_step(49 * 0.01 + 0.035, 0.0)
+    pacer.forget("left_hand")  # latched in HOLD: nobody is expected to command it
+    assert pacer.may_step(49 * 0.01 + 0.035, 0.0)
