@@ -25,7 +25,7 @@ from rclpy.context import Context
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from forma_control.errors import ControlConfigError
@@ -44,7 +44,7 @@ WAIT_S = 180.0  # wall-clock bound on any one wait: the machine is slow and shar
 BODY_JOINTS = 38
 
 
-def deployment_file(tmp, require_safety_state: bool = False) -> str:
+def deployment_file(tmp, require_safety_state: bool = False, supervisor: bool = False) -> str:
     deployment = {
         "name": "wbc_dds",
         "use_sim_time": True,
@@ -73,6 +73,16 @@ def deployment_file(tmp, require_safety_state: bool = False) -> str:
             }
         },
     }
+    if supervisor:
+        deployment["hosts"]["local"]["processes"].insert(
+            1,
+            {
+                "name": "safety",
+                "nodes": [
+                    {"node": "safety_supervisor", "parameters": {"auto_stand": True, "recover_holds_per_min": 0}}
+                ],
+            },
+        )
     (tmp / "deployments").mkdir(exist_ok=True)
     path = tmp / "deployments" / "wbc_dds.yaml"
     path.write_text(yaml.safe_dump(deployment))
@@ -135,6 +145,39 @@ def test_safety_state_decides_when_the_wbc_commands(tmp_path):
         assert last_command <= now() - 0.5
         probe.wait_for(lambda: body()[0] == HardwareState.HOLD, WAIT_S, "the hardware to hold on the timeout")
         assert "no command for" in body()[1]
+    assert run.exit_code == 0, run.output[-3000:]
+
+
+def test_the_wbc_takes_over_from_the_safety_supervisor(tmp_path):
+    """The real handoff: the supervisor stands the robot up (STANDING_UP), switches to ACTIVE and
+    stops commanding; the wbc takes the body at once (else the hardware would hold on its command
+    timeout and the supervisor would report HOLD: recovery is off here). An e-stop stops it."""
+    path = deployment_file(tmp_path, require_safety_state=True, supervisor=True)
+    with LaunchedDeployment(path, DOMAIN_ID, tmp_path / "logs") as run, RosProbe(DOMAIN_ID, name="wbc_sup") as probe:
+        safety = probe.collect(SafetyState, "safety/state", depth=50, latched=True, keep=500)
+        status = probe.collect(WbcStatus, "wbc/status", keep=50)
+        hardware = probe.collect(HardwareState, "hardware/state", depth=50, keep=2000)
+        truth = probe.collect(PoseStamped, "sim/base_pose_ground_truth", depth=50, keep=2000)
+
+        def mode() -> str:
+            return safety[-1].mode_name if safety else ""
+
+        probe.wait_for(lambda: mode() == "ACTIVE", WAIT_S, f"the supervisor's stand-up (mode {mode()!r})")
+        probe.wait_for(lambda: status and status[-1].active, WAIT_S, "the wbc to take over")
+        t0 = stamp_s(status[-1])
+        probe.wait_for(lambda: truth and stamp_s(truth[-1]) > t0 + 3.0, WAIT_S, "3 s of sim time on the wbc")
+        assert mode() == "ACTIVE", f"the supervisor left ACTIVE: {safety[-1].reason}"
+        body = [m.stop_states[list(m.groups).index("body")] for m in list(hardware) if stamp_s(m) > t0]
+        assert body and all(s == HardwareState.ACTIVE for s in body), "the hardware never held the body"
+        assert min(m.pose.position.z for m in list(truth) if stamp_s(m) > t0) > 0.8
+
+        probe.node.create_publisher(Bool, "safety/estop", 10).publish(Bool(data=True))
+        probe.wait_for(lambda: mode() == "ESTOP", WAIT_S, "ESTOP")
+        probe.wait_for(
+            lambda: not status[-1].active and status[-1].inactive_reason.startswith("safety/state is ESTOP"),
+            WAIT_S,
+            "the wbc to stop on the e-stop",
+        )
     assert run.exit_code == 0, run.output[-3000:]
 
 
