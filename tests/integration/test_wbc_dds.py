@@ -220,6 +220,12 @@ class Robot:
         self.frames.update(js.name, js.position)
         return self.frames.transform("base_link", f"{side}_hand")
 
+    def base_in_world(self) -> np.ndarray:
+        """4 x 4 pose of base_link in the sim's world (ground truth, 50 Hz)."""
+        m = self.probe.latest("sim/base_pose_ground_truth")
+        p, o = m.pose.position, m.pose.orientation
+        return pin.SE3(pin.Quaternion(o.w, o.x, o.y, o.z).toRotationMatrix(), np.array([p.x, p.y, p.z])).homogeneous
+
     def target(self, palm_in_base: np.ndarray, offset_m, frame: str = "base_link", age_s: float = 0.0) -> PoseStamped:
         msg = PoseStamped()
         msg.header.frame_id, msg.header.stamp = frame, to_time_msg(self.now() - age_s)
@@ -290,16 +296,26 @@ def test_the_robot_stands_on_the_wbc(robot):
 
 
 def test_a_hand_target_10_cm_ahead_of_the_palm_is_reached_within_2_cm(robot):
+    """The target is fixed in odom when it arrives (the pelvis then sways back to balance the
+    arm), so the palm is measured in the world: FK in base_link placed by the pelvis ground truth
+    (which the test may read, the node never does; leg odometry does not drift while standing)."""
     palm = robot.palm_in_base("right")
     msg = robot.target(palm, [0.10, 0.0, 0.0])
-    goal = np.array([msg.pose.position.x, msg.pose.position.y, msg.pose.position.z])
+    goal_in_world = robot.base_in_world() @ np.array(
+        [msg.pose.position.x, msg.pose.position.y, msg.pose.position.z, 1.0]
+    )
     robot.targets["right"].publish(msg)
     robot.probe.wait_for(lambda: robot.owner("right_hand") == "teleop", WAIT_S, "teleop to own the right hand")
     t0 = robot.now()
-    robot.wait_sim(5.0)
-    error = float(np.linalg.norm(robot.palm_in_base("right")[:3, 3] - goal))
-    assert error < 0.02, f"palm {error * 100:.1f} cm from the target after {robot.now() - t0:.1f} s of sim time"
-    print(f"hand target: the palm settles {error * 100:.1f} cm from it ({robot.now() - t0:.1f} s of sim time)")
+    robot.wait_sim(2.5)
+    errors = []  # the last 1.5 s, every 0.1 s of sim time: the pelvis sways on a loaded machine
+    while robot.now() < t0 + 4.0:
+        palm_in_world = robot.base_in_world() @ robot.palm_in_base("right")
+        errors.append(float(np.linalg.norm(palm_in_world[:3, 3] - goal_in_world[:3])))
+        robot.wait_sim(0.1)
+    error = float(np.median(errors))
+    assert error < 0.02, f"palm {error * 100:.1f} cm (median) from the target 2.5-4 s after it, {errors}"
+    print(f"hand target: palm {error * 100:.2f} cm from it (median of {len(errors)} over 2.5-4 s of sim time)")
     assert robot.last_status().active
 
 
