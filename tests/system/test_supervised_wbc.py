@@ -22,12 +22,13 @@ pytestmark = pytest.mark.system
 
 def supervised_wbc():
     sim = build_simulation(world="empty")
-    controller, body = build_controller(sim.robot)
+    controller, body = build_controller(sim.robot, pose="stand_balanced")  # as config/deployments/sim.yaml
     outputs: list = []
     sup = LockstepSupervisor(
         sim,
         SupervisorConfig(auto_stand=True),
         FallLimits(),
+        pose="stand_balanced",
         groups=("body",),
         active_controller=wbc_controller(controller, body, outputs),
     )

@@ -120,7 +120,9 @@ class SupervisorConfig:
     min_ramp_s: float = 0.5  # [s] shortest stand-up ramp
     recover_holds_per_min: int = 10  # command-timeout HOLDs recovered per minute at most; 0 = never
     auto_stand: bool = False  # stand up at start and after every reset
-    input_timeout_s: float = 0.25  # [s] sensor input silent this long while STANDING_UP/ACTIVE -> HOLD
+    input_timeout_s: float = 0.5  # [s] sensor input silent this long while STANDING_UP/ACTIVE -> HOLD (0.25 s
+    # tripped while a loaded 2-core machine started the sim deployment: the hardware still holds on its
+    # own 0.1 s command watchdog, this only catches the supervisor itself going blind)
     estop_retry_s: float = 0.1  # [s] re-send an e-stop the hardware has not confirmed this often
     reset_confirm_s: float = 0.5  # [s] after a reset, HOLD/DAMP reports are taken as stale this long
     # unless an ACTIVE report arrived first

@@ -45,6 +45,8 @@ from forma_interfaces.srv import EStop, SetOperatingMode
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+# the 500 Hz streams: the newest sample only, so a stalled executor never works through a backlog
+LATEST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 ESTOP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 INPUTS = ("joint_states", "imu/data", "feet/left/wrench", "feet/right/wrench")
@@ -145,11 +147,11 @@ class SupervisorNode(Node):
         self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", SENSOR_QOS)
         self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, 10)
         self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
-        self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS)
-        self.create_subscription(Imu, "imu/data", self._on_imu, SENSOR_QOS)
+        self.create_subscription(JointState, "joint_states", self._on_joint_states, LATEST_QOS)
+        self.create_subscription(Imu, "imu/data", self._on_imu, LATEST_QOS)
         for side in ("left", "right"):
             self.create_subscription(
-                WrenchStamped, f"feet/{side}/wrench", lambda m, s=side: self._on_wrench(s, m), SENSOR_QOS
+                WrenchStamped, f"feet/{side}/wrench", lambda m, s=side: self._on_wrench(s, m), LATEST_QOS
             )
         self.create_timer(1.0 / self.rate, self._tick)
         self.create_timer(0.1, self._publish_state)

@@ -192,7 +192,11 @@ class WbcNode(Node):
                 "true: tick only while safety/state is ACTIVE (the safety supervisor decides); false: "
                 "bring-up without a supervisor: call hardware/reset once and activate on its own",
             ),
-            "sensor_timeout_s": (0.05, "imu/data and feet wrenches older than this vs joint_states are stale [s]"),
+            "sensor_timeout_s": (
+                0.2,
+                "imu/data and feet wrenches older than this vs joint_states are stale [s] (a loaded 2-core "
+                "machine delivers them up to ~80 ms apart: measured)",
+            ),
             "target_max_age_s": (0.5, "task targets stamped longer ago than this (robot clock) are refused [s]"),
             "target_max_future_s": (0.05, "task targets stamped further ahead than this are refused [s]"),
             "target_max_distance_m": (3.0, "task targets further than this from base_link are refused [m]"),
