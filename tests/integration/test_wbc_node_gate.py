@@ -66,7 +66,8 @@ class Hardware:
 def node():
     context = Context()
     rclpy.init(context=context, domain_id=DOMAIN_ID)
-    n = WbcNode(context=context, parameter_overrides=[Parameter("require_safety_state", value=True)])
+    overrides = [Parameter("require_safety_state", value=True), Parameter("sensor_timeout_s", value=0.05)]
+    n = WbcNode(context=context, parameter_overrides=overrides)
     yield n
     n.destroy_node()
     rclpy.shutdown(context=context)
