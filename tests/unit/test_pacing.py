@@ -45,3 +45,13 @@ def test_a_slow_commander_gets_three_of_its_own_intervals_and_forgotten_groups_n
     assert not pacer.may_step(49 * 0.01 + 0.035, 0.0)
     pacer.forget("left_hand")  # latched in HOLD: nobody is expected to command it
     assert pacer.may_step(49 * 0.01 + 0.035, 0.0)
+
+
+def test_a_commander_that_slows_down_under_load_gets_no_longer_leash_than_60_ms():
+    pacer = CommandPacer(PERIOD, max_wait_s=1.0)
+    t = 0.0
+    for _ in range(50):
+        t += 0.05  # answering at 20 Hz: far slower than the 500 Hz loop
+        pacer.note(["body"], t)
+    assert pacer.may_step(t + 0.055, 0.0)
+    assert not pacer.may_step(t + 0.065, 0.0)

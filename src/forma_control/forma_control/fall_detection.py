@@ -27,6 +27,7 @@ import numpy as np
 import pinocchio as pin
 
 from forma_control.errors import ControlError
+from forma_control.wbc.balance import convex_hull, distance_outside
 from forma_description.errors import DescriptionError
 from forma_description.frames import RobotFrames
 
@@ -111,50 +112,6 @@ def quat_to_matrix(wxyz: Sequence[float]) -> np.ndarray:
             [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
         ]
     )
-
-
-def convex_hull(points: np.ndarray) -> np.ndarray:
-    """Counter-clockwise convex hull of 2D points (monotone chain)."""
-    pts = sorted({(float(p[0]), float(p[1])) for p in points})
-    if len(pts) <= 2:
-        return np.array(pts)
-
-    def cross(o, a, b):
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-    lower, upper = [], []
-    for p in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    for p in reversed(pts):
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return np.array(lower[:-1] + upper[:-1])
-
-
-def distance_outside(point: np.ndarray, hull_ccw: np.ndarray) -> float:
-    """Signed distance [m] of a 2D point outside a convex CCW polygon (negative inside): outside,
-    the distance to the nearest point of the boundary; inside, minus the distance to it."""
-    n = len(hull_ccw)
-    if n == 0:
-        return math.nan
-    if n < 3:
-        return float(min(np.linalg.norm(point - p) for p in hull_ccw))
-    inside = True
-    nearest = math.inf
-    for i in range(n):
-        a, b = hull_ccw[i], hull_ccw[(i + 1) % n]
-        edge = b - a
-        length_sq = float(np.dot(edge, edge))
-        if length_sq < 1e-24:
-            continue
-        if edge[0] * (point[1] - a[1]) - edge[1] * (point[0] - a[0]) < 0:
-            inside = False  # right of a CCW edge
-        t = min(max(float(np.dot(point - a, edge)) / length_sq, 0.0), 1.0)
-        nearest = min(nearest, float(np.linalg.norm(point - (a + t * edge))))
-    return -nearest if inside else nearest
 
 
 def sole_boxes_from_urdf(urdf_xml: str, prefix: str = "") -> dict[str, list[tuple[str, np.ndarray]]]:

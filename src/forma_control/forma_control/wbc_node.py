@@ -193,9 +193,10 @@ class WbcNode(Node):
                 "bring-up without a supervisor: call hardware/reset once and activate on its own",
             ),
             "sensor_timeout_s": (
-                0.2,
-                "imu/data and feet wrenches older than this vs joint_states are stale [s] (a loaded 2-core "
-                "machine delivers them up to ~80 ms apart: measured)",
+                0.5,
+                "imu/data and feet wrenches older than this vs joint_states are stale [s] (a starved process on "
+                "a loaded 2-core machine saw them up to 0.37 s apart: measured; the sim's command pacing keeps "
+                "sim time from running away meanwhile)",
             ),
             "target_max_age_s": (0.5, "task targets stamped longer ago than this (robot clock) are refused [s]"),
             "target_max_future_s": (0.05, "task targets stamped further ahead than this are refused [s]"),

@@ -3,7 +3,7 @@ miss control deadlines on a busy machine (DESIGN §5: fall back to sim time).
 
 Each command group with a live commander is followed: the newest accepted command's stamp (sim
 time) and the commander's own interval. The next period is held back while a commander lags the
-simulation by more than `lag_limit` (three of its intervals, at least 20 ms), for at most
+simulation by more than `lag_limit` (three of its intervals, at least 20 ms, at most 60 ms), for at most
 `max_wait_s` of wall time: a commander that stays silent that long is taken as stopped (the
 hardware's watchdog then acts in sim time as designed) until it commands again.
 """
@@ -11,6 +11,11 @@ hardware's watchdog then acts in sim time as designed) until it commands again.
 from __future__ import annotations
 
 import dataclasses
+
+# A commander's interval is estimated from its stamps but capped, so a controller that slows down
+# under load never earns a longer leash: the lag allowed stays <= 3 x 20 ms, well inside the body's
+# 0.1 s command watchdog.
+MAX_INTERVAL_S = 0.02
 
 
 @dataclasses.dataclass
@@ -39,7 +44,7 @@ class CommandPacer:
                 continue
             gap = stamp_s - c.stamp_s
             if gap > 0 and c.live:  # (the silence of a stopped commander says nothing of its rate)
-                c.interval_s = min(max(0.8 * c.interval_s + 0.2 * gap, self.period), 0.1)
+                c.interval_s = min(max(0.8 * c.interval_s + 0.2 * gap, self.period), MAX_INTERVAL_S)
             c.stamp_s = max(c.stamp_s, stamp_s)
             c.live, c.waiting_since_wall_s = True, None
 

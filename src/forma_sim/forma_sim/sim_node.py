@@ -117,7 +117,7 @@ class SimNode(HardwareNode):
             ),
             "touch_rate_hz": (100.0, "fingertip touch rate [Hz]"),
             "command_pacing_s": (
-                0.25,
+                1.0,
                 "simtime only: hold the next period back while a live commander lags > 3 of its intervals "
                 "(>= 20 ms), at most this long [s, wall], so a busy machine slows sim time instead of missing "
                 "control deadlines; 0 = off",

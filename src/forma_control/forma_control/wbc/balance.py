@@ -38,8 +38,8 @@ def support_polygon(sole_poses, foot_back_m: float, foot_front_m: float, foot_ha
 
 
 def convex_hull(points: np.ndarray) -> np.ndarray:
-    """Andrew's monotone chain; counter-clockwise, no repeated end point."""
-    pts = sorted(map(tuple, np.round(points, 12)))
+    """Counter-clockwise convex hull of 2D points (monotone chain)."""
+    pts = sorted({(float(p[0]), float(p[1])) for p in points})
     if len(pts) <= 2:
         return np.array(pts)
 
@@ -58,23 +58,32 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
     return np.array(lower[:-1] + upper[:-1])
 
 
-def signed_distance(polygon: np.ndarray, point: np.ndarray) -> float:
-    """Distance of a point to a convex polygon's boundary [m]: positive inside, negative outside."""
-    n = len(polygon)
-    inside = math.inf
+def distance_outside(point: np.ndarray, hull_ccw: np.ndarray) -> float:
+    """Signed distance [m] of a 2D point outside a convex CCW polygon (negative inside): outside,
+    the distance to the nearest point of the boundary; inside, minus the distance to it."""
+    n = len(hull_ccw)
+    if n == 0:
+        return math.nan
+    if n < 3:
+        return float(min(np.linalg.norm(point - p) for p in hull_ccw))
+    inside = True
+    nearest = math.inf
     for i in range(n):
-        a, b = polygon[i], polygon[(i + 1) % n]
+        a, b = hull_ccw[i], hull_ccw[(i + 1) % n]
         edge = b - a
-        normal = np.array([edge[1], -edge[0]]) / np.linalg.norm(edge)  # points outward for CCW
-        inside = min(inside, -float(normal @ (point - a)))
-    if inside >= 0:
-        return inside
-    return -min(_segment_distance(point, polygon[i], polygon[(i + 1) % n]) for i in range(n))
+        length_sq = float(np.dot(edge, edge))
+        if length_sq < 1e-24:
+            continue
+        if edge[0] * (point[1] - a[1]) - edge[1] * (point[0] - a[0]) < 0:
+            inside = False  # right of a CCW edge
+        t = min(max(float(np.dot(point - a, edge)) / length_sq, 0.0), 1.0)
+        nearest = min(nearest, float(np.linalg.norm(point - (a + t * edge))))
+    return -nearest if inside else nearest
 
 
-def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    t = float(np.clip((p - a) @ (b - a) / max((b - a) @ (b - a), 1e-12), 0.0, 1.0))
-    return float(np.linalg.norm(p - (a + t * (b - a))))
+def signed_distance(polygon: np.ndarray, point: np.ndarray) -> float:
+    """Distance of a point to a convex CCW polygon's boundary [m]: positive inside, negative outside."""
+    return -distance_outside(point, polygon)
 
 
 def clip_to_polygon(polygon: np.ndarray, point: np.ndarray, margin_m: float) -> np.ndarray:

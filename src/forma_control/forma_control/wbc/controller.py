@@ -364,7 +364,8 @@ def _yaw(rotation: np.ndarray) -> float:
 
 
 def _foot_geometry(robot) -> tuple[float, float, float]:
-    """Sole size from the description's foot collision box: (back, front, half width) [m]."""
+    """Sole size from the description's rigid foot collision box: (back, front, half width) [m].
+    The forefoot toe is left out: a compliant joint bears little (as the fall detector has it)."""
     import xml.etree.ElementTree as ET
 
     root = ET.fromstring(robot.urdf_xml)
@@ -373,6 +374,4 @@ def _foot_geometry(robot) -> tuple[float, float, float]:
     origin = link.find("collision/origin")
     sx, sy, _ = (float(v) for v in box.get("size").split())
     cx = float(origin.get("xyz").split()[0]) if origin is not None else 0.0
-    toe = root.find(f"link[@name='{robot.prefix}left_toe_link']/collision/geometry/box")
-    toe_len = float(toe.get("size").split()[0]) if toe is not None else 0.0
-    return sx / 2 - cx, cx + sx / 2 + toe_len, sy / 2
+    return sx / 2 - cx, cx + sx / 2, sy / 2
