@@ -457,13 +457,16 @@ def test_gaze_and_torso_targets_take_their_groups_and_bad_ones_are_refused(robot
     robot.probe.wait_for(lambda: robot.owner("gaze") == "teleop", WAIT_S, "teleop to own the gaze")
     torso = PoseStamped()
     torso.header.frame_id, torso.header.stamp = "base_link", to_time_msg(robot.now())
-    torso.pose.position.z = -0.03  # 3 cm lower than the pelvis now
+    js = robot.probe.latest("joint_states")
+    robot.frames.update(js.name, js.position)
+    torso_z = robot.frames.transform("base_link", "torso")[2, 3]  # the torso frame's pose, as teleop sends it
+    torso.pose.position.z = torso_z - 0.03  # 3 cm lower than now
     torso.pose.orientation.w = 1.0
     publishers["torso"].publish(torso)
     robot.probe.wait_for(lambda: robot.owner("torso") == "teleop", WAIT_S, "teleop to own the torso")
     rejected = robot.last_status().targets_rejected
     torso.header.stamp = to_time_msg(robot.now())
-    torso.pose.position.z = -0.5  # half a metre down: a squat the standing controller refuses
+    torso.pose.position.z = torso_z - 0.5  # half a metre down: a squat the standing controller refuses
     publishers["torso"].publish(torso)
     robot.probe.wait_for(lambda: robot.last_status().targets_rejected == rejected + 1, WAIT_S, "the refusal")
     assert "wbc/targets/torso: pelvis height" in robot.last_status().last_rejection

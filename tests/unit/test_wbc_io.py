@@ -169,13 +169,14 @@ def test_bad_reach_goals_are_refused_with_the_field(kw, reason):
 
 def test_torso_goal_takes_orientation_and_pelvis_height():
     tilt = pin.utils.rpyToMatrix(0.0, 0.2, 0.0)
-    rotation, height = torso_goal(pin.SE3(tilt, np.array([0.1, 0.0, 0.95])), 1.0, TorsoLimits())
+    # the torso frame 0.3 m above the pelvis: a torso target at 1.25 m puts the pelvis at 0.95 m
+    rotation, height = torso_goal(pin.SE3(tilt, np.array([0.1, 0.0, 1.25])), 1.0, 0.3, TorsoLimits())
     np.testing.assert_allclose(rotation, tilt)
     assert height == pytest.approx(0.95)
     with pytest.raises(TargetRejected, match="pelvis height 0.500 m outside 0.850..1.020 m"):
-        torso_goal(pin.SE3(np.eye(3), np.array([0.0, 0.0, 0.5])), 1.0, TorsoLimits())
+        torso_goal(pin.SE3(np.eye(3), np.array([0.0, 0.0, 0.8])), 1.0, 0.3, TorsoLimits())
     with pytest.raises(TargetRejected, match="torso tilt 69 deg exceeds 29 deg"):
-        torso_goal(pin.SE3(pin.utils.rpyToMatrix(1.2, 0.0, 0.0), np.array([0.0, 0.0, 1.0])), 1.0, TorsoLimits())
+        torso_goal(pin.SE3(pin.utils.rpyToMatrix(1.2, 0.0, 0.0), np.array([0.0, 0.0, 1.3])), 1.0, 0.3, TorsoLimits())
 
 
 def test_gaze_goal_refuses_a_point_at_the_camera():

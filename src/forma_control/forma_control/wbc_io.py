@@ -119,17 +119,21 @@ class TorsoLimits:
     max_tilt_rad: float = 0.5  # torso z axis at most this far from vertical [rad]
 
 
-def torso_goal(pose_in_odom: pin.SE3, standing_height_m: float, limits: TorsoLimits) -> tuple[np.ndarray, float]:
+def torso_goal(
+    pose_in_odom: pin.SE3, standing_height_m: float, torso_above_pelvis_m: float, limits: TorsoLimits
+) -> tuple[np.ndarray, float]:
     """(torso rotation in odom, pelvis height [m]) from a torso target expressed in odom.
 
-    The target's orientation is the torso's; its position's z (in odom, whose floor is z = 0) is
-    the pelvis height. A target in base_link with position (0, 0, 0) keeps the current height.
+    The target is the pose of the `torso` frame (what RViz's torso marker and the console drag):
+    its orientation is the torso's, its height (z in odom, whose floor is z = 0) the torso frame's;
+    the pelvis goes torso_above_pelvis_m below it. x and y are ignored: balance owns them.
     """
-    height = float(pose_in_odom.translation[2])
+    height = float(pose_in_odom.translation[2]) - torso_above_pelvis_m
     lo, hi = standing_height_m - limits.below_m, standing_height_m + limits.above_m
     if not lo <= height <= hi:
         raise TargetRejected(
-            f"pelvis height {height:.3f} m outside {lo:.3f}..{hi:.3f} m (standing height {standing_height_m:.3f} m)"
+            f"pelvis height {height:.3f} m outside {lo:.3f}..{hi:.3f} m (standing height {standing_height_m:.3f} m; "
+            f"the target is the torso frame's pose, {torso_above_pelvis_m:.3f} m above the pelvis)"
         )
     rotation = pose_in_odom.rotation
     tilt = math.acos(float(np.clip(rotation[2, 2], -1.0, 1.0)))

@@ -494,7 +494,9 @@ class WbcNode(Node):
         with self.lock:
             try:
                 pose = self._target_in_odom(pose_target(msg))
-                rotation, height = torso_goal(pose, self.controller.pelvis_height, self.torso_limits)
+                torso = self.controller.reference_pose("torso").translation[2]
+                pelvis = self.controller.reference_pose("base_link").translation[2]
+                rotation, height = torso_goal(pose, self.controller.pelvis_height, torso - pelvis, self.torso_limits)
             except TargetRejected as exc:
                 self._reject("wbc/targets/torso", str(exc))
                 return
