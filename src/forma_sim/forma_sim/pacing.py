@@ -3,9 +3,10 @@ miss control deadlines on a busy machine (DESIGN §5: fall back to sim time).
 
 Each command group with a live commander is followed: the newest accepted command's stamp (sim
 time) and the commander's own interval. The next period is held back while a commander lags the
-simulation by more than `lag_limit` (three of its intervals, at least 20 ms, at most 60 ms), for at most
-`max_wait_s` of wall time: a commander that stays silent that long is taken as stopped (the
-hardware's watchdog then acts in sim time as designed) until it commands again.
+simulation by more than three of its intervals (at least 6 ms, at most 60 ms: a 500 Hz
+controller more than 3 periods behind holds the simulation), for at most `max_wait_s` of wall
+time: a commander that stays silent that long is taken as stopped (the hardware's watchdog then
+acts in sim time as designed) until it commands again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class _Commander:
 
 
 class CommandPacer:
-    def __init__(self, control_period_s: float, max_wait_s: float, min_lag_s: float = 0.02) -> None:
+    def __init__(self, control_period_s: float, max_wait_s: float, min_lag_s: float = 0.006) -> None:
         self.period = control_period_s
         self.max_wait_s = max_wait_s
         self.min_lag_s = min_lag_s

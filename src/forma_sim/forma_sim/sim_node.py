@@ -119,7 +119,7 @@ class SimNode(HardwareNode):
             "command_pacing_s": (
                 1.0,
                 "simtime only: hold the next period back while a live commander lags > 3 of its intervals "
-                "(>= 20 ms), at most this long [s, wall], so a busy machine slows sim time instead of missing "
+                "(>= 6 ms), at most this long [s, wall], so a busy machine slows sim time instead of missing "
                 "control deadlines; 0 = off",
             ),
             "state_rate_hz": (50.0, "hardware/state and ground-truth pose rate [Hz]"),
