@@ -29,7 +29,18 @@ from forma_hands.taxonomy import GRASP_TYPE_NAMES, GraspType
 
 # Lever arm from each flexion joint to the fingertip [m] (male form, 1.73 m; used to turn joint
 # effort into a fingertip-equivalent force; a 10 % error in it shifts force estimates by 10 %).
-LEVER_M = {"thumb_mcp": 0.061, "thumb_ip": 0.028, "mcp": 0.093, "pip": 0.048, "dip": 0.022}
+LEVER_M = {
+    "thumb_cmc_abd": 0.106,
+    "thumb_cmc_flex": 0.106,
+    "thumb_cmc_rot": 0.02,  # rotation about the thumb's own axis: a short lever
+    "thumb_mcp": 0.061,
+    "thumb_ip": 0.028,
+    "mcp_abd": 0.093,
+    "mcp": 0.093,
+    "pip": 0.048,
+    "dip": 0.022,
+    "palm_arch": 0.1,
+}
 
 
 class ErrorCode(enum.IntEnum):
@@ -122,14 +133,28 @@ def validate_goal(goal: GraspGoal, side: str, types: Mapping[str, GraspType], co
         raise HandsError(f"object size {list(goal.object_size_m)} has a negative extent")
 
 
-def finger_forces(touch_n: Sequence[float], efforts: Mapping[str, float]) -> dict[str, float]:
-    """Force of each finger [N]: max(tip touch, effort of its flexion joints / lever arm)."""
+def finger_forces(
+    touch_n: Sequence[float], efforts: Mapping[str, float], grasp: GraspType | None = None
+) -> dict[str, float]:
+    """Force of each finger [N]: max(tip touch, the effort its closing joints press with / lever arm).
+
+    A joint presses when its effort [N m] points the way the grasp closes it (flexion joints: positive;
+    with a grasp given, the sign of closed - pre-shape, e.g. a thumb adducting onto an object)."""
     out = {}
     for i, f in enumerate(FINGERS):
         pressing = 0.0
-        for j in FLEXION_JOINTS[f]:
-            lever = LEVER_M.get(j) or LEVER_M[j.split("_")[-1]]
-            pressing = max(pressing, max(0.0, efforts.get(j, 0.0)) / lever)
+        for j in FINGER_JOINTS[f]:
+            if grasp is not None:
+                delta = grasp.closed[j] - grasp.preshape[j]
+                if abs(delta) < 1e-3:
+                    continue
+                sign = 1.0 if delta > 0 else -1.0
+            elif j in FLEXION_JOINTS[f]:
+                sign = 1.0
+            else:
+                continue
+            lever = LEVER_M.get(j) or LEVER_M.get(j.split("_", 1)[1]) or LEVER_M[j.split("_")[-1]]
+            pressing = max(pressing, max(0.0, sign * efforts.get(j, 0.0)) / lever)
         out[f] = max(float(touch_n[i]), pressing)
     return out
 
@@ -144,10 +169,15 @@ class GraspController:
         self.targets: dict[str, float] | None = None  # what the hand is commanded to [rad]
         self.outcome: Outcome | None = None  # set once the goal is decided (success/holding or failure)
         self.lost: Outcome | None = None  # set when a held object is lost (after success)
+        self.preshape_only = False
         self._events: list[str] = []
 
     # --- commands -----------------------------------------------------------------------------
-    def start(self, goal: GraspGoal, now_s: float, positions: Mapping[str, float]) -> None:
+    def start(self, goal: GraspGoal, now_s: float, positions: Mapping[str, float], preshape_only: bool = False) -> None:
+        """Begin a grasp (refused with HandsError, changing nothing, if the goal is bad).
+
+        preshape_only: take the type's pre-shape and stop there (success, not holding), e.g. to
+        shape the hand before the arm brings it around the object; a later start() then closes."""
         validate_goal(goal, self.hand.side, self.types, self.config)
         self._check_positions(positions)
         self.grasp = self.types[goal.grasp_type]
@@ -161,6 +191,7 @@ class GraspController:
         self.contact_seen = {f: False for f in FINGERS}
         self.no_contact_since = {f: None for f in FINGERS}
         self.outcome = self.lost = None
+        self.preshape_only = preshape_only
         if self.targets is None:
             self.targets = {j: float(positions[j]) for j in LOCAL_JOINTS}
 
@@ -199,7 +230,7 @@ class GraspController:
         touch_n: Sequence[float],
     ) -> tuple[dict[str, float] | None, Feedback]:
         """One control period: returns the 22 targets [rad] (None before anything is known) and feedback."""
-        forces = finger_forces(touch_n, efforts)
+        forces = finger_forces(touch_n, efforts, self.grasp if self.phase in (Phase.CLOSE, Phase.HOLD) else None)
         contact = {f: self._in_contact(f, touch_n[i], forces[f]) for i, f in enumerate(FINGERS)}
         if self.phase == Phase.PRESHAPE:
             self._preshape(now_s, dt_s, positions)
@@ -224,7 +255,7 @@ class GraspController:
             abs(positions[j] - self.grasp.preshape[j]) < self.config.preshape_tolerance_rad for j in LOCAL_JOINTS
         )
         if reached or now_s - self.phase_s >= self.config.preshape_max_s:
-            if not self.grasp.closes:
+            if not self.grasp.closes or self.preshape_only:
                 self.phase = Phase.DONE
                 if self.outcome is None:
                     self.outcome = Outcome(True, False, ErrorCode.OK, f"{self.grasp.name} shape reached")
@@ -246,7 +277,8 @@ class GraspController:
                 self.u[f] = min(1.0, self.u[f] + g.close_speed_per_s * dt_s)
         self._apply_closure()
         settled = all(self.stopped[f] or self.u[f] >= 1.0 for f in g.closing_fingers)
-        if all(contact[f] and self.stopped[f] for f in g.required_contacts) and settled:
+        required_ok = all(contact[f] and (self.stopped[f] or f not in g.closing_fingers) for f in g.required_contacts)
+        if required_ok and sum(contact.values()) >= g.min_contacts and settled:
             self.phase, self.phase_s = Phase.HOLD, now_s
             self.outcome = Outcome(
                 True, True, ErrorCode.OK, f"{g.name} grasp holding with {sum(contact.values())} contacts"

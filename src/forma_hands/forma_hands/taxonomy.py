@@ -28,6 +28,7 @@ class GraspType:
     closing_fingers: tuple[str, ...]  # fingers that close (the others keep the pre-shape)
     required_contacts: tuple[str, ...]  # fingertips that must touch for "holding"
     close_speed_per_s: float  # closure fraction per second (0..1 per finger)
+    min_contacts: int = 1  # fingertips (required or not) that must touch for "holding"
 
     @property
     def closes(self) -> bool:
