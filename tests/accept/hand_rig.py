@@ -39,9 +39,9 @@ class GraspPlan:
 
 
 PLANS = {
-    "ball": GraspPlan("spherical", (0.10, 0.0, -0.05), 12.0, 0.0),
-    "box": GraspPlan("spherical", (0.10, 0.0, -0.045), 12.0, math.pi / 2),
-    "cup": GraspPlan("power", (0.10, 0.0, -0.05), 20.0, 0.0),
+    "ball": GraspPlan("spherical", (0.095, 0.01, -0.09), 12.0, 0.0),
+    "box": GraspPlan("spherical", (0.095, 0.01, -0.087), 12.0, math.pi / 2),
+    "cup": GraspPlan("spherical", (0.10, 0.01, -0.0675), 20.0, 0.0),
 }
 
 
@@ -152,6 +152,10 @@ def run_grasp(
         for i in range(100):
             sim.set_stand(*(stand + (0.0, 0.0, LIFT_M * (i + 1) / 100)), stand_yaw)
             harness.run(0.01)
+            if debug and i % 10 == 0:
+                u = {k: round(v, 2) for k, v in ctrl.u.items()}
+                touch = np.round(sim.fingertip_forces(side), 1)
+                print(f"lift {i} {ctrl.phase.value} u={u} touch={touch} obj={np.round(d.xpos[body] - p_obj, 3)}")
         harness.run(hold_s)
         lifted = float(d.xpos[body][2] - z0)
     else:

@@ -68,12 +68,14 @@ def grasp_types(hand: HandJoints) -> dict[str, GraspType]:
         ),
         GraspType(
             "spherical",
-            "ball or apple: fingers spread around it, thumb opposed",
-            _shape(hand, Synergy(0.1, 1.0, 1.0), thumb_cmc_abd=1.0),
-            _shape(hand, Synergy(0.9, 1.0, 1.0), thumb_cmc_abd=1.0, thumb_mcp=1.0, thumb_ip=1.2),
+            "ball, apple, small box from above: the thumb, abducted in front of the palm, swings toward"
+            " the fingers as they curl over the far side (a cage)",
+            _shape(hand, Synergy(0.1, 0.3, 0.0), thumb_cmc_abd=1.3, thumb_cmc_flex=0.4),
+            _shape(hand, Synergy(1.0, 0.3, 0.0), thumb_cmc_abd=0.6, thumb_cmc_flex=0.4, thumb_mcp=0.2, thumb_ip=0.2),
             FINGERS,
-            ("thumb", "index", "middle"),
+            ("thumb", "middle"),
             0.8,
+            3,
         ),
         GraspType(
             "pinch",

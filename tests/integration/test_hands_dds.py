@@ -1,0 +1,145 @@
+"""The hands node over real DDS with the sim node running one hand on the positioning stand
+(world hand_stand, rig right_hand): a spherical grasp of the ball ends in success and holding; a
+goal with a NaN force, one of an unknown grasp type and one for the other hand end at once with
+INVALID_GOAL and the reason; with the ball elsewhere the grasp ends in failure, never success.
+
+The sim runs in sim time (slower than real time on this machine is fine); the hands node uses sim
+time. Waits are for conditions with generous wall-clock bounds; what is asserted is the action's
+result, not timing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+from rclpy.action import ActionClient
+from std_srvs.srv import Trigger
+
+from forma_interfaces.action import Grasp
+from forma_interfaces.msg import FingertipTouch
+from tests.accept.hand_rig import PLANS
+from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+
+pytestmark = pytest.mark.integration
+DOMAIN_ID = 56
+BALL_M = (0.5, 0.2, 0.7835)  # hand_stand.xml
+
+
+def stand_over(obj_xyz, lowered: bool) -> list[float]:
+    ox, oy, oz = PLANS["ball"].object_from_stand_m
+    return [obj_xyz[0] - ox, obj_xyz[1] - oy, obj_xyz[2] - oz + (0.0 if lowered else 0.06), 0.0]
+
+
+def deployment(tmp, stand_pose) -> str:
+    spec = {
+        "name": "hands_rig",
+        "hosts": {
+            "local": {
+                "processes": [
+                    {
+                        "name": "sim",
+                        "nodes": [
+                            {
+                                "node": "sim",
+                                "parameters": {
+                                    "world": "hand_stand",
+                                    "rig": "right_hand",
+                                    "stand_pose": stand_pose,
+                                    "mode": "simtime",
+                                    "real_time_factor": 0.5,
+                                    "camera.rate_hz": 0.0,
+                                },
+                            }
+                        ],
+                    },
+                    {
+                        "name": "hands",
+                        "nodes": [{"node": "hands", "parameters": {"sides": ["right"], "use_sim_time": True}}],
+                    },
+                ]
+            }
+        },
+    }
+    path = tmp / "hands_rig.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+class Rig:
+    def __init__(self, probe: RosProbe):
+        self.probe = probe
+        self.client = ActionClient(probe.node, Grasp, "hands/right/grasp")
+        self.touch = probe.collect(FingertipTouch, "hands/right/touch", keep=2)
+        probe.wait_for(lambda: self.client.wait_for_server(timeout_sec=0.5), 60, "the hands/right/grasp action")
+        probe.wait_for(lambda: len(self.touch) > 0, 60, "touch from the sim")
+        # leave the start-up hold once the hands node is commanding the hand (the supervisor's job)
+        probe.wait_for(lambda: self._reset(), 60, "hardware/reset to succeed")
+
+    def _reset(self) -> bool:
+        return bool(self.probe.call(Trigger, "hardware/reset", Trigger.Request()).success)
+
+    def grasp(self, grasp_type="spherical", force=12.0, hand="right", timeout_s=0.0, wait_s=240.0) -> Grasp.Result:
+        goal = Grasp.Goal(hand=hand, grasp_type=grasp_type, max_force_n=force, timeout_s=timeout_s)
+        sent = self.client.send_goal_async(goal)
+        self.probe.wait_for(lambda: sent.done(), 30, "the goal to be answered")
+        handle = sent.result()
+        assert handle.accepted
+        result = handle.get_result_async()
+        self.probe.wait_for(lambda: result.done(), wait_s, "the grasp result")
+        return result.result().result
+
+
+@pytest.fixture(scope="module")
+def rig_with_ball(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hands")
+    # the stand starts over the ball, lowered: the grasp's pre-shape keeps the thumb beside it
+    path = deployment(tmp, stand_over(BALL_M, lowered=True))
+    with LaunchedDeployment(path, DOMAIN_ID, tmp / "logs") as launched, RosProbe(DOMAIN_ID, name="hands_probe") as probe:
+        yield Rig(probe)
+    assert launched.exit_code == 0
+    assert launched.leftovers() == []
+
+
+@pytest.mark.parametrize(
+    "goal, reason",
+    [
+        ({"force": math.nan}, "max_force_n nan"),
+        ({"force": -3.0}, "max_force_n -3.0"),
+        ({"grasp_type": "claw"}, "unknown grasp type 'claw'"),
+        ({"hand": "left"}, "goal for hand 'left'"),
+    ],
+)
+def test_bad_goals_end_at_once_with_invalid_goal_and_the_reason(rig_with_ball, goal, reason):
+    result = rig_with_ball.grasp(**goal, wait_s=30)
+    assert not result.success and not result.holding
+    assert result.error_code == Grasp.Result.INVALID_GOAL
+    assert reason in result.message
+
+
+def test_spherical_grasp_of_the_ball_succeeds_and_reports_holding(rig_with_ball):
+    result = rig_with_ball.grasp("spherical", 12.0)
+    assert result.success and result.holding, result.message
+    assert result.error_code == Grasp.Result.OK
+    touch = rig_with_ball.touch[-1]
+    assert sum(f > 0.3 for f in touch.force_n) >= 2  # the fingertips really press on the ball
+
+
+@pytest.fixture(scope="module")
+def rig_without_object(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hands_empty")
+    # the stand over an empty part of the table (the ball stays 30 cm away)
+    empty = (BALL_M[0] - 0.30, BALL_M[1] - 0.1, BALL_M[2])
+    path = deployment(tmp, stand_over(empty, lowered=True))
+    with LaunchedDeployment(path, DOMAIN_ID, tmp / "logs") as launched, RosProbe(DOMAIN_ID, name="hands_probe") as probe:
+        yield Rig(probe)
+    assert launched.exit_code == 0
+
+
+def test_grasp_with_no_object_ends_in_failure(rig_without_object):
+    result = rig_without_object.grasp("spherical", 12.0)
+    assert not result.success and not result.holding
+    assert result.error_code in (Grasp.Result.NO_CONTACT, Grasp.Result.TIMEOUT)
+    assert result.message
+
