@@ -68,8 +68,8 @@ def deployment(tmp, stand_pose) -> str:
 
 
 class Rig:
-    def __init__(self, probe: RosProbe):
-        self.probe = probe
+    def __init__(self, probe: RosProbe, target_xyz):
+        self.probe, self.target_xyz = probe, target_xyz
         self.client = ActionClient(probe.node, Grasp, "hands/right/grasp")
         self.touch = probe.collect(FingertipTouch, "hands/right/touch", keep=2)
         probe.wait_for(lambda: self.client.wait_for_server(timeout_sec=0.5), 60, "the hands/right/grasp action")
@@ -94,10 +94,11 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig_with_ball(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hands")
-    # the stand starts over the ball, lowered: the grasp's pre-shape keeps the thumb beside it
+    # the stand starts at the grasp height over the ball; the pre-shape swings the thumb around it
     path = deployment(tmp, stand_over(BALL_M, lowered=True))
-    with LaunchedDeployment(path, DOMAIN_ID, tmp / "logs") as launched, RosProbe(DOMAIN_ID, name="hands_probe") as probe:
-        yield Rig(probe)
+    launched = LaunchedDeployment(path, DOMAIN_ID, tmp / "logs")
+    with launched, RosProbe(DOMAIN_ID, name="hands_probe") as probe:
+        yield Rig(probe, BALL_M)
     assert launched.exit_code == 0
     assert launched.leftovers() == []
 
@@ -132,8 +133,9 @@ def rig_without_object(tmp_path_factory):
     # the stand over an empty part of the table (the ball stays 30 cm away)
     empty = (BALL_M[0] - 0.30, BALL_M[1] - 0.1, BALL_M[2])
     path = deployment(tmp, stand_over(empty, lowered=True))
-    with LaunchedDeployment(path, DOMAIN_ID, tmp / "logs") as launched, RosProbe(DOMAIN_ID, name="hands_probe") as probe:
-        yield Rig(probe)
+    launched = LaunchedDeployment(path, DOMAIN_ID, tmp / "logs")
+    with launched, RosProbe(DOMAIN_ID, name="hands_probe") as probe:
+        yield Rig(probe, empty)
     assert launched.exit_code == 0
 
 
@@ -142,4 +144,3 @@ def test_grasp_with_no_object_ends_in_failure(rig_without_object):
     assert not result.success and not result.holding
     assert result.error_code in (Grasp.Result.NO_CONTACT, Grasp.Result.TIMEOUT)
     assert result.message
-

@@ -192,6 +192,7 @@ class GraspController:
         self.no_contact_since = {f: None for f in FINGERS}
         self.outcome = self.lost = None
         self.preshape_only = preshape_only
+        self._via_pending = True
         if self.targets is None:
             self.targets = {j: float(positions[j]) for j in LOCAL_JOINTS}
 
@@ -214,6 +215,7 @@ class GraspController:
             self.grasp = self.types["open"]
             self.phase, self.u = Phase.PRESHAPE, {f: 0.0 for f in FINGERS}
             self.phase_s, self.deadline_s = now_s, now_s + self.config.default_timeout_s
+            self._via_pending = False
         return out
 
     def pop_events(self) -> list[str]:
@@ -248,8 +250,19 @@ class GraspController:
     # --- phases -------------------------------------------------------------------------------
     def _preshape(self, now_s: float, dt_s: float, positions: Mapping[str, float]) -> None:
         step = self.config.preshape_speed_rad_s * dt_s
+        via = self.grasp.preshape_via
+        if self._via_pending and via:
+            # first the waypoint (via joints to their via values, the rest toward the pre-shape)
+            if all(abs(positions[j] - v) < self.config.preshape_tolerance_rad for j, v in via.items()) and all(
+                abs(positions[j] - self.grasp.preshape[j]) < self.config.preshape_tolerance_rad
+                for j in LOCAL_JOINTS
+                if j not in via
+            ):
+                self._via_pending = False
+        else:
+            self._via_pending = False
         for j in LOCAL_JOINTS:
-            goal = self.grasp.preshape[j]
+            goal = via[j] if self._via_pending and j in via else self.grasp.preshape[j]
             self.targets[j] += min(max(goal - self.targets[j], -step), step)
         reached = all(abs(self.targets[j] - self.grasp.preshape[j]) < 1e-9 for j in LOCAL_JOINTS) and all(
             abs(positions[j] - self.grasp.preshape[j]) < self.config.preshape_tolerance_rad for j in LOCAL_JOINTS

@@ -29,6 +29,9 @@ class GraspType:
     required_contacts: tuple[str, ...]  # fingertips that must touch for "holding"
     close_speed_per_s: float  # closure fraction per second (0..1 per finger)
     min_contacts: int = 1  # fingertips (required or not) that must touch for "holding"
+    # Joints the pre-shape first moves elsewhere, so that the hand shapes around an object without
+    # sweeping through it (e.g. the thumb swung out sideways before it abducts down).
+    preshape_via: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def closes(self) -> bool:
@@ -76,6 +79,7 @@ def grasp_types(hand: HandJoints) -> dict[str, GraspType]:
             ("thumb", "middle"),
             0.8,
             3,
+            {"thumb_cmc_flex": -0.4},
         ),
         GraspType(
             "pinch",

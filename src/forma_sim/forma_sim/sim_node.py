@@ -162,6 +162,8 @@ class SimNode(HardwareNode):
         self.camera_cfg = (p["camera.width"], p["camera.height"], p["camera.rate_hz"], p["camera.backend"])
         self.create_service(ApplyWrench, "sim/apply_wrench", self._on_apply_wrench)
         self.create_service(StepSimulation, "sim/step", self._on_step)
+        if self.sim.stand_actuators:  # rig only: where the stand carrying the hand should go
+            self.create_subscription(PoseStamped, "sim/stand_target", self._on_stand_target, 10)
         period = self.sim.control_period_s
 
         def every(rate_hz: float) -> int:
@@ -355,6 +357,16 @@ class SimNode(HardwareNode):
             return response
         response.success, response.message = True, f"pushing {request.body} for {request.duration_s:.3f} s"
         return response
+
+    def _on_stand_target(self, msg: PoseStamped) -> None:
+        """Servo the rig's stand to a world position [m] and yaw [rad] (from the orientation)."""
+        p, o = msg.pose.position, msg.pose.orientation
+        yaw = math.atan2(2.0 * (o.w * o.z + o.x * o.y), 1.0 - 2.0 * (o.y * o.y + o.z * o.z))
+        try:
+            with self.lock:
+                self.sim.set_stand(p.x, p.y, p.z, yaw)
+        except SimError as exc:
+            self.get_logger().warn(f"sim/stand_target refused: {exc}")
 
     def _on_step(self, request: StepSimulation.Request, response: StepSimulation.Response):
         if self.mode != "lockstep":
