@@ -39,9 +39,9 @@ class GraspPlan:
 
 
 PLANS = {
-    "ball": GraspPlan("spherical", (0.095, 0.01, -0.09), 12.0, 0.0),
-    "box": GraspPlan("spherical", (0.095, 0.01, -0.087), 12.0, math.pi / 2),
-    "cup": GraspPlan("spherical", (0.10, 0.01, -0.0675), 20.0, 0.0),
+    "ball": GraspPlan("spherical", (0.12, 0.01, -0.065), 20.0, 0.0),
+    "box": GraspPlan("spherical", (0.12, 0.01, -0.062), 20.0, math.pi / 2),
+    "cup": GraspPlan("spherical", (0.125, 0.01, -0.0675), 25.0, 0.0),
 }
 
 
@@ -61,6 +61,25 @@ class GraspRun:
 
 def _yaw_quat(yaw: float) -> np.ndarray:
     return np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
+
+
+def _snapshot(sim, body: int, path: str) -> None:
+    """Debug only: three views of the hand and the object (needs MUJOCO_GL=egl)."""
+    import mujoco
+    from PIL import Image
+
+    m, d = sim.model, sim.data
+    m.geom_rgba[m.geom("table_top").id, 3] = 0.0
+    r = mujoco.Renderer(m, 360, 480)
+    imgs = []
+    for az, el in ((270, -5), (180, -5), (180, 60)):
+        cam = mujoco.MjvCamera()
+        cam.lookat[:] = d.xpos[body]
+        cam.distance, cam.azimuth, cam.elevation = 0.3, az, el
+        r.update_scene(d, cam)
+        imgs.append(r.render())
+    m.geom_rgba[m.geom("table_top").id, 3] = 1.0
+    Image.fromarray(np.concatenate(imgs, 1)).save(path)
 
 
 def run_grasp(
@@ -147,6 +166,8 @@ def run_grasp(
             touch = np.round(sim.fingertip_forces(side), 1)
             print(f"t={sim.time - state['t_goal']:.2f} {ctrl.phase.value} u={u} touch={touch} obj={rel}")
     out = ctrl.outcome
+    if debug:
+        _snapshot(sim, body, "/tmp/hands/hold.png")
     if out is not None and out.holding:
         z0 = d.xpos[body][2]
         for i in range(100):

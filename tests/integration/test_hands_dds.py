@@ -15,6 +15,7 @@ import math
 import pytest
 import yaml
 from rclpy.action import ActionClient
+from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
 from forma_interfaces.action import Grasp
@@ -74,6 +75,8 @@ class Rig:
         self.touch = probe.collect(FingertipTouch, "hands/right/touch", keep=2)
         probe.wait_for(lambda: self.client.wait_for_server(timeout_sec=0.5), 60, "the hands/right/grasp action")
         probe.wait_for(lambda: len(self.touch) > 0, 60, "touch from the sim")
+        self.commands = probe.collect(JointState, "hardware/joint_commands", keep=2)
+        probe.wait_for(lambda: len(self.commands) > 0, 60, "the hands node to command the hand")
         # leave the start-up hold once the hands node is commanding the hand (the supervisor's job)
         probe.wait_for(lambda: self._reset(), 60, "hardware/reset to succeed")
 

@@ -10,9 +10,9 @@ per-finger force limit); the grasp holds once every finger has stopped or is ful
 every required fingertip touches. Required fingers fully closed with no contact = the hand is
 empty (NO_CONTACT): failure, never success.
 
-Holding. A required finger whose force falls below the contact threshold for loss_debounce_s, or
-whose closure reaches 1 while re-gripping (closing past the object's size), means the object is
-gone: the state becomes LOST (the node publishes an event). A finger whose force sags below half
+Holding. Fewer fingers in contact than the type's hold_min_contacts for loss_debounce_s, or a
+required finger whose closure reaches 1 while re-gripping (closing past the object's size), means
+the object is gone: the state becomes LOST (the node publishes an event). A finger whose force sags below half
 its limit closes a little more (re-grip), slowly.
 """
 
@@ -189,7 +189,7 @@ class GraspController:
         self.u = {f: 0.0 for f in FINGERS}
         self.stopped = {f: False for f in FINGERS}
         self.contact_seen = {f: False for f in FINGERS}
-        self.no_contact_since = {f: None for f in FINGERS}
+        self._few_contacts_since: float | None = None
         self.outcome = self.lost = None
         self.preshape_only = preshape_only
         self._via_pending = True
@@ -312,23 +312,19 @@ class GraspController:
 
     def _hold(self, now_s: float, dt_s: float, forces: dict[str, float], contact: dict[str, bool]) -> None:
         g = self.grasp
-        for f in g.required_contacts:
-            if contact[f]:
-                self.no_contact_since[f] = None
-            elif self.no_contact_since[f] is None:
-                self.no_contact_since[f] = now_s
+        n_contacts = sum(contact.values())
+        if n_contacts >= max(1, g.hold_min_contacts):
+            self._few_contacts_since = None
+        elif self._few_contacts_since is None:
+            self._few_contacts_since = now_s
         for f in g.closing_fingers:
             if forces[f] < 0.5 * self.finger_limit_n:
                 self.u[f] = min(1.0, self.u[f] + self.config.regrip_speed_per_s * dt_s)  # re-grip
         self._apply_closure()
-        gone = [
-            f
-            for f in g.required_contacts
-            if self.no_contact_since[f] is not None and now_s - self.no_contact_since[f] >= self.config.loss_debounce_s
-        ]
+        gone = self._few_contacts_since is not None and now_s - self._few_contacts_since >= self.config.loss_debounce_s
         past = [f for f in g.required_contacts if self.u[f] >= 1.0 and not contact[f]]
         if gone or past:
-            why = f"{', '.join(gone or past)} lost contact" if gone else f"{', '.join(past)} closed past the object"
+            why = f"{n_contacts} finger(s) still in contact" if gone else f"{', '.join(past)} closed past the object"
             self.lost = Outcome(False, False, ErrorCode.OBJECT_LOST, f"object lost from the {g.name} grasp: {why}")
             self._events.append(self.lost.message)
             self.phase = Phase.DONE

@@ -114,7 +114,7 @@ class HandsNode(Node):
                     self,
                     Grasp,
                     f"hands/{s}/grasp",
-                    execute_callback=lambda gh, s=s: self._execute(s, gh),
+                    execute_callback=self._executor_for(s),
                     goal_callback=lambda goal: GoalResponse.ACCEPT,
                     cancel_callback=lambda gh: CancelResponse.ACCEPT,
                 )
@@ -173,6 +173,14 @@ class HandsNode(Node):
         h.ctrl.set_targets(targets)
 
     # --- the action ---------------------------------------------------------------------------------
+    def _executor_for(self, side: str):
+        """A coroutine function per hand (rclpy awaits it only if it *is* a coroutine function)."""
+
+        async def execute(goal_handle) -> Grasp.Result:
+            return await self._execute(side, goal_handle)
+
+        return execute
+
     async def _execute(self, side: str, goal_handle) -> Grasp.Result:
         h = self.hands[side]
         g = goal_handle.request

@@ -29,6 +29,10 @@ class GraspType:
     required_contacts: tuple[str, ...]  # fingertips that must touch for "holding"
     close_speed_per_s: float  # closure fraction per second (0..1 per finger)
     min_contacts: int = 1  # fingertips (required or not) that must touch for "holding"
+    # While holding: fewer fingers than this in contact (for loss_debounce_s) = the object is gone.
+    # Loads shift between fingers as the object is lifted (the thumb of a cage may unload), so
+    # holding needs fewer contacts than establishing the grasp.
+    hold_min_contacts: int = 1
     # Joints the pre-shape first moves elsewhere, so that the hand shapes around an object without
     # sweeping through it (e.g. the thumb swung out sideways before it abducts down).
     preshape_via: Mapping[str, float] = dataclasses.field(default_factory=dict)
@@ -79,6 +83,7 @@ def grasp_types(hand: HandJoints) -> dict[str, GraspType]:
             ("thumb", "middle"),
             0.8,
             3,
+            2,
             {"thumb_cmc_flex": -0.4},
         ),
         GraspType(
