@@ -177,7 +177,12 @@ def run_grasp(
                 u = {k: round(v, 2) for k, v in ctrl.u.items()}
                 touch = np.round(sim.fingertip_forces(side), 1)
                 print(f"lift {i} {ctrl.phase.value} u={u} touch={touch} obj={np.round(d.xpos[body] - p_obj, 3)}")
-        harness.run(hold_s)
+        for k in range(round(hold_s / 0.5)):
+            harness.run(0.5)
+            if debug:
+                u = {f: round(v, 2) for f, v in ctrl.u.items()}
+                touch = np.round(sim.fingertip_forces(side), 1)
+                print(f"hold {k} {ctrl.phase.value} u={u} touch={touch} obj={np.round(d.xpos[body] - p_obj, 3)}")
         lifted = float(d.xpos[body][2] - z0)
     else:
         lifted = float(d.xpos[body][2] - p_obj[2]) if present else 0.0

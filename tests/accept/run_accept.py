@@ -16,7 +16,12 @@ import time
 
 from tests.accept.registry import TRIALS
 
-TRIAL_MODULES = ["tests.accept.trials_foundation", "tests.accept.trials_perception", "tests.accept.trials_wbc"]
+TRIAL_MODULES = [
+    "tests.accept.trials_foundation",
+    "tests.accept.trials_perception",
+    "tests.accept.trials_wbc",
+    "tests.accept.trials_hands",
+]
 OUT = pathlib.Path("build/accept.json")
 
 

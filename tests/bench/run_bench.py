@@ -19,6 +19,7 @@ Perception (perception_bench.py): perception_latency_p50_ms_640, perception_late
   perception_people_latency_ms, perception_people_latency_p99_ms_640.
 Whole-body control (wbc_bench.py): wbc_tick_p50_us, wbc_tick_p99_us, wbc_qp_share,
   push_recovery_impulse_Ns (baseline: the joint-PD hold).
+Hands (hands_bench.py): hand_tick_p99_us, grasp_cycle_s, grasp_success_rate.
 """
 
 from __future__ import annotations
@@ -268,6 +269,12 @@ def bench_wbc() -> dict:
     return run()
 
 
+def bench_hands() -> dict:
+    from tests.bench.hands_bench import bench_hands as run
+
+    return run()
+
+
 BENCHES = [
     bench_sim_rtf,
     bench_latency,
@@ -278,6 +285,7 @@ BENCHES = [
     bench_console,
     bench_perception,
     bench_wbc,
+    bench_hands,
 ]
 
 

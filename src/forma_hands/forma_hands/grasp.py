@@ -43,6 +43,9 @@ LEVER_M = {
 }
 
 
+REGRIP_MAX = 0.1  # closure a finger may add while holding (re-grip)
+
+
 class ErrorCode(enum.IntEnum):
     """forma_interfaces/action/Grasp result codes."""
 
@@ -293,6 +296,7 @@ class GraspController:
         required_ok = all(contact[f] and (self.stopped[f] or f not in g.closing_fingers) for f in g.required_contacts)
         if required_ok and sum(contact.values()) >= g.min_contacts and settled:
             self.phase, self.phase_s = Phase.HOLD, now_s
+            self.u_hold = dict(self.u)
             self.outcome = Outcome(
                 True, True, ErrorCode.OK, f"{g.name} grasp holding with {sum(contact.values())} contacts"
             )
@@ -318,8 +322,11 @@ class GraspController:
         elif self._few_contacts_since is None:
             self._few_contacts_since = now_s
         for f in g.closing_fingers:
+            # re-grip a sagging finger, but only a little past where it stopped: closing on and on
+            # would push the object out of a cage (measured: the ball squeezed out past the thumb)
             if forces[f] < 0.5 * self.finger_limit_n:
-                self.u[f] = min(1.0, self.u[f] + self.config.regrip_speed_per_s * dt_s)  # re-grip
+                limit = min(1.0, self.u_hold[f] + REGRIP_MAX)
+                self.u[f] = min(limit, self.u[f] + self.config.regrip_speed_per_s * dt_s)
         self._apply_closure()
         gone = self._few_contacts_since is not None and now_s - self._few_contacts_since >= self.config.loss_debounce_s
         past = [f for f in g.required_contacts if self.u[f] >= 1.0 and not contact[f]]
