@@ -25,6 +25,7 @@ from forma_sim.simulation import build_hand_simulation
 CONTROL_HZ = 100.0
 LIFT_M = 0.10
 HOLD_S = 5.0
+PLACEMENT_ERROR_M = 0.005  # error of the object pose the stand is placed by (uniform, x and y) [m]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +40,7 @@ class GraspPlan:
 
 
 PLANS = {
-    "ball": GraspPlan("spherical", (0.12, 0.01, -0.065), 20.0, 0.0),
+    "ball": GraspPlan("spherical", (0.11, 0.01, -0.07), 15.0, 0.0),
     "box": GraspPlan("spherical", (0.12, 0.01, -0.062), 20.0, math.pi / 2),
     "cup": GraspPlan("spherical", (0.125, 0.01, -0.0675), 25.0, 0.0),
 }
@@ -92,6 +93,7 @@ def run_grasp(
     hold_s: float = HOLD_S,
     plan: GraspPlan | None = None,
     debug: bool = False,
+    placement_error_m: float = PLACEMENT_ERROR_M,
 ) -> GraspRun:
     plan = plan or PLANS[obj]
     sim = build_hand_simulation(side)
@@ -115,6 +117,8 @@ def run_grasp(
     c, s = math.cos(stand_yaw), math.sin(stand_yaw)
     ox, oy, oz = plan.object_from_stand_m
     stand = p_obj - np.array([c * ox - s * oy, s * ox + c * oy, oz])
+    # the pose estimate the hand is placed by is off by up to placement_error_m in x and y
+    stand[:2] += rng.uniform(-placement_error_m, placement_error_m, 2) if randomize else 0.0
     if not present:  # the object is somewhere else: the hand grasps at the expected place anyway
         d.qpos[adr : adr + 3] = (p_obj[0] - 0.35, p_obj[1], p_obj[2])
         mujoco.mj_forward(m, d)

@@ -215,8 +215,10 @@ class HandsNode(Node):
             goal_handle.succeed()
         else:
             goal_handle.abort()
-        level = self.get_logger().info if outcome.success else self.get_logger().warn
-        level(f"{side} grasp {g.grasp_type!r}: {outcome.message}")
+        if outcome.success:  # (rclpy refuses two severities from one call site)
+            self.get_logger().info(f"{side} grasp {g.grasp_type!r}: {outcome.message}")
+        else:
+            self.get_logger().warn(f"{side} grasp {g.grasp_type!r} failed: {outcome.message}")
         return result
 
     def _finish(self, h: _Hand, outcome: Outcome) -> None:

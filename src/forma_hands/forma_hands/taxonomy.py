@@ -75,10 +75,10 @@ def grasp_types(hand: HandJoints) -> dict[str, GraspType]:
         ),
         GraspType(
             "spherical",
-            "ball, apple, small box from above: the thumb, abducted 1.3 rad in front of the palm, swings toward"
+            "ball, apple, small box from above: the thumb, abducted 1.15 rad in front of the palm, swings toward"
             " the fingers as they curl over the far side (a cage)",
-            _shape(hand, Synergy(0.1, 0.3, 0.0), thumb_cmc_abd=1.3, thumb_cmc_flex=0.4),
-            _shape(hand, Synergy(1.0, 0.3, 0.0), thumb_cmc_abd=0.6, thumb_cmc_flex=0.4, thumb_mcp=0.2, thumb_ip=0.2),
+            _shape(hand, Synergy(0.1, 0.3, 0.0), thumb_cmc_abd=1.15, thumb_cmc_flex=0.4),
+            _shape(hand, Synergy(1.0, 0.3, 0.0), thumb_cmc_abd=0.7, thumb_cmc_flex=0.4, thumb_mcp=0.2, thumb_ip=0.2),
             FINGERS,
             ("thumb", "middle"),
             0.8,
