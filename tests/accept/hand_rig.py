@@ -40,7 +40,7 @@ class GraspPlan:
 
 
 PLANS = {
-    "ball": GraspPlan("spherical", (0.11, 0.01, -0.07), 15.0, 0.0),
+    "ball": GraspPlan("spherical", (0.115, 0.01, -0.07), 15.0, 0.0),
     "box": GraspPlan("spherical", (0.12, 0.01, -0.062), 20.0, math.pi / 2),
     "cup": GraspPlan("spherical", (0.125, 0.01, -0.0675), 25.0, 0.0),
 }

@@ -156,3 +156,30 @@ def test_grasp_with_no_object_ends_in_failure(rig_with_ball):
     # fingers closing fully with no contact (NO_CONTACT), or after brushing only the table (OBJECT_LOST)
     assert result.error_code in (Grasp.Result.NO_CONTACT, Grasp.Result.OBJECT_LOST, Grasp.Result.TIMEOUT)
     assert "closed fully" in result.message or "timeout" in result.message
+
+
+@pytest.mark.parametrize(
+    ("parameters", "reason"),
+    [
+        ({"sides": ["middle"]}, "parameter sides"),
+        ({"sides": ["left", "left"]}, "parameter sides"),
+        ({"rate_hz": 5.0}, "parameter rate_hz=5.0"),
+        ({"touch_contact_n": -1.0}, "touch_contact_n = -1.0"),
+        ({"feedback_rate_hz": 0.0}, "parameter feedback_rate_hz"),
+    ],
+)
+def test_bad_parameters_stop_the_node_at_start_naming_the_parameter(parameters, reason):
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from forma_hands.errors import HandsError
+    from forma_hands.hands_node import HandsNode
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
+    try:
+        with pytest.raises(HandsError, match=reason.replace("[", r"\[")):
+            HandsNode(context=ctx, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])
+    finally:
+        rclpy.shutdown(context=ctx)
