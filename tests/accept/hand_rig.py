@@ -41,7 +41,7 @@ class GraspPlan:
 
 PLANS = {
     "ball": GraspPlan("spherical", (0.115, 0.01, -0.07), 15.0, 0.0),
-    "box": GraspPlan("spherical", (0.12, 0.01, -0.062), 20.0, math.pi / 2),
+    "box": GraspPlan("spherical", (0.12, 0.01, -0.072), 25.0, math.pi / 2),
     "cup": GraspPlan("spherical", (0.125, 0.01, -0.0675), 25.0, 0.0),
 }
 
@@ -54,6 +54,7 @@ class GraspRun:
     message: str
     lifted_m: float  # object rise at the end of the hold [m]
     held: bool  # still in the hand, 10 cm up, after the 5 s hold
+    hold_drift_m: float  # how far the object sank in the hand during the 5 s hold [m]
     lost_event: str  # the controller's lost-object event, if any
     cycle_s: float  # goal to holding [s sim time] (nan if never holding)
     tick_us: list[float]  # controller tick durations [us]
@@ -181,6 +182,7 @@ def run_grasp(
                 u = {k: round(v, 2) for k, v in ctrl.u.items()}
                 touch = np.round(sim.fingertip_forces(side), 1)
                 print(f"lift {i} {ctrl.phase.value} u={u} touch={touch} obj={np.round(d.xpos[body] - p_obj, 3)}")
+        z_lifted = d.xpos[body][2]
         for k in range(round(hold_s / 0.5)):
             harness.run(0.5)
             if debug:
@@ -188,7 +190,9 @@ def run_grasp(
                 touch = np.round(sim.fingertip_forces(side), 1)
                 print(f"hold {k} {ctrl.phase.value} u={u} touch={touch} obj={np.round(d.xpos[body] - p_obj, 3)}")
         lifted = float(d.xpos[body][2] - z0)
+        drift = float(z_lifted - d.xpos[body][2])
     else:
+        drift = math.nan
         lifted = float(d.xpos[body][2] - p_obj[2]) if present else 0.0
     lost = ctrl.lost.message if ctrl.lost else ""
     held = bool(out is not None and out.holding and not lost and lifted > LIFT_M - 0.015)
@@ -200,6 +204,7 @@ def run_grasp(
         out.message if out else "no outcome",
         lifted,
         held,
+        drift,
         lost,
         cycle,
         ticks,
