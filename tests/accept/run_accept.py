@@ -21,6 +21,7 @@ TRIAL_MODULES = [
     "tests.accept.trials_perception",
     "tests.accept.trials_wbc",
     "tests.accept.trials_safety",
+    "tests.accept.trials_hands",
 ]
 OUT = pathlib.Path("build/accept.json")
 

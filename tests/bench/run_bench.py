@@ -20,6 +20,7 @@ Perception (perception_bench.py): perception_latency_p50_ms_640, perception_late
 Whole-body control (wbc_bench.py): wbc_tick_p50_us, wbc_tick_p99_us, wbc_qp_share,
   push_recovery_impulse_Ns (baseline: the joint-PD hold); wbc_loop_bench.py: wbc_loop_jitter_p99_us.
 Safety supervisor (safety_bench.py): estop_to_damping_ms (median), estop_to_damping_max_ms.
+Hands (hands_bench.py): hand_tick_p99_us, grasp_cycle_s, grasp_success_rate.
 """
 
 from __future__ import annotations
@@ -275,6 +276,12 @@ def bench_wbc_loop() -> dict:
     return run()
 
 
+def bench_hands() -> dict:
+    from tests.bench.hands_bench import bench_hands as run
+
+    return run()
+
+
 def bench_safety() -> dict:
     from tests.bench.safety_bench import bench_estop
 
@@ -303,6 +310,7 @@ BENCHES = [
     bench_wbc,
     bench_wbc_loop,
     bench_safety,
+    bench_hands,
 ]
 
 

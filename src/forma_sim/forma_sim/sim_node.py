@@ -31,7 +31,7 @@ from forma_hardware.stop_latch import StopState
 from forma_interfaces.srv import ApplyWrench, StepSimulation
 from forma_sim.errors import SimError
 from forma_sim.pacing import CommandPacer
-from forma_sim.simulation import Simulation, build_simulation
+from forma_sim.simulation import Simulation, build_hand_simulation, build_simulation
 
 MODES = ("simtime", "realtime", "lockstep")
 
@@ -45,17 +45,28 @@ class SimNode(HardwareNode):
         p = self._declare_parameters()
         self.mode = p["mode"]
         self._wall = Clock(clock_type=ClockType.SYSTEM_TIME)
-        self.sim: Simulation = build_simulation(
-            world=p["world"],
-            body=p["body"],
-            height_m=p["height_m"],
-            mass_kg=p["mass_kg"],
-            physics_rate_hz=p["physics_rate_hz"],
-            control_rate_hz=p["control_rate_hz"],
-            hardware_config=p["hardware_config"] or None,
-            pose=p["initial_pose"],
-            startup_state=StopState[p["startup_state"].upper()],
-        )
+        if p["rig"]:  # one hand on the positioning stand (hand development, grasp tests)
+            self.sim: Simulation = build_hand_simulation(
+                side=p["rig"].removesuffix("_hand"),
+                world=p["world"],
+                body=p["body"],
+                physics_rate_hz=p["physics_rate_hz"],
+                control_rate_hz=p["control_rate_hz"],
+                hardware_config=p["hardware_config"] or None,
+            )
+            self.sim.set_stand(*p["stand_pose"], jump=True)
+        else:
+            self.sim = build_simulation(
+                world=p["world"],
+                body=p["body"],
+                height_m=p["height_m"],
+                mass_kg=p["mass_kg"],
+                physics_rate_hz=p["physics_rate_hz"],
+                control_rate_hz=p["control_rate_hz"],
+                hardware_config=p["hardware_config"] or None,
+                pose=p["initial_pose"],
+                startup_state=StopState[p["startup_state"].upper()],
+            )
         self.rtf_target = p["real_time_factor"]
         self.robot = self.sim.robot
         n = len(self.robot.joints)
@@ -87,6 +98,12 @@ class SimNode(HardwareNode):
     def _declare_parameters(self) -> dict:
         specs = {
             "world": ("tabletop", "MuJoCo world: a name in share/forma_sim/worlds or a path to an MJCF file"),
+            "rig": (
+                "",
+                "empty = the whole robot; left_hand / right_hand = that hand alone on the positioning stand "
+                "(world hand_stand), for hand development and grasp tests",
+            ),
+            "stand_pose": ([0.35, 0.0, 0.95, 0.0], "rig only: stand position x, y, z [m] and yaw [rad] at start"),
             "body": ("male", "body form of the robot description (body_forms.yaml)"),
             "height_m": (1.73, "standing height [m]; scales the description"),
             "mass_kg": (65.0, "total mass [kg]"),
@@ -132,6 +149,12 @@ class SimNode(HardwareNode):
             raise SimError(f"parameter mode={out['mode']!r}; valid: {', '.join(MODES)}")
         if out["startup_state"] not in ("hold", "damp"):
             raise SimError(f"parameter startup_state={out['startup_state']!r}; valid: hold, damp")
+        if out["rig"] not in ("", "left_hand", "right_hand"):
+            raise SimError(f"parameter rig={out['rig']!r}; valid: '' (whole robot), left_hand, right_hand")
+        stand = list(out["stand_pose"])
+        if len(stand) != 4 or not all(math.isfinite(v) for v in stand):
+            raise SimError(f"parameter stand_pose={stand}: 4 finite numbers x, y, z [m], yaw [rad]")
+        out["stand_pose"] = [float(v) for v in stand]
         for key in (
             "real_time_factor",
             "camera.rate_hz",
@@ -156,6 +179,8 @@ class SimNode(HardwareNode):
         self.camera_cfg = (p["camera.width"], p["camera.height"], p["camera.rate_hz"], p["camera.backend"])
         self.create_service(ApplyWrench, "sim/apply_wrench", self._on_apply_wrench)
         self.create_service(StepSimulation, "sim/step", self._on_step)
+        if self.sim.stand_actuators:  # rig only: where the stand carrying the hand should go
+            self.create_subscription(PoseStamped, "sim/stand_target", self._on_stand_target, 10)
         period = self.sim.control_period_s
 
         def every(rate_hz: float) -> int:
@@ -236,9 +261,9 @@ class SimNode(HardwareNode):
             sim = self.sim
             stamp = to_time_msg(self._now())
             q, qd, tau = sim.joint_positions(), sim.joint_velocities(), sim.joint_efforts()
-            imu = sim.imu()
-            wrenches = {s: sim.foot_wrench(s) for s in ("left", "right")}
-            touch = {s: sim.fingertip_forces(s) for s in ("left", "right")} if self._due("touch", k) else None
+            imu = sim.imu() if "imu_orientation" in sim._sensor else None  # a hand on the stand has none
+            wrenches = {s: sim.foot_wrench(s) for s in sim.sole_sites}
+            touch = {s: sim.fingertip_forces(s) for s in sim.touch_sensors} if self._due("touch", k) else None
             camera_due = self._due("camera", k) and (
                 self.pub_color.get_subscription_count() + self.pub_depth.get_subscription_count() > 0
             )
@@ -248,7 +273,8 @@ class SimNode(HardwareNode):
         if self.pub_clock is not None and (self._due("clock", k) or self.mode == "lockstep"):
             self.pub_clock.publish(ClockMsg(clock=stamp))
         self.publish_joint_states(stamp, q, qd, tau)
-        self.publish_imu(stamp, imu.orientation_wxyz, imu.angular_velocity, imu.linear_acceleration)
+        if imu is not None:
+            self.publish_imu(stamp, imu.orientation_wxyz, imu.angular_velocity, imu.linear_acceleration)
         for side, (force, torque) in wrenches.items():
             self.publish_wrench(stamp, side, force, torque)
         if touch is not None:
@@ -370,6 +396,16 @@ class SimNode(HardwareNode):
             return response
         response.success, response.message = True, f"pushing {request.body} for {request.duration_s:.3f} s"
         return response
+
+    def _on_stand_target(self, msg: PoseStamped) -> None:
+        """Servo the rig's stand to a world position [m] and yaw [rad] (from the orientation)."""
+        p, o = msg.pose.position, msg.pose.orientation
+        yaw = math.atan2(2.0 * (o.w * o.z + o.x * o.y), 1.0 - 2.0 * (o.y * o.y + o.z * o.z))
+        try:
+            with self.lock:
+                self.sim.set_stand(p.x, p.y, p.z, yaw)
+        except SimError as exc:
+            self.get_logger().warn(f"sim/stand_target refused: {exc}")
 
     def _on_step(self, request: StepSimulation.Request, response: StepSimulation.Response):
         if self.mode != "lockstep":

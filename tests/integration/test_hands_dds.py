@@ -1,0 +1,185 @@
+"""The hands node over real DDS with the sim node running one hand on the positioning stand
+(world hand_stand, rig right_hand): a spherical grasp of the ball ends in success and holding; a
+goal with a NaN force, one of an unknown grasp type and one for the other hand end at once with
+INVALID_GOAL and the reason; after opening and moving the stand (sim/stand_target) where there is
+nothing, the grasp ends in failure, never success.
+
+The sim runs in sim time (slower than real time on this machine is fine); the hands node uses sim
+time. Waits are for conditions with generous wall-clock bounds; what is asserted is the action's
+result, not timing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+from geometry_msgs.msg import PoseStamped
+from rclpy.action import ActionClient
+from sensor_msgs.msg import JointState
+from std_srvs.srv import Trigger
+
+from forma_interfaces.action import Grasp
+from forma_interfaces.msg import FingertipTouch
+from tests.accept.hand_rig import PLANS
+from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+
+pytestmark = pytest.mark.integration
+DOMAIN_ID = 56
+BALL_M = (0.5, 0.2, 0.7835)  # hand_stand.xml
+
+
+def stand_over(obj_xyz, lowered: bool) -> list[float]:
+    ox, oy, oz = PLANS["ball"].object_from_stand_m
+    return [obj_xyz[0] - ox, obj_xyz[1] - oy, obj_xyz[2] - oz + (0.0 if lowered else 0.06), 0.0]
+
+
+def deployment(tmp, stand_pose) -> str:
+    spec = {
+        "name": "hands_rig",
+        "hosts": {
+            "local": {
+                "processes": [
+                    {
+                        "name": "sim",
+                        "nodes": [
+                            {
+                                "node": "sim",
+                                "parameters": {
+                                    "world": "hand_stand",
+                                    "rig": "right_hand",
+                                    "stand_pose": stand_pose,
+                                    "mode": "simtime",
+                                    "real_time_factor": 0.5,
+                                    "camera.rate_hz": 0.0,
+                                },
+                            }
+                        ],
+                    },
+                    {
+                        "name": "hands",
+                        "nodes": [{"node": "hands", "parameters": {"sides": ["right"], "use_sim_time": True}}],
+                    },
+                ]
+            }
+        },
+    }
+    path = tmp / "hands_rig.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+class Rig:
+    def __init__(self, probe: RosProbe, target_xyz):
+        self.probe, self.target_xyz = probe, target_xyz
+        self.stand = probe.node.create_publisher(PoseStamped, "sim/stand_target", 10)
+        self.client = ActionClient(probe.node, Grasp, "hands/right/grasp")
+        self.touch = probe.collect(FingertipTouch, "hands/right/touch", keep=2)
+        probe.wait_for(lambda: self.client.wait_for_server(timeout_sec=0.5), 60, "the hands/right/grasp action")
+        probe.wait_for(lambda: len(self.touch) > 0, 60, "touch from the sim")
+        self.commands = probe.collect(JointState, "hardware/joint_commands", keep=2)
+        probe.wait_for(lambda: len(self.commands) > 0, 60, "the hands node to command the hand")
+        # leave the start-up hold once the hands node is commanding the hand (the supervisor's job)
+        probe.wait_for(lambda: self._reset(), 60, "hardware/reset to succeed")
+
+    def _reset(self) -> bool:
+        return bool(self.probe.call(Trigger, "hardware/reset", Trigger.Request()).success)
+
+    def grasp(self, grasp_type="spherical", force=12.0, hand="right", timeout_s=0.0, wait_s=240.0) -> Grasp.Result:
+        goal = Grasp.Goal(hand=hand, grasp_type=grasp_type, max_force_n=force, timeout_s=timeout_s)
+        sent = self.client.send_goal_async(goal)
+        self.probe.wait_for(lambda: sent.done(), 30, "the goal to be answered")
+        handle = sent.result()
+        assert handle.accepted
+        result = handle.get_result_async()
+        self.probe.wait_for(lambda: result.done(), wait_s, "the grasp result")
+        return result.result().result
+
+
+@pytest.fixture(scope="module")
+def rig_with_ball(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hands")
+    # the stand starts at the grasp height over the ball; the pre-shape swings the thumb around it
+    path = deployment(tmp, stand_over(BALL_M, lowered=True))
+    launched = LaunchedDeployment(path, DOMAIN_ID, tmp / "logs")
+    with launched, RosProbe(DOMAIN_ID, name="hands_probe") as probe:
+        yield Rig(probe, BALL_M)
+    assert launched.exit_code == 0
+    assert launched.leftovers() == []
+
+
+@pytest.mark.parametrize(
+    "goal, reason",
+    [
+        ({"force": math.nan}, "max_force_n nan"),
+        ({"force": -3.0}, "max_force_n -3.0"),
+        ({"grasp_type": "claw"}, "unknown grasp type 'claw'"),
+        ({"hand": "left"}, "goal for hand 'left'"),
+    ],
+)
+def test_bad_goals_end_at_once_with_invalid_goal_and_the_reason(rig_with_ball, goal, reason):
+    result = rig_with_ball.grasp(**goal, wait_s=30)
+    assert not result.success and not result.holding
+    assert result.error_code == Grasp.Result.INVALID_GOAL
+    assert reason in result.message
+
+
+def test_spherical_grasp_of_the_ball_succeeds_and_reports_holding(rig_with_ball):
+    result = rig_with_ball.grasp("spherical", 12.0)
+    assert result.success and result.holding, result.message
+    assert result.error_code == Grasp.Result.OK
+    touch = rig_with_ball.touch[-1]
+    assert sum(f > 0.3 for f in touch.force_n) >= 2  # the fingertips really press on the ball
+
+
+def test_grasp_with_no_object_ends_in_failure(rig_with_ball):
+    rig = rig_with_ball
+    opened = rig.grasp("open", 5.0)
+    assert opened.success and not opened.holding, opened.message
+    # the stand past the table's edge (y < -0.4 m): nothing under the hand. (Over the bare table the
+    # pre-shape presses the thumb and fingertips on the table top, which this grasp cannot tell from
+    # an object yet: see the forma_hands README, "Known limits".)
+    x, y, z, _ = stand_over((BALL_M[0], -0.6, BALL_M[2]), lowered=True)
+    truth = rig.probe.collect(PoseStamped, "sim/base_pose_ground_truth", keep=1)
+    target = PoseStamped()
+    target.pose.position.x, target.pose.position.y, target.pose.position.z = x, y, z
+    target.pose.orientation.w = 1.0
+
+    def arrived() -> bool:
+        rig.stand.publish(target)
+        return bool(truth) and abs(truth[-1].pose.position.y - y) < 0.01
+
+    rig.probe.wait_for(arrived, 120, "the stand to move past the table's edge")
+    result = rig.grasp("spherical", 12.0)
+    assert not result.success and not result.holding
+    # fingers closing fully with no contact (NO_CONTACT), or after brushing only the table (OBJECT_LOST)
+    assert result.error_code in (Grasp.Result.NO_CONTACT, Grasp.Result.OBJECT_LOST, Grasp.Result.TIMEOUT)
+    assert "closed fully" in result.message or "timeout" in result.message
+
+
+@pytest.mark.parametrize(
+    ("parameters", "reason"),
+    [
+        ({"sides": ["middle"]}, "parameter sides"),
+        ({"sides": ["left", "left"]}, "parameter sides"),
+        ({"rate_hz": 5.0}, "parameter rate_hz=5.0"),
+        ({"touch_contact_n": -1.0}, "touch_contact_n = -1.0"),
+        ({"feedback_rate_hz": 0.0}, "parameter feedback_rate_hz"),
+    ],
+)
+def test_bad_parameters_stop_the_node_at_start_naming_the_parameter(parameters, reason):
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from forma_hands.errors import HandsError
+    from forma_hands.hands_node import HandsNode
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
+    try:
+        with pytest.raises(HandsError, match=reason.replace("[", r"\[")):
+            HandsNode(context=ctx, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])
+    finally:
+        rclpy.shutdown(context=ctx)
