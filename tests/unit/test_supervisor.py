@@ -506,3 +506,17 @@ def test_polygon_helpers():
 def test_bad_fall_limits_are_refused_naming_the_field(field):
     with pytest.raises(ControlError, match=field):
         FallLimits(**{field: -1.0})
+
+
+def test_the_hardware_taking_the_estop_topic_first_is_the_operators_estop_not_an_external_one():
+    """The hardware node takes safety/estop itself (one hop): its state may show that e-stop before
+    the supervisor handles the same message. The release must still reach the hardware."""
+    from forma_control.supervisor import TOPIC_ESTOP, ReleaseEStop
+
+    sup = make()
+    t = stand_up(sup)
+    sup.hardware_state(hw(StopState.DAMP, TOPIC_ESTOP, estop=True), t + 0.01)
+    assert not sup.external_estop
+    sup.request_estop(True, "safety/estop topic", t + 0.02)
+    reply = sup.request_estop(False, "safety/estop topic", t + 0.03)
+    assert any(isinstance(a, ReleaseEStop) for a in reply.actions)

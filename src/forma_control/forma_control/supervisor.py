@@ -61,6 +61,9 @@ class EngageEStop:
     reason: str
 
 
+TOPIC_ESTOP = "e-stop: safety/estop topic"  # the hardware node's reason for an e-stop from the topic
+
+
 @dataclasses.dataclass(frozen=True)
 class ReleaseEStop:
     """hardware/estop release: clears the hardware's e-stop flag; the groups stay damped."""
@@ -211,9 +214,11 @@ class Supervisor:
     def request_estop(self, engage: bool, reason: str, now_s: float) -> Reply:
         reason = reason or "no reason given"
         if engage:
+            already = self.operator_estop and self.mode == Mode.ESTOP  # (the hardware reported it first)
             self.operator_estop = True
             self.stand_pending = False
-            self._set(Mode.ESTOP, f"e-stop: {reason}", now_s)
+            if not already:
+                self._set(Mode.ESTOP, f"e-stop: {reason}", now_s)
             return Reply(
                 True, "e-stop engaged: hardware damping", self.mode, (self._engage(f"e-stop: {reason}", now_s),)
             )
@@ -306,7 +311,13 @@ class Supervisor:
             self.release_sent = False
         elif self.release_sent:
             return actions  # a report from before our release
-        own_engage = any(r.startswith("e-stop: " + OWN) for r in view.reasons.values())
+        # the hardware takes safety/estop itself too (one hop to damping): that e-stop is the
+        # operator's, the same message this supervisor handles, never "someone else's"
+        own_engage = any(r.startswith("e-stop: " + OWN) or r == TOPIC_ESTOP for r in view.reasons.values())
+        if view.estop_engaged and not self.operator_estop and TOPIC_ESTOP in view.reasons.values():
+            self.operator_estop = True  # the hardware was first to handle the operator's message
+            self.stand_pending = False
+            self._set(Mode.ESTOP, TOPIC_ESTOP, now_s)
         if view.estop_engaged and not self.operator_estop and not self.fault_estop and not own_engage:
             if not self.external_estop:
                 self.external_estop = True
