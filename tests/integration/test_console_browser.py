@@ -108,7 +108,7 @@ def test_console_drives_the_robot_from_a_browser(tmp_path):
 
                 # a hand target: its gizmo appears in the 3D view, at the live hand pose
                 page.get_by_role("tab", name="Hands").click()
-                page.get_by_label("Drag left hand target", exact=True).check()
+                page.get_by_label("Drag right hand target", exact=True).check()  # the hand on the camera side
                 page.wait_for_timeout(4_000)
                 gizmo = screenshot(page, "hand_target")
                 assert saturated_pixels(gizmo) > saturated_pixels(standing) + 150, "no hand-target gizmo drawn"
