@@ -214,11 +214,9 @@ class Supervisor:
     def request_estop(self, engage: bool, reason: str, now_s: float) -> Reply:
         reason = reason or "no reason given"
         if engage:
-            already = self.operator_estop and self.mode == Mode.ESTOP  # (the hardware reported it first)
             self.operator_estop = True
             self.stand_pending = False
-            if not already:
-                self._set(Mode.ESTOP, f"e-stop: {reason}", now_s)
+            self._set(Mode.ESTOP, f"e-stop: {reason}", now_s)
             return Reply(
                 True, "e-stop engaged: hardware damping", self.mode, (self._engage(f"e-stop: {reason}", now_s),)
             )
@@ -314,8 +312,9 @@ class Supervisor:
         # the hardware takes safety/estop itself too (one hop to damping): that e-stop is the
         # operator's, the same message this supervisor handles, never "someone else's"
         own_engage = any(r.startswith("e-stop: " + OWN) or r == TOPIC_ESTOP for r in view.reasons.values())
-        if view.estop_engaged and not self.operator_estop and TOPIC_ESTOP in view.reasons.values():
-            self.operator_estop = True  # the hardware was first to handle the operator's message
+        if view.estop_engaged and self.mode != Mode.ESTOP and TOPIC_ESTOP in view.reasons.values():
+            # the hardware handled the operator's message first: show ESTOP now; the operator's flag
+            # is set (and later cleared) by this supervisor's own handling of the same topic
             self.stand_pending = False
             self._set(Mode.ESTOP, TOPIC_ESTOP, now_s)
         if view.estop_engaged and not self.operator_estop and not self.fault_estop and not own_engage:
