@@ -17,20 +17,16 @@ import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from forma_control.posture import PostureRamp
+from forma_control.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses, named_pose
 from forma_description.robot_model import GROUPS
 from forma_interfaces.msg import HardwareState
-
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class StandNode(Node):

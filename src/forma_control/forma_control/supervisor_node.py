@@ -18,13 +18,14 @@ from geometry_msgs.msg import WrenchStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 
 from forma_control.errors import ControlError
 from forma_control.fall_detection import BalanceModel, BalanceSample, FallDetector, FallLimits
+from forma_control.qos import COMMAND_QOS, LATCHED_QOS, LATEST_QOS, SENSOR_QOS
 from forma_control.supervisor import (
     DampHardware,
     EngageEStop,
@@ -43,12 +44,7 @@ from forma_hardware import StopState
 from forma_interfaces.msg import HardwareState, SafetyState
 from forma_interfaces.srv import EStop, SetOperatingMode
 
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-# the 500 Hz streams: the newest sample only, so a stalled executor never works through a backlog
-LATEST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 ESTOP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 INPUTS = ("joint_states", "imu/data", "feet/left/wrench", "feet/right/wrench")
 DIAG_LEVEL = {
     Mode.DAMPING: DiagnosticStatus.OK,

@@ -28,13 +28,14 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from forma_control.errors import ControlConfigError, ControlError, TargetRejected
+from forma_control.qos import COMMAND_QOS, LATCHED_QOS, LATEST_QOS
 from forma_control.wbc.controller import WbcSettings
 from forma_control.wbc.lockstep import build_controller
 from forma_control.wbc.model import HANDS
@@ -64,11 +65,7 @@ from forma_hardware.hardware_node import float_array, to_time_msg
 from forma_interfaces.action import Reach
 from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
 
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-# Keep only the newest sample: a tick on an old joint_states would send a stale command.
-LATEST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 TARGET_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 MAX_PAUSE_S = 0.1  # a lagging sensor stream pauses the ticks this long before the controller disengages [s]
 JOINT_STATES_SILENT_S = 0.2  # wbc/status shows inactive when joint_states stop this long [s, wall]
