@@ -36,7 +36,9 @@ def screenshot(page, name: str) -> np.ndarray:
     from PIL import Image
 
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    png = page.screenshot(path=str(ARTEFACTS / f"console_{name}.png"))
+    # a screenshot waits for a fresh frame from Chromium at nice 19 drawing WebGL in software
+    # while the 500 Hz sim holds both cores: Playwright's 30 s default ran out once in CI
+    png = page.screenshot(path=str(ARTEFACTS / f"console_{name}.png"), timeout=120_000)
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)[200:, :900]
 
 

@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 from mcap.stream_reader import StreamReader
 from mcap_ros2.decoder import DecoderFactory
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 
 from forma_record.mcap_file import is_complete, read_messages, recover
+from forma_record.replay import offered_qos
 from tests.integration.ros_helpers import VENV_BIN, LaunchedDeployment, RosProbe, stamp_s
 
 pytestmark = pytest.mark.integration
@@ -148,3 +150,42 @@ def test_replay_reproduces_counts_order_and_timing(recording, tmp_path):
         assert abs(drift[-1] - drift[0]) < 0.1
         # --clock carries the recording's time
         assert clock and abs(clock[-1].clock.sec + clock[-1].clock.nanosec * 1e-9 - log_s[-1]) < 0.5
+
+
+def test_a_latched_topic_whose_subscribers_appear_before_its_publisher_is_recorded(tmp_path):
+    """Some node subscribes to robot_description before the recorder sees the description's
+    publisher (the robot started after the recorder, or discovery is slow under load): the
+    recorder must wait for the publisher's offer. Subscribed volatile, it misses a message latched
+    before it subscribed (CI, once) and replays the topic unlatched."""
+    from std_msgs.msg import String
+
+    domain = 60
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    with RosProbe(domain) as probe:
+        probe.node.create_subscription(String, "late_description", lambda _: None, latched)
+        log = open(tmp_path / "recorder.log", "wb")  # noqa: SIM115
+        recorder = subprocess.Popen(
+            [str(VENV_BIN / "forma"), "record", "-o", str(tmp_path), "-n", "late", "/late_description"],
+            env=env_for(domain), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            path = tmp_path / "late_0.mcap"
+            probe.wait_for(path.exists, 60, "the recorder to open its file")
+            time.sleep(2.0)  # four discovery periods with the topic known only from its subscriber
+            publisher = probe.node.create_publisher(String, "late_description", latched)
+            publisher.publish(String(data="<robot name='iron'/>"))
+            probe.wait_for(
+                lambda: "recording /late_description" in (tmp_path / "recorder.log").read_text(), 30, "the subscription"
+            )
+            time.sleep(1.0)
+            recorder.send_signal(signal.SIGINT)
+            assert recorder.wait(timeout=30) == 0
+        finally:
+            if recorder.poll() is None:
+                recorder.kill()
+            log.close()
+    assert is_complete(path)
+    messages = list(read_messages(path))
+    assert [m.topic for m in messages] == ["/late_description"]
+    # replay re-latches the topic from the offer recorded with the channel (none offered: volatile)
+    assert offered_qos(dict(messages[0].channel.metadata)).durability == DurabilityPolicy.TRANSIENT_LOCAL

@@ -2,7 +2,8 @@
 
 Topics are discovered as they appear (every `discovery_period_s`); each is subscribed with the
 QoS its publishers offer (reliable only if all are, transient local only if all are: rosbag2's
-rule, so latched topics such as robot_description are recorded too) and recorded as the raw CDR
+rule, so latched topics such as robot_description are recorded too; a topic seen only through its
+subscribers waits for a publisher, whose QoS decides) and recorded as the raw CDR
 bytes DDS delivered, never deserialised. log_time is the node clock at reception (sim time under
 use_sim_time), publish_time the publisher's source timestamp.
 
@@ -160,6 +161,10 @@ class RecorderNode(Node):
                 self.get_logger().error(f"not recording {topic} ({type_name}): {exc}")
                 continue
             offers = [info.qos_profile for info in self.get_publishers_info_by_topic(topic)]
+            if not offers:
+                # seen only through its subscribers so far: matching QoS needs a publisher's offer
+                # (subscribed volatile now, a latched topic's message would never arrive)
+                continue
             qos_yaml = offered_qos_yaml(offers)
 
             def on_message(data: bytes, info, topic=topic, type_name=type_name, qos_yaml=qos_yaml) -> None:
