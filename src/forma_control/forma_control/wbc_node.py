@@ -78,6 +78,7 @@ SETTING_DESCRIPTIONS = {
     "com_shift_speed_m_s": "the nominal CoM moves at most this fast, e.g. from where activation found it [m/s]",
     "capture_gain": "CoM reference moved this many times the capture point's excursion",
     "capture_limit_m": "largest CoM reference offset from nominal [m]",
+    "capture_filter_s": "low-pass time constant on the measured CoM velocity of the capture point [s]",
     "support_margin_m": "CoM reference kept this far inside the support polygon [m]",
     "hip_gain_rad_per_m": "hip strategy: torso tilt toward the fall per metre of capture-point excursion [rad/m]",
     "hip_limit_rad": "largest hip-strategy torso tilt [rad]",

@@ -22,6 +22,7 @@ from forma_control.wbc.estimator import LegOdometry, Sensors
 from forma_control.wbc.model import FEET, HANDS, WholeBodyModel
 from forma_control.wbc.qp import TaskQP
 
+MAX_STEP_PERIODS = 5  # longest robot-time step one tick integrates, in nominal periods
 HAND_INTEGRAL_KEEP_M = 0.05  # a new hand target this close to the last keeps the palm's error integral [m]
 
 
@@ -35,6 +36,7 @@ class WbcSettings:
     com_shift_speed_m_s: float = 0.08  # the nominal CoM moves at most this fast (activation) [m/s]
     capture_gain: float = 1.5  # CoM reference moved this many times the capture point's excursion
     capture_limit_m: float = 0.08  # largest CoM reference offset from nominal [m]
+    capture_filter_s: float = 0.02  # low-pass time constant on the measured CoM velocity [s] (see tick)
     support_margin_m: float = 0.02  # CoM reference kept this far inside the support polygon [m]
     hip_gain_rad_per_m: float = 4.0  # torso tilt toward the fall per metre of capture-point excursion
     hip_limit_rad: float = 0.3  # largest hip-strategy torso tilt [rad]
@@ -96,7 +98,9 @@ class WholeBodyController:
     def __init__(self, model: WholeBodyModel, nominal_joints: np.ndarray, settings: WbcSettings | None = None) -> None:
         self.m = model
         self.s = settings or WbcSettings()
-        self.dt = 1.0 / self.s.rate_hz
+        self.period_s = 1.0 / self.s.rate_hz
+        self.dt = self.period_s  # this tick's step [s]: the robot time since the last tick (see tick)
+        self._last_stamp_s: float | None = None
         self.nominal = np.clip(np.asarray(nominal_joints, float), model.lower, model.upper)
         self.odometry = LegOdometry(model)
         self.targets = TaskTargets()
@@ -122,6 +126,7 @@ class WholeBodyController:
         self.foot = _foot_geometry(geometry)
         self.last_measured_q: np.ndarray | None = None
         self.nominal_xy: np.ndarray | None = None
+        self.com_velocity_xy: np.ndarray | None = None  # low-passed measured CoM velocity [m/s]
         self.hand_correction = {side: np.zeros(6) for side in HANDS}
         self._measured_frames: dict[str, pin.SE3] = {}
         self._arm_masks = {
@@ -153,6 +158,9 @@ class WholeBodyController:
         self.hand_hold = {side: self.m.pose(f).copy() for side, f in HANDS.items()}
         self.targets = TaskTargets()
         self.nominal_xy = None  # set from the measured CoM on the first tick
+        self.com_velocity_xy = None
+        self._last_stamp_s = None
+        self.dt = self.period_s
 
     @property
     def active(self) -> bool:
@@ -214,6 +222,13 @@ class WholeBodyController:
         if self.q_ref is None:
             self.activate(sensors)
         m, s = self.m, self.s
+        # A node that cannot keep up answers every second or third joint_states: the reference
+        # then moves by the robot time that passed, not by one nominal period (at most
+        # MAX_STEP_PERIODS of it, so resuming after a stall cannot lunge).
+        if self._last_stamp_s is not None:
+            elapsed = sensors.stamp_s - self._last_stamp_s
+            self.dt = float(np.clip(elapsed, self.period_s, MAX_STEP_PERIODS * self.period_s))
+        self._last_stamp_s = sensors.stamp_s
         # --- measured state: capture point ------------------------------------------------
         est = self.odometry.estimate(sensors)
         m.update(est.q, est.v)
@@ -222,7 +237,16 @@ class WholeBodyController:
         self._measured_frames = {side: m.pose(f).copy() for side, f in HANDS.items()}
         soles = [(m.pose(f).translation, m.pose(f).rotation) for f in FEET]
         polygon = balance.support_polygon(soles, *self.foot)
-        xi = balance.capture_point(com_m[:2], vcom_m[:2], com_m[2] - soles[0][0][2])
+        # The measured CoM velocity answers the previous command within a period (the joints'
+        # PD follows the commanded velocity), and the capture-point loop's gain on it is
+        # com_gain x capture_gain / omega ~ 7: unfiltered, the command flipped sign every tick
+        # (a 250 Hz limit cycle, the shaking seen over DDS). A low-pass of capture_filter_s keeps
+        # that loop below 1 at high frequency and costs little phase at a push's 1-3 Hz.
+        alpha = self.dt / (self.s.capture_filter_s + self.dt)
+        if self.com_velocity_xy is None:
+            self.com_velocity_xy = vcom_m[:2].copy()
+        self.com_velocity_xy += alpha * (vcom_m[:2] - self.com_velocity_xy)
+        xi = balance.capture_point(com_m[:2], self.com_velocity_xy, com_m[2] - soles[0][0][2])
         # --- reference model ---------------------------------------------------------------
         q = self.q_ref
         m.update(q)
