@@ -1,6 +1,7 @@
-"""The shipped `sim_wbc` deployment over real DDS: the safety supervisor stands the robot up and
-hands the body to whole-body control, which keeps it standing still (ground truth read by this
-test only), with no hold or fall on the way; Ctrl-C leaves nothing behind."""
+"""The shipped `sim_wbc` deployment over real DDS, the simulation at real time on this 2-core
+machine: the safety supervisor stands the robot up and hands the body to whole-body control,
+which keeps it standing still from the handover on (ground truth read by this test only), with no
+hold or fall on the way; Ctrl-C leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -26,16 +27,25 @@ def test_sim_wbc_deployment_stands_on_whole_body_control(tmp_path):
         safety = probe.collect(SafetyState, "safety/state", depth=50, latched=True)
         wbc = probe.collect(WbcStatus, "wbc/status", keep=1)
         truth = probe.collect(PoseStamped, "sim/base_pose_ground_truth", keep=1)
-        imu = probe.collect(Imu, "imu/data", keep=500)
+        imu = probe.collect(Imu, "imu/data", depth=100)
         probe.wait_for(lambda: wbc and wbc[-1].active, 120, "wbc/status active (safety/state ACTIVE)")
+        probe.wait_for(lambda: truth and imu, 30, "sim/base_pose_ground_truth and imu/data")
         t0 = stamp_s(truth[-1])
         probe.wait_for(lambda: stamp_s(truth[-1]) > t0 + 4.0, 120, "4 s of sim time on the WBC")
         modes = [m.mode_name for m in safety]
         assert safety[-1].mode == SafetyState.ACTIVE and wbc[-1].active, (modes, wbc[-1].inactive_reason)
         assert "HOLD" not in modes and "FAULT" not in modes, [m.reason for m in safety]
         assert truth[-1].pose.position.z > 0.9
-        # standing still: the IMU reads gravity, no shaking
-        accels = [math.hypot(m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z) for m in imu]
-        assert max(abs(a - 9.81) for a in accels) < 1.0, f"IMU up to {max(accels):.1f} m/s^2"
+        # standing still from the handover on: the IMU reads gravity, no shaking (it read up to
+        # 30 m/s^2 for seconds, and the robot could fall, while the capture point chattered)
+        active_s = min(stamp_s(m) for m in safety if m.mode == SafetyState.ACTIVE)
+        with probe.lock:
+            readings = [(stamp_s(m), m.linear_acceleration) for m in imu]
+        deviation = [(t, abs(math.hypot(a.x, a.y, a.z) - 9.81)) for t, a in readings if t > active_s]
+        assert deviation and readings[-1][0] > active_s + 3.5
+        worst_s, worst = max(deviation, key=lambda x: x[1])
+        assert worst < 3.0, f"IMU off gravity by up to {worst:.1f} m/s^2 {worst_s - active_s:.2f} s after the handover"
+        settled = max(d for t, d in deviation if t > active_s + 1.0)
+        assert settled < 1.0, f"IMU off gravity by {settled:.1f} m/s^2 a second after the handover"
     assert deployment.exit_code == 0, deployment.output[-3000:]
     assert deployment.leftovers() == []

@@ -13,7 +13,7 @@ import pytest
 from forma_control.wbc.reach import ReachabilityChecker, ReachProgress
 from forma_hardware.stop_latch import StopState
 from tests.accept.scenarios import fallen, survives_push, wbc_stand
-from tests.accept.trials_wbc import infeasible_targets, limit_violations
+from tests.accept.trials_wbc import infeasible_targets, limit_violations, sample_reachable_targets
 
 pytestmark = pytest.mark.system
 
@@ -61,6 +61,24 @@ def test_wbc_reaches_a_hand_target_and_refuses_infeasible_ones_with_reasons():
     assert "arm reach" in reasons["1.5 m away"]
     assert "behind the back" in reasons["behind the back"]
     assert "closest" in reasons["impossible orientation"]
+
+
+def test_a_long_reach_to_the_workspace_boundary_arrives_without_overshoot():
+    """The first seeded acceptance target: 72 cm from the palm, turned 95 deg, the scapula at its
+    limits. The palm's error integral used to wind up over the approach and carry the palm past
+    the target and back (2.0 s)."""
+    sim, harness, controller = wbc_stand()
+    harness.run(0.5)
+    side, goal, _ = next(iter(sample_reachable_targets(controller, np.random.default_rng(3), 24)))
+    controller.set_hand_target(side, goal)
+    progress = ReachProgress(side, goal, 0.02, math.radians(5), sim.time + 2.0)
+    t0, status, closest = sim.time, "running", np.inf
+    while status == "running":
+        harness.step()
+        status, dist, _ = progress.update(controller.measured_pose(f"{side}_hand"), sim.time)
+        closest = min(closest, dist)
+        assert dist < closest + 0.02, f"the palm came {closest * 100:.1f} cm close, then went back to {dist * 100:.1f}"
+    assert status == "reached" and sim.time - t0 < 1.6, f"{status} after {sim.time - t0:.2f} s"
 
 
 def test_wbc_keeps_the_arm_out_of_the_torso_when_a_target_lies_inside_it():

@@ -24,6 +24,7 @@ from forma_control.wbc.qp import TaskQP
 
 MAX_STEP_PERIODS = 5  # longest robot-time step one tick integrates, in nominal periods
 HAND_INTEGRAL_KEEP_M = 0.05  # a new hand target this close to the last keeps the palm's error integral [m]
+HAND_INTEGRAL_ZONE_M = 0.03  # the palm's error integral runs only with the reference this close [m]
 
 
 @dataclasses.dataclass
@@ -178,15 +179,21 @@ class WholeBodyController:
         pin.framesForwardKinematics(self.m.model, data, self.last_measured_q)
         return data.oMf[self.m.frame[frame]].copy()
 
-    def _corrected(self, side: str, goal: pin.SE3) -> pin.SE3:
+    def _corrected(self, side: str, goal: pin.SE3, reference: pin.SE3) -> pin.SE3:
         """The reference's goal, moved by the integral of the measured hand's error: the legs'
         and arms' PD never track the reference exactly, the measured palm must reach the goal."""
         measured = self._measured_frames.get(side)
         if measured is None:
             return goal
         corr = self.hand_correction[side]
-        corr[:3] += self.dt * self.s.hand_integral_gain * (goal.translation - measured.translation)
-        corr[3:] += self.dt * self.s.hand_integral_gain * pin.log3(goal.rotation @ measured.rotation.T)
+        # anti-windup: integrate only once the reference has arrived (near the corrected goal).
+        # Integrated over a long approach the correction ran to its 10 cm clip and the palm
+        # overshot the target and came back (measured: a 72 cm reach to the workspace boundary
+        # took 2.0 s; 1.3 s without the windup).
+        corrected = goal.translation + corr[:3]
+        if np.linalg.norm(corrected - reference.translation) < HAND_INTEGRAL_ZONE_M:
+            corr[:3] += self.dt * self.s.hand_integral_gain * (goal.translation - measured.translation)
+            corr[3:] += self.dt * self.s.hand_integral_gain * pin.log3(goal.rotation @ measured.rotation.T)
         corr[:3] = np.clip(corr[:3], -0.1, 0.1)
         corr[3:] = np.clip(corr[3:], -0.3, 0.3)
         return pin.SE3(pin.exp3(corr[3:]) @ goal.rotation, goal.translation + corr[:3])
@@ -294,11 +301,11 @@ class WholeBodyController:
         )
         for side, frame in HANDS.items():
             goal = self.targets.hands.get(side)
+            pose = m.pose(frame)
             if goal is None:
                 goal = self.hand_hold[side]
             else:
-                goal = self._corrected(side, goal)
-            pose = m.pose(frame)
+                goal = self._corrected(side, goal, pose)
             dp = goal.translation - pose.translation
             lin = s.hand_gain * dp
             speed = np.linalg.norm(lin)
