@@ -91,7 +91,7 @@ def test_console_drives_the_robot_from_a_browser(tmp_path):
             probe.wait_for(
                 lambda: states and all(s == HardwareState.ACTIVE for s in states[-1].stop_states),
                 90,
-                "the stand node to reset the hardware (hardware/state ACTIVE)",
+                "the safety supervisor to reset the hardware (hardware/state ACTIVE)",
             )
             probe.wait_for(lambda: "showing the robot (82 joints)" in deployment.output, 60, "the console's robot")
             console = [p for p in deployment.process_tree() if "--process console" in " ".join(p.cmdline())]
@@ -151,7 +151,7 @@ def test_console_drives_the_robot_from_a_browser(tmp_path):
                     lambda: all(s == HardwareState.DAMP for s in states[-1].stop_states), 30, "damping after the e-stop"
                 )
                 page.get_by_role("tab", name="Robot").click()
-                expect(page.get_by_text("E-STOP ENGAGED")).to_be_visible(timeout=30_000)
+                expect(page.get_by_text("E-STOP ENGAGED", exact=True)).to_be_visible(timeout=30_000)
                 screenshot(page, "estop")
                 assert "e-stop engaged: all joints damping (browser console)" in deployment.output
                 browser.close()

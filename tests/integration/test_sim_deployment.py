@@ -1,5 +1,6 @@
 """The shipped `sim` deployment, started as processes over real DDS, seen by an independent rclpy
-client: the robot stands, joint_states carries all 82 joints at >= 90 % of 500 Hz (counted in sim
+client: the safety supervisor stands the robot up and whole-body control keeps it standing,
+joint_states carries all 82 joints at >= 90 % of 500 Hz (counted in sim
 time), the IMU and foot sensors read like a standing robot, camera images match camera_info, the
 browser view is served, the robot answers a greeting and its face renders, and Ctrl-C leaves no
 process and no Fast DDS shared memory behind."""
@@ -18,7 +19,7 @@ from std_msgs.msg import String
 
 from forma_bringup.cli import deployment_path
 from forma_bringup.deployment import load_deployment
-from forma_interfaces.msg import DetectedObjectArray, HardwareState
+from forma_interfaces.msg import DetectedObjectArray, HardwareState, SafetyState, WbcStatus
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_port, stamp_s
 
 pytestmark = pytest.mark.integration
@@ -38,8 +39,10 @@ def test_sim_deployment_serves_the_robot(tmp_path):
         probe.wait_for(
             lambda: states and all(s == HardwareState.ACTIVE for s in states[-1].stop_states),
             90,
-            "the stand node to reset the hardware (hardware/state ACTIVE)",
+            "the safety supervisor to reset the hardware (hardware/state ACTIVE)",
         )
+        wbc = probe.collect(WbcStatus, "wbc/status", keep=1)
+        probe.wait_for(lambda: wbc and wbc[-1].active, 60, "whole-body control active (wbc/status)")
 
         # joint_states: every message names all 82 joints; >= 90 % of 500 Hz over 2 s of sim time
         joint_states = probe.collect(JointState, "joint_states", depth=3000)
@@ -96,6 +99,11 @@ def test_sim_deployment_serves_the_robot(tmp_path):
         # perception sees the table's objects (in the console too)
         objects = probe.collect(DetectedObjectArray, "perception/objects", keep=1)
         probe.wait_for(lambda: objects and len(objects[-1].objects) == 6, 60, "the six tabletop objects")
+
+        # the supervisor handed the body to the WBC and it stayed in charge: no hold, no fall
+        safety = probe.collect(SafetyState, "safety/state", keep=1, latched=True)
+        probe.wait_for(lambda: safety, 30, "safety/state")
+        assert safety[-1].mode == SafetyState.ACTIVE and wbc[-1].active, (safety[-1].reason, wbc[-1].inactive_reason)
 
         children = deployment.process_tree()
         expected = load_deployment(deployment_path("sim")).processes(None)

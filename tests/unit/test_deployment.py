@@ -28,7 +28,7 @@ def minimal(**over):
     return raw
 
 
-@pytest.mark.parametrize("name", ["sim", "sim_headless", "sim_two_hosts"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "config" / "deployments").glob("*.yaml")))
 def test_shipped_deployments_are_valid(name):
     d = load(name)
     assert d.name == name and d.hosts
@@ -216,7 +216,7 @@ def test_param_overrides_reach_the_named_node_only():
     nodes = {n.name: n for p in d.processes() for n in p.nodes}
     assert nodes["sim"].parameters == {"world": "empty", "camera.width": 160}
     assert nodes["console"].parameters["port"] == 8099 and nodes["console"].parameters["use_sim_time"] is False
-    assert nodes["stand"].parameters == {"auto_reset": False}
+    assert nodes["stand"].parameters == {"groups": ["left_hand", "right_hand"], "auto_reset": False}
     with pytest.raises(DeploymentError, match="no node named 'simm'"):
         with_overrides(load("sim"), ["simm.world=empty"])
     with pytest.raises(DeploymentError, match="expected NODE.PARAM=VALUE"):
