@@ -37,6 +37,9 @@ class GraspPlan:
     object_from_stand_m: tuple[float, float, float]
     max_force_n: float
     yaw_symmetry_rad: float  # the object looks the same after this rotation (0 = round)
+    orientation: str = "palm_down"  # how the stand holds the hand (forma_sim HAND_ORIENTATIONS)
+    # where the open hand starts, relative to its grasp pose [m, stand axes]: it moves in from there
+    approach_from_m: tuple[float, float, float] = (0.0, 0.0, 0.06)
 
 
 PLANS = {
@@ -97,7 +100,7 @@ def run_grasp(
     placement_error_m: float = PLACEMENT_ERROR_M,
 ) -> GraspRun:
     plan = plan or PLANS[obj]
-    sim = build_hand_simulation(side)
+    sim = build_hand_simulation(side, orientation=plan.orientation)
     m, d = sim.model, sim.data
     rng = np.random.default_rng(abs(seed))
     joint = m.joint(obj)
@@ -123,7 +126,8 @@ def run_grasp(
     if not present:  # the object is somewhere else: the hand grasps at the expected place anyway
         d.qpos[adr : adr + 3] = (p_obj[0] - 0.35, p_obj[1], p_obj[2])
         mujoco.mj_forward(m, d)
-    approach = stand + (0.0, 0.0, 0.06)
+    ax, ay, az = plan.approach_from_m
+    approach = stand + np.array([c * ax - s * ay, s * ax + c * ay, az])
     sim.set_stand(*approach, stand_yaw, jump=True)
 
     hand = HandJoints.from_robot(sim.robot, side)
@@ -153,8 +157,8 @@ def run_grasp(
     q, _ = read()
     ctrl.start(GraspGoal(side, plan.grasp_type, plan.max_force_n), sim.time, q, preshape_only=True)
     harness.run(0.8)
-    for i in range(50):  # lower 6 cm in 0.5 s
-        sim.set_stand(*(approach - (0.0, 0.0, 0.06 * (i + 1) / 50)), stand_yaw)
+    for i in range(50):  # move in to the grasp pose in 0.5 s
+        sim.set_stand(*(approach + (stand - approach) * (i + 1) / 50), stand_yaw)
         harness.run(0.01)
     q, _ = read()
     state["t_goal"] = sim.time
