@@ -42,11 +42,18 @@ class GraspPlan:
     approach_from_m: tuple[float, float, float] = (0.0, 0.0, 0.06)
 
 
+# Palm vertical, thumb up, the hand coming in along its fingers (from the wrist's side the object
+# would hit the thumb) until the object sits in front of the palm at the knuckles; the power wrap then
+# presses it with the thumb toward the curling fingers. Measured on dev seeds (5000+): see trials_hands.
+SIDE_APPROACH_M = (0.0, 0.10, 0.0)
 PLANS = {
-    "ball": GraspPlan("spherical", (0.115, 0.01, -0.07), 15.0, 0.0),
-    "box": GraspPlan("spherical", (0.12, 0.01, -0.072), 25.0, math.pi / 2),
-    "cup": GraspPlan("spherical", (0.125, 0.01, -0.0675), 25.0, 0.0),
+    "ball": GraspPlan("power", (0.052, -0.085, -0.01), 20.0, 0.0, "palm_side", SIDE_APPROACH_M),
+    "box": GraspPlan("power", (0.05, -0.085, -0.005), 20.0, math.pi / 2, "palm_side", SIDE_APPROACH_M),
+    "cup": GraspPlan("power", (0.058, -0.085, -0.005), 20.0, 0.0, "palm_side", SIDE_APPROACH_M),
 }
+# The spherical cage from above (palm down): holds the ball, but from above the fingers cannot reach
+# under a box's or a cup's equator. The DDS test (tests/integration/test_hands_dds.py) grasps with it.
+TOP_DOWN_BALL = GraspPlan("spherical", (0.115, 0.01, -0.07), 15.0, 0.0)
 
 
 @dataclasses.dataclass
@@ -74,10 +81,10 @@ def _snapshot(sim, body: int, path: str) -> None:
     from PIL import Image
 
     m, d = sim.model, sim.data
-    m.geom_rgba[m.geom("table_top").id, 3] = 0.0
+    m.geom_rgba[m.geom("table_top").id, 3] = 0.3
     r = mujoco.Renderer(m, 360, 480)
     imgs = []
-    for az, el in ((270, -5), (180, -5), (180, 60)):
+    for az, el in ((270, -5), (180, -5), (180, -85)):  # two sides and from above
         cam = mujoco.MjvCamera()
         cam.lookat[:] = d.xpos[body]
         cam.distance, cam.azimuth, cam.elevation = 0.3, az, el
@@ -164,9 +171,12 @@ def run_grasp(
     state["t_goal"] = sim.time
     ctrl.start(GraspGoal(side, plan.grasp_type, plan.max_force_n, 6.0), sim.time, q)
     knocked = [False]
+    # knocked away through the hand's open side: out of the palm for a side grasp (the thumb and the
+    # fingers would catch a push along the fingers), sideways for the cage from above
+    push = (40.0 * c, 40.0 * s, 10.0) if plan.orientation == "palm_side" else (0.0, 40.0, 10.0)
     while ctrl.outcome is None and sim.time - state["t_goal"] < 8.0:
         if knock and not knocked[0] and ctrl.phase == Phase.CLOSE and any(ctrl.contact_seen.values()):
-            sim.apply_wrench(obj, (0.0, 40.0, 10.0), (0.0, 0.0, 0.0), 0.1)  # knocked away sideways
+            sim.apply_wrench(obj, push, (0.0, 0.0, 0.0), 0.1)
             knocked[0] = True
         harness.run(0.01)
         if debug and round(sim.time * 100) % 20 == 0:
