@@ -1,21 +1,31 @@
 """Acceptance trials of the hands (issue 4), on the hand-on-a-stand rig (tests/accept/hand_rig.py,
 world config/worlds/hand_stand.xml: cup 0.25 kg, box 0.15 kg, ball 0.058 kg, friction 0.8 against
-the hand's 1.2; no adhesion, no helper constraints, the hand is position-servoed joints only).
+the hand's 1.2, elliptic friction cones; no adhesion, no helper constraints, the hand is
+position-servoed joints only).
 
 hand_grasp: per object, 10 trials with the object moved by up to +-3 cm and turned by up to +-30
-deg (seeded); each: grasp, lift 10 cm, hold 5 s. A trial counts when the action reported holding,
-no object-lost event came, and the object rose >= 8.5 cm with the stand. Criterion >= 9/10 each.
+deg (seeded: cup 0-9, box 1000-1009, ball 2000-2009; held out, the plans were developed on seeds
+5000-5019 and 6000-6029); each: power grasp from the side (palm vertical), lift 10 cm, hold 5 s. A
+trial counts when the action reported holding, no object-lost event came, and the object rose
+>= 8.5 cm with the stand. Criterion >= 9/10 each. Measured: cup, box and ball 10/10 each (dev
+seeds 50/50 each); with the default pyramidal friction cones the same plans gave 0/10 each on dev
+seeds 5000-5009 (the soft friction crept, see hand_stand.xml).
 hand_grasp_failures: the grasp must never report success with the object absent (moved 35 cm
-away) or knocked away by a 40 N sideways push at first contact.
+away), with the object absent and the hand 2 cm lower than planned (its little finger pressing the
+bare table), or with the object knocked away by a 40 N push out of the hand's open side at first
+contact. Measured: 0 of 27. The top-down spherical cage pressed 3-4 cm into the bare table does
+report holding (top_down_bare_table_reported_holding, not a criterion: a known limit, see the
+forma_hands README).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
-from tests.accept.hand_rig import PLANS, run_grasp
+from tests.accept.hand_rig import PLANS, TOP_DOWN_BALL, run_grasp
 from tests.accept.registry import Figure, trial
 
 OBJECTS = ("cup", "box", "ball")
@@ -65,20 +75,45 @@ def hand_grasp() -> dict:
     return out
 
 
+def top_down_on_bare_table(n: int = 3) -> list:
+    """The spherical cage from above, pressed 3 cm into the bare table (the ball moved away)."""
+    x, y, z = TOP_DOWN_BALL.object_from_stand_m
+    plan = dataclasses.replace(TOP_DOWN_BALL, object_from_stand_m=(x, y, z + 0.03))
+    return [run_grasp("ball", seed=k, present=False, hold_s=0.5, plan=plan) for k in range(n)]
+
+
 @trial("hand_grasp_failures")
 def hand_grasp_failures() -> dict:
     """Never success with no object, or with the object knocked away mid-grasp."""
     out = {}
     for obj in OBJECTS:
         absent = [run_grasp(obj, seed=k, present=False, hold_s=0.5) for k in range(3)]
+        x, y, z = PLANS[obj].object_from_stand_m
+        lowered = dataclasses.replace(PLANS[obj], object_from_stand_m=(x, y, z + 0.02))
+        table = [run_grasp(obj, seed=k, present=False, hold_s=0.5, plan=lowered) for k in range(3)]
         knocked = [run_grasp(obj, seed=k, knock=True, hold_s=0.5) for k in range(3)]
         bad_absent = sum(r.outcome_success for r in absent)
+        bad_table = sum(r.outcome_success for r in table)
         # knocked away: either the grasp fails, or (if it still holds) it must not be holding nothing
         bad_knocked = sum(r.outcome_success and not r.held and not r.lost_event for r in knocked)
         out[f"{obj}_absent_reported_success"] = Figure(
             f"{bad_absent}/3", "", "0/3", bad_absent == 0, note="; ".join(sorted({r.message for r in absent}))[:160]
         )
+        out[f"{obj}_bare_table_reported_success"] = Figure(
+            f"{bad_table}/3",
+            "",
+            "0/3",
+            bad_table == 0,
+            note="object absent, hand 2 cm lower than planned: " + "; ".join(sorted({r.message for r in table}))[:120],
+        )
         out[f"{obj}_knocked_reported_holding_nothing"] = Figure(
             f"{bad_knocked}/3", "", "0/3", bad_knocked == 0, note="; ".join(sorted({r.message for r in knocked}))[:160]
         )
+    top = top_down_on_bare_table()
+    out["top_down_bare_table_reported_holding"] = Figure(
+        f"{sum(r.outcome_holding for r in top)}/{len(top)}",
+        "",
+        note="known limit, not a criterion: the spherical cage from above pressed 3 cm into the bare table; "
+        "fingertip touch and joint efforts alone do not tell the table from an object (forma_hands README)",
+    )
     return out

@@ -22,7 +22,7 @@ from std_srvs.srv import Trigger
 
 from forma_interfaces.action import Grasp
 from forma_interfaces.msg import FingertipTouch
-from tests.accept.hand_rig import PLANS
+from tests.accept.hand_rig import TOP_DOWN_BALL
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ BALL_M = (0.5, 0.2, 0.7835)  # hand_stand.xml
 
 
 def stand_over(obj_xyz, lowered: bool) -> list[float]:
-    ox, oy, oz = PLANS["ball"].object_from_stand_m
+    ox, oy, oz = TOP_DOWN_BALL.object_from_stand_m
     return [obj_xyz[0] - ox, obj_xyz[1] - oy, obj_xyz[2] - oz + (0.0 if lowered else 0.06), 0.0]
 
 

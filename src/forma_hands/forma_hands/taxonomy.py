@@ -60,18 +60,30 @@ def grasp_types(hand: HandJoints) -> dict[str, GraspType]:
     """Every grasp type for one hand (limits from its description)."""
     tucked = _fingers("ring little", mcp=1.2, pip=1.4, dip=0.9)  # out of the way of a precision grasp
     middle_tucked = _fingers("middle", mcp=1.2, pip=1.4, dip=0.9)
+    # the power wrap's thumb: tilted toward the little finger so that, palm vertical and thumb up, it
+    # meets a 6-8 cm object on a table below its rim (measured on the hand rig: 0.3 rad passes over a ball)
+    power_thumb = {"thumb_cmc_flex": 0.6, "thumb_cmc_rot": 0.3}
     thumb_pinch = {"thumb_cmc_abd": 0.53, "thumb_cmc_flex": 0.10, "thumb_cmc_rot": 0.27}
     thumb_tripod = {"thumb_cmc_abd": 0.56, "thumb_cmc_flex": 0.19, "thumb_cmc_rot": 0.43}
     open_hand, relaxed = _shape(hand, Synergy(0.0, 0.5, 0.0)), _shape(hand, Synergy(0.2, 0.2, 0.3))
     types = [
         GraspType(
             "power",
-            "cylindrical wrap: all fingers and the opposed thumb close around a handle or bottle",
-            _shape(hand, Synergy(0.1, 0.2, 1.0), thumb_cmc_abd=0.9, thumb_cmc_rot=0.8),
-            _shape(hand, Synergy(1.0, 0.0, 1.0), thumb_cmc_abd=0.9, thumb_cmc_rot=0.8, thumb_mcp=0.8, thumb_ip=1.0),
+            "cylindrical wrap from the side (cup, bottle, box, ball on a table): the thumb, swung out in front of"
+            " the palm and angled down, presses the object toward the fingers as they curl around its other side",
+            _shape(hand, Synergy(0.0, 0.0, 0.0), **power_thumb, thumb_cmc_abd=1.3),
+            _shape(
+                hand,
+                Synergy(0.0, 0.0, 0.0),
+                **power_thumb,
+                thumb_cmc_abd=0.9,
+                **_fingers("index middle ring little", mcp=0.7, pip=1.7, dip=1.3),
+            ),
             FINGERS,
-            ("thumb", "index", "middle"),
-            0.8,
+            ("thumb", "middle"),
+            0.6,
+            3,
+            2,
         ),
         GraspType(
             "spherical",

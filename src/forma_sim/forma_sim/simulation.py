@@ -321,8 +321,15 @@ def build_simulation(
     )
 
 
-# Palm down, fingers forward (+x): the hand's palm frame z (out of the palm) points down.
-PALM_DOWN_RPY = {"right": (-math.pi / 2, 0.0, math.pi / 2), "left": (math.pi / 2, 0.0, math.pi / 2)}
+# How the rig's stand carries the hand (roll, pitch, yaw of the palm frame on the stand [rad]):
+#   palm_down: palm facing down, fingers forward (+x): a grasp from above.
+#   palm_side: palm facing forward (+x), thumb up, fingers across (right hand: toward -y, left: +y):
+#              a grasp from the side, the fingers wrapping around an upright object.
+HAND_ORIENTATIONS = {
+    "palm_down": {"right": (-math.pi / 2, 0.0, math.pi / 2), "left": (math.pi / 2, 0.0, math.pi / 2)},
+    "palm_side": {"right": (0.0, -math.pi / 2, -math.pi / 2), "left": (0.0, -math.pi / 2, math.pi / 2)},
+}
+PALM_DOWN_RPY = HAND_ORIENTATIONS["palm_down"]
 
 
 def build_hand_simulation(
@@ -332,15 +339,22 @@ def build_hand_simulation(
     physics_rate_hz: float = 500.0,
     control_rate_hz: float = 500.0,
     hardware_config: str | None = None,
+    orientation: str = "palm_down",
 ) -> Simulation:
-    """One hand of the robot on a positioning stand, palm down, fingers open (the `zero` pose)."""
+    """One hand of the robot on a positioning stand, fingers open (the `zero` pose), held in one
+    of HAND_ORIENTATIONS (the stand turns only about z: a grasp from above and one from the side
+    need different mounts)."""
     from forma_description import expand_description
     from forma_description.mjcf import MjcfOptions
     from forma_description.subtree import hand_urdf
     from forma_hardware.config import load_hardware_config
     from forma_sim.scene import build_model
 
+    if orientation not in HAND_ORIENTATIONS:
+        raise SimError(f"hand orientation {orientation!r}; valid: {', '.join(HAND_ORIENTATIONS)}")
+    if side not in ("left", "right"):
+        raise SimError(f"hand side {side!r}; valid: left, right")
     robot = RobotModel.from_urdf(hand_urdf(expand_description(body), side))
-    options = MjcfOptions(base="stand", stand_rpy=PALM_DOWN_RPY[side])
+    options = MjcfOptions(base="stand", stand_rpy=HAND_ORIENTATIONS[orientation][side])
     model = build_model(robot, world, physics_rate_hz, options)
     return Simulation(robot, model, load_hardware_config(hardware_config), control_rate_hz, None, StopState.HOLD)
