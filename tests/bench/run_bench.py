@@ -18,7 +18,8 @@ Perception (perception_bench.py): perception_latency_p50_ms_640, perception_late
   perception_latency_p99_ms_320, perception_fps_640, perception_pos_err_median_cm,
   perception_people_latency_ms, perception_people_latency_p99_ms_640.
 Whole-body control (wbc_bench.py): wbc_tick_p50_us, wbc_tick_p99_us, wbc_qp_share,
-  push_recovery_impulse_Ns (baseline: the joint-PD hold); wbc_loop_bench.py: wbc_loop_jitter_p99_us, wbc_loop_answered_share.
+  push_recovery_impulse_Ns (baseline: the joint-PD hold);
+  wbc_loop_bench.py: wbc_loop_jitter_p99_us, wbc_loop_answered_share.
 Safety supervisor (safety_bench.py): estop_to_damping_ms (median), estop_to_damping_max_ms.
 Hands (hands_bench.py): hand_tick_p99_us, grasp_cycle_s, grasp_success_rate.
 """

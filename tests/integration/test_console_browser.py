@@ -119,6 +119,10 @@ def test_console_drives_the_robot_from_a_browser(tmp_path):
                 page.get_by_role("tab", name="Camera").click()
                 images = page.locator("img[src^='blob:']")
                 expect(images).to_have_count(2, timeout=30_000)
+                page.wait_for_function(  # decoded (naturalWidth 0 until then; slow on a loaded machine)
+                    "() => [...document.querySelectorAll(\"img[src^='blob:']\")].every(i => i.naturalWidth > 0)",
+                    timeout=30_000,
+                )
                 widths = [img.evaluate("e => e.naturalWidth") for img in images.all()]
                 assert widths == [160, 160], f"camera thumbnails {widths} px wide"
                 screenshot(page, "camera")

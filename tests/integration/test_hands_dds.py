@@ -2,7 +2,8 @@
 (world hand_stand, rig right_hand): a spherical grasp of the ball ends in success and holding; a
 goal with a NaN force, one of an unknown grasp type and one for the other hand end at once with
 INVALID_GOAL and the reason; after opening and moving the stand (sim/stand_target) where there is
-nothing, the grasp ends in failure, never success.
+nothing, the grasp ends in failure, never success; an e-stop ends a running grasp with
+HARDWARE_NOT_ACTIVE and stops the hand's commands until a reset.
 
 The sim runs in sim time (slower than real time on this machine is fine); the hands node uses sim
 time. Waits are for conditions with generous wall-clock bounds; what is asserted is the action's
@@ -22,6 +23,7 @@ from std_srvs.srv import Trigger
 
 from forma_interfaces.action import Grasp
 from forma_interfaces.msg import FingertipTouch
+from forma_interfaces.srv import EStop
 from tests.accept.hand_rig import TOP_DOWN_BALL
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
 
@@ -78,23 +80,26 @@ class Rig:
         self.touch = probe.collect(FingertipTouch, "hands/right/touch", keep=2)
         probe.wait_for(lambda: self.client.wait_for_server(timeout_sec=0.5), 60, "the hands/right/grasp action")
         probe.wait_for(lambda: len(self.touch) > 0, 60, "touch from the sim")
-        self.commands = probe.collect(JointState, "hardware/joint_commands", keep=2)
-        probe.wait_for(lambda: len(self.commands) > 0, 60, "the hands node to command the hand")
-        # leave the start-up hold once the hands node is commanding the hand (the supervisor's job)
+        self.commands = probe.collect(JointState, "hardware/joint_commands", depth=50)
+        # leave the start-up hold (the supervisor's job); the hands node commands once it is ACTIVE
         probe.wait_for(lambda: self._reset(), 60, "hardware/reset to succeed")
+        probe.wait_for(lambda: len(self.commands) > 0, 60, "the hands node to command the hand")
 
     def _reset(self) -> bool:
         return bool(self.probe.call(Trigger, "hardware/reset", Trigger.Request()).success)
 
     def grasp(self, grasp_type="spherical", force=12.0, hand="right", timeout_s=0.0, wait_s=240.0) -> Grasp.Result:
+        result = self.grasp_async(grasp_type, force, hand, timeout_s)
+        self.probe.wait_for(lambda: result.done(), wait_s, "the grasp result")
+        return result.result().result
+
+    def grasp_async(self, grasp_type="spherical", force=12.0, hand="right", timeout_s=0.0):
         goal = Grasp.Goal(hand=hand, grasp_type=grasp_type, max_force_n=force, timeout_s=timeout_s)
         sent = self.client.send_goal_async(goal)
         self.probe.wait_for(lambda: sent.done(), 30, "the goal to be answered")
         handle = sent.result()
         assert handle.accepted
-        result = handle.get_result_async()
-        self.probe.wait_for(lambda: result.done(), wait_s, "the grasp result")
-        return result.result().result
+        return handle.get_result_async()
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +161,28 @@ def test_grasp_with_no_object_ends_in_failure(rig_with_ball):
     # fingers closing fully with no contact (NO_CONTACT), or after brushing only the table (OBJECT_LOST)
     assert result.error_code in (Grasp.Result.NO_CONTACT, Grasp.Result.OBJECT_LOST, Grasp.Result.TIMEOUT)
     assert "closed fully" in result.message or "timeout" in result.message
+
+
+def test_an_estop_ends_the_grasp_stops_the_hand_and_a_reset_brings_it_back(rig_with_ball):
+    """The hardware decides: latched in DAMP the hands node stops sending, ends the running grasp
+    with HARDWARE_NOT_ACTIVE and the hardware's reason, refuses new goals; after the reset it holds
+    the measured pose again."""
+    rig = rig_with_ball
+    running = rig.grasp_async("spherical", 12.0, timeout_s=30.0)
+    rig.probe.wait_for(lambda: rig.commands and not running.done(), 30, "the grasp running")
+    assert rig.probe.call(EStop, "hardware/estop", EStop.Request(engage=True, reason="test")).success
+    rig.probe.wait_for(lambda: running.done(), 60, "the grasp to end")
+    result = running.result().result
+    assert not result.success and result.error_code == Grasp.Result.HARDWARE_NOT_ACTIVE
+    assert "right_hand is latched in DAMP" in result.message, result.message
+    with rig.probe.lock:
+        rig.commands.clear()
+    refused = rig.grasp("spherical", 12.0, wait_s=30)
+    assert refused.error_code == Grasp.Result.HARDWARE_NOT_ACTIVE and not refused.success
+    assert not rig.commands, "the hands node kept commanding a latched hand"
+    assert rig.probe.call(EStop, "hardware/estop", EStop.Request(engage=False, reason="test")).success
+    rig.probe.wait_for(lambda: rig._reset(), 60, "hardware/reset to succeed")
+    rig.probe.wait_for(lambda: len(rig.commands) > 0, 30, "the hands node to command the hand again")
 
 
 @pytest.mark.parametrize(

@@ -43,8 +43,16 @@ def test_sim_wbc_deployment_stands_on_whole_body_control(tmp_path):
             readings = [(stamp_s(m), m.linear_acceleration) for m in imu]
         deviation = [(t, abs(math.hypot(a.x, a.y, a.z) - 9.81)) for t, a in readings if t > active_s]
         assert deviation and readings[-1][0] > active_s + 3.5
+        # the chatter kept the IMU off by > 3 m/s^2 in ~60 % of the samples for seconds; the
+        # handover itself may still jolt for a few periods on a loaded machine (up to ~15 m/s^2
+        # for ~10 ms, measured beside other heavy processes)
+        first_s = [d for t, d in deviation if t < active_s + 1.0]
+        shaking = sum(d > 3.0 for d in first_s) / len(first_s)
         worst_s, worst = max(deviation, key=lambda x: x[1])
-        assert worst < 3.0, f"IMU off gravity by up to {worst:.1f} m/s^2 {worst_s - active_s:.2f} s after the handover"
+        assert shaking < 0.05, (
+            f"IMU off gravity by > 3 m/s^2 in {shaking:.0%} of the first second on the WBC "
+            f"(worst {worst:.1f} m/s^2 {worst_s - active_s:.2f} s after the handover)"
+        )
         settled = max(d for t, d in deviation if t > active_s + 1.0)
         assert settled < 1.0, f"IMU off gravity by {settled:.1f} m/s^2 a second after the handover"
     assert deployment.exit_code == 0, deployment.output[-3000:]

@@ -113,3 +113,18 @@ def test_wbc_keeps_the_arm_out_of_the_torso_when_a_target_lies_inside_it():
     assert moved > 0.1  # the arm did go toward the target
     assert min(reference_gap) > 0.015  # safety distance 2 cm, held to within 5 mm
     assert min(measured_gap) > 0.0  # and the real arm never entered the body
+
+
+def test_the_handover_is_bumpless_the_torque_continues_from_the_measured_one():
+    """From the joint-PD hold (whose torques come from the PD's sag under the targets) the WBC's
+    first command carries the measured torques, fading to its own feed-forward over handover_s."""
+    outputs: list = []
+    sim, harness, controller = wbc_stand(outputs=outputs)
+    body = [sim.robot.joint_names.index(n) for n in controller.m.joint_names]
+    measured = sim.joint_efforts()[body]
+    harness.step()
+    first = outputs[0].effort
+    assert np.max(np.abs(first - np.clip(measured, -controller.m.effort_limit, controller.m.effort_limit))) < 1e-6
+    harness.run(controller.s.handover_s + 0.01)
+    assert not controller.handing_over  # faded out: the WBC's own feed-forward from here
+    assert not fallen(sim)

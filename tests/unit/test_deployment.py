@@ -211,12 +211,12 @@ def test_param_overrides_reach_the_named_node_only():
     from forma_bringup.deployment import with_overrides
 
     d = with_overrides(
-        load("sim"), ["sim.world=empty", "sim.camera.width=160", "console.port=8099", "stand.auto_reset=false"]
+        load("sim"), ["sim.world=empty", "sim.camera.width=160", "console.port=8099", "wbc.com_gain=12.0"]
     )
     nodes = {n.name: n for p in d.processes() for n in p.nodes}
     assert nodes["sim"].parameters == {"world": "empty", "camera.width": 160}
     assert nodes["console"].parameters["port"] == 8099 and nodes["console"].parameters["use_sim_time"] is False
-    assert nodes["stand"].parameters == {"groups": ["left_hand", "right_hand"], "auto_reset": False}
+    assert nodes["wbc"].parameters == {"pose": "stand_balanced", "com_gain": 12.0}
     with pytest.raises(DeploymentError, match="no node named 'simm'"):
         with_overrides(load("sim"), ["simm.world=empty"])
     with pytest.raises(DeploymentError, match="expected NODE.PARAM=VALUE"):

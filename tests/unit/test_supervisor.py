@@ -96,9 +96,46 @@ def test_damping_standing_up_active_and_the_supervisor_commands_only_while_rampi
     assert sup.mode == Mode.DAMPING and not sup.commanding
     t = stand_up(sup)
     actions, cmd = sup.tick(t + 0.01, np.zeros(3))
-    assert cmd is None and sup.reason == "stand-up ramp finished: controllers in charge"
+    assert cmd is None and sup.reason.startswith("stand-up ramp finished, at rest after")
+    assert sup.reason.endswith(": controllers in charge")
     modes = [tr.new for tr in sup.drain_transitions()]
     assert modes[-1] == Mode.ACTIVE and Mode.STANDING_UP in modes
+
+
+def test_the_supervisor_hands_over_only_once_the_joints_are_at_rest():
+    """Handed over while a joint still caught up with the ramp's end, the WBC's first command from
+    the measured pose jolted the robot: the supervisor holds the final pose until the joints rest
+    (or settle_max_s), commanding meanwhile."""
+    sup = make(settle_max_s=1.0)
+    sup.hardware_state(hw(StopState.HOLD, "startup"), 0.0)
+    sup.request_mode(Mode.STANDING_UP, "test", 0.0)
+    sup.reset_done(True, "ok", 0.0)
+    sup.hardware_state(hw(), 0.0)
+    t, q = 0.0, np.zeros(3)
+    sup.tick(t, q, upright=True)
+    while not sup.ramp.done(t):
+        t += 0.01
+        q = sup.tick(t, q)[1].position * 0.0 + q  # the measured pose stays behind (say, sagging)
+    catching_up = [q + (GOAL - q) * (1 - math.exp(-k / 10)) for k in range(1, 200)]  # 0.1 s lag
+    for q in catching_up:
+        t += 0.01
+        _, cmd = sup.tick(t, q)
+        if sup.mode == Mode.ACTIVE:
+            break
+        assert cmd is not None and np.allclose(cmd.position, GOAL)  # holds the final pose meanwhile
+    assert sup.mode == Mode.ACTIVE and "at rest after" in sup.reason
+    assert np.max(np.abs(GOAL - q)) < 0.1 * 0.1 * 1.5  # moving < 0.1 rad/s: within ~1.5 tau of the end
+    # still moving after settle_max_s: hand over anyway and say so
+    sup = make(settle_max_s=0.2)
+    sup.hardware_state(hw(StopState.HOLD, "startup"), 0.0)
+    sup.request_mode(Mode.STANDING_UP, "test", 0.0)
+    sup.reset_done(True, "ok", 0.0)
+    sup.hardware_state(hw(), 0.0)
+    t = 0.0
+    while sup.mode != Mode.ACTIVE and t < 10.0:
+        t += 0.01
+        sup.tick(t, np.full(3, math.sin(t * 20.0)), upright=True)  # never at rest
+    assert sup.mode == Mode.ACTIVE and "still moving after 0.2" in sup.reason and "(settle_max_s)" in sup.reason
 
 
 @pytest.mark.parametrize("start", [np.zeros(3), np.array([-1.9, 1.9, -2.5]), GOAL + 1e-4])
@@ -180,6 +217,20 @@ def test_auto_stand_stands_up_once_hardware_and_inputs_are_there():
     assert actions == [ResetHardware()] and sup.mode == Mode.STANDING_UP
 
 
+def test_auto_stand_waits_for_the_controllers_that_take_over():
+    """After the reset every group's watchdog runs: a hand whose node was still loading timed out
+    into a latched HOLD. The automatic stand-up waits until its commanders are up, and says so."""
+    sup = make(auto_stand=True)
+    sup.hardware_state(hw(StopState.HOLD, "startup"), 0.0)
+    actions, _ = sup.tick(0.01, np.zeros(3), [], waiting_for=["hands"])
+    assert actions == [] and sup.mode == Mode.DAMPING
+    assert "waiting for hands (no hardware/joint_commands publisher yet)" in sup.reason
+    actions, _ = sup.tick(0.02, np.zeros(3), [], waiting_for=["hands"])
+    assert actions == [] and len([t for t in sup.drain_transitions() if "waiting for hands" in t.reason]) == 1
+    actions, _ = sup.tick(0.03, np.zeros(3), [])
+    assert actions == [ResetHardware()] and sup.mode == Mode.STANDING_UP
+
+
 def test_damping_request_damps_the_hardware_through_a_latched_damp():
     for mode in (Mode.STANDING_UP, Mode.ACTIVE, Mode.HOLD):
         sup, t = in_mode(mode)
@@ -249,8 +300,10 @@ def test_auto_stand_after_a_reset_waits_until_the_hardware_released_its_estop():
     sup.tick(0.0, np.zeros(3))
     sup.reset_done(True, "ok", 0.0)
     sup.hardware_state(hw(), 0.0)
+    t = sup.ramp.t0 + sup.ramp.duration
     while sup.mode != Mode.ACTIVE:
-        sup.tick(sup.ramp.t0 + sup.ramp.duration + 0.01, np.zeros(3))
+        t += 0.01  # the ramp's end, then the joints at rest
+        sup.tick(t, np.zeros(3))
     sup.tick(1.0, np.zeros(3), fall=FALL)
     sup.hardware_state(hw(StopState.DAMP, "e-stop: " + OWN + "fall detected", estop=True), 1.0)
     r = sup.request_reset(1.1)

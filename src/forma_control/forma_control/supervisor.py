@@ -4,7 +4,8 @@ Modes (values of forma_interfaces/SafetyState):
   DAMPING      start; joints damped or the hardware holding its startup pose; nobody commands.
   STANDING_UP  hardware/reset, then a PostureRamp from the measured pose to the stand pose
                (every joint <= max_speed_rad_s); the supervisor itself commands the ramped groups.
-  ACTIVE       the ramp finished: the supervisor stops commanding, the controllers (WBC) command
+  ACTIVE       the ramp finished and the joints came to rest (settle_speed_rad_s, at most
+               settle_max_s): the supervisor stops commanding, the controllers (WBC) command
                while safety/state says ACTIVE.
   HOLD         the hardware latched a stiff hold on a supervised group (e.g. a command timeout), or
                the supervisor's sensor inputs went stale (it then stops the controllers, and the
@@ -121,6 +122,11 @@ class SupervisorConfig:
     # lying on the floor at 1.2x the target speed over 0.1 s while its feet drag over the floor).
     tracking_headroom: float = 0.8
     min_ramp_s: float = 0.5  # [s] shortest stand-up ramp
+    # After the ramp the supervisor holds its final pose until the measured joints come to rest:
+    # handed over while still catching up (a knee 0.04 rad behind its target, measured over DDS),
+    # the WBC's first command from the measured pose jolted the robot (IMU 5-12 m/s^2).
+    settle_speed_rad_s: float = 0.1  # [rad/s] every ramped joint slower than this = at rest
+    settle_max_s: float = 1.0  # [s] hand over after this long even if not at rest (and say so)
     recover_holds_per_min: int = 10  # command-timeout HOLDs recovered per minute at most; 0 = never
     auto_stand: bool = False  # stand up at start and after every reset
     input_timeout_s: float = 0.5  # [s] sensor input silent this long while STANDING_UP/ACTIVE -> HOLD (0.25 s
@@ -134,6 +140,8 @@ class SupervisorConfig:
         for name, low, high in (
             ("max_speed_rad_s", 0.01, 5.0),
             ("min_ramp_s", 0.0, 30.0),
+            ("settle_speed_rad_s", 0.001, 5.0),
+            ("settle_max_s", 0.0, 10.0),
             ("input_timeout_s", 0.01, 10.0),
             ("estop_retry_s", 0.001, 10.0),
             ("reset_confirm_s", 0.0, 10.0),
@@ -184,6 +192,9 @@ class Supervisor:
         self.stand_pending = config.auto_stand  # auto_stand before the hardware answered
         self.stand_pending_why = "auto_stand at start"
         self.fall_armed_in_stand_up = False
+        self.ramp_end_s: float | None = None  # when the ramp's targets arrived (the settling starts)
+        self.calm_ticks = 0
+        self.last_q: tuple[float, np.ndarray] | None = None
         self.recoveries_s: list[float] = []
         self.hold_decision_pending = False
         self.reset_confirm_until = -math.inf
@@ -375,9 +386,13 @@ class Supervisor:
         stale_inputs: Sequence[str] = (),
         fall: FallVerdict | None = None,
         upright: bool = False,
+        waiting_for: Sequence[str] = (),
     ) -> tuple[list[Action], JointCommand | None]:
         """Advance time: stand-up phases, input watchdog, fall reaction, e-stop retries.
-        measured_q: the ramped joints' measured positions (None = no joint_states yet)."""
+        measured_q: the ramped joints' measured positions (None = no joint_states yet).
+        waiting_for: controllers that take over after the stand-up and are not up yet: an
+        automatic stand-up waits for them (after the reset every group's watchdog runs, and a
+        hand whose node was still loading timed out into a latched HOLD)."""
         actions: list[Action] = []
         self.stale_inputs = list(stale_inputs)
         if fall is not None and self.fall_detection_armed:
@@ -391,8 +406,16 @@ class Supervisor:
         # (with the hardware's e-stop still engaged, a release we sent may be on its way)
         ready = self.hw is not None and not self.hw.estop_engaged and not self.stale_inputs
         if self.stand_pending and self.mode == Mode.DAMPING and ready:
-            self.stand_pending = False
-            actions += self._begin_stand_up(self.stand_pending_why, now_s)
+            if waiting_for:
+                self._set(
+                    Mode.DAMPING,
+                    f"{self.stand_pending_why}: waiting for {', '.join(waiting_for)} "
+                    "(no hardware/joint_commands publisher yet)",
+                    now_s,
+                )
+            else:
+                self.stand_pending = False
+                actions += self._begin_stand_up(self.stand_pending_why, now_s)
         if self.stale_inputs and (self.mode == Mode.ACTIVE or self.commanding):
             self._set(
                 Mode.HOLD,
@@ -415,6 +438,7 @@ class Supervisor:
             if measured_q is None:
                 return actions, None
             duration = self.ramp.start(measured_q, now_s)
+            self.ramp_end_s = None
             self.stand_phase = "ramping"
             self.fall_armed_in_stand_up = upright
             armed = "armed" if upright else "not armed (the ramp started from a non-upright pose)"
@@ -425,11 +449,30 @@ class Supervisor:
             )
         if self.stand_phase == "ramping":
             if self.ramp.done(now_s):
-                self.stand_phase = ""
-                self._set(Mode.ACTIVE, "stand-up ramp finished: controllers in charge", now_s)
-                return actions, None
+                settled = self._settled(now_s, measured_q)
+                if settled:
+                    self.stand_phase = ""
+                    self._set(Mode.ACTIVE, f"stand-up ramp finished, {settled}: controllers in charge", now_s)
+                    return actions, None
             return actions, self.ramp.command(now_s)
         return actions, None
+
+    def _settled(self, now_s: float, measured_q: np.ndarray | None) -> str:
+        """After the ramp: "" while the joints still move, else how the hand-over was decided."""
+        if self.ramp_end_s is None:
+            self.ramp_end_s, self.calm_ticks, self.last_q = now_s, 0, None
+        if measured_q is not None:
+            q = np.asarray(measured_q, float)
+            if self.last_q is not None and now_s > self.last_q[0]:
+                speed = float(np.max(np.abs(q - self.last_q[1]))) / (now_s - self.last_q[0])
+                self.calm_ticks = self.calm_ticks + 1 if speed < self.config.settle_speed_rad_s else 0
+            self.last_q = (now_s, q)
+        waited = now_s - self.ramp_end_s
+        if self.calm_ticks >= 3:
+            return f"at rest after {waited:.2f} s"
+        if waited >= self.config.settle_max_s:
+            return f"still moving after {waited:.2f} s (settle_max_s)"
+        return ""
 
     # --- internals -----------------------------------------------------------------------------
     def _begin_stand_up(self, why: str, now_s: float) -> tuple[Action, ...]:

@@ -69,11 +69,21 @@ class SupervisorNode(Node):
             "rate_hz": (100.0, "supervisor step [Hz]: ramp commands, fall detection, input watchdog (1..1000)"),
             "max_speed_rad_s": (c.max_speed_rad_s, "fastest joint speed of the stand-up ramp [rad/s] (0.01..5)"),
             "min_ramp_s": (c.min_ramp_s, "shortest stand-up ramp [s] (0..30)"),
+            "settle_speed_rad_s": (
+                c.settle_speed_rad_s,
+                "after the ramp, hand over once every ramped joint moves slower than this [rad/s]",
+            ),
+            "settle_max_s": (c.settle_max_s, "after the ramp, hand over after this long even if still moving [s]"),
             "tracking_headroom": (
                 c.tracking_headroom,
                 "ramp targets move at most this fraction of max_speed_rad_s: room for PD lag catch-up (0.1..1)",
             ),
             "auto_stand": (False, "stand up at start and after every safety/reset (the sim deployment)"),
+            "commanders": (
+                [""],
+                "nodes that take over after the stand-up (e.g. wbc, hands): an automatic stand-up waits until "
+                "each publishes hardware/joint_commands (they do once ready); empty = wait for none",
+            ),
             "recover_holds_per_min": (
                 c.recover_holds_per_min,
                 "command-timeout HOLDs recovered automatically (reset + ramp) per minute at most; 0 = never (0..60)",
@@ -98,6 +108,8 @@ class SupervisorNode(Node):
         self.groups = tuple(get("groups"))
         if not self.groups or not set(self.groups) <= set(GROUPS):
             raise ControlError(f"parameter groups={list(self.groups)}: valid groups are {', '.join(GROUPS)}")
+        self.commanders = sorted({c for c in get("commanders") if c})
+        self.missing_commanders: list[str] = list(self.commanders)
         self.pose_name = get("pose")
         if self.pose_name not in available_poses():
             raise ControlError(f"parameter pose={self.pose_name!r}; available: {', '.join(available_poses())}")
@@ -105,6 +117,8 @@ class SupervisorNode(Node):
             self.config = SupervisorConfig(
                 max_speed_rad_s=get("max_speed_rad_s"),
                 min_ramp_s=get("min_ramp_s"),
+                settle_speed_rad_s=get("settle_speed_rad_s"),
+                settle_max_s=get("settle_max_s"),
                 tracking_headroom=get("tracking_headroom"),
                 recover_holds_per_min=get("recover_holds_per_min"),
                 auto_stand=get("auto_stand"),
@@ -150,6 +164,8 @@ class SupervisorNode(Node):
                 WrenchStamped, f"feet/{side}/wrench", lambda m, s=side: self._on_wrench(s, m), LATEST_QOS
             )
         self.create_timer(1.0 / self.rate, self._tick)
+        if self.commanders:
+            self.create_timer(0.5, self._look_for_commanders)
         self.create_timer(0.1, self._publish_state)
         self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(
@@ -159,6 +175,17 @@ class SupervisorNode(Node):
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _look_for_commanders(self) -> None:
+        """Which of `commanders` has no hardware/joint_commands publisher yet (from the graph)."""
+        present = {info.node_name for info in self.get_publishers_info_by_topic(self.pub_cmd.topic_name)}
+        missing = [c for c in self.commanders if c not in present]
+        if missing != self.missing_commanders:
+            self.get_logger().info(
+                f"controllers up: {', '.join(c for c in self.commanders if c in present) or 'none'}"
+                + (f"; waiting for {', '.join(missing)}" if missing else "")
+            )
+        self.missing_commanders = missing
 
     # --- set-up -----------------------------------------------------------------------------------
     def _on_description(self, msg: String) -> None:
@@ -320,7 +347,7 @@ class SupervisorNode(Node):
                 measured = q[self._js_index] if self._js_index is not None else None
             except (ControlError, IndexError, ValueError) as exc:
                 self.get_logger().warning(f"sensor input unusable: {exc}", throttle_duration_sec=1.0)
-        actions, command = self.core.tick(now, measured, self.watch.stale(now), fall, upright)
+        actions, command = self.core.tick(now, measured, self.watch.stale(now), fall, upright, self.missing_commanders)
         self._execute(actions)
         if command is not None:
             self._cmd.header.stamp = self.get_clock().now().to_msg()

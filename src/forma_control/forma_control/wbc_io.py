@@ -75,7 +75,8 @@ def sensors_from_messages(joint_states, index: np.ndarray, imu, wrenches: dict, 
     quat = np.array([o.w, o.x, o.y, o.z])
     gyro = np.array([w.x, w.y, w.z])
     forces = {side: float(wrenches[side].wrench.force.z) for side in SIDES}
-    values = np.concatenate([q, qd, quat, gyro, list(forces.values())])
+    efforts = np.asarray(joint_states.effort, float)[index] if len(joint_states.effort) == n else None
+    values = np.concatenate([q, qd, quat, gyro, list(forces.values()), efforts if efforts is not None else []])
     if not np.all(np.isfinite(values)):
         raise SensorsNotReady("non-finite sensor values (joint_states, imu/data or feet wrenches)")
     norm = float(np.linalg.norm(quat))
@@ -88,6 +89,7 @@ def sensors_from_messages(joint_states, index: np.ndarray, imu, wrenches: dict, 
         imu_orientation_wxyz=quat / norm,
         imu_angular_velocity=gyro,
         foot_force_z=forces,
+        joint_efforts=efforts,
     )
 
 

@@ -99,6 +99,7 @@ SETTING_DESCRIPTIONS = {
     "hand_speed_limit_m_s": "hands move at most this fast toward a target [m/s]",
     "position_limit_gain": "fraction (0..1] of the distance to a joint limit closed per period",
     "feedforward": "send gravity + contact torques as feed-forward effort",
+    "handover_s": "at activation the commanded torque blends from the measured one to the WBC's over this long [s]",
     "collision_safety_m": "self-collision: closest approach of watched body parts [m]",
     "collision_influence_m": "self-collision: pairs closer than this get a constraint [m]",
     "collision_gain": "self-collision: how fast a gap may close toward the safety distance [1/s]",
@@ -150,7 +151,7 @@ class WbcNode(Node):
         self._status_key = None
         self._cmd = JointState()
 
-        self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
+        self.pub_cmd = None  # created once the controller exists: a supervisor waits for it (`commanders`)
         self.pub_status = self.create_publisher(WbcStatus, "wbc/status", STATUS_QOS)
         self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joint_states, LATEST_QOS)
@@ -265,6 +266,7 @@ class WbcNode(Node):
                     self.qp_us = (time.perf_counter() - t0) * 1e6
 
             controller.qp.solve = timed_solve
+            self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
             self.inactive_reason = "waiting for joint_states"
         self.get_logger().info(
             f"wbc: {len(self.body_names)} body joints of {robot.name}, mass {controller.m.mass_kg:.1f} kg"

@@ -8,6 +8,11 @@ hand's joints and limits). Commands: hands/<side>/command (forma_interfaces/Hand
 for teleop and policies) and the action hands/<side>/grasp (forma_interfaces/action/Grasp). A held
 object that is lost is reported on hands/<side>/events (std_msgs/String "object_lost: <reason>").
 
+The hardware decides (hardware/state): a hand commands only while its group (`<side>_hand`) is
+ACTIVE. Latched (HOLD, DAMP: an e-stop, a fault, a watchdog, the start-up hold) it stops sending,
+ends a running grasp with HARDWARE_NOT_ACTIVE and the hardware's reason, and refuses goals and
+synergy commands; after the reset (by the safety supervisor) it holds the measured pose again.
+
 Control authority: the last source wins and says so in the log: a HandCommand ends a running grasp
 (CANCELED, "pre-empted by hands/<side>/command"), a new grasp goal ends the previous one. Goals are
 accepted and then checked: a bad goal ends at once with INVALID_GOAL and the reason (a rejected goal
@@ -35,7 +40,7 @@ from forma_hands.hand_joints import FINGERS, LOCAL_JOINTS, SIDES, HandJoints
 from forma_hands.synergies import Synergy, synergy_targets
 from forma_hands.taxonomy import grasp_types
 from forma_interfaces.action import Grasp
-from forma_interfaces.msg import FingertipTouch, HandCommand
+from forma_interfaces.msg import FingertipTouch, HandCommand, HardwareState
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
@@ -55,6 +60,11 @@ class _Hand:
         self.goal_handle = None
         self.done: Future | None = None
         self.last_feedback_s = -math.inf
+        self.latched = "no hardware/state yet"  # why the hand must not command ("" = it may)
+
+    @property
+    def group(self) -> str:
+        return f"{self.side}_hand"
 
 
 class HandsNode(Node):
@@ -99,10 +109,11 @@ class HandsNode(Node):
         self.efforts: dict[str, float] = {}
         self.ticks = 0
 
-        self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
+        self.pub_cmd = None  # created once the hands are known: a supervisor waits for it (`commanders`)
         self.pub_events = {s: self.create_publisher(String, f"hands/{s}/events", 10) for s in sides}
         self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
+        self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, SENSOR_QOS)
         self._servers = []
         for s in sides:
             self.create_subscription(
@@ -137,6 +148,8 @@ class HandsNode(Node):
             if h.joints is None or h.joints.names != joints[s].names:
                 h.joints = joints[s]
                 h.ctrl = GraspController(h.joints, grasp_types(h.joints), self.config)
+        if self.pub_cmd is None:
+            self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
         self.get_logger().info(f"robot_description: {robot.name}, hands {', '.join(self.hands)} ready")
 
     def _on_joints(self, msg: JointState) -> None:
@@ -147,6 +160,27 @@ class HandsNode(Node):
         for n, q, e in zip(msg.name, msg.position, efforts, strict=True):
             self.positions[n] = q
             self.efforts[n] = e
+
+    def _on_hardware_state(self, msg: HardwareState) -> None:
+        states = dict(zip(msg.groups, zip(msg.stop_states, msg.reasons, strict=False), strict=False))
+        for h in self.hands.values():
+            state, reason = states.get(h.group, (None, ""))
+            if state is None:
+                latched = f"hardware/state has no group {h.group}"
+            elif state != HardwareState.ACTIVE:
+                name = {HardwareState.HOLD: "HOLD", HardwareState.DAMP: "DAMP"}.get(state, str(state))
+                latched = f"{h.group} is latched in {name} ({reason})"
+            else:
+                latched = ""
+            if latched and not h.latched:
+                self.get_logger().warn(f"{h.side} hand stopped commanding: {latched}; waiting for a reset")
+                if h.done is not None and not h.done.done():
+                    self._finish(h, Outcome(False, False, ErrorCode.HARDWARE_NOT_ACTIVE, latched))
+                if h.ctrl is not None:
+                    h.ctrl.targets = None  # after the reset: hold the pose the hand is in then
+            elif not latched and h.latched:
+                self.get_logger().info(f"{h.side} hand: {h.group} active; holding the measured pose")
+            h.latched = latched
 
     def _on_touch(self, side: str, msg: FingertipTouch) -> None:
         if list(msg.fingers) != list(FINGERS) or len(msg.force_n) != len(FINGERS):
@@ -163,6 +197,8 @@ class HandsNode(Node):
         try:
             if h.ctrl is None:
                 raise HandsError("no robot_description yet")
+            if h.latched:
+                raise HandsError(f"the hardware is not taking this hand's commands: {h.latched}")
             targets = synergy_targets(Synergy(msg.closure, msg.spread, msg.thumb_opposition), h.joints)
         except HandsError as exc:
             self.get_logger().warn(f"hands/{side}/command refused: {exc}; nothing changed")
@@ -191,6 +227,12 @@ class HandsNode(Node):
             pos = self._hand_positions(h)
             if pos is None:
                 raise HandsError("no joint_states for this hand yet: is the hardware running?")
+            if h.latched:
+                self.get_logger().warn(f"hands/{side}/grasp goal refused: {h.latched}")
+                goal_handle.abort()
+                return Grasp.Result(
+                    success=False, holding=False, error_code=ErrorCode.HARDWARE_NOT_ACTIVE, message=h.latched
+                )
             position = size = None
             if g.has_object:
                 p = g.object_pose.pose.position
@@ -231,7 +273,7 @@ class HandsNode(Node):
         now = self._now()
         self.ticks += 1
         for h in self.hands.values():
-            if h.ctrl is None:
+            if h.ctrl is None or h.latched:
                 continue
             pos = self._hand_positions(h)
             if pos is None:

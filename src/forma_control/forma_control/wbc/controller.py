@@ -58,6 +58,7 @@ class WbcSettings:
     hand_speed_limit_m_s: float = 0.8  # hands move at most this fast toward a target [m/s]
     position_limit_gain: float = 0.5  # fraction of the distance to a joint limit closed per period
     feedforward: bool = True  # gravity + contact torques as feed-forward
+    handover_s: float = 0.2  # [s] the commanded torque blends from the measured one to the WBC's (see tick)
     collision_safety_m: float = 0.02  # closest approach of watched body parts [m]
     collision_influence_m: float = 0.06  # pairs closer than this get a constraint [m]
     collision_gain: float = 10.0  # [1/s] how fast a gap may close toward the safety distance
@@ -102,6 +103,7 @@ class WholeBodyController:
         self.period_s = 1.0 / self.s.rate_hz
         self.dt = self.period_s  # this tick's step [s]: the robot time since the last tick (see tick)
         self._last_stamp_s: float | None = None
+        self._handover: tuple[float, np.ndarray | None] | None = None
         self.nominal = np.clip(np.asarray(nominal_joints, float), model.lower, model.upper)
         self.odometry = LegOdometry(model)
         self.targets = TaskTargets()
@@ -162,10 +164,16 @@ class WholeBodyController:
         self.com_velocity_xy = None
         self._last_stamp_s = None
         self.dt = self.period_s
+        self._handover = (sensors.stamp_s, None)  # (start, measured - feed-forward torque at the start)
 
     @property
     def active(self) -> bool:
         return self.q_ref is not None
+
+    @property
+    def handing_over(self) -> bool:
+        """The measured torques at activation still fade into the feed-forward (handover_s)."""
+        return self._handover is not None
 
     def reference_pose(self, frame: str) -> pin.SE3:
         """A frame's pose in odom on the reference model (what the controller is commanding)."""
@@ -354,11 +362,30 @@ class WholeBodyController:
         v = self.qp.solve(tasks, a_eq, b_eq, self.c_in, lower, upper)
         # feed-forward on this tick's reference kinematics (one period before the new targets)
         effort = self._feedforward(q, self._load_split(com_target)) if s.feedforward else np.zeros(m.n_joints)
+        effort = self._bumpless(effort, sensors)
         self.v_ref = v
         self.q_ref = pin.integrate(m.model, q, v * self.dt)
         q_cmd = np.clip(m.joints_of(self.q_ref), m.lower, m.upper)
         v_cmd = np.clip(v[m.v_index], -m.velocity_limit, m.velocity_limit)
         return WbcOutput(list(m.joint_names), q_cmd, v_cmd, effort, margin, self.qp.iterations)
+
+    def _bumpless(self, effort: np.ndarray, sensors: Sensors) -> np.ndarray:
+        """Bumpless transfer: whoever commanded before (the supervisor's stand-up, a joint-PD
+        hold) left joint torques the robot stands on, and they differ from this controller's
+        feed-forward by the PD's sag (a knee 0.04 rad under its target = 40 N m at kp 1000, vs 30
+        N m of feed-forward). Stepped at once, that jolted the robot (IMU 5-15 m/s^2 over DDS).
+        The difference measured at activation fades out linearly over handover_s."""
+        if self._handover is None or sensors.joint_efforts is None or self.s.handover_s <= 0.0:
+            return effort
+        start, offset = self._handover
+        if offset is None:
+            offset = np.asarray(sensors.joint_efforts, float) - effort
+            self._handover = (start, offset)
+        fade = 1.0 - (sensors.stamp_s - start) / self.s.handover_s
+        if fade <= 0.0:
+            self._handover = None
+            return effort
+        return np.clip(effort + fade * offset, -self.m.effort_limit, self.m.effort_limit)
 
     def _load_split(self, com_xy: np.ndarray) -> dict[str, float]:
         """Planned share of the weight on each sole, from where the CoM reference lies between

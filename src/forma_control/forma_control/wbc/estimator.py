@@ -25,6 +25,7 @@ class Sensors:
     imu_orientation_wxyz: np.ndarray  # base_link in odom (the IMU sits at base_link)
     imu_angular_velocity: np.ndarray  # [rad/s] in base_link
     foot_force_z: dict[str, float]  # [N] per side: load on the sole, positive up
+    joint_efforts: np.ndarray | None = None  # [N m] measured torques (the hand-over starts from them)
 
 
 @dataclasses.dataclass

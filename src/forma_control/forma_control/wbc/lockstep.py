@@ -34,6 +34,7 @@ def sensors_from(sim, body: np.ndarray) -> Sensors:
         imu_orientation_wxyz=imu.orientation_wxyz,
         imu_angular_velocity=imu.angular_velocity,
         foot_force_z={side: float(sim.foot_wrench(side)[0][2]) for side in ("left", "right")},
+        joint_efforts=sim.joint_efforts()[body],
     )
 
 
