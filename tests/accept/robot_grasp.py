@@ -34,8 +34,8 @@ import mujoco
 import numpy as np
 import pinocchio as pin
 
-from forma_control.wbc_io import TorsoLimits, torso_goal
 from forma_control.wbc.reach import ReachProgress
+from forma_control.wbc_io import TorsoLimits, torso_goal
 from forma_hands.grasp import GraspConfig, GraspController, GraspGoal, Phase
 from forma_hands.hand_joints import LOCAL_JOINTS, HandJoints
 from forma_hands.taxonomy import grasp_types
@@ -49,6 +49,7 @@ SIDE = "right"
 HAND_HZ = 100.0
 LIFT_M = 0.10
 HOLD_S = 5.0
+MOVE_IN_S = 1.5  # pre-grasp to grasp pose along the fingers [s]
 PLACEMENT_ERROR_M = 0.02  # the object's placement is randomized by this much in x and y [m]
 # where the trial puts each object (world x, y [m]): in front of the right shoulder, its near edge
 # 4 cm behind the table's front edge (x = 0.30 m), clear of the other objects for the approach
@@ -187,6 +188,7 @@ def run_robot_grasp(
     mujoco.mj_forward(m, d)
     harness.run(0.3)  # the object settles on the table
     z0 = float(d.xpos[m.body(obj).id][2])
+    p_obj = d.xpos[m.body(obj).id].copy()
     # --- plan in odom -----------------------------------------------------------------------
     odom = odom_from_world(sim, wbc)
     grasp_w, pre_w = grasp_pose_in_world(sim, obj)
@@ -216,18 +218,24 @@ def run_robot_grasp(
         _report(sim, wbc, pre, "pre-grasp")
         _snapshot(sim, obj, "/tmp/rg/pre.png")
     # --- in along the fingers -----------------------------------------------------------------
-    n = round(1.0 * HAND_HZ)
+    n = round(MOVE_IN_S * HAND_HZ)
     for i in range(n):
-        wbc.set_hand_target(SIDE, pin.SE3.Interpolate(pre, grasp, (i + 1) / n))
+        a = 0.5 - 0.5 * math.cos(math.pi * (i + 1) / n)  # smooth: a palm that arrives fast overshoots
+        wbc.set_hand_target(SIDE, pin.SE3.Interpolate(pre, grasp, a))
         harness.run(1.0 / HAND_HZ)
+        if debug and i % 10 == 0:
+            _touching(sim, wbc, obj, p_obj, pin.SE3.Interpolate(pre, grasp, a), f"in {i}")
     progress = ReachProgress(SIDE, grasp, 0.01, math.radians(5.0), sim.time + 1.5)
     status = "running"
     while status == "running":
         harness.step()
         status, _, _ = progress.update(wbc.measured_pose(f"{SIDE}_hand"), sim.time)
+        if debug and round(sim.time * 500) % 25 == 0:
+            _touching(sim, wbc, obj, p_obj, grasp, "settle")
     reach_error = float(np.linalg.norm(wbc.measured_pose(f"{SIDE}_hand").translation - grasp.translation))
     if debug:
         _report(sim, wbc, grasp, f"grasp ({status})")
+        print("object moved", np.round(d.xpos[m.body(obj).id] - p_obj, 3))
     # --- close ----------------------------------------------------------------------------------
     t_goal = sim.time
     grasp_ctrl.start(GraspGoal(SIDE, plan.grasp_type, plan.max_force_n, 6.0), sim.time, read(sim)[0])
@@ -306,3 +314,18 @@ def _snapshot(sim: Simulation, obj: str, path: str) -> None:
         images.append(renderer.render())
     m.geom_rgba[:] = rgba
     Image.fromarray(np.concatenate(images, 1)).save(path)
+
+
+def _touching(sim: Simulation, wbc, obj: str, p_obj: np.ndarray, goal: pin.SE3, what: str) -> None:
+    """Debug only: the palm's error in its own frame, how far the object moved, what touches it."""
+    m, d = sim.model, sim.data
+    err = wbc.measured_pose(f"{SIDE}_hand").actInv(goal).translation * 100
+    body = m.body(obj).id
+    touching = {
+        m.body(m.geom_bodyid[c.geom[1 - k]]).name
+        for c in d.contact[: d.ncon]
+        for k in (0, 1)
+        if m.geom_bodyid[c.geom[k]] == body
+    }
+    moved = np.round((d.xpos[body] - p_obj) * 100, 1)
+    print(f"{what}: palm error {np.round(err, 1)} cm (palm frame); object moved {moved} cm; touching {touching}")
