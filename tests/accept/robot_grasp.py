@@ -55,6 +55,8 @@ PLACEMENT_ERROR_M = 0.02  # the object's placement is randomized by this much in
 # 4 cm behind the table's front edge (x = 0.30 m), clear of the other objects for the approach
 PLACEMENT_XY = {"orange_ball": (0.37, -0.22)}
 MOVED_ASIDE = {"blue_cup": (0.75, -0.40)}  # [m, world x y]: it stands where the fingers end up
+# added to the rig plan's object offset (rig axes: x out of the palm, -y along the fingers, z up) [m]
+PLAN_SHIFT_M: dict[str, tuple[float, float, float]] = {"orange_ball": (0.0, 0.0, -0.0075)}
 RIG_OBJECT = {"orange_ball": "ball"}  # the hand rig's object of the same size and mass
 FINGERS_YAW_RAD = math.pi / 2  # the rig's palm_side hand turned so the fingers point forward (+x)
 PALM_ROLL_RAD = {"orange_ball": math.radians(30.0)}  # hand and plan rolled about the ball, palm down (see below)
@@ -97,7 +99,8 @@ def grasp_pose_in_world(sim: Simulation, obj: str) -> tuple[pin.SE3, pin.SE3]:
     plan = PLANS[RIG_OBJECT[obj]]
     turn = _yaw(FINGERS_YAW_RAD)
     rotation = turn @ pin.utils.rpyToMatrix(*HAND_ORIENTATIONS[plan.orientation][SIDE])
-    palm_link = pin.SE3(rotation, d.xpos[m.body(obj).id] - turn @ np.array(plan.object_from_stand_m))
+    offset = np.array(plan.object_from_stand_m) + np.array(PLAN_SHIFT_M.get(obj, (0.0, 0.0, 0.0)))
+    palm_link = pin.SE3(rotation, d.xpos[m.body(obj).id] - turn @ offset)
     body, site = m.body(f"{SIDE}_palm").id, m.site(f"{SIDE}_hand").id
     r_body = d.xmat[body].reshape(3, 3)
     palm_to_hand = pin.SE3(r_body.T @ d.site_xmat[site].reshape(3, 3), r_body.T @ (d.site_xpos[site] - d.xpos[body]))
