@@ -290,9 +290,8 @@ def _report(sim: Simulation, wbc, goal: pin.SE3, what: str) -> None:
         for n, v, lo, hi in zip(wbc.m.joint_names, q, wbc.m.lower, wbc.m.upper, strict=True)
         if v < lo + 1e-3 or v > hi - 1e-3
     ]
-    print(
-        f"{what}: t={sim.time:.2f} palm error {np.round(err, 1)} cm {ang:.1f} deg; base {np.round(sim.base_pose()[0], 3)}; at limits {at}"
-    )
+    base = np.round(sim.base_pose()[0], 3)
+    print(f"{what}: t={sim.time:.2f} palm error {np.round(err, 1)} cm {ang:.1f} deg; base {base}; at limits {at}")
 
 
 def _snapshot(sim: Simulation, obj: str, path: str) -> None:
