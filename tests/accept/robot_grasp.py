@@ -4,24 +4,33 @@ by the robot_grasp acceptance trial and its system smoke test.
 The robot stands on whole-body control (lockstep, 500 Hz) and the forma_hands GraspController runs
 in lockstep at 100 Hz, as on the hand rig (hand_rig.py). Sequence:
 
-1. Lower the body and bring the open, pre-shaped right hand beside the object: palm vertical and
-   facing it, thumb up, fingers pointing forward, 10 cm behind the grasp pose (the rig's side plan
-   `hand_rig.PLANS`, turned so the fingers point away from the robot).
-2. Move the palm in along the fingers to the grasp pose.
+1. Lower the body (2.5 s) and bring the open, pre-shaped right hand beside the object: palm facing
+   it, thumb up, fingers pointing forward, 10 cm behind the grasp pose (the rig's side plan
+   `hand_rig.PLANS`, turned so the fingers point away from the robot, rolled 30 deg palm-down).
+2. Move the palm in along the fingers to the grasp pose (1.5 s, smooth).
 3. Grasp goal `power` (close to contact and force); if holding, lift the palm 10 cm, hold 5 s.
 
-Why the body goes down: the table top is at 0.75 m, the hand's grasp height about 0.79 m. With the
-palm vertical the wrist tilts the hand up from the forearm only by wrist_yaw (0.5 rad), so the
-shoulder must come down to about 1.2 m (it is at 1.42 m standing). The controller's posture pull
-(nominal pose) would hold the knees near straight against a pelvis-height target alone, so the
-trial moves the nominal pose to a crouch with the spine pitched forward, together with the
-pelvis-height and torso targets (within the torso target limits of wbc_io.TorsoLimits), and the left
-hand is carried along with the torso.
+Why the body goes down: the table top is at 0.75 m, the ball's centre at 0.78 m. The WBC's posture
+pull (its nominal pose) keeps the knees near straight against a pelvis-height target alone
+(measured: 1.4 cm of a 10 cm crouch), so the trial moves the nominal pose to a crouch with the spine
+pitched forward, together with the pelvis-height and torso targets (pelvis 15 cm down and a 0.5 rad
+lean: the limits of wbc_io.TorsoLimits), and carries the left hand along with the torso.
+
+Why the hand is rolled: with the palm vertical only wrist_yaw (+-0.5 rad) tilts the hand up from a
+forearm that slopes down to the table, and even crouched the palm stayed 2-3 cm high, wrist_yaw and
+the scapula at their limits. Rolled 30 deg about the fingers' axis, palm facing partly down, wrist
+flexion helps; the plan is rolled with the hand about the ball's centre, so a ball sits in the hand
+as on the rig (a box or a cup would not: they would need their own plan). The ball sits 7.5 mm
+further below the palm link than on the rig (PLAN_SHIFT_M, from dev seeds 0-9).
+
+Friction: with the tabletop world's default pyramidal cones the ball slips out while the fingers
+close (0/10 measured); with elliptic cones and impratio 10, the hand rig world's option, set on
+this model only (`elliptic_cones`), it holds. The world file is unchanged.
 
 The object's pose is the simulator's ground truth, used here only to plan the approach (on the
 robot that is perception's job); the controllers see only what the hardware topics carry. The
-object sits where the trial puts it (its free joint, `PLACEMENT_XY`, +-2 cm by seed); masses,
-friction and the world file are unchanged.
+object sits where the trial puts it (its free joint, `PLACEMENT_XY`, +-2 cm by seed; the blue cup
+is moved out of the fingers' way); masses and friction coefficients are unchanged.
 """
 
 from __future__ import annotations
@@ -59,7 +68,8 @@ MOVED_ASIDE = {"blue_cup": (0.75, -0.40)}  # [m, world x y]: it stands where the
 PLAN_SHIFT_M: dict[str, tuple[float, float, float]] = {"orange_ball": (0.0, 0.0, -0.0075)}
 RIG_OBJECT = {"orange_ball": "ball"}  # the hand rig's object of the same size and mass
 FINGERS_YAW_RAD = math.pi / 2  # the rig's palm_side hand turned so the fingers point forward (+x)
-PALM_ROLL_RAD = {"orange_ball": math.radians(30.0)}  # hand and plan rolled about the ball, palm down (see below)
+# hand and plan rolled about the fingers' axis through the ball, palm facing partly down (see above)
+PALM_ROLL_RAD = {"orange_ball": math.radians(30.0)}
 
 
 @dataclasses.dataclass(frozen=True)
