@@ -91,6 +91,8 @@ class RobotGraspRun:
     lifted_m: float  # object rise at the end of the hold [m]
     reach_error_m: float  # measured palm position error at the grasp pose when closing began [m]
     stood: bool  # the robot never fell
+    sole_drift_m: float  # largest horizontal slide of a sole over the run (ground truth) [m]
+    capture_margin_min_m: float  # smallest capture-point margin inside the support polygon [m]
     limit_violations: dict
     rejections: int  # commands the hardware contract refused
     warnings: dict  # MuJoCo warnings
@@ -201,6 +203,7 @@ def run_robot_grasp(
     mujoco.mj_forward(m, d)
     harness.run(0.3)  # the object settles on the table
     z0 = float(d.xpos[m.body(obj).id][2])
+    soles0 = {side: d.site_xpos[i][:2].copy() for side, i in sim.sole_sites.items()}
     p_obj = d.xpos[m.body(obj).id].copy()
     # --- plan in odom -----------------------------------------------------------------------
     odom = odom_from_world(sim, wbc)
@@ -281,6 +284,10 @@ def run_robot_grasp(
         lifted_m=rise,
         reach_error_m=reach_error,
         stood=stood,
+        sole_drift_m=max(
+            float(np.linalg.norm(d.site_xpos[i][:2] - soles0[side])) for side, i in sim.sole_sites.items()
+        ),
+        capture_margin_min_m=min(o.capture_point_margin_m for o in outputs),
         limit_violations=limit_violations(outputs, wbc.m),
         rejections=len(harness.rejections),
         warnings=sim.warnings(),

@@ -49,6 +49,10 @@ def robot_grasp() -> dict:
             round(max(r.reach_error_m for r in runs) * 100, 2), "cm", note="measured palm at the grasp pose"
         ),
         "stood": Figure(stood, "", "True", stood),
+        "sole_drift_max_mm": Figure(round(max(r.sole_drift_m for r in runs) * 1000, 2), "mm", note="feet sliding"),
+        "capture_margin_min_cm": Figure(
+            round(min(r.capture_margin_min_m for r in runs) * 100, 2), "cm", note="capture point inside the soles"
+        ),
         "limit_violations": Figure(str(bad), "", "all 0", not any(bad.values())),
         "commands_rejected": Figure(rejected, "", "0", rejected == 0),
         "mujoco_warnings": Figure(str(warnings or "none"), "", "none", not warnings),
