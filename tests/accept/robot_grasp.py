@@ -199,6 +199,8 @@ def run_robot_grasp(
     d.qpos[adr : adr + 2] = np.array(PLACEMENT_XY[obj]) + rng.uniform(-PLACEMENT_ERROR_M, PLACEMENT_ERROR_M, 2)
     d.qvel[m.joint(obj).dofadr[0] : m.joint(obj).dofadr[0] + 6] = 0.0
     for other, xy in MOVED_ASIDE.items():  # out of the hand's way
+        if other == obj:
+            continue
         d.qpos[m.joint(other).qposadr[0] : m.joint(other).qposadr[0] + 2] = xy
     mujoco.mj_forward(m, d)
     harness.run(0.3)  # the object settles on the table
