@@ -62,11 +62,14 @@ MOVE_IN_S = 1.5  # pre-grasp to grasp pose along the fingers [s]
 PLACEMENT_ERROR_M = 0.02  # the object's placement is randomized by this much in x and y [m]
 # where the trial puts each object (world x, y [m]): in front of the right shoulder, its near edge
 # 4 cm behind the table's front edge (x = 0.30 m), clear of the other objects for the approach
-PLACEMENT_XY = {"orange_ball": (0.37, -0.22)}
+PLACEMENT_XY = {"orange_ball": (0.37, -0.22), "blue_cup": (0.37, -0.22)}
 MOVED_ASIDE = {"blue_cup": (0.75, -0.40)}  # [m, world x y]: it stands where the fingers end up
 # added to the rig plan's object offset (rig axes: x out of the palm, -y along the fingers, z up) [m]
-PLAN_SHIFT_M: dict[str, tuple[float, float, float]] = {"orange_ball": (0.0, 0.0, -0.0075)}
-RIG_OBJECT = {"orange_ball": "ball"}  # the hand rig's object of the same size and mass
+PLAN_SHIFT_M: dict[str, tuple[float, float, float]] = {
+    "orange_ball": (0.0, 0.0, -0.0075),
+    "blue_cup": (0.0, 0.0, -0.03),
+}
+RIG_OBJECT = {"orange_ball": "ball", "blue_cup": "cup"}  # the hand rig's object of the same size and mass
 FINGERS_YAW_RAD = math.pi / 2  # the rig's palm_side hand turned so the fingers point forward (+x)
 # hand and plan rolled about the fingers' axis through the ball, palm facing partly down (see above)
 PALM_ROLL_RAD = {"orange_ball": math.radians(30.0)}
