@@ -6,7 +6,8 @@ in lockstep at 100 Hz, as on the hand rig (hand_rig.py). Sequence:
 
 1. Lower the body (2.5 s) and bring the open, pre-shaped right hand beside the object: palm facing
    it, thumb up, fingers pointing forward, 10 cm behind the grasp pose (the rig's side plan
-   `hand_rig.PLANS`, turned so the fingers point away from the robot, rolled 30 deg palm-down).
+   `hand_rig.PLANS`, turned so the fingers point away from the robot; for the ball also rolled
+   30 deg palm-down).
 2. Move the palm in along the fingers to the grasp pose (1.5 s, smooth).
 3. Grasp goal `power` (close to contact and force); if holding, lift the palm 10 cm, hold 5 s.
 
@@ -16,21 +17,24 @@ pull (its nominal pose) keeps the knees near straight against a pelvis-height ta
 pitched forward, together with the pelvis-height and torso targets (pelvis 15 cm down and a 0.5 rad
 lean: the limits of wbc_io.TorsoLimits), and carries the left hand along with the torso.
 
-Why the hand is rolled: with the palm vertical only wrist_yaw (+-0.5 rad) tilts the hand up from a
-forearm that slopes down to the table, and even crouched the palm stayed 2-3 cm high, wrist_yaw and
-the scapula at their limits. Rolled 30 deg about the fingers' axis, palm facing partly down, wrist
-flexion helps; the plan is rolled with the hand about the ball's centre, so a ball sits in the hand
-as on the rig (a box or a cup would not: they would need their own plan). The ball sits 7.5 mm
-further below the palm link than on the rig (PLAN_SHIFT_M, from dev seeds 0-9).
+Why the ball's hand is rolled: with the palm vertical only wrist_yaw (+-0.5 rad) tilts the hand up
+from a forearm that slopes down to the table, and even crouched the palm stayed 2-3 cm above the
+ball's grasp pose, wrist_yaw and the scapula at their limits. Rolled 30 deg about the fingers' axis,
+palm facing partly down, wrist flexion helps; the plan is rolled with the hand about the ball's
+centre, so the ball sits in the hand as on the rig (a box or a cup would not). The ball sits 7.5 mm
+further below the palm link than on the rig (PLAN_SHIFT_M, from dev seeds 0-9). The cup (9.5 cm
+tall) keeps the palm vertical and is grasped 3 cm higher than on the rig, which the hand reaches.
 
 Friction: with the tabletop world's default pyramidal cones the ball slips out while the fingers
-close (0/10 measured); with elliptic cones and impratio 10, the hand rig world's option, set on
-this model only (`elliptic_cones`), it holds. The world file is unchanged.
+close and the cup slides out of the hand in the lift (0/10 each, measured); with elliptic cones and
+impratio 10, the hand rig world's option, set on this model only (`elliptic_cones`), both hold.
+The world file is unchanged; whole-body standing and push recovery measure the same either way
+(see src/forma_hands/README.md).
 
 The object's pose is the simulator's ground truth, used here only to plan the approach (on the
 robot that is perception's job); the controllers see only what the hardware topics carry. The
-object sits where the trial puts it (its free joint, `PLACEMENT_XY`, +-2 cm by seed; the blue cup
-is moved out of the fingers' way); masses and friction coefficients are unchanged.
+object sits where the trial puts it (its free joint, `PLACEMENT_XY`, +-2 cm by seed; for the ball
+the blue cup is moved out of the fingers' way); masses and friction coefficients are unchanged.
 """
 
 from __future__ import annotations
