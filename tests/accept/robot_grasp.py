@@ -167,8 +167,11 @@ def run_robot_grasp(
     hold_s: float = HOLD_S,
     posture: LowPosture | None = None,
     elliptic_cones: bool = False,
+    present: bool = True,
     debug: bool = False,
 ) -> RobotGraspRun:
+    """One grasp; present=False moves the object 30 cm further away after planning (the hand then
+    grasps at the planned place: it must report failure)."""
     posture = posture or LowPosture()
     outputs: list = []
     sim, harness, wbc = wbc_stand(world="tabletop", outputs=outputs)
@@ -218,6 +221,9 @@ def run_robot_grasp(
     odom = odom_from_world(sim, wbc)
     grasp_w, pre_w = grasp_pose_in_world(sim, obj)
     grasp, pre = odom * grasp_w, odom * pre_w
+    if not present:
+        d.qpos[adr] += 0.30
+        mujoco.mj_forward(m, d)
     # --- go down, the hand to its pre-grasp pose ----------------------------------------------
     nominal0, nominal1 = wbc.nominal.copy(), _low_nominal(wbc, posture)
     height0, drop = wbc.pelvis_height, _pelvis_above_soles(wbc, nominal1) - _pelvis_above_soles(wbc, nominal0)
