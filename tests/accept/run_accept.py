@@ -22,6 +22,7 @@ TRIAL_MODULES = [
     "tests.accept.trials_wbc",
     "tests.accept.trials_safety",
     "tests.accept.trials_hands",
+    "tests.accept.trials_robot_grasp",
 ]
 OUT = pathlib.Path("build/accept.json")
 

@@ -1,0 +1,365 @@
+"""The full robot grasps an object from the tabletop world with its right hand: the scenario shared
+by the robot_grasp acceptance trial and its system smoke test.
+
+The robot stands on whole-body control (lockstep, 500 Hz) and the forma_hands GraspController runs
+in lockstep at 100 Hz, as on the hand rig (hand_rig.py). Sequence:
+
+1. Lower the body (2.5 s) and bring the open, pre-shaped right hand beside the object: palm facing
+   it, thumb up, fingers pointing forward, 10 cm behind the grasp pose (the rig's side plan
+   `hand_rig.PLANS`, turned so the fingers point away from the robot; for the ball also rolled
+   30 deg palm-down).
+2. Move the palm in along the fingers to the grasp pose (1.5 s, smooth).
+3. Grasp goal `power` (close to contact and force); if holding, lift the palm 10 cm, hold 5 s.
+
+Why the body goes down: the table top is at 0.75 m, the ball's centre at 0.78 m. The WBC's posture
+pull (its nominal pose) keeps the knees near straight against a pelvis-height target alone
+(measured: 1.4 cm of a 10 cm crouch), so the trial moves the nominal pose to a crouch with the spine
+pitched forward, together with the pelvis-height and torso targets (pelvis 15 cm down and a 0.5 rad
+lean: the limits of wbc_io.TorsoLimits), and carries the left hand along with the torso.
+
+Why the ball's hand is rolled: with the palm vertical only wrist_yaw (+-0.5 rad) tilts the hand up
+from a forearm that slopes down to the table, and even crouched the palm stayed 2-3 cm above the
+ball's grasp pose, wrist_yaw and the scapula at their limits. Rolled 30 deg about the fingers' axis,
+palm facing partly down, wrist flexion helps; the plan is rolled with the hand about the ball's
+centre, so the ball sits in the hand as on the rig (a box or a cup would not). The ball sits 7.5 mm
+further below the palm link than on the rig (PLAN_SHIFT_M, from dev seeds 0-9). The cup (9.5 cm
+tall) keeps the palm vertical and is grasped 3 cm higher than on the rig, which the hand reaches.
+
+Friction: with the tabletop world's default pyramidal cones the ball slips out while the fingers
+close and the cup slides out of the hand in the lift (0/10 each, measured); with elliptic cones and
+impratio 10, the hand rig world's option, set on this model only (`elliptic_cones`), both hold.
+The world file is unchanged; whole-body standing and push recovery measure the same either way
+(see src/forma_hands/README.md).
+
+The object's pose is the simulator's ground truth, used here only to plan the approach (on the
+robot that is perception's job); the controllers see only what the hardware topics carry. The
+object sits where the trial puts it (its free joint, `PLACEMENT_XY`, +-2 cm by seed; for the ball
+the blue cup is moved out of the fingers' way); masses and friction coefficients are unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import mujoco
+import numpy as np
+import pinocchio as pin
+
+from forma_control.wbc.reach import ReachProgress
+from forma_control.wbc_io import TorsoLimits, torso_goal
+from forma_hands.grasp import GraspConfig, GraspController, GraspGoal, Phase
+from forma_hands.hand_joints import LOCAL_JOINTS, HandJoints
+from forma_hands.taxonomy import grasp_types
+from forma_hardware import JointCommand
+from forma_sim.simulation import HAND_ORIENTATIONS, Simulation
+from tests.accept.hand_rig import PLANS
+from tests.accept.scenarios import fallen, wbc_stand
+from tests.accept.trials_wbc import limit_violations
+
+SIDE = "right"
+HAND_HZ = 100.0
+LIFT_M = 0.10
+HOLD_S = 5.0
+MOVE_IN_S = 1.5  # pre-grasp to grasp pose along the fingers [s]
+PLACEMENT_ERROR_M = 0.02  # the object's placement is randomized by this much in x and y [m]
+# where the trial puts each object (world x, y [m]): in front of the right shoulder, its near edge
+# 4 cm behind the table's front edge (x = 0.30 m), clear of the other objects for the approach
+PLACEMENT_XY = {"orange_ball": (0.37, -0.22), "blue_cup": (0.37, -0.22)}
+MOVED_ASIDE = {"blue_cup": (0.75, -0.40)}  # [m, world x y]: it stands where the fingers end up
+# added to the rig plan's object offset (rig axes: x out of the palm, -y along the fingers, z up) [m]
+PLAN_SHIFT_M: dict[str, tuple[float, float, float]] = {
+    "orange_ball": (0.0, 0.0, -0.0075),
+    "blue_cup": (0.0, 0.0, -0.03),
+}
+RIG_OBJECT = {"orange_ball": "ball", "blue_cup": "cup"}  # the hand rig's object of the same size and mass
+FINGERS_YAW_RAD = math.pi / 2  # the rig's palm_side hand turned so the fingers point forward (+x)
+# hand and plan rolled about the fingers' axis through the ball, palm facing partly down (see above)
+PALM_ROLL_RAD = {"orange_ball": math.radians(30.0)}
+
+
+@dataclasses.dataclass(frozen=True)
+class LowPosture:
+    """The body's posture for reaching the table: the nominal pose of the stand bent at hips, knees
+    and ankles (feet flat, pelvis level) and pitched forward at the spine [rad]."""
+
+    leg_bend_rad: float = 0.42  # hip_pitch -x, knee +2x, ankle_pitch -x
+    waist_pitch_rad: float = 0.35
+    chest_pitch_rad: float = 0.15
+    ramp_s: float = 2.5  # time to go down (and to bring the hand to its pre-grasp pose) [s]
+
+
+@dataclasses.dataclass
+class RobotGraspRun:
+    outcome_holding: bool  # the grasp controller's verdict
+    message: str
+    held: bool  # the object is in the hand, lifted >= 8.5 cm, after the hold
+    lifted_m: float  # object rise at the end of the hold [m]
+    reach_error_m: float  # measured palm position error at the grasp pose when closing began [m]
+    stood: bool  # the robot never fell
+    sole_drift_m: float  # largest horizontal slide of a sole over the run (ground truth) [m]
+    capture_margin_min_m: float  # smallest capture-point margin inside the support polygon [m]
+    limit_violations: dict
+    rejections: int  # commands the hardware contract refused
+    warnings: dict  # MuJoCo warnings
+    cycle_s: float  # grasp goal to holding [s sim time]
+    hand_tick_us: list[float]
+
+
+def _yaw(angle: float) -> np.ndarray:
+    return pin.utils.rpyToMatrix(0.0, 0.0, angle)
+
+
+def grasp_pose_in_world(sim: Simulation, obj: str) -> tuple[pin.SE3, pin.SE3]:
+    """(grasp, pre-grasp) poses of the right palm frame `right_hand` in the world, from the rig's
+    plan for this object: its offset is the palm link's (the rig's stand) to the object centre."""
+    m, d = sim.model, sim.data
+    plan = PLANS[RIG_OBJECT[obj]]
+    turn = _yaw(FINGERS_YAW_RAD)
+    rotation = turn @ pin.utils.rpyToMatrix(*HAND_ORIENTATIONS[plan.orientation][SIDE])
+    offset = np.array(plan.object_from_stand_m) + np.array(PLAN_SHIFT_M.get(obj, (0.0, 0.0, 0.0)))
+    palm_link = pin.SE3(rotation, d.xpos[m.body(obj).id] - turn @ offset)
+    body, site = m.body(f"{SIDE}_palm").id, m.site(f"{SIDE}_hand").id
+    r_body = d.xmat[body].reshape(3, 3)
+    palm_to_hand = pin.SE3(r_body.T @ d.site_xmat[site].reshape(3, 3), r_body.T @ (d.site_xpos[site] - d.xpos[body]))
+    # rolled about the fingers' axis through the object's centre (palm facing partly down): for a
+    # ball the hand holds it exactly as on the rig; the wrist's flexion then helps tilt the hand up
+    centre = pin.SE3(np.eye(3), d.xpos[m.body(obj).id].copy())
+    roll = pin.SE3(pin.utils.rpyToMatrix(-PALM_ROLL_RAD.get(obj, 0.0), 0.0, 0.0), np.zeros(3))
+    grasp = centre * roll * centre.inverse() * palm_link * palm_to_hand
+    pre = pin.SE3(grasp.rotation, grasp.translation + turn @ np.array(plan.approach_from_m))
+    return grasp, pre
+
+
+def odom_from_world(sim: Simulation, controller) -> pin.SE3:
+    """odom <- world, from the base's estimate (odom) and its true pose (world)."""
+    position, (w, x, y, z) = sim.base_pose()
+    world_base = pin.SE3(pin.Quaternion(w, x, y, z).toRotationMatrix(), np.asarray(position))
+    return controller.measured_pose("base_link") * world_base.inverse()
+
+
+def _low_nominal(controller, posture: LowPosture) -> np.ndarray:
+    nominal = controller.nominal.copy()
+    for i, name in enumerate(controller.m.joint_names):
+        bend = {"hip_pitch": -1.0, "knee": 2.0, "ankle_pitch": -1.0}.get(name.split("_", 1)[-1], 0.0)
+        nominal[i] += bend * posture.leg_bend_rad
+        if name == "waist_pitch":
+            nominal[i] += posture.waist_pitch_rad
+        if name == "chest_pitch":
+            nominal[i] += posture.chest_pitch_rad
+    return np.clip(nominal, controller.m.lower, controller.m.upper)
+
+
+def _pelvis_above_soles(controller, joints: np.ndarray) -> float:
+    """Pelvis height above the soles with these body joints and the pelvis level [m]."""
+    m = controller.m
+    q = pin.neutral(m.model)
+    q[m.q_index] = joints
+    data = m.model.createData()
+    pin.framesForwardKinematics(m.model, data, q)
+    return float(-data.oMf[m.frame["right_sole"]].translation[2])
+
+
+def run_robot_grasp(
+    seed: int = 0,
+    obj: str = "orange_ball",
+    hold_s: float = HOLD_S,
+    posture: LowPosture | None = None,
+    elliptic_cones: bool = False,
+    present: bool = True,
+    debug: bool = False,
+) -> RobotGraspRun:
+    """One grasp; present=False moves the object 30 cm further away after planning (the hand then
+    grasps at the planned place: it must report failure)."""
+    posture = posture or LowPosture()
+    outputs: list = []
+    sim, harness, wbc = wbc_stand(world="tabletop", outputs=outputs)
+    m, d = sim.model, sim.data
+    if elliptic_cones:  # trial-local: the shipped world keeps MuJoCo's default pyramidal cones
+        m.opt.cone, m.opt.impratio = mujoco.mjtCone.mjCONE_ELLIPTIC, 10.0
+    # --- the hand: its controller takes over from the start ramp's (else its watchdog holds it) ---
+    plan = PLANS[RIG_OBJECT[obj]]
+    hand = HandJoints.from_robot(sim.robot, SIDE)
+    grasp_ctrl = GraspController(hand, grasp_types(hand), GraspConfig())
+    order = [sim.robot.joint_names.index(n) for n in hand.names]
+    ticks: list[float] = []
+    t_hold: list[float] = []
+
+    def read(s):
+        q, e = s.joint_positions()[order], s.joint_efforts()[order]
+        return dict(zip(LOCAL_JOINTS, q, strict=True)), dict(zip(LOCAL_JOINTS, e, strict=True))
+
+    def hand_control(s):
+        q, e = read(s)
+        t0 = time.perf_counter()
+        if grasp_ctrl.targets is None:
+            grasp_ctrl.hold_position(q)
+        targets, _ = grasp_ctrl.tick(s.time, 1.0 / HAND_HZ, q, e, s.fingertip_forces(SIDE))
+        ticks.append((time.perf_counter() - t0) * 1e6)
+        if not t_hold and grasp_ctrl.phase == Phase.HOLD:
+            t_hold.append(s.time)
+        return JointCommand(list(hand.names), position=[targets[j] for j in LOCAL_JOINTS], stamp_s=s.time)
+
+    harness.add_controller("hands", HAND_HZ, hand_control)
+    grasp_ctrl.start(GraspGoal(SIDE, plan.grasp_type, plan.max_force_n), sim.time, read(sim)[0], preshape_only=True)
+    # --- place the object -------------------------------------------------------------------
+    rng = np.random.default_rng(seed)
+    adr = m.joint(obj).qposadr[0]
+    d.qpos[adr : adr + 2] = np.array(PLACEMENT_XY[obj]) + rng.uniform(-PLACEMENT_ERROR_M, PLACEMENT_ERROR_M, 2)
+    d.qvel[m.joint(obj).dofadr[0] : m.joint(obj).dofadr[0] + 6] = 0.0
+    for other, xy in MOVED_ASIDE.items():  # out of the hand's way
+        if other == obj:
+            continue
+        d.qpos[m.joint(other).qposadr[0] : m.joint(other).qposadr[0] + 2] = xy
+    mujoco.mj_forward(m, d)
+    harness.run(0.3)  # the object settles on the table
+    z0 = float(d.xpos[m.body(obj).id][2])
+    soles0 = {side: d.site_xpos[i][:2].copy() for side, i in sim.sole_sites.items()}
+    p_obj = d.xpos[m.body(obj).id].copy()
+    # --- plan in odom -----------------------------------------------------------------------
+    odom = odom_from_world(sim, wbc)
+    grasp_w, pre_w = grasp_pose_in_world(sim, obj)
+    grasp, pre = odom * grasp_w, odom * pre_w
+    if not present:
+        d.qpos[adr] += 0.30
+        mujoco.mj_forward(m, d)
+    # --- go down, the hand to its pre-grasp pose ----------------------------------------------
+    nominal0, nominal1 = wbc.nominal.copy(), _low_nominal(wbc, posture)
+    height0, drop = wbc.pelvis_height, _pelvis_above_soles(wbc, nominal1) - _pelvis_above_soles(wbc, nominal0)
+    torso0 = wbc.reference_pose("torso")
+    pelvis_to_torso = torso0.translation[2] - wbc.reference_pose("base_link").translation[2]
+    pitch = posture.waist_pitch_rad + posture.chest_pitch_rad
+    low_torso = pin.SE3(pin.utils.rpyToMatrix(0.0, pitch, 0.0) @ wbc.torso_rotation, torso0.translation.copy())
+    low_torso.translation[2] = height0 + drop + pelvis_to_torso
+    torso_goal(low_torso, height0, pelvis_to_torso, TorsoLimits())  # refuses a posture past the limits
+    left_in_torso = torso0.actInv(wbc.reference_pose("left_hand"))
+    right0 = wbc.reference_pose("right_hand")
+    n = round(posture.ramp_s * HAND_HZ)
+    for i in range(n):
+        a = 0.5 - 0.5 * math.cos(math.pi * (i + 1) / n)
+        wbc.nominal = nominal0 + a * (nominal1 - nominal0)
+        wbc.targets.pelvis_height_m = height0 + a * drop
+        wbc.targets.torso_rotation = pin.utils.rpyToMatrix(0.0, a * pitch, 0.0) @ wbc.torso_rotation
+        wbc.set_hand_target("left", wbc.reference_pose("torso") * left_in_torso)
+        wbc.set_hand_target(SIDE, pin.SE3.Interpolate(right0, pre, a))
+        harness.run(1.0 / HAND_HZ)
+    harness.run(1.0)
+    if debug:
+        _report(sim, wbc, pre, "pre-grasp")
+        _snapshot(sim, obj, "/tmp/rg/pre.png")
+    # --- in along the fingers -----------------------------------------------------------------
+    n = round(MOVE_IN_S * HAND_HZ)
+    for i in range(n):
+        a = 0.5 - 0.5 * math.cos(math.pi * (i + 1) / n)  # smooth: a palm that arrives fast overshoots
+        wbc.set_hand_target(SIDE, pin.SE3.Interpolate(pre, grasp, a))
+        harness.run(1.0 / HAND_HZ)
+        if debug and i % 10 == 0:
+            _touching(sim, wbc, obj, p_obj, pin.SE3.Interpolate(pre, grasp, a), f"in {i}")
+    progress = ReachProgress(SIDE, grasp, 0.01, math.radians(5.0), sim.time + 1.5)
+    status = "running"
+    while status == "running":
+        harness.step()
+        status, _, _ = progress.update(wbc.measured_pose(f"{SIDE}_hand"), sim.time)
+        if debug and round(sim.time * 500) % 25 == 0:
+            _touching(sim, wbc, obj, p_obj, grasp, "settle")
+    reach_error = float(np.linalg.norm(wbc.measured_pose(f"{SIDE}_hand").translation - grasp.translation))
+    if debug:
+        _report(sim, wbc, grasp, f"grasp ({status})")
+        print("object moved", np.round(d.xpos[m.body(obj).id] - p_obj, 3))
+    # --- close ----------------------------------------------------------------------------------
+    t_goal = sim.time
+    grasp_ctrl.start(GraspGoal(SIDE, plan.grasp_type, plan.max_force_n, 6.0), sim.time, read(sim)[0])
+    while grasp_ctrl.outcome is None and sim.time - t_goal < 8.0:
+        harness.run(0.01)
+    out = grasp_ctrl.outcome
+    if debug:
+        print(out, {f: round(u, 2) for f, u in grasp_ctrl.u.items()}, sim.fingertip_forces(SIDE).round(1))
+        _snapshot(sim, obj, "/tmp/rg/closed.png")
+    stood = not fallen(sim)
+    if out is not None and out.holding:
+        lifted = pin.SE3(grasp.rotation, grasp.translation + np.array([0.0, 0.0, LIFT_M]))
+        n = round(1.5 * HAND_HZ)
+        for i in range(n):
+            wbc.set_hand_target(SIDE, pin.SE3.Interpolate(grasp, lifted, (i + 1) / n))
+            harness.run(1.0 / HAND_HZ)
+            stood = stood and not fallen(sim)
+        for _ in range(round(hold_s / 0.1)):
+            harness.run(0.1)
+            stood = stood and not fallen(sim)
+        if debug:
+            _report(sim, wbc, lifted, "after the hold")
+    rise = float(d.xpos[m.body(obj).id][2] - z0)
+    lost = grasp_ctrl.lost.message if grasp_ctrl.lost else ""
+    holding = bool(out is not None and out.holding)
+    return RobotGraspRun(
+        outcome_holding=holding,
+        message=(out.message if out else "no outcome") + (f"; {lost}" if lost else ""),
+        held=holding and not lost and rise > LIFT_M - 0.015,
+        lifted_m=rise,
+        reach_error_m=reach_error,
+        stood=stood,
+        sole_drift_m=max(
+            float(np.linalg.norm(d.site_xpos[i][:2] - soles0[side])) for side, i in sim.sole_sites.items()
+        ),
+        capture_margin_min_m=min(o.capture_point_margin_m for o in outputs),
+        limit_violations=limit_violations(outputs, wbc.m),
+        rejections=len(harness.rejections),
+        warnings=sim.warnings(),
+        cycle_s=(t_hold[0] - t_goal) if t_hold else math.nan,
+        hand_tick_us=ticks,
+    )
+
+
+def _report(sim: Simulation, wbc, goal: pin.SE3, what: str) -> None:
+    """Debug only: the measured palm's error, the base, the joints at their limits."""
+    palm = wbc.measured_pose(f"{SIDE}_hand")
+    err = (palm.translation - goal.translation) * 100
+    ang = math.degrees(np.linalg.norm(pin.log3(palm.rotation.T @ goal.rotation)))
+    q = wbc.m.joints_of(wbc.q_ref)
+    at = [
+        n
+        for n, v, lo, hi in zip(wbc.m.joint_names, q, wbc.m.lower, wbc.m.upper, strict=True)
+        if v < lo + 1e-3 or v > hi - 1e-3
+    ]
+    base = np.round(sim.base_pose()[0], 3)
+    print(f"{what}: t={sim.time:.2f} palm error {np.round(err, 1)} cm {ang:.1f} deg; base {base}; at limits {at}")
+
+
+def _snapshot(sim: Simulation, obj: str, path: str) -> None:
+    """Debug only: the hand and the object from the right, from the front and from above, the
+    other objects hidden (needs MUJOCO_GL=egl)."""
+    from PIL import Image
+
+    m, d = sim.model, sim.data
+    rgba = m.geom_rgba.copy()
+    for g in range(m.ngeom):
+        body = m.body(m.geom_bodyid[g]).name
+        if m.body(m.geom_bodyid[g]).jntnum[0] and body != obj and m.jnt_type[m.body(body).jntadr[0]] == 0:
+            m.geom_rgba[g, 3] = 0.0
+    m.geom_rgba[m.geom("table_top").id, 3] = 0.4
+    renderer = mujoco.Renderer(m, 360, 480)
+    images = []
+    for azimuth, elevation in ((90, -10), (180, -10), (90, -80)):
+        cam = mujoco.MjvCamera()
+        cam.lookat[:] = d.xpos[m.body(obj).id]
+        cam.distance, cam.azimuth, cam.elevation = 0.35, azimuth, elevation
+        renderer.update_scene(d, cam)
+        images.append(renderer.render())
+    m.geom_rgba[:] = rgba
+    Image.fromarray(np.concatenate(images, 1)).save(path)
+
+
+def _touching(sim: Simulation, wbc, obj: str, p_obj: np.ndarray, goal: pin.SE3, what: str) -> None:
+    """Debug only: the palm's error in its own frame, how far the object moved, what touches it."""
+    m, d = sim.model, sim.data
+    err = wbc.measured_pose(f"{SIDE}_hand").actInv(goal).translation * 100
+    body = m.body(obj).id
+    touching = {
+        m.body(m.geom_bodyid[c.geom[1 - k]]).name
+        for c in d.contact[: d.ncon]
+        for k in (0, 1)
+        if m.geom_bodyid[c.geom[k]] == body
+    }
+    moved = np.round((d.xpos[body] - p_obj) * 100, 1)
+    print(f"{what}: palm error {np.round(err, 1)} cm (palm frame); object moved {moved} cm; touching {touching}")

@@ -1,0 +1,30 @@
+"""Smoke trial of the full robot's grasp in MuJoCo (lockstep, sim time): standing on whole-body
+control, the robot lowers its body, grasps an object from the side with the right hand, lifts the
+palm 10 cm and holds it, without falling, past a limit or a MuJoCo warning; with the object gone
+it reports failure. One held-out seed per object and a 1 s hold; the statistics are the
+robot_grasp acceptance trial."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.accept.robot_grasp import run_robot_grasp
+
+pytestmark = pytest.mark.system
+
+
+@pytest.mark.parametrize("obj", ["orange_ball", "blue_cup"])
+def test_the_robot_grasps_lifts_10cm_and_stays_standing(obj):
+    r = run_robot_grasp(1000, obj, hold_s=1.0, elliptic_cones=True)
+    assert r.outcome_holding, r.message
+    assert r.held and r.lifted_m > 0.085, (r.lifted_m, r.message)
+    assert r.stood and r.sole_drift_m < 0.002
+    assert r.limit_violations == {"position": 0, "velocity": 0, "effort": 0}
+    assert r.rejections == 0 and not r.warnings, (r.rejections, r.warnings)
+    assert 0.5 < r.cycle_s < 6.0  # closing takes sim time
+
+
+def test_with_the_ball_gone_the_grasp_reports_failure():
+    r = run_robot_grasp(1000, "orange_ball", hold_s=1.0, elliptic_cones=True, present=False)
+    assert not r.outcome_holding and not r.held, r.message
+    assert "no object" in r.message and r.stood
