@@ -25,11 +25,10 @@ centre, so the ball sits in the hand as on the rig (a box or a cup would not). T
 further below the palm link than on the rig (PLAN_SHIFT_M, from dev seeds 0-9). The cup (9.5 cm
 tall) keeps the palm vertical and is grasped 3 cm higher than on the rig, which the hand reaches.
 
-Friction: with the tabletop world's default pyramidal cones the ball slips out while the fingers
-close and the cup slides out of the hand in the lift (0/10 each, measured); with elliptic cones and
-impratio 10, the hand rig world's option, set on this model only (`elliptic_cones`), both hold.
-The world file is unchanged; whole-body standing and push recovery measure the same either way
-(see src/forma_hands/README.md).
+Friction: with MuJoCo's default pyramidal cones (`pyramidal_cones`, the baseline) the ball slips
+out while the fingers close and the cup slides out of the hand in the lift (0/10 each, measured);
+with the elliptic cones and impratio 10 the generated model ships (MjcfOptions), both hold.
+Whole-body standing and push recovery measure the same either way (see src/forma_hands/README.md).
 
 The object's pose is the simulator's ground truth, used here only to plan the approach (on the
 robot that is perception's job); the controllers see only what the hardware topics carry. The
@@ -166,7 +165,7 @@ def run_robot_grasp(
     obj: str = "orange_ball",
     hold_s: float = HOLD_S,
     posture: LowPosture | None = None,
-    elliptic_cones: bool = False,
+    pyramidal_cones: bool = False,
     present: bool = True,
     debug: bool = False,
 ) -> RobotGraspRun:
@@ -176,8 +175,8 @@ def run_robot_grasp(
     outputs: list = []
     sim, harness, wbc = wbc_stand(world="tabletop", outputs=outputs)
     m, d = sim.model, sim.data
-    if elliptic_cones:  # trial-local: the shipped world keeps MuJoCo's default pyramidal cones
-        m.opt.cone, m.opt.impratio = mujoco.mjtCone.mjCONE_ELLIPTIC, 10.0
+    if pyramidal_cones:  # the baseline: MuJoCo's default friction cones (the model ships elliptic ones)
+        m.opt.cone, m.opt.impratio = mujoco.mjtCone.mjCONE_PYRAMIDAL, 1.0
     # --- the hand: its controller takes over from the start ramp's (else its watchdog holds it) ---
     plan = PLANS[RIG_OBJECT[obj]]
     hand = HandJoints.from_robot(sim.robot, SIDE)

@@ -3,9 +3,9 @@ exists"): standing on whole-body control in the tabletop world, the robot grasps
 then the blue cup with its right hand from the side, lifts the palm 10 cm and holds 5 s
 (tests/accept/robot_grasp.py).
 
-Seeds 1000-1009 are held out: the plans' offsets were tuned on seeds 0-9. Friction cones are
-elliptic with impratio 10 in this trial only (as in the hand rig's world); the same seeds with the
-tabletop world's default pyramidal cones are measured beside it as a baseline figure.
+Seeds 1000-1009 are held out: the plans' offsets were tuned on seeds 0-9. The simulation's friction
+cones are elliptic with impratio 10 (forma_description MjcfOptions, every world); the same seeds
+with MuJoCo's default pyramidal cones are measured beside it as a baseline figure.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ REQUIRED = 9  # of 10 per object (issue 4)
 
 
 def _object_figures(obj: str) -> dict:
-    runs = [run_robot_grasp(seed, obj, elliptic_cones=True) for seed in SEEDS]
-    baseline = [run_robot_grasp(seed, obj, elliptic_cones=False) for seed in SEEDS]
-    absent = [run_robot_grasp(seed, obj, hold_s=1.0, elliptic_cones=True, present=False) for seed in ABSENT_SEEDS]
+    runs = [run_robot_grasp(seed, obj) for seed in SEEDS]
+    baseline = [run_robot_grasp(seed, obj, pyramidal_cones=True) for seed in SEEDS]
+    absent = [run_robot_grasp(seed, obj, hold_s=1.0, present=False) for seed in ABSENT_SEEDS]
     held, held_pyramidal = sum(r.held for r in runs), sum(r.held for r in baseline)
     absent_success = sum(r.outcome_holding for r in absent)
     held_cm = round((LIFT_M - 0.015) * 100, 1)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.system
 
 @pytest.mark.parametrize("obj", ["orange_ball", "blue_cup"])
 def test_the_robot_grasps_lifts_10cm_and_stays_standing(obj):
-    r = run_robot_grasp(1000, obj, hold_s=1.0, elliptic_cones=True)
+    r = run_robot_grasp(1000, obj, hold_s=1.0)
     assert r.outcome_holding, r.message
     assert r.held and r.lifted_m > 0.085, (r.lifted_m, r.message)
     assert r.stood and r.sole_drift_m < 0.002
@@ -25,6 +25,6 @@ def test_the_robot_grasps_lifts_10cm_and_stays_standing(obj):
 
 
 def test_with_the_ball_gone_the_grasp_reports_failure():
-    r = run_robot_grasp(1000, "orange_ball", hold_s=1.0, elliptic_cones=True, present=False)
+    r = run_robot_grasp(1000, "orange_ball", hold_s=1.0, present=False)
     assert not r.outcome_holding and not r.held, r.message
     assert "no object" in r.message and r.stood
