@@ -114,7 +114,7 @@ def _activation(scenario: str, max_speed: float = MAX_SPEED, min_ramp_s: float =
     meas_joint = ""  # the fastest body joint in any direction (sagging, contact chatter)
     body_names = [sim.robot.joint_names[i] for i in index[body[index]]]
     start_tilt = math.degrees(tilt_rad(sim))
-    for _ in range(round(8.0 / sim.control_period_s)):
+    for _ in range(round(12.0 / sim.control_period_s)):  # a ramp from lying takes ~8 s, then settling
         harness.step()
         cmd = sup.last_command
         if cmd is not None:

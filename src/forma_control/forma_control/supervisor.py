@@ -119,8 +119,9 @@ class SupervisorConfig:
     max_speed_rad_s: float = 0.5  # [rad/s] fastest joint speed during the stand-up, commanded or measured
     # The ramp's targets move at most tracking_headroom * max_speed_rad_s: a PD-tracked joint whose
     # load changes catches up its lag faster than its target moves (measured: a knee of the robot
-    # lying on the floor at 1.2x the target speed over 0.1 s while its feet drag over the floor).
-    tracking_headroom: float = 0.8
+    # lying on the floor at 1.2x the target speed over 0.1 s while its feet drag over the floor;
+    # 1.3x with elliptic friction cones, standing up after an e-stop: 0.526 rad/s at 0.8).
+    tracking_headroom: float = 0.7
     min_ramp_s: float = 0.5  # [s] shortest stand-up ramp
     # After the ramp the supervisor holds its final pose until the measured joints come to rest:
     # handed over while still catching up (a knee 0.04 rad behind its target, measured over DDS),
