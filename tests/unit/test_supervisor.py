@@ -433,7 +433,14 @@ def test_input_watch_names_silent_and_missing_inputs():
 
 @pytest.mark.parametrize(
     "field, value",
-    [("max_speed_rad_s", 0.0), ("max_speed_rad_s", math.nan), ("recover_holds_per_min", 61), ("input_timeout_s", -1.0)],
+    [
+        ("max_speed_rad_s", 0.0),
+        ("max_speed_rad_s", math.nan),
+        ("recover_holds_per_min", 61),
+        ("input_timeout_s", -1.0),
+        ("settle_speed_rad_s", 0.0),
+        ("settle_max_s", math.inf),
+    ],
 )
 def test_bad_config_is_refused_naming_the_field(field, value):
     with pytest.raises(ControlError, match=field):

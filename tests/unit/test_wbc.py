@@ -133,7 +133,16 @@ def test_leg_odometry_matches_simulator_truth_while_standing(controller):
     assert est.load_n == pytest.approx(65.0 * 9.81, rel=0.05)
 
 
-@pytest.mark.parametrize(("field", "value"), [("com_gain", -1.0), ("w_hand", math.nan), ("rate_hz", 10.0)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("com_gain", -1.0),
+        ("w_hand", math.nan),
+        ("rate_hz", 10.0),
+        ("capture_filter_s", -0.01),
+        ("handover_s", math.inf),
+    ],
+)
 def test_bad_settings_are_refused_naming_the_field(field, value):
     with pytest.raises(ControlConfigError, match=field):
         WbcSettings(**{field: value})
