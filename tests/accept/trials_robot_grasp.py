@@ -1,11 +1,14 @@
 """Acceptance trial of the full robot's grasp (issue 4, "the full robot once whole-body control
-exists"): standing on whole-body control in the tabletop world, the robot grasps the tennis ball and
-then the blue cup with its right hand from the side, lifts the palm 10 cm and holds 5 s
-(tests/accept/robot_grasp.py).
+exists"): standing on whole-body control in the tabletop world, the robot grasps the tennis ball,
+the blue cup and the green box with its right hand from the side, lifts the palm 10 cm and holds 5 s
+(tests/accept/robot_grasp.py). Each object is placed +-3 cm and +-30 deg yaw at random (issue 4);
+the box also at +-2 cm without yaw (the figure it reaches; see the box's note).
 
 Seeds 1000-1009 are held out: the plans' offsets were tuned on seeds 0-9. The simulation's friction
 cones are elliptic with impratio 10 (forma_description MjcfOptions, every world); the same seeds
-with MuJoCo's default pyramidal cones are measured beside it as a baseline figure.
+with MuJoCo's default pyramidal cones are measured beside it as a baseline figure (ball and cup).
+Absent (moved away after planning) and knocked away (swatted out of the closing hand) each on 3
+seeds: the grasp must never report holding an object that is not in the hand.
 """
 
 from __future__ import annotations
@@ -19,14 +22,19 @@ from tests.accept.robot_grasp import LIFT_M, run_robot_grasp
 
 SEEDS = range(1000, 1010)
 ABSENT_SEEDS = range(1000, 1003)
-OBJECTS = ("orange_ball", "blue_cup")
+OBJECTS = ("orange_ball", "blue_cup", "green_box")
 REQUIRED = 9  # of 10 per object (issue 4)
 
 
 def _object_figures(obj: str) -> dict:
     runs = [run_robot_grasp(seed, obj) for seed in SEEDS]
-    baseline = [run_robot_grasp(seed, obj, pyramidal_cones=True) for seed in SEEDS]
+    baseline = [run_robot_grasp(seed, obj, pyramidal_cones=True) for seed in SEEDS] if obj != "green_box" else []
     absent = [run_robot_grasp(seed, obj, hold_s=1.0, present=False) for seed in ABSENT_SEEDS]
+    knocked = [run_robot_grasp(seed, obj, hold_s=1.0, knock=True) for seed in ABSENT_SEEDS]
+    # holding reported, yet the object did not come up with the palm and no loss was reported (a
+    # hand that caught the swatted object and lifted it reported the truth)
+    false_holding = sum(r.outcome_holding and not r.held and not r.lost_event for r in knocked)
+    knocked_out = sum(not r.held for r in knocked)
     held, held_pyramidal = sum(r.held for r in runs), sum(r.held for r in baseline)
     absent_success = sum(r.outcome_holding for r in absent)
     held_cm = round((LIFT_M - 0.015) * 100, 1)
@@ -69,10 +77,31 @@ def _object_figures(obj: str) -> dict:
             absent_success == 0,
             note=f"object moved 30 cm away after planning: {absent[0].message if absent else ''}",
         ),
-        "success_pyramidal_cones": Figure(
-            f"{held_pyramidal}/{len(baseline)}", "", note=f"same seeds, the world's pyramidal cones: {why_pyramidal}"
+        "knocked_reported_holding": Figure(
+            f"{false_holding}/{len(knocked)}",
+            "",
+            "0",
+            false_holding == 0 and knocked_out > 0,
+            note=f"swatted out of the closing hand: {knocked_out}/{len(knocked)} not lifted with the palm "
+            f"(centre from the palm per seed {[round(r.object_from_palm_m * 100, 1) for r in knocked]} cm); "
+            + "; ".join(r.message for r in knocked),
         ),
     }
+    if baseline:
+        figures["success_pyramidal_cones"] = Figure(
+            f"{held_pyramidal}/{len(baseline)}", "", note=f"same seeds, the world's pyramidal cones: {why_pyramidal}"
+        )
+    if obj == "green_box":
+        reduced = [run_robot_grasp(seed, obj, placement_error_m=0.02, yaw_error_rad=0.0) for seed in SEEDS]
+        n = sum(r.held for r in reduced)
+        figures["success_2cm_no_yaw"] = Figure(
+            f"{n}/{len(reduced)}",
+            "",
+            note="placed +-2 cm without yaw: the box's palm-vertical grasp is at the edge of the arm's workspace"
+            " (wrist_yaw and the scapula at their limits, the fingertips on the table), a turned or farther box"
+            " is out of reach: "
+            + "; ".join(f"seed {s}: {r.message}" for s, r in zip(SEEDS, reduced, strict=True) if not r.held),
+        )
     return {f"{obj}_{name}": figure for name, figure in figures.items()}
 
 

@@ -1,8 +1,9 @@
 """Smoke trial of the full robot's grasp in MuJoCo (lockstep, sim time): standing on whole-body
 control, the robot lowers its body, grasps an object from the side with the right hand, lifts the
 palm 10 cm and holds it, without falling, past a limit or a MuJoCo warning; with the object gone
-it reports failure. One held-out seed per object and a 1 s hold; the statistics are the
-robot_grasp acceptance trial."""
+it reports failure, and with the cup swatted out of the closing hand too. One held-out seed per
+object (placed +-3 cm, +-30 deg yaw) and a 1 s hold; the statistics are the robot_grasp acceptance
+trial."""
 
 from __future__ import annotations
 
@@ -28,3 +29,10 @@ def test_with_the_ball_gone_the_grasp_reports_failure():
     r = run_robot_grasp(1000, "orange_ball", hold_s=1.0, present=False)
     assert not r.outcome_holding and not r.held, r.message
     assert "no object" in r.message and r.stood
+
+
+def test_with_the_cup_knocked_out_of_the_closing_hand_the_grasp_reports_failure():
+    r = run_robot_grasp(1000, "blue_cup", hold_s=1.0, knock=True)
+    assert r.object_from_palm_m > 0.1, r.object_from_palm_m  # it really left the hand
+    assert not r.outcome_holding and not r.held, r.message
+    assert "lost" in r.message and r.stood

@@ -96,6 +96,18 @@ def test_stale_missing_or_broken_sensors_are_refused(imu_msg, wrenches, reason):
         sensors_from_messages(js, joint_indices(js.name, BODY), imu_msg, wrenches, 0.05)
 
 
+def test_measured_efforts_are_read_and_a_nan_effort_is_refused():
+    """The WBC's hand-over starts from the measured torques: a NaN there must not reach a motor."""
+    js = joint_states()
+    js.effort = [0.0, 1.5, 2.5, 3.5]
+    index = joint_indices(js.name, BODY)
+    s = sensors_from_messages(js, index, imu(), {"left": wrench(), "right": wrench()}, 0.05)
+    np.testing.assert_allclose(s.joint_efforts, [3.5, 2.5, 1.5])
+    js.effort = [0.0, math.nan, 0.0, 0.0]
+    with pytest.raises(SensorsNotReady, match="non-finite"):
+        sensors_from_messages(js, index, imu(), {"left": wrench(), "right": wrench()}, 0.05)
+
+
 def test_joint_states_with_mismatched_arrays_are_refused():
     js = joint_states()
     index = joint_indices(js.name, BODY)
