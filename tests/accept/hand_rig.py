@@ -37,7 +37,8 @@ PLACEMENT_ERROR_M = 0.005  # error of the object pose the stand is placed by (un
 @dataclasses.dataclass(frozen=True)
 class GraspPlan:
     """How the hand approaches one object: grasp type, object centre relative to the stand (the
-    wrist) at grasp height [m, world axes with the stand at zero yaw], goal force [N]."""
+    wrist) at grasp height [m, world axes with the stand at zero yaw; the right hand's, mirrored
+    for the left], goal force [N]."""
 
     grasp_type: str
     object_from_stand_m: tuple[float, float, float]
@@ -132,7 +133,10 @@ def run_grasp(
     if plan.yaw_symmetry_rad:
         stand_yaw = (yaw + plan.yaw_symmetry_rad / 2) % plan.yaw_symmetry_rad - plan.yaw_symmetry_rad / 2
     c, s = math.cos(stand_yaw), math.sin(stand_yaw)
+    # the plans are the right hand's; the left hand is its mirror image across the stand's x-z plane
+    mirror = -1.0 if side == "left" else 1.0
     ox, oy, oz = plan.object_from_stand_m
+    oy *= mirror
     stand = p_obj - np.array([c * ox - s * oy, s * ox + c * oy, oz])
     # the pose estimate the hand is placed by is off by up to placement_error_m in x and y
     stand[:2] += rng.uniform(-placement_error_m, placement_error_m, 2) if randomize else 0.0
@@ -140,6 +144,7 @@ def run_grasp(
         d.qpos[adr : adr + 3] = (p_obj[0] - 0.35, p_obj[1], p_obj[2])
         mujoco.mj_forward(m, d)
     ax, ay, az = plan.approach_from_m
+    ay *= mirror
     approach = stand + np.array([c * ax - s * ay, s * ax + c * ay, az])
     sim.set_stand(*approach, stand_yaw, jump=True)
 

@@ -10,6 +10,7 @@ trial counts when the action reported holding, no object-lost event came, and th
 >= 8.5 cm with the stand. Criterion >= 9/10 each. Measured: cup, box and ball 10/10 each (dev
 seeds 50/50 each); with the default pyramidal friction cones the same plans gave 0/10 each on dev
 seeds 5000-5009 (the soft friction crept, see hand_stand.xml).
+hand_grasp_left: the same with the left hand, the right hand's plans mirrored (seeds 7000-9009).
 hand_grasp_failures: the grasp must never report success with the object absent (moved 35 cm
 away), with the object absent and the hand 2 cm lower than planned (its little finger pressing the
 bare table), or with the object knocked away by a 40 N push out of the hand's open side at first
@@ -72,6 +73,23 @@ def hand_grasp() -> dict:
         round(float(np.median(cycles)), 3) if cycles else math.nan, "s", note="goal to holding, sim time"
     )
     out["hand_tick_p99_us"] = Figure(round(float(np.percentile(ticks, 99)), 1), "us", note="grasp state machine")
+    return out
+
+
+@trial("hand_grasp_left")
+def hand_grasp_left() -> dict:
+    """The left hand, mirrored plans: cup, box and ball, 10 randomized trials each (seeds of their own)."""
+    out = {}
+    for i, obj in enumerate(OBJECTS):
+        rs = [run_grasp(obj, seed=7000 + 1000 * i + k, side="left") for k in range(TRIALS_PER_OBJECT)]
+        ok = sum(r.held for r in rs)
+        out[f"left_{obj}_success"] = Figure(
+            f"{ok}/{len(rs)}",
+            "",
+            ">= 9/10",
+            ok >= 9,
+            note="failures: " + "; ".join(sorted({r.lost_event or r.message for r in rs if not r.held}))[:200],
+        )
     return out
 
 
