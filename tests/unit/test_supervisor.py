@@ -577,6 +577,8 @@ def test_the_hardware_taking_the_estop_topic_first_is_the_operators_estop_not_an
     t = stand_up(sup)
     sup.hardware_state(hw(StopState.DAMP, TOPIC_ESTOP, estop=True), t + 0.01)
     assert not sup.external_estop
+    # safety/state says engaged from the hardware's report on, not only once the topic is handled
+    assert sup.mode == Mode.ESTOP and sup.estop_engaged
     sup.request_estop(True, "safety/estop topic", t + 0.02)
     reply = sup.request_estop(False, "safety/estop topic", t + 0.03)
     assert any(isinstance(a, ReleaseEStop) for a in reply.actions)

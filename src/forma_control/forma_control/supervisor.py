@@ -216,7 +216,11 @@ class Supervisor:
 
     @property
     def estop_engaged(self) -> bool:
-        return self.operator_estop or self.external_estop
+        """What safety/state reports. The hardware takes the operator's safety/estop itself too and
+        may report it before this supervisor's own subscription has: the e-stop is engaged from then
+        on (a state saying ESTOP with estop_engaged false was published in that gap)."""
+        hardware_took_topic = self.hw is not None and self.hw.estop_engaged and TOPIC_ESTOP in self.hw.reasons.values()
+        return self.operator_estop or self.external_estop or hardware_took_topic
 
     def drain_transitions(self) -> list[Transition]:
         out, self.transitions = self.transitions, []
