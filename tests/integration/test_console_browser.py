@@ -44,7 +44,8 @@ def screenshot(page, name: str) -> np.ndarray:
 
 def dark_fraction(rgb: np.ndarray) -> float:
     """Share of dark pixels. The white ground with its grey grid has ~0.05 % below 150 (measured,
-    empty scene); the robot, standing or fallen, brings ~0.35 %."""
+    empty scene); the standing robot brings 0.14-0.35 % (measured in CI runs: how much of its dark
+    face panel and soles the software renderer shows varies)."""
     return float((rgb.mean(axis=2) < 150).mean())
 
 
@@ -106,7 +107,7 @@ def test_console_drives_the_robot_from_a_browser(tmp_path):
                 estop.wait_for(timeout=60_000)
                 page.wait_for_timeout(8_000)  # the scene arrives and software WebGL draws it
                 standing = screenshot(page, "standing")
-                assert dark_fraction(standing) > 0.0015, "the 3D view shows nothing but the ground"
+                assert dark_fraction(standing) > 0.001, "the 3D view shows nothing but the ground"
 
                 # a hand target: its gizmo appears in the 3D view, at the live hand pose
                 page.get_by_role("tab", name="Hands").click()
