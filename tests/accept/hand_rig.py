@@ -78,6 +78,13 @@ class GraspRun:
     warnings: dict
 
 
+def hand_yaw(plan: GraspPlan, object_yaw_rad: float) -> float:
+    """The hand's turn about the vertical that matches the object's yaw, modulo the object's symmetry
+    (0 for a round object) [rad]."""
+    period = plan.yaw_symmetry_rad
+    return (object_yaw_rad + period / 2) % period - period / 2 if period else 0.0
+
+
 def _yaw_quat(yaw: float) -> np.ndarray:
     return np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
 
@@ -129,9 +136,7 @@ def run_grasp(
     mujoco.mj_forward(m, d)
     p_obj = d.xpos[body].copy()
     # The stand's yaw follows the object's (modulo its symmetry); the offset turns with it.
-    stand_yaw = 0.0
-    if plan.yaw_symmetry_rad:
-        stand_yaw = (yaw + plan.yaw_symmetry_rad / 2) % plan.yaw_symmetry_rad - plan.yaw_symmetry_rad / 2
+    stand_yaw = hand_yaw(plan, yaw)
     c, s = math.cos(stand_yaw), math.sin(stand_yaw)
     # the plans are the right hand's; the left hand is its mirror image across the stand's x-z plane
     mirror = -1.0 if side == "left" else 1.0

@@ -60,7 +60,7 @@ from forma_hands.hand_joints import LOCAL_JOINTS, HandJoints
 from forma_hands.taxonomy import grasp_types
 from forma_hardware import JointCommand
 from forma_sim.simulation import HAND_ORIENTATIONS, Simulation
-from tests.accept.hand_rig import PLANS
+from tests.accept.hand_rig import PLANS, hand_yaw
 from tests.accept.scenarios import fallen, wbc_stand
 from tests.accept.trials_wbc import limit_violations
 
@@ -129,13 +129,6 @@ class RobotGraspRun:
 
 def _yaw(angle: float) -> np.ndarray:
     return pin.utils.rpyToMatrix(0.0, 0.0, angle)
-
-
-def hand_yaw(plan, object_yaw_rad: float) -> float:
-    """The hand's turn about the vertical that matches the object's yaw, modulo the object's symmetry
-    (0 for a round object) [rad]."""
-    period = plan.yaw_symmetry_rad
-    return (object_yaw_rad + period / 2) % period - period / 2 if period else 0.0
 
 
 def grasp_pose_in_world(sim: Simulation, obj: str, object_yaw_rad: float = 0.0) -> tuple[pin.SE3, pin.SE3]:
