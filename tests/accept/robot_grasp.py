@@ -33,9 +33,11 @@ out while the fingers close and the cup slides out of the hand in the lift (0/10
 with the elliptic cones and impratio 10 the generated model ships (MjcfOptions), both hold.
 Whole-body standing and push recovery measure the same either way (see src/forma_hands/README.md).
 
-The box (6 cm) keeps the palm vertical like the cup, and the torso leans 0.2 rad to the right as
-well (POSTURES), lowering the right shoulder: it is grasped 10/10 at +-2 cm without yaw (dev), but
-the arm does not reach a turned or farther box at this height (src/forma_hands/README.md).
+The box (6 cm) is grasped with the hand rolled 30 deg palm-down like the ball (with the palm
+vertical the arm did not reach a turned or farther box at this height: wrist_yaw and the scapula at
+their limits, the fingertips on the table), the torso leaning 0.2 rad to the right as well
+(POSTURES), lowering the right shoulder; the hand turns with a box turned counter-clockwise only
+partly (COUNTER_CLOCKWISE_TURN). See src/forma_hands/README.md.
 
 The object's pose is the simulator's ground truth, used here only to plan the approach (on the
 robot that is perception's job); the controllers see only what the hardware topics carry. The
@@ -87,8 +89,12 @@ PLAN_SHIFT_M: dict[str, tuple[float, float, float]] = {
 # the hand rig's object of the same size and mass
 RIG_OBJECT = {"orange_ball": "ball", "blue_cup": "cup", "green_box": "box"}
 FINGERS_YAW_RAD = math.pi / 2  # the rig's palm_side hand turned so the fingers point forward (+x)
-# hand and plan rolled about the fingers' axis through the ball, palm facing partly down (see above)
-PALM_ROLL_RAD = {"orange_ball": math.radians(30.0)}
+# hand and plan rolled about the fingers' axis through the object, palm facing partly down (see above)
+PALM_ROLL_RAD = {"orange_ball": math.radians(30.0), "green_box": math.radians(30.0)}
+# the share of a box's counter-clockwise yaw the right hand turns with (fingers toward the body's
+# midline): fully turned, at the wrist's limit, the hand pushed the box 5-6 cm away while moving in
+# (dev seeds 2-4, +18..+29 deg); the closing fingers turn the box the rest of the way
+COUNTER_CLOCKWISE_TURN = {"green_box": 0.4}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +154,10 @@ def grasp_pose_in_world(sim: Simulation, obj: str, object_yaw_rad: float = 0.0) 
     # ball the hand holds it exactly as on the rig; the wrist's flexion then helps tilt the hand up
     centre = pin.SE3(np.eye(3), d.xpos[m.body(obj).id].copy())
     roll = pin.SE3(pin.utils.rpyToMatrix(-PALM_ROLL_RAD.get(obj, 0.0), 0.0, 0.0), np.zeros(3))
-    yaw = pin.SE3(_yaw(hand_yaw(plan, object_yaw_rad)), np.zeros(3))
+    hand_turn_rad = hand_yaw(plan, object_yaw_rad)
+    if hand_turn_rad > 0.0:
+        hand_turn_rad *= COUNTER_CLOCKWISE_TURN.get(obj, 1.0)
+    yaw = pin.SE3(_yaw(hand_turn_rad), np.zeros(3))
     grasp = centre * yaw * roll * centre.inverse() * palm_link * palm_to_hand
     pre = pin.SE3(grasp.rotation, grasp.translation + yaw.rotation @ turn @ np.array(plan.approach_from_m))
     return grasp, pre
