@@ -96,8 +96,11 @@ class LaunchedDeployment:
                 pass
         return alive
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self.stop()
+        if exc_type is not None:  # pytest shows this under "Captured stdout" with the failure
+            print(f"--- the deployment's output (last 8000 characters; logs in {self.log_dir}) ---")
+            print(self.output[-8000:])
         for p in self.leftovers():  # never leave a test's processes behind, whatever failed
             p.kill()
 

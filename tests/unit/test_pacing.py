@@ -55,3 +55,27 @@ def test_a_commander_that_slows_down_under_load_gets_no_longer_leash_than_60_ms(
         pacer.note(["body"], t)
     assert pacer.may_step(t + 0.055, 0.0)
     assert not pacer.may_step(t + 0.065, 0.0)
+
+
+def test_a_commander_that_stalls_now_and_then_keeps_the_leash_of_its_usual_pace():
+    # a WBC answering every 2nd-3rd period with a 40 ms stall every 8th answer: the simulation
+    # waits out the stalls (a running mean of the gaps gave it a ~30 ms leash, the robot jolted)
+    pacer = CommandPacer(PERIOD, max_wait_s=1.0)
+    t = 0.0
+    for k in range(80):
+        t += 0.040 if k % 8 == 7 else (0.004 if k % 2 else 0.006)
+        pacer.note(["body"], t)
+    assert pacer.may_step(t + 0.012, 0.0)
+    assert not pacer.may_step(t + 0.020, 0.0)
+
+
+def test_a_group_reset_to_active_is_waited_for_until_its_first_command():
+    pacer = CommandPacer(PERIOD, max_wait_s=1.0)
+    pacer.expect("body", 5.0)  # reset at sim time 5 s: nobody has commanded yet
+    assert pacer.may_step(5.02, 0.0)
+    assert not pacer.may_step(5.04, 0.1)  # the 0.1 s watchdog must not run out before it answers
+    pacer.note(["body"], 5.04)
+    assert pacer.may_step(5.042, 0.2)
+    pacer.expect("left_hand", 6.0)  # nobody commands this hand: one wall limit, then on
+    assert not pacer.may_step(6.04, 1.0)
+    assert pacer.may_step(6.04, 2.0)

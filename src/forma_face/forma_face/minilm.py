@@ -68,15 +68,21 @@ class MiniLM:
         self.heads = 12
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self._encode_one(t) for t in texts]) if texts else np.zeros((0, 384), np.float32)
-
-    def _encode_one(self, text: str) -> np.ndarray:
+        """All texts in one pass: their tokens stacked into one matrix for the dense layers (the
+        cost), attention within each text's own tokens (no padding, so exact). One text at a time
+        took 2.5 s for the shipped intents' examples, over a minute at nice 10 beside the sim."""
+        if not texts:
+            return np.zeros((0, 384), np.float32)
         w = self.w
-        ids = np.array(self.tokenizer.encode(text).ids)
-        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][: len(ids)]
+        ids = [np.array(self.tokenizer.encode(t).ids) for t in texts]
+        bounds = np.cumsum([0] + [len(i) for i in ids])
+        spans = list(zip(bounds[:-1], bounds[1:], strict=True))  # each text's rows
+        positions = np.concatenate([np.arange(len(i)) for i in ids])
+        x = w["embeddings.word_embeddings.weight"][np.concatenate(ids)]
+        x = x + w["embeddings.position_embeddings.weight"][positions]
         x = x + w["embeddings.token_type_embeddings.weight"][0]
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        n, d = x.shape
+        d = x.shape[1]
         hd = d // self.heads
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
@@ -84,13 +90,13 @@ class MiniLM:
             def lin(t, name, p=p):
                 return t @ w[p + name + ".weight"].T + w[p + name + ".bias"]
 
-            q = lin(x, "attention.self.query").reshape(n, self.heads, hd).transpose(1, 0, 2)
-            k = lin(x, "attention.self.key").reshape(n, self.heads, hd).transpose(1, 0, 2)
-            v = lin(x, "attention.self.value").reshape(n, self.heads, hd).transpose(1, 0, 2)
-            scores = q @ k.transpose(0, 2, 1) / math.sqrt(hd)
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            att = (scores / scores.sum(-1, keepdims=True)) @ v
-            att = att.transpose(1, 0, 2).reshape(n, d)
+            q, k, v = (lin(x, f"attention.self.{n}") for n in ("query", "key", "value"))
+            att = np.empty_like(x)
+            for a, b in spans:
+                qs, ks, vs = (m[a:b].reshape(b - a, self.heads, hd).transpose(1, 0, 2) for m in (q, k, v))
+                scores = qs @ ks.transpose(0, 2, 1) / math.sqrt(hd)
+                scores = np.exp(scores - scores.max(-1, keepdims=True))
+                att[a:b] = ((scores / scores.sum(-1, keepdims=True)) @ vs).transpose(1, 0, 2).reshape(b - a, d)
             x = _layer_norm(
                 x + lin(att, "attention.output.dense"),
                 w[p + "attention.output.LayerNorm.weight"],
@@ -100,5 +106,5 @@ class MiniLM:
             x = _layer_norm(
                 x + lin(h, "output.dense"), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]
             )
-        pooled = x.mean(0)
-        return (pooled / np.linalg.norm(pooled)).astype(np.float32)
+        pooled = np.stack([x[a:b].mean(0) for a, b in spans])
+        return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)

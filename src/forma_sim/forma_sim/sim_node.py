@@ -237,6 +237,12 @@ class SimNode(HardwareNode):
                 self.pacer.note(groups, stamp_s)
             self._command_arrived.set()
 
+    def after_reset(self) -> None:
+        if self.pacer is not None:
+            for group, state in self.sim.stop_states().items():
+                if state == StopState.ACTIVE:
+                    self.pacer.expect(group, self.sim.time)
+
     def _wait_for_commanders(self) -> None:
         """Hold the next period back while a live commander lags (see forma_sim.pacing)."""
         while self._running:
