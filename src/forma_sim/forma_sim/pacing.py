@@ -50,7 +50,7 @@ class CommandPacer:
         for g in groups:
             c = self.groups.get(g)
             if c is None:
-                self.groups[g] = _Commander(stamp_s, 0.01)
+                self.expect(g, stamp_s)
                 continue
             gap = stamp_s - c.stamp_s
             if gap > 0 and c.live:  # (the silence of a stopped commander says nothing of its rate)
