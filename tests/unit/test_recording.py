@@ -13,7 +13,14 @@ from mcap_ros2.decoder import DecoderFactory
 from rclpy.serialization import serialize_message
 
 from forma_record.errors import RecordError
-from forma_record.mcap_file import RecordingWriter, SplitPolicy, is_complete, read_messages, recover
+from forma_record.mcap_file import (
+    RecordingWriter,
+    SplitPolicy,
+    is_complete,
+    read_messages,
+    recorded_channels,
+    recover,
+)
 from forma_record.schema import dependencies, normalize, ros2msg_schema
 
 TYPES = [
@@ -120,6 +127,9 @@ def test_a_file_cut_short_reads_to_the_cut_and_recovers(tmp_path):
     assert count == len(kept) and is_complete(out)
     with open(out, "rb") as f:
         assert make_reader(f).get_summary().statistics.message_count == count
+    # the replayer's topics, before any message: from a scan of the cut file, the summary of the recovered
+    for f in (cut, out):
+        assert {t: s for t, (s, _) in recorded_channels(f).items()} == {"/joint_states": "sensor_msgs/JointState"}
 
 
 def test_bad_input_is_refused(tmp_path):

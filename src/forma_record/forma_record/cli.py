@@ -26,6 +26,10 @@ def add_commands(sub, process_host) -> None:
     p.add_argument("-r", "--rate", type=float, default=1.0, help="playback speed (2 = twice as fast)")
     p.add_argument("--clock", action="store_true", help="publish /clock with the recording's time")
     p.add_argument("--topics", nargs="*", default=[], help="only these topics")
+    p.add_argument(
+        "--wait-for-subscribers", type=float, default=1.0, metavar="SECONDS",
+        help="before playing, wait at most this long until every replayed topic has a subscriber",
+    )  # fmt: skip
     p.set_defaults(func=replay)
     p = sub.add_parser("recover", help="rewrite a recording cut short by a crash as a complete MCAP file")
     p.add_argument("file")
@@ -63,7 +67,7 @@ def replay(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: replayer.stop_event.set())
     try:
         print(f"replaying {', '.join(map(str, files))} at {args.rate:g}x", file=sys.stderr)
-        report = replayer.run(wait_for_subscribers_s=1.0)
+        report = replayer.run(wait_for_subscribers_s=args.wait_for_subscribers)
         total = sum(report.counts.values())
         print(
             f"replayed {total} messages on {len(report.counts)} topics in {report.duration_s:.1f} s; timing "

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 
 from mcap.exceptions import McapError
+from mcap.reader import make_reader
 from mcap.records import Channel, Message, Schema
 from mcap.stream_reader import StreamReader
 from mcap.writer import CompressionType, Writer
@@ -175,6 +176,23 @@ def read_messages(path: str | pathlib.Path) -> Iterator[RecordedMessage]:
         except (McapError, EOFError, ValueError, KeyError, struct.error) as exc:
             if not _is_truncation(exc):
                 raise RecordError(f"{path}: not a readable MCAP file: {exc}") from exc
+
+
+def recorded_channels(path: str | pathlib.Path) -> dict[str, tuple[str, dict]]:
+    """topic -> (schema name, channel metadata) of every channel in a file: from the summary of a
+    complete file (no message is read), else by scanning a file cut short by a crash."""
+    if is_complete(path):
+        with open(path, "rb") as f:
+            try:
+                summary = make_reader(f).get_summary()
+            except (McapError, EOFError, ValueError, struct.error) as exc:
+                raise RecordError(f"{path}: not a readable MCAP file: {exc}") from exc
+        if summary is not None:
+            return {c.topic: (summary.schemas[c.schema_id].name, dict(c.metadata)) for c in summary.channels.values()}
+    found: dict[str, tuple[str, dict]] = {}
+    for m in read_messages(path):
+        found.setdefault(m.topic, (m.schema_name, dict(m.channel.metadata)))
+    return found
 
 
 def _is_truncation(exc: Exception) -> bool:

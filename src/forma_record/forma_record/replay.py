@@ -24,7 +24,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from forma_record.errors import RecordError
-from forma_record.mcap_file import RecordedMessage, read_messages
+from forma_record.mcap_file import read_messages, recorded_channels
 
 CLOCK_PERIOD_S = 0.01
 
@@ -92,25 +92,40 @@ class Replayer:
         self.clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
         self.stop_event = threading.Event()
 
-    def _publisher(self, m: RecordedMessage):
-        pub = self.publishers.get(m.topic)
+    def _publisher(self, topic: str, schema_name: str, metadata: dict):
+        pub = self.publishers.get(topic)
         if pub is None:
-            package, kind, name = ros_type(m.schema_name).split("/")
+            package, kind, name = ros_type(schema_name).split("/")
             try:
                 msg_class = getattr(importlib.import_module(f"{package}.{kind}"), name)
             except (ImportError, AttributeError) as exc:
-                raise RecordError(f"{m.topic}: message type {m.schema_name} is not installed here") from exc
-            pub = self.node.create_publisher(msg_class, m.topic, offered_qos(dict(m.channel.metadata)))
-            self.publishers[m.topic] = pub
+                raise RecordError(f"{topic}: message type {schema_name} is not installed here") from exc
+            pub = self.node.create_publisher(msg_class, topic, offered_qos(metadata))
+            self.publishers[topic] = pub
         return pub
 
-    def _wanted(self, m: RecordedMessage) -> bool:
-        if self.clock and m.topic == "/clock":
+    def _wait_for_subscribers(self, timeout_s: float) -> None:
+        """Create every replayed topic's publisher, then wait (at most timeout_s) until each has a
+        subscriber: a publisher made at its first message would lose what it sends before discovery
+        matches it (0.5 s and more on a loaded machine)."""
+        for f in self.files:
+            for topic, (schema_name, metadata) in recorded_channels(f).items():
+                if self._wanted_topic(topic):
+                    self._publisher(topic, schema_name, metadata)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self.stop_event.is_set():
+            if all(p.get_subscription_count() > 0 for p in self.publishers.values()):
+                time.sleep(0.05)  # the subscribers' side of the match settles just after
+                return
+            time.sleep(0.02)
+
+    def _wanted_topic(self, topic: str) -> bool:
+        if self.clock and topic == "/clock":
             return False
-        return not self.topics or m.topic in self.topics
+        return not self.topics or topic in self.topics
 
     def run(self, wait_for_subscribers_s: float = 0.0) -> ReplayReport:
-        messages = (m for f in self.files for m in read_messages(f) if self._wanted(m))
+        messages = (m for f in self.files for m in read_messages(f) if self._wanted_topic(m.topic))
         first = next(messages, None)
         if first is None:
             raise RecordError(f"nothing to replay in {', '.join(map(str, self.files))}")
@@ -118,15 +133,14 @@ class Replayer:
         counts: dict[str, int] = {}
         errors: list[float] = []
         if wait_for_subscribers_s > 0:
-            self._publisher(first)
-            time.sleep(wait_for_subscribers_s)  # let discovery match the publishers first
+            self._wait_for_subscribers(wait_for_subscribers_s)
         start = time.monotonic()
         next_clock = 0.0
         for m in _chain(first, messages):
             if self.stop_event.is_set():
                 break
             due = (m.log_time_ns - t_first) * 1e-9 / self.rate
-            pub = self._publisher(m)
+            pub = self._publisher(m.topic, m.schema_name, dict(m.channel.metadata))
             while True:  # sleep until due, publishing /clock on the way when asked
                 now = time.monotonic() - start
                 if self.clock_pub is not None and now >= next_clock:
