@@ -1,13 +1,16 @@
-"""The full robot grasps an object from the tabletop world with its right hand: the scenario shared
-by the robot_grasp acceptance trial and its system smoke test.
+"""The full robot grasps an object from the tabletop world with one hand: the scenario shared by
+the robot_grasp acceptance trial and its system smoke test. Everything below is said of the right
+hand; the left hand runs the same plan mirrored across the robot's sagittal (x-z) plane: the object
+placed at -y (the red cup for the blue one), the lean and the object's yaw mirrored, the grasp pose
+the mirror image of the right hand's (as the hand rig does).
 
 The robot stands on whole-body control (lockstep, 500 Hz) and the forma_hands GraspController runs
 in lockstep at 100 Hz, as on the hand rig (hand_rig.py). Sequence:
 
 1. Lower the body (2.5 s) and bring the open, pre-shaped right hand beside the object: palm facing
    it, thumb up, fingers pointing forward, 10 cm behind the grasp pose (the rig's side plan
-   `hand_rig.PLANS`, turned so the fingers point away from the robot; for the ball also rolled
-   30 deg palm-down).
+   `hand_rig.PLANS`, turned so the fingers point away from the robot; for the ball and the box
+   also rolled 30 deg palm-down).
 2. Move the palm in along the fingers to the grasp pose (1.5 s, smooth).
 3. Grasp goal `power` (close to contact and force); if holding, lift the palm 10 cm, hold 5 s.
 
@@ -66,7 +69,6 @@ from tests.accept.hand_rig import PLANS, hand_yaw
 from tests.accept.scenarios import fallen, wbc_stand
 from tests.accept.trials_wbc import limit_violations
 
-SIDE = "right"
 HAND_HZ = 100.0
 LIFT_M = 0.10
 HOLD_S = 5.0
@@ -79,15 +81,21 @@ PLACEMENT_ERROR_M = 0.03  # the object's placement is randomized by this much in
 PLACEMENT_YAW_RAD = math.pi / 6  # ... and its yaw by this much [rad]
 # where the trial puts each object (world x, y [m]): in front of the right shoulder, its near edge
 # 4 cm behind the table's front edge (x = 0.30 m), clear of the other objects for the approach
+# (the left hand's: y mirrored)
 PLACEMENT_XY = {"orange_ball": (0.37, -0.22), "blue_cup": (0.37, -0.22), "green_box": (0.37, -0.22)}
-MOVED_ASIDE = {"blue_cup": (0.75, -0.40)}  # [m, world x y]: it stands where the fingers end up
+# [m, world x y]: the cup on the hand's side stands where the fingers end up (the left hand's: mirrored)
+MOVED_ASIDE = {"right": {"blue_cup": (0.75, -0.40)}, "left": {"red_cup": (0.75, 0.40)}}
+# the left hand grasps the red cup (the blue one's twin, mirrored across the table's midline)
+MIRRORED_OBJECT = {"blue_cup": "red_cup"}
+MIRROR = np.diag([1.0, -1.0, 1.0])  # the robot's sagittal (x-z) plane: y -> -y
 # added to the rig plan's object offset (rig axes: x out of the palm, -y along the fingers, z up) [m]
 PLAN_SHIFT_M: dict[str, tuple[float, float, float]] = {
     "orange_ball": (0.0, 0.0, -0.0075),
     "blue_cup": (0.0, 0.0, -0.03),
+    "red_cup": (0.0, 0.0, -0.03),
 }
 # the hand rig's object of the same size and mass
-RIG_OBJECT = {"orange_ball": "ball", "blue_cup": "cup", "green_box": "box"}
+RIG_OBJECT = {"orange_ball": "ball", "blue_cup": "cup", "red_cup": "cup", "green_box": "box"}
 FINGERS_YAW_RAD = math.pi / 2  # the rig's palm_side hand turned so the fingers point forward (+x)
 # hand and plan rolled about the fingers' axis through the object, palm facing partly down (see above)
 PALM_ROLL_RAD = {"orange_ball": math.radians(30.0), "green_box": math.radians(30.0)}
@@ -109,7 +117,7 @@ class LowPosture:
     ramp_s: float = 2.5  # time to go down (and to bring the hand to its pre-grasp pose) [s]
 
 
-# the box's palm-vertical grasp is 6 cm above the table: the torso also leans 0.2 rad to the right,
+# the box's grasp is 6 cm above the table: the torso also leans 0.2 rad to the right,
 # lowering the right shoulder (the lean's tilt stays within TorsoLimits' 0.5 rad: less forward pitch)
 POSTURES = {"green_box": LowPosture(waist_pitch_rad=0.3, waist_roll_rad=0.2)}
 
@@ -137,22 +145,42 @@ def _yaw(angle: float) -> np.ndarray:
     return pin.utils.rpyToMatrix(0.0, 0.0, angle)
 
 
-def grasp_pose_in_world(sim: Simulation, obj: str, object_yaw_rad: float = 0.0) -> tuple[pin.SE3, pin.SE3]:
-    """(grasp, pre-grasp) poses of the right palm frame `right_hand` in the world, from the rig's
-    plan for this object: its offset is the palm link's (the rig's stand) to the object centre,
-    the whole plan turned about the object's vertical axis with the object's yaw (hand_yaw)."""
+def mirrored(pose: pin.SE3) -> pin.SE3:
+    """A pose's mirror image across the x-z plane: the left hand's frames are the right's mirrored
+    (forma_sim HAND_ORIENTATIONS: roll and yaw change sign)."""
+    return pin.SE3(MIRROR @ pose.rotation @ MIRROR, MIRROR @ pose.translation)
+
+
+def grasp_pose_in_world(
+    sim: Simulation, obj: str, object_yaw_rad: float = 0.0, side: str = "right"
+) -> tuple[pin.SE3, pin.SE3]:
+    """(grasp, pre-grasp) poses of the palm frame `<side>_hand` in the world, from the rig's plan for
+    this object: its offset is the palm link's (the rig's stand) to the object centre, the whole
+    plan turned about the object's vertical axis with the object's yaw (hand_yaw). The left hand's
+    is the mirror image of the right hand's for the mirrored object."""
+    m, d = sim.model, sim.data
+    centre_w = d.xpos[m.body(obj).id].copy()
+    if side == "left":
+        grasp, pre = _right_grasp_pose(sim, obj, MIRROR @ centre_w, -object_yaw_rad)
+        return mirrored(grasp), mirrored(pre)
+    return _right_grasp_pose(sim, obj, centre_w, object_yaw_rad)
+
+
+def _right_grasp_pose(
+    sim: Simulation, obj: str, centre_w: np.ndarray, object_yaw_rad: float
+) -> tuple[pin.SE3, pin.SE3]:
     m, d = sim.model, sim.data
     plan = PLANS[RIG_OBJECT[obj]]
     turn = _yaw(FINGERS_YAW_RAD)
-    rotation = turn @ pin.utils.rpyToMatrix(*HAND_ORIENTATIONS[plan.orientation][SIDE])
+    rotation = turn @ pin.utils.rpyToMatrix(*HAND_ORIENTATIONS[plan.orientation]["right"])
     offset = np.array(plan.object_from_stand_m) + np.array(PLAN_SHIFT_M.get(obj, (0.0, 0.0, 0.0)))
-    palm_link = pin.SE3(rotation, d.xpos[m.body(obj).id] - turn @ offset)
-    body, site = m.body(f"{SIDE}_palm").id, m.site(f"{SIDE}_hand").id
+    palm_link = pin.SE3(rotation, centre_w - turn @ offset)
+    body, site = m.body("right_palm").id, m.site("right_hand").id
     r_body = d.xmat[body].reshape(3, 3)
     palm_to_hand = pin.SE3(r_body.T @ d.site_xmat[site].reshape(3, 3), r_body.T @ (d.site_xpos[site] - d.xpos[body]))
     # rolled about the fingers' axis through the object's centre (palm facing partly down): for a
     # ball the hand holds it exactly as on the rig; the wrist's flexion then helps tilt the hand up
-    centre = pin.SE3(np.eye(3), d.xpos[m.body(obj).id].copy())
+    centre = pin.SE3(np.eye(3), centre_w.copy())
     roll = pin.SE3(pin.utils.rpyToMatrix(-PALM_ROLL_RAD.get(obj, 0.0), 0.0, 0.0), np.zeros(3))
     hand_turn_rad = hand_yaw(plan, object_yaw_rad)
     if hand_turn_rad > 0.0:
@@ -204,12 +232,20 @@ def run_robot_grasp(
     knock: bool = False,
     placement_error_m: float = PLACEMENT_ERROR_M,
     yaw_error_rad: float = PLACEMENT_YAW_RAD,
+    side: str = "right",
     debug: bool = False,
 ) -> RobotGraspRun:
     """One grasp; present=False moves the object 30 cm further away after planning (the hand then
     grasps at the planned place: it must report failure); knock=True swats the object out of the
-    palm (KNOCK_SPEED_M_S, its weight lifted for the 0.1 s push) once a finger touches it while closing."""
+    palm (KNOCK_SPEED_M_S, its weight lifted for the 0.1 s push) once a finger touches it while closing.
+    `obj` is the right hand's object (the left hand grasps its mirror twin, MIRRORED_OBJECT)."""
     posture = posture or POSTURES.get(obj, LowPosture())
+    mirror = -1.0 if side == "left" else 1.0
+    placement_xy = PLACEMENT_XY[obj]
+    if side == "left":
+        posture = dataclasses.replace(posture, waist_roll_rad=-posture.waist_roll_rad)
+        obj = MIRRORED_OBJECT.get(obj, obj)
+    other = "left" if side == "right" else "right"
     outputs: list = []
     sim, harness, wbc = wbc_stand(world="tabletop", outputs=outputs)
     m, d = sim.model, sim.data
@@ -217,7 +253,7 @@ def run_robot_grasp(
         m.opt.cone, m.opt.impratio = mujoco.mjtCone.mjCONE_PYRAMIDAL, 1.0
     # --- the hand: its controller takes over from the start ramp's (else its watchdog holds it) ---
     plan = PLANS[RIG_OBJECT[obj]]
-    hand = HandJoints.from_robot(sim.robot, SIDE)
+    hand = HandJoints.from_robot(sim.robot, side)
     grasp_ctrl = GraspController(hand, grasp_types(hand), GraspConfig())
     order = [sim.robot.joint_names.index(n) for n in hand.names]
     ticks: list[float] = []
@@ -232,33 +268,34 @@ def run_robot_grasp(
         t0 = time.perf_counter()
         if grasp_ctrl.targets is None:
             grasp_ctrl.hold_position(q)
-        targets, _ = grasp_ctrl.tick(s.time, 1.0 / HAND_HZ, q, e, s.fingertip_forces(SIDE))
+        targets, _ = grasp_ctrl.tick(s.time, 1.0 / HAND_HZ, q, e, s.fingertip_forces(side))
         ticks.append((time.perf_counter() - t0) * 1e6)
         if not t_hold and grasp_ctrl.phase == Phase.HOLD:
             t_hold.append(s.time)
         return JointCommand(list(hand.names), position=[targets[j] for j in LOCAL_JOINTS], stamp_s=s.time)
 
     harness.add_controller("hands", HAND_HZ, hand_control)
-    grasp_ctrl.start(GraspGoal(SIDE, plan.grasp_type, plan.max_force_n), sim.time, read(sim)[0], preshape_only=True)
+    grasp_ctrl.start(GraspGoal(side, plan.grasp_type, plan.max_force_n), sim.time, read(sim)[0], preshape_only=True)
     # --- place the object -------------------------------------------------------------------
     rng = np.random.default_rng(seed)
     adr = m.joint(obj).qposadr[0]
-    d.qpos[adr : adr + 2] = np.array(PLACEMENT_XY[obj]) + rng.uniform(-placement_error_m, placement_error_m, 2)
+    placed = np.array(placement_xy) + rng.uniform(-placement_error_m, placement_error_m, 2)
+    d.qpos[adr : adr + 2] = placed * (1.0, mirror)
     object_yaw = float(rng.uniform(-yaw_error_rad, yaw_error_rad))
     d.qpos[adr + 3 : adr + 7] = (math.cos(object_yaw / 2), 0.0, 0.0, math.sin(object_yaw / 2))
     d.qvel[m.joint(obj).dofadr[0] : m.joint(obj).dofadr[0] + 6] = 0.0
-    for other, xy in MOVED_ASIDE.items():  # out of the hand's way
-        if other == obj:
+    for aside, xy in MOVED_ASIDE[side].items():  # out of the hand's way
+        if aside == obj:
             continue
-        d.qpos[m.joint(other).qposadr[0] : m.joint(other).qposadr[0] + 2] = xy
+        d.qpos[m.joint(aside).qposadr[0] : m.joint(aside).qposadr[0] + 2] = xy
     mujoco.mj_forward(m, d)
     harness.run(0.3)  # the object settles on the table
     z0 = float(d.xpos[m.body(obj).id][2])
-    soles0 = {side: d.site_xpos[i][:2].copy() for side, i in sim.sole_sites.items()}
+    soles0 = {foot: d.site_xpos[i][:2].copy() for foot, i in sim.sole_sites.items()}
     p_obj = d.xpos[m.body(obj).id].copy()
     # --- plan in odom -----------------------------------------------------------------------
     odom = odom_from_world(sim, wbc)
-    grasp_w, pre_w = grasp_pose_in_world(sim, obj, object_yaw)
+    grasp_w, pre_w = grasp_pose_in_world(sim, obj, object_yaw, side)
     grasp, pre = odom * grasp_w, odom * pre_w
     if not present:
         d.qpos[adr] += 0.30
@@ -273,48 +310,48 @@ def run_robot_grasp(
     low_torso = pin.SE3(pin.utils.rpyToMatrix(roll, pitch, 0.0) @ wbc.torso_rotation, torso0.translation.copy())
     low_torso.translation[2] = height0 + drop + pelvis_to_torso
     torso_goal(low_torso, height0, pelvis_to_torso, TorsoLimits())  # refuses a posture past the limits
-    left_in_torso = torso0.actInv(wbc.reference_pose("left_hand"))
-    right0 = wbc.reference_pose("right_hand")
+    other_in_torso = torso0.actInv(wbc.reference_pose(f"{other}_hand"))
+    hand0 = wbc.reference_pose(f"{side}_hand")
     n = round(posture.ramp_s * HAND_HZ)
     for i in range(n):
         a = 0.5 - 0.5 * math.cos(math.pi * (i + 1) / n)
         wbc.nominal = nominal0 + a * (nominal1 - nominal0)
         wbc.targets.pelvis_height_m = height0 + a * drop
         wbc.targets.torso_rotation = pin.utils.rpyToMatrix(a * roll, a * pitch, 0.0) @ wbc.torso_rotation
-        wbc.set_hand_target("left", wbc.reference_pose("torso") * left_in_torso)
-        wbc.set_hand_target(SIDE, pin.SE3.Interpolate(right0, pre, a))
+        wbc.set_hand_target(other, wbc.reference_pose("torso") * other_in_torso)
+        wbc.set_hand_target(side, pin.SE3.Interpolate(hand0, pre, a))
         harness.run(1.0 / HAND_HZ)
     harness.run(1.0)
     if debug:
-        _report(sim, wbc, pre, "pre-grasp")
+        _report(sim, wbc, pre, "pre-grasp", side)
         _snapshot(sim, obj, "/tmp/rg/pre.png")
     # --- in along the fingers -----------------------------------------------------------------
     n = round(MOVE_IN_S * HAND_HZ)
     for i in range(n):
         a = 0.5 - 0.5 * math.cos(math.pi * (i + 1) / n)  # smooth: a palm that arrives fast overshoots
-        wbc.set_hand_target(SIDE, pin.SE3.Interpolate(pre, grasp, a))
+        wbc.set_hand_target(side, pin.SE3.Interpolate(pre, grasp, a))
         harness.run(1.0 / HAND_HZ)
         if debug and i % 10 == 0:
-            _touching(sim, wbc, obj, p_obj, pin.SE3.Interpolate(pre, grasp, a), f"in {i}")
-    progress = ReachProgress(SIDE, grasp, 0.01, math.radians(5.0), sim.time + 1.5)
+            _touching(sim, wbc, obj, p_obj, pin.SE3.Interpolate(pre, grasp, a), f"in {i}", side)
+    progress = ReachProgress(side, grasp, 0.01, math.radians(5.0), sim.time + 1.5)
     status = "running"
     while status == "running":
         harness.step()
-        status, _, _ = progress.update(wbc.measured_pose(f"{SIDE}_hand"), sim.time)
+        status, _, _ = progress.update(wbc.measured_pose(f"{side}_hand"), sim.time)
         if debug and round(sim.time * 500) % 25 == 0:
-            _touching(sim, wbc, obj, p_obj, grasp, "settle")
-    reach_error = float(np.linalg.norm(wbc.measured_pose(f"{SIDE}_hand").translation - grasp.translation))
+            _touching(sim, wbc, obj, p_obj, grasp, "settle", side)
+    reach_error = float(np.linalg.norm(wbc.measured_pose(f"{side}_hand").translation - grasp.translation))
     if debug:
-        _report(sim, wbc, grasp, f"grasp ({status})")
+        _report(sim, wbc, grasp, f"grasp ({status})", side)
         print("object moved", np.round(d.xpos[m.body(obj).id] - p_obj, 3))
     # --- close ----------------------------------------------------------------------------------
     t_goal = sim.time
-    grasp_ctrl.start(GraspGoal(SIDE, plan.grasp_type, plan.max_force_n, 6.0), sim.time, read(sim)[0])
+    grasp_ctrl.start(GraspGoal(side, plan.grasp_type, plan.max_force_n, 6.0), sim.time, read(sim)[0])
     knocked = False
     while grasp_ctrl.outcome is None and sim.time - t_goal < 8.0:
         if knock and not knocked and grasp_ctrl.phase == Phase.CLOSE and any(grasp_ctrl.contact_seen.values()):
             # out of the palm and up
-            away = d.xpos[m.body(obj).id] - d.site_xpos[m.site(f"{SIDE}_hand").id]
+            away = d.xpos[m.body(obj).id] - d.site_xpos[m.site(f"{side}_hand").id]
             away[2] = 0.0
             away = away / np.linalg.norm(away) + np.array([0.0, 0.0, KNOCK_UP])
             mass = float(m.body_subtreemass[m.body(obj).id])
@@ -324,21 +361,21 @@ def run_robot_grasp(
         harness.run(0.01)
     out = grasp_ctrl.outcome
     if debug:
-        print(out, {f: round(u, 2) for f, u in grasp_ctrl.u.items()}, sim.fingertip_forces(SIDE).round(1))
+        print(out, {f: round(u, 2) for f, u in grasp_ctrl.u.items()}, sim.fingertip_forces(side).round(1))
         _snapshot(sim, obj, "/tmp/rg/closed.png")
     stood = not fallen(sim)
     if out is not None and out.holding:
         lifted = pin.SE3(grasp.rotation, grasp.translation + np.array([0.0, 0.0, LIFT_M]))
         n = round(1.5 * HAND_HZ)
         for i in range(n):
-            wbc.set_hand_target(SIDE, pin.SE3.Interpolate(grasp, lifted, (i + 1) / n))
+            wbc.set_hand_target(side, pin.SE3.Interpolate(grasp, lifted, (i + 1) / n))
             harness.run(1.0 / HAND_HZ)
             stood = stood and not fallen(sim)
         for _ in range(round(hold_s / 0.1)):
             harness.run(0.1)
             stood = stood and not fallen(sim)
         if debug:
-            _report(sim, wbc, lifted, "after the hold")
+            _report(sim, wbc, lifted, "after the hold", side)
     rise = float(d.xpos[m.body(obj).id][2] - z0)
     lost = grasp_ctrl.lost.message if grasp_ctrl.lost else ""
     holding = bool(out is not None and out.holding)
@@ -351,21 +388,21 @@ def run_robot_grasp(
         reach_error_m=reach_error,
         stood=stood,
         sole_drift_m=max(
-            float(np.linalg.norm(d.site_xpos[i][:2] - soles0[side])) for side, i in sim.sole_sites.items()
+            float(np.linalg.norm(d.site_xpos[i][:2] - soles0[foot])) for foot, i in sim.sole_sites.items()
         ),
         capture_margin_min_m=min(o.capture_point_margin_m for o in outputs),
         limit_violations=limit_violations(outputs, wbc.m),
         rejections=len(harness.rejections),
         warnings=sim.warnings(),
         cycle_s=(t_hold[0] - t_goal) if t_hold else math.nan,
-        object_from_palm_m=float(np.linalg.norm(d.xpos[m.body(obj).id] - d.site_xpos[m.site(f"{SIDE}_hand").id])),
+        object_from_palm_m=float(np.linalg.norm(d.xpos[m.body(obj).id] - d.site_xpos[m.site(f"{side}_hand").id])),
         hand_tick_us=ticks,
     )
 
 
-def _report(sim: Simulation, wbc, goal: pin.SE3, what: str) -> None:
+def _report(sim: Simulation, wbc, goal: pin.SE3, what: str, side: str) -> None:
     """Debug only: the measured palm's error, the base, the joints at their limits."""
-    palm = wbc.measured_pose(f"{SIDE}_hand")
+    palm = wbc.measured_pose(f"{side}_hand")
     err = (palm.translation - goal.translation) * 100
     ang = math.degrees(np.linalg.norm(pin.log3(palm.rotation.T @ goal.rotation)))
     q = wbc.m.joints_of(wbc.q_ref)
@@ -402,10 +439,10 @@ def _snapshot(sim: Simulation, obj: str, path: str) -> None:
     Image.fromarray(np.concatenate(images, 1)).save(path)
 
 
-def _touching(sim: Simulation, wbc, obj: str, p_obj: np.ndarray, goal: pin.SE3, what: str) -> None:
+def _touching(sim: Simulation, wbc, obj: str, p_obj: np.ndarray, goal: pin.SE3, what: str, side: str) -> None:
     """Debug only: the palm's error in its own frame, how far the object moved, what touches it."""
     m, d = sim.model, sim.data
-    err = wbc.measured_pose(f"{SIDE}_hand").actInv(goal).translation * 100
+    err = wbc.measured_pose(f"{side}_hand").actInv(goal).translation * 100
     body = m.body(obj).id
     touching = {
         m.body(m.geom_bodyid[c.geom[1 - k]]).name

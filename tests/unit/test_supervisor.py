@@ -579,6 +579,11 @@ def test_the_hardware_taking_the_estop_topic_first_is_the_operators_estop_not_an
     assert not sup.external_estop
     # safety/state says engaged from the hardware's report on, not only once the topic is handled
     assert sup.mode == Mode.ESTOP and sup.estop_engaged
+    # a reset in that gap must not release what the operator still holds (CI, once, over DDS)
+    reply = sup.request_reset(t + 0.015)
+    assert not reply.success and "release it" in reply.message and sup.mode == Mode.ESTOP and not reply.actions
     sup.request_estop(True, "safety/estop topic", t + 0.02)
     reply = sup.request_estop(False, "safety/estop topic", t + 0.03)
     assert any(isinstance(a, ReleaseEStop) for a in reply.actions)
+    # released: the reset goes through even before the hardware reports the release
+    assert sup.request_reset(t + 0.04).success and sup.mode == Mode.DAMPING

@@ -254,7 +254,12 @@ class Supervisor:
                 Mode.HOLD: "request STANDING_UP to recover from the hold",
             }.get(self.mode, "nothing to reset")
             return self._refuse(f"reset leaves only ESTOP or FAULT; mode is {self.mode.name}: {hint}")
-        if self.operator_estop:
+        # the hardware may have taken the operator's safety/estop before this supervisor's own
+        # subscription did: a reset in that gap released the e-stop the operator still holds (CI)
+        hardware_took_topic = (
+            self.hw is not None and self.hw.estop_engaged and TOPIC_ESTOP in self.hw.reasons.values()
+        ) and not self.release_sent
+        if self.operator_estop or hardware_took_topic:
             return self._refuse("e-stop is engaged: release it (safety/estop false) before reset")
         if self.external_estop:
             return self._refuse("the hardware e-stop is engaged outside the supervisor: release it before reset")
