@@ -166,6 +166,14 @@ class RosProbe:
             time.sleep(0.02)
         raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
+    def matched_publisher(self, msg_type, topic: str, depth: int = 10, subscribers: int = 1, timeout_s: float = 30.0):
+        """A publisher that has been matched to `subscribers` subscriptions: a message published
+        before discovery matched it is lost (volatile), which a loaded machine makes likely."""
+        publisher = self.node.create_publisher(msg_type, topic, depth)
+        what = f"{subscribers} subscriber(s) of {topic}"
+        self.wait_for(lambda: publisher.get_subscription_count() >= subscribers, timeout_s, what)
+        return publisher
+
     def call(self, srv_type, name: str, request, timeout_s: float = 30.0):
         client = self.node.create_client(srv_type, name)
         try:

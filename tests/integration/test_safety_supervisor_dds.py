@@ -100,8 +100,7 @@ def test_supervisor_modes_estop_reset_and_refusals_over_dds(tmp_path):
         assert not r.success and "reset leaves only ESTOP or FAULT" in r.message
 
         # e-stop on the topic: the hardware damps, latched
-        pub = probe.node.create_publisher(Bool, "safety/estop", 10)
-        probe.wait_for(lambda: pub.get_subscription_count() > 0, 30, "the supervisor's safety/estop subscription")
+        pub = probe.matched_publisher(Bool, "safety/estop", subscribers=2)  # the supervisor and the sim
         pub.publish(Bool(data=True))
 
         def body(msg) -> int:

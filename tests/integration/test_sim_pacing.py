@@ -82,6 +82,9 @@ def test_the_sim_waits_for_a_stalled_commander_then_holds_when_it_stays_silent(t
         time.sleep(0.5)
         advanced = stamp_s(latest[-1]) - t_stall
         answering.set()
+        # the waiting sim publishes no new joint_states to answer: answer the last one now (else it
+        # resumes only when its 1 s wait runs out, racing the check below)
+        pub.publish(JointState(header=latest[-1].header, name=body, position=stand))
         time.sleep(0.5)
         assert advanced < 0.06, f"sim time ran {advanced:.3f} s while the commander stalled"
         assert body_state() == HardwareState.ACTIVE

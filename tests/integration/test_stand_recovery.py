@@ -33,8 +33,15 @@ def stall(pid: int, seconds: float) -> None:
 
 def test_stand_recovers_from_stalls_a_few_times_a_minute_never_from_an_estop(tmp_path):
     # command pacing off: this test stalls the stand on purpose to see the hardware's timeout HOLD
-    # (with pacing the simulation would wait for the stalled stand instead)
-    params = ["stand.recover_timeouts_per_min=2", "sim.camera.rate_hz=1.0", "sim.command_pacing_s=0.0"]
+    # (with pacing the simulation would wait for the stalled stand instead). The sim at 0.3x real
+    # time: a hiccup of the loaded machine (~0.1 s wall) is then no timeout of its own (which would
+    # spend the recovery budget), while a 1.5 s stall is still 0.45 s of sim time
+    params = [
+        "stand.recover_timeouts_per_min=2",
+        "sim.camera.rate_hz=1.0",
+        "sim.command_pacing_s=0.0",
+        "sim.real_time_factor=0.3",
+    ]
     with (
         LaunchedDeployment("sim_headless", DOMAIN_ID, tmp_path / "logs", params) as launched,
         RosProbe(DOMAIN_ID, name="recovery_probe") as probe,

@@ -1,9 +1,9 @@
 """Smoke trial of the full robot's grasp in MuJoCo (lockstep, sim time): standing on whole-body
-control, the robot lowers its body, grasps an object from the side with the right hand, lifts the
-palm 10 cm and holds it, without falling, past a limit or a MuJoCo warning; with the object gone
-it reports failure, and with the cup swatted out of the closing hand too. One held-out seed per
-object (placed +-3 cm, +-30 deg yaw) and a 1 s hold; the statistics are the robot_grasp acceptance
-trial."""
+control, the robot lowers its body, grasps an object from the side with the right hand (the red
+cup with the left), lifts the palm 10 cm and holds it, without falling, past a limit or a MuJoCo
+warning; with the object gone it reports failure, and with the cup swatted out of the closing hand
+too. One held-out seed per object (placed +-3 cm, +-30 deg yaw) and a 1 s hold; the statistics are
+the robot_grasp acceptance trials."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def test_the_robot_grasps_lifts_10cm_and_stays_standing(obj):
     assert r.limit_violations == {"position": 0, "velocity": 0, "effort": 0}
     assert r.rejections == 0 and not r.warnings, (r.rejections, r.warnings)
     assert 0.5 < r.cycle_s < 6.0  # closing takes sim time
+
+
+def test_the_left_hand_grasps_the_red_cup_with_the_plan_mirrored():
+    r = run_robot_grasp(1000, "blue_cup", hold_s=1.0, side="left")  # the left hand's twin: red_cup
+    assert r.held and r.lifted_m > 0.085, (r.lifted_m, r.message)
+    assert r.stood and r.limit_violations == {"position": 0, "velocity": 0, "effort": 0} and not r.warnings
 
 
 def test_with_the_ball_gone_the_grasp_reports_failure():

@@ -35,9 +35,12 @@ SENSORS = {
 
 class Rig:
     """Driver and emulated motors on private virtual buses; the emulator runs in a thread with an
-    ideal plant (each enabled motor sits at its position target)."""
+    ideal plant (each enabled motor sits at its position target). The emulator answers on wall
+    time, so the driver runs at 10 Hz (70 ms to answer; a cycle ends as soon as every reply is in):
+    at 100 Hz (7 ms) a loaded machine turned late replies into lost frames and, with injected
+    drops, into 5 silent cycles (CI, once)."""
 
-    def __init__(self, robot, control_rate_hz=100.0):
+    def __init__(self, robot, control_rate_hz=10.0):
         uid = next(_rig_ids)
         overrides = {"*": {"interface": "virtual"}}
         overrides.update({b: {"channel": f"forma_test_{uid}_{b}"} for b in BUSES})
@@ -169,10 +172,7 @@ def test_faults_are_diagnosed_and_damp_within_two_cycles(rig, fault, target, val
 
 
 def test_single_lost_frames_are_counted_not_faults(robot):
-    # the emulator answers from a thread on wall time: at 100 Hz (7 ms to answer) a loaded machine
-    # turned late replies plus dropped frames into 5 silent cycles (CI, once); at 10 Hz a missing
-    # reply is a dropped frame, which is what this test counts
-    r = Rig(robot, control_rate_hz=10.0)
+    r = Rig(robot)
     try:
         r.activate()
         r.emulated.inject("drop_frames", "left_leg", 0.1)
