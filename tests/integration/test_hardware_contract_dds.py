@@ -113,6 +113,9 @@ class Driver:
         (An ordering wait, not a measurement: nothing asserted depends on wall time.)"""
         import time
 
+        from rclpy.duration import Duration
+
+        assert self.pub.wait_for_all_acked(Duration(seconds=10)), "the sim did not acknowledge the commands"
         time.sleep(0.15)
 
     def hardware_state(self) -> HardwareState:
