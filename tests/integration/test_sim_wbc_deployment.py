@@ -16,6 +16,7 @@ from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_por
 
 pytestmark = pytest.mark.integration
 DOMAIN_ID = 59
+HANDOVER_S = 0.25  # the handover from the stand-up ramp to the WBC [s sim time]
 
 
 def test_sim_wbc_deployment_stands_on_whole_body_control(tmp_path):
@@ -43,14 +44,17 @@ def test_sim_wbc_deployment_stands_on_whole_body_control(tmp_path):
             readings = [(stamp_s(m), m.linear_acceleration) for m in imu]
         deviation = [(t, abs(math.hypot(a.x, a.y, a.z) - 9.81)) for t, a in readings if t > active_s]
         assert deviation and readings[-1][0] > active_s + 3.5
-        # the chatter kept the IMU off by > 3 m/s^2 in ~60 % of the samples for seconds; the
-        # handover itself may still jolt for a few periods on a loaded machine (up to ~15 m/s^2
-        # for ~10 ms, measured beside other heavy processes)
-        first_s = [d for t, d in deviation if t < active_s + 1.0]
+        # the chatter kept the IMU off by > 3 m/s^2 in ~60 % of the samples for seconds. The handover
+        # itself may jolt on a loaded machine, the WBC's first commands late: up to ~15 m/s^2 for
+        # ~10 ms beside other heavy processes, 9.6 m/s^2 over 0.05-0.17 s once beside an acceptance
+        # run. So the handover's first 0.25 s is bounded on its own, the shaking measured after it
+        handover = [d for t, d in deviation if t < active_s + HANDOVER_S]
+        assert max(handover) < 20.0, f"the handover jolted the IMU {max(handover):.1f} m/s^2 off gravity"
+        first_s = [d for t, d in deviation if active_s + HANDOVER_S <= t < active_s + HANDOVER_S + 1.0]
         shaking = sum(d > 3.0 for d in first_s) / len(first_s)
         worst_s, worst = max(deviation, key=lambda x: x[1])
         assert shaking < 0.05, (
-            f"IMU off gravity by > 3 m/s^2 in {shaking:.0%} of the first second on the WBC "
+            f"IMU off gravity by > 3 m/s^2 in {shaking:.0%} of the first second after the handover "
             f"(worst {worst:.1f} m/s^2 {worst_s - active_s:.2f} s after the handover; samples > 3 m/s^2 at "
             f"{[round(t - active_s, 3) for t, d in deviation if d > 3.0][:40]} s)"
         )
@@ -58,7 +62,7 @@ def test_sim_wbc_deployment_stands_on_whole_body_control(tmp_path):
         # read 25-30 m/s^2 for seconds). Single samples: 1.3 m/s^2 measured once in a few runs on
         # this 2-core machine when the WBC stalled for ~30 ms, 23 m/s^2 once beside a MuJoCo
         # process of the acceptance trials (the robot stood on)
-        settled = sorted(d for t, d in deviation if t > active_s + 1.0)
+        settled = sorted(d for t, d in deviation if t > active_s + HANDOVER_S + 1.0)
         p99 = settled[int(0.99 * (len(settled) - 1))]
         assert p99 < 2.0, (
             f"IMU off gravity by {p99:.1f} m/s^2 (p99) a second after the handover; worst {settled[-1]:.1f}, "
