@@ -3,6 +3,8 @@ with nonsense: the recorder, the perception node and the stand (in-process, real
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import rclpy
 from rclpy.context import Context
@@ -47,11 +49,14 @@ def test_recorder_refuses(context, tmp_path, parameters, reason):
         make(RecorderNode, context, output_dir=str(tmp_path), **parameters)
 
 
-def test_replay_refuses_a_non_positive_rate(context, tmp_path):
+def test_replay_refuses_a_non_positive_rate_or_wait(context, tmp_path):
     node = rclpy.create_node("replay_params", context=context)
     try:
         with pytest.raises(RecordError, match="rate 0 must be > 0"):
             Replayer(node, [tmp_path / "any.mcap"], 0, False, [])
+        for wait_s in (-1.0, math.nan):
+            with pytest.raises(RecordError, match="wait for subscribers .* must be >= 0"):
+                Replayer(node, [tmp_path / "any.mcap"], 1.0, False, []).run(wait_s)
     finally:
         node.destroy_node()
 

@@ -125,6 +125,8 @@ class Replayer:
         return not self.topics or topic in self.topics
 
     def run(self, wait_for_subscribers_s: float = 0.0) -> ReplayReport:
+        if not (np.isfinite(wait_for_subscribers_s) and wait_for_subscribers_s >= 0):
+            raise RecordError(f"wait for subscribers {wait_for_subscribers_s} s must be >= 0")
         messages = (m for f in self.files for m in read_messages(f) if self._wanted_topic(m.topic))
         first = next(messages, None)
         if first is None:
