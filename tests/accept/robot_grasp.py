@@ -1,7 +1,7 @@
 """The full robot grasps an object from the tabletop world with one hand: the scenario shared by
 the robot_grasp acceptance trial and its system smoke test. Everything below is said of the right
 hand; the left hand runs the same plan mirrored across the robot's sagittal (x-z) plane: the object
-placed at -y (the red cup for the blue one), the lean and the object's yaw mirrored, the grasp pose
+placed at +y (the red cup for the blue one), the lean and the object's yaw mirrored, the grasp pose
 the mirror image of the right hand's (as the hand rig does).
 
 The robot stands on whole-body control (lockstep, 500 Hz) and the forma_hands GraspController runs
@@ -239,6 +239,8 @@ def run_robot_grasp(
     grasps at the planned place: it must report failure); knock=True swats the object out of the
     palm (KNOCK_SPEED_M_S, its weight lifted for the 0.1 s push) once a finger touches it while closing.
     `obj` is the right hand's object (the left hand grasps its mirror twin, MIRRORED_OBJECT)."""
+    if side not in ("left", "right"):
+        raise ValueError(f"hand side {side!r}; valid: left, right")
     posture = posture or POSTURES.get(obj, LowPosture())
     mirror = -1.0 if side == "left" else 1.0
     placement_xy = PLACEMENT_XY[obj]
