@@ -11,7 +11,8 @@ in lockstep at 100 Hz, as on the hand rig (hand_rig.py). Sequence:
    it, thumb up, fingers pointing forward, 10 cm behind the grasp pose (the rig's side plan
    `hand_rig.PLANS`, turned so the fingers point away from the robot; for the ball and the box
    also rolled 30 deg palm-down).
-2. Move the palm in along the fingers to the grasp pose (1.5 s, smooth).
+2. Move the palm in along the fingers to the grasp pose (1.5 s, smooth); for the box 2.5 cm out of
+   the palm, then across the palm onto the box (0.5 s; APPROACH_CLEARANCE_M).
 3. Grasp goal `power` (close to contact and force); if holding, lift the palm 10 cm, hold 5 s.
 
 The object is placed +-3 cm and turned +-30 deg at random (issue 4); the plan turns with a box
@@ -77,6 +78,7 @@ HOLD_S = 5.0
 KNOCK_SPEED_M_S = 4.0  # [m/s]
 KNOCK_UP = 2.0
 MOVE_IN_S = 1.5  # pre-grasp to grasp pose along the fingers [s]
+SIDE_STEP_S = 0.5  # beside the object to the grasp pose, where the plan keeps a clearance [s]
 PLACEMENT_ERROR_M = 0.03  # the object's placement is randomized by this much in x and y [m] (issue 4)
 PLACEMENT_YAW_RAD = math.pi / 6  # ... and its yaw by this much [rad]
 # where the trial puts each object (world x, y [m]): in front of the right shoulder, its near edge
@@ -103,6 +105,11 @@ PALM_ROLL_RAD = {"orange_ball": math.radians(30.0), "green_box": math.radians(30
 # midline): fully turned, at the wrist's limit, the hand pushed the box 5-6 cm away while moving in
 # (dev seeds 2-4, +18..+29 deg); the closing fingers turn the box the rest of the way
 COUNTER_CLOCKWISE_TURN = {"green_box": 0.4}
+# [m] the hand comes in along its fingers this far out of its palm, then steps onto the object
+# across its palm (SIDE_STEP_S): straight in, the open fingers caught a turned box's near corner
+# (a 6 cm cube turned 30 deg reaches 4.1 cm toward a palm 5 cm from its centre) and pushed it 2-12 cm
+# over the table; left hand, dev seeds 0-9: 5/10 held straight in, 10/10 with 2.5 cm, pushed <= 5 mm
+APPROACH_CLEARANCE_M = {"green_box": 0.025}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +146,8 @@ class RobotGraspRun:
     cycle_s: float  # grasp goal to holding [s sim time]
     object_from_palm_m: float  # distance of the object's centre from the palm at the end [m]
     hand_tick_us: list[float]
+    pushed_m: float = 0.0  # how far the hand pushed the object over the table before closing [m]
+    closure: dict = dataclasses.field(default_factory=dict)  # per finger when the grasp ended (0 open, 1 closed)
 
 
 def _yaw(angle: float) -> np.ndarray:
@@ -153,22 +162,22 @@ def mirrored(pose: pin.SE3) -> pin.SE3:
 
 def grasp_pose_in_world(
     sim: Simulation, obj: str, object_yaw_rad: float = 0.0, side: str = "right"
-) -> tuple[pin.SE3, pin.SE3]:
+) -> tuple[pin.SE3, pin.SE3, pin.SE3]:
     """(grasp, pre-grasp) poses of the palm frame `<side>_hand` in the world, from the rig's plan for
     this object: its offset is the palm link's (the rig's stand) to the object centre, the whole
     plan turned about the object's vertical axis with the object's yaw (hand_yaw). The left hand's
-    is the mirror image of the right hand's for the mirrored object."""
+    is the mirror image of the right hand's for the mirrored object. Also (grasp, pre-grasp,
+    beside): the hand moves pre-grasp -> beside along its fingers, then beside -> grasp."""
     m, d = sim.model, sim.data
     centre_w = d.xpos[m.body(obj).id].copy()
     if side == "left":
-        grasp, pre = _right_grasp_pose(sim, obj, MIRROR @ centre_w, -object_yaw_rad)
-        return mirrored(grasp), mirrored(pre)
+        return tuple(mirrored(p) for p in _right_grasp_pose(sim, obj, MIRROR @ centre_w, -object_yaw_rad))
     return _right_grasp_pose(sim, obj, centre_w, object_yaw_rad)
 
 
 def _right_grasp_pose(
     sim: Simulation, obj: str, centre_w: np.ndarray, object_yaw_rad: float
-) -> tuple[pin.SE3, pin.SE3]:
+) -> tuple[pin.SE3, pin.SE3, pin.SE3]:
     m, d = sim.model, sim.data
     plan = PLANS[RIG_OBJECT[obj]]
     turn = _yaw(FINGERS_YAW_RAD)
@@ -187,8 +196,10 @@ def _right_grasp_pose(
         hand_turn_rad *= COUNTER_CLOCKWISE_TURN.get(obj, 1.0)
     yaw = pin.SE3(_yaw(hand_turn_rad), np.zeros(3))
     grasp = centre * yaw * roll * centre.inverse() * palm_link * palm_to_hand
-    pre = pin.SE3(grasp.rotation, grasp.translation + yaw.rotation @ turn @ np.array(plan.approach_from_m))
-    return grasp, pre
+    out_of_palm = yaw.rotation @ roll.rotation @ turn @ np.array([1.0, 0.0, 0.0])  # the rig's x, in the world
+    beside = pin.SE3(grasp.rotation, grasp.translation - APPROACH_CLEARANCE_M.get(obj, 0.0) * out_of_palm)
+    pre = pin.SE3(grasp.rotation, beside.translation + yaw.rotation @ turn @ np.array(plan.approach_from_m))
+    return grasp, pre, beside
 
 
 def odom_from_world(sim: Simulation, controller) -> pin.SE3:
@@ -297,8 +308,7 @@ def run_robot_grasp(
     p_obj = d.xpos[m.body(obj).id].copy()
     # --- plan in odom -----------------------------------------------------------------------
     odom = odom_from_world(sim, wbc)
-    grasp_w, pre_w = grasp_pose_in_world(sim, obj, object_yaw, side)
-    grasp, pre = odom * grasp_w, odom * pre_w
+    grasp, pre, beside = (odom * p for p in grasp_pose_in_world(sim, obj, object_yaw, side))
     if not present:
         d.qpos[adr] += 0.30
         mujoco.mj_forward(m, d)
@@ -327,14 +337,16 @@ def run_robot_grasp(
     if debug:
         _report(sim, wbc, pre, "pre-grasp", side)
         _snapshot(sim, obj, "/tmp/rg/pre.png")
-    # --- in along the fingers -----------------------------------------------------------------
-    n = round(MOVE_IN_S * HAND_HZ)
-    for i in range(n):
-        a = 0.5 - 0.5 * math.cos(math.pi * (i + 1) / n)  # smooth: a palm that arrives fast overshoots
-        wbc.set_hand_target(side, pin.SE3.Interpolate(pre, grasp, a))
-        harness.run(1.0 / HAND_HZ)
-        if debug and i % 10 == 0:
-            _touching(sim, wbc, obj, p_obj, pin.SE3.Interpolate(pre, grasp, a), f"in {i}", side)
+    # --- in along the fingers (then sideways onto the object, if the plan keeps a clearance) ----
+    stepping = not np.allclose(beside.translation, grasp.translation)
+    for start, end, duration_s in ((pre, beside, MOVE_IN_S), (beside, grasp, SIDE_STEP_S))[: 1 + stepping]:
+        n = round(duration_s * HAND_HZ)
+        for i in range(n):
+            a = 0.5 - 0.5 * math.cos(math.pi * (i + 1) / n)  # smooth: a palm that arrives fast overshoots
+            wbc.set_hand_target(side, pin.SE3.Interpolate(start, end, a))
+            harness.run(1.0 / HAND_HZ)
+            if debug and i % 10 == 0:
+                _touching(sim, wbc, obj, p_obj, pin.SE3.Interpolate(start, end, a), f"in {i}", side)
     progress = ReachProgress(side, grasp, 0.01, math.radians(5.0), sim.time + 1.5)
     status = "running"
     while status == "running":
@@ -343,6 +355,7 @@ def run_robot_grasp(
         if debug and round(sim.time * 500) % 25 == 0:
             _touching(sim, wbc, obj, p_obj, grasp, "settle", side)
     reach_error = float(np.linalg.norm(wbc.measured_pose(f"{side}_hand").translation - grasp.translation))
+    pushed = float(np.linalg.norm((d.xpos[m.body(obj).id] - p_obj)[:2]))
     if debug:
         _report(sim, wbc, grasp, f"grasp ({status})", side)
         print("object moved", np.round(d.xpos[m.body(obj).id] - p_obj, 3))
@@ -399,6 +412,8 @@ def run_robot_grasp(
         cycle_s=(t_hold[0] - t_goal) if t_hold else math.nan,
         object_from_palm_m=float(np.linalg.norm(d.xpos[m.body(obj).id] - d.site_xpos[m.site(f"{side}_hand").id])),
         hand_tick_us=ticks,
+        pushed_m=pushed,
+        closure=dict(grasp_ctrl.u),
     )
 
 

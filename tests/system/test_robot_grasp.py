@@ -42,3 +42,12 @@ def test_with_the_cup_knocked_out_of_the_closing_hand_the_grasp_reports_failure(
     assert r.object_from_palm_m > 0.1, r.object_from_palm_m  # it really left the hand
     assert not r.outcome_holding and not r.held, r.message
     assert "lost" in r.message and r.stood
+
+
+def test_the_hand_comes_in_beside_the_box_without_pushing_it():
+    """The box plan keeps the open fingers 2.5 cm out of the palm coming in, then steps onto the box:
+    straight in, they caught a turned box's corner and pushed it over the table (seed 1005: 6.6 cm)."""
+    r = run_robot_grasp(1005, "green_box", hold_s=1.0, side="left")
+    assert r.pushed_m < 0.01, f"the box was pushed {r.pushed_m * 100:.1f} cm before closing"
+    assert r.held and r.lifted_m > 0.085, (r.lifted_m, r.message)
+    assert r.stood and r.rejections == 0 and not r.warnings
