@@ -99,7 +99,7 @@ SETTING_DESCRIPTIONS = {
     "hand_speed_limit_m_s": "hands move at most this fast toward a target [m/s]",
     "position_limit_gain": "fraction (0..1] of the distance to a joint limit closed per period",
     "feedforward": "send gravity + contact torques as feed-forward effort",
-    "handover_s": "at activation the commanded torque blends from the measured one to the WBC's over this long [s]",
+    "handover_s": "at activation the torque blends from the measured one and the tasks fade in over this long [s]",
     "collision_safety_m": "self-collision: closest approach of watched body parts [m]",
     "collision_influence_m": "self-collision: pairs closer than this get a constraint [m]",
     "collision_gain": "self-collision: how fast a gap may close toward the safety distance [1/s]",

@@ -58,7 +58,8 @@ class WbcSettings:
     hand_speed_limit_m_s: float = 0.8  # hands move at most this fast toward a target [m/s]
     position_limit_gain: float = 0.5  # fraction of the distance to a joint limit closed per period
     feedforward: bool = True  # gravity + contact torques as feed-forward
-    handover_s: float = 0.2  # [s] the commanded torque blends from the measured one to the WBC's (see tick)
+    handover_s: float = 0.2  # [s] the commanded torque blends from the measured one to the WBC's, and the
+    # tasks' corrections fade in from zero (see tick)
     collision_safety_m: float = 0.02  # closest approach of watched body parts [m]
     collision_influence_m: float = 0.06  # pairs closer than this get a constraint [m]
     collision_gain: float = 10.0  # [1/s] how fast a gap may close toward the safety distance
@@ -359,6 +360,9 @@ class WholeBodyController:
         self.c_in[nj:] = rows
         lower = np.concatenate([lower, gap_lower])
         upper = np.concatenate([upper, np.full(len(gap_lower), 1e20)])
+        engaged = self._engaged(sensors.stamp_s)
+        if engaged < 1.0:
+            tasks = [(jac, engaged * err, weight) for jac, err, weight in tasks]
         v = self.qp.solve(tasks, a_eq, b_eq, self.c_in, lower, upper)
         # feed-forward on this tick's reference kinematics (one period before the new targets)
         effort = self._feedforward(q, self._load_split(com_target)) if s.feedforward else np.zeros(m.n_joints)
@@ -368,6 +372,18 @@ class WholeBodyController:
         q_cmd = np.clip(m.joints_of(self.q_ref), m.lower, m.upper)
         v_cmd = np.clip(v[m.v_index], -m.velocity_limit, m.velocity_limit)
         return WbcOutput(list(m.joint_names), q_cmd, v_cmd, effort, margin, self.qp.iterations)
+
+    def _engaged(self, stamp_s: float) -> float:
+        """How much of the tasks' corrections the controller applies: 0 at activation, growing
+        linearly to 1 over handover_s. The reference starts at the measured pose, but the tasks'
+        goals do not: the pelvis and torso upright, the posture at the nominal pose. Applied at
+        once on a robot handed over 30 ms after its stand-up ramp, they asked for 1.5-2.3 rad/s at
+        the hips and shoulders on the first tick (0.7 when at rest); over DDS on a loaded machine,
+        where such a command stays applied for 20-50 ms, the arms swung and the IMU read 9-23 m/s^2
+        (the supervisor once took it for a fall). The feet's constraints apply in full throughout."""
+        if self._handover is None or self.s.handover_s <= 0.0:
+            return 1.0
+        return float(np.clip((stamp_s - self._handover[0]) / self.s.handover_s, 0.0, 1.0))
 
     def _bumpless(self, effort: np.ndarray, sensors: Sensors) -> np.ndarray:
         """Bumpless transfer: whoever commanded before (the supervisor's stand-up, a joint-PD
