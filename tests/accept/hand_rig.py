@@ -76,6 +76,7 @@ class GraspRun:
     cycle_s: float  # goal to holding [s sim time] (nan if never holding)
     tick_us: list[float]  # controller tick durations [us]
     warnings: dict
+    penetration_mm: float = math.nan  # deepest contact of the object during the 5 s hold [mm]
 
 
 def hand_yaw(plan: GraspPlan, object_yaw_rad: float) -> float:
@@ -119,9 +120,10 @@ def run_grasp(
     plan: GraspPlan | None = None,
     debug: bool = False,
     placement_error_m: float = PLACEMENT_ERROR_M,
+    physics_rate_hz: float = 500.0,
 ) -> GraspRun:
     plan = plan or PLANS[obj]
-    sim = build_hand_simulation(side, orientation=plan.orientation)
+    sim = build_hand_simulation(side, physics_rate_hz=physics_rate_hz, orientation=plan.orientation)
     m, d = sim.model, sim.data
     rng = np.random.default_rng(abs(seed))
     joint = m.joint(obj)
@@ -201,9 +203,11 @@ def run_grasp(
             touch = np.round(sim.fingertip_forces(side), 1)
             print(f"t={sim.time - state['t_goal']:.2f} {ctrl.phase.value} u={u} touch={touch} obj={rel}")
     out = ctrl.outcome
+    penetration = [math.nan]
     if debug:
         _snapshot(sim, body, "/tmp/hands/hold.png")
     if out is not None and out.holding:
+        penetration[0] = 0.0
         z0 = d.xpos[body][2]
         for i in range(100):
             sim.set_stand(*(stand + (0.0, 0.0, LIFT_M * (i + 1) / 100)), stand_yaw)
@@ -213,8 +217,14 @@ def run_grasp(
                 touch = np.round(sim.fingertip_forces(side), 1)
                 print(f"lift {i} {ctrl.phase.value} u={u} touch={touch} obj={np.round(d.xpos[body] - p_obj, 3)}")
         z_lifted = d.xpos[body][2]
+
+        def deepest(s):
+            for c in s.data.contact[: s.data.ncon]:
+                if body in (m.geom_bodyid[c.geom1], m.geom_bodyid[c.geom2]):
+                    penetration[0] = max(penetration[0], -c.dist)
+
         for k in range(round(hold_s / 0.5)):
-            harness.run(0.5)
+            harness.run(0.5, deepest)
             if debug:
                 u = {f: round(v, 2) for f, v in ctrl.u.items()}
                 touch = np.round(sim.fingertip_forces(side), 1)
@@ -239,4 +249,5 @@ def run_grasp(
         cycle,
         ticks,
         sim.warnings(),
+        penetration[0] * 1e3,
     )
