@@ -44,12 +44,13 @@ def test_sim_wbc_deployment_stands_on_whole_body_control(tmp_path):
             readings = [(stamp_s(m), m.linear_acceleration) for m in imu]
         deviation = [(t, abs(math.hypot(a.x, a.y, a.z) - 9.81)) for t, a in readings if t > active_s]
         assert deviation and readings[-1][0] > active_s + 3.5
-        # the chatter kept the IMU off by > 3 m/s^2 in ~60 % of the samples for seconds. The handover
-        # itself may jolt on a loaded machine, the WBC's first commands late: up to ~15 m/s^2 for
-        # ~10 ms beside other heavy processes, 9.6 m/s^2 over 0.05-0.17 s once beside an acceptance
-        # run. So the handover's first 0.25 s is bounded on its own, the shaking measured after it
+        # the chatter kept the IMU off by > 3 m/s^2 in ~60 % of the samples for seconds. The handover's
+        # first 0.25 s is bounded on its own: before the WBC eased its tasks in (handover_s) its first
+        # commands asked 1.5-2.3 rad/s and, 10-50 ms apart on a loaded machine, jolted the IMU 9-23
+        # m/s^2; since, 0.8-3.5 with a headless browser beside the `sim` deployment (7 runs, 3 of them
+        # beside an acceptance run too)
         handover = [d for t, d in deviation if t < active_s + HANDOVER_S]
-        assert max(handover) < 20.0, f"the handover jolted the IMU {max(handover):.1f} m/s^2 off gravity"
+        assert max(handover) < 10.0, f"the handover jolted the IMU {max(handover):.1f} m/s^2 off gravity"
         first_s = [d for t, d in deviation if active_s + HANDOVER_S <= t < active_s + HANDOVER_S + 1.0]
         shaking = sum(d > 3.0 for d in first_s) / len(first_s)
         worst_s, worst = max(deviation, key=lambda x: x[1])
