@@ -146,7 +146,7 @@ class RobotGraspRun:
     cycle_s: float  # grasp goal to holding [s sim time]
     object_from_palm_m: float  # distance of the object's centre from the palm at the end [m]
     hand_tick_us: list[float]
-    pushed_m: float = 0.0  # how far the hand pushed the object over the table before closing [m]
+    pushed_m: float = 0.0  # how far the object moved over the table before closing [m] (present=False: moved away)
     closure: dict = dataclasses.field(default_factory=dict)  # per finger when the grasp ended (0 open, 1 closed)
 
 
@@ -163,11 +163,12 @@ def mirrored(pose: pin.SE3) -> pin.SE3:
 def grasp_pose_in_world(
     sim: Simulation, obj: str, object_yaw_rad: float = 0.0, side: str = "right"
 ) -> tuple[pin.SE3, pin.SE3, pin.SE3]:
-    """(grasp, pre-grasp) poses of the palm frame `<side>_hand` in the world, from the rig's plan for
-    this object: its offset is the palm link's (the rig's stand) to the object centre, the whole
-    plan turned about the object's vertical axis with the object's yaw (hand_yaw). The left hand's
-    is the mirror image of the right hand's for the mirrored object. Also (grasp, pre-grasp,
-    beside): the hand moves pre-grasp -> beside along its fingers, then beside -> grasp."""
+    """(grasp, pre-grasp, beside) poses of the palm frame `<side>_hand` in the world, from the rig's
+    plan for this object: its offset is the palm link's (the rig's stand) to the object centre, the
+    whole plan turned about the object's vertical axis with the object's yaw (hand_yaw). The hand
+    moves pre-grasp -> beside along its fingers, then beside -> grasp across its palm (beside is
+    the grasp pose for an object without APPROACH_CLEARANCE_M). The left hand's poses are the
+    mirror images of the right hand's for the mirrored object."""
     m, d = sim.model, sim.data
     centre_w = d.xpos[m.body(obj).id].copy()
     if side == "left":
