@@ -4,15 +4,18 @@ survive, a reach, infeasible targets refused with a reason, limits respected."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pinocchio as pin
 import pytest
 
+from forma_control.wbc.lockstep import build_controller, sensors_from
 from forma_control.wbc.reach import ReachabilityChecker, ReachProgress
+from forma_hardware import JointCommand
 from forma_hardware.stop_latch import StopState
-from tests.accept.scenarios import fallen, survives_push, wbc_stand
+from tests.accept.scenarios import fallen, pd_stand, survives_push, wbc_stand
 from tests.accept.trials_wbc import infeasible_targets, limit_violations, sample_reachable_targets
 
 pytestmark = pytest.mark.system
@@ -127,4 +130,25 @@ def test_the_handover_is_bumpless_the_torque_continues_from_the_measured_one():
     assert np.max(np.abs(first - np.clip(measured, -controller.m.effort_limit, controller.m.effort_limit))) < 1e-6
     harness.run(controller.s.handover_s + 0.01)
     assert not controller.handing_over  # faded out: the WBC's own feed-forward from here
+    assert not fallen(sim)
+
+
+def test_the_handover_ends_on_hardware_without_torque_sensing():
+    """A bus whose motors report no torque (joint_states without efforts): nothing to fade, yet the
+    tasks still ease in over handover_s and the handover ends (it stayed open forever before)."""
+    sim, harness = pd_stand()
+    harness.run(1.5)
+    controller, body = build_controller(sim.robot)
+
+    def control(sim) -> JointCommand:
+        out = controller.tick(dataclasses.replace(sensors_from(sim, body), joint_efforts=None))
+        return JointCommand(out.joint_names, out.position, out.velocity, out.effort, stamp_s=sim.time)
+
+    harness.remove_controller("stand")
+    harness.add_controller("wbc", 500.0, control)
+    harness.step()
+    assert controller.handing_over
+    harness.run(controller.s.handover_s + 0.01)
+    assert not controller.handing_over
+    harness.run(1.0)
     assert not fallen(sim)

@@ -391,16 +391,18 @@ class WholeBodyController:
         feed-forward by the PD's sag (a knee 0.04 rad under its target = 40 N m at kp 1000, vs 30
         N m of feed-forward). Stepped at once, that jolted the robot (IMU 5-15 m/s^2 over DDS).
         The difference measured at activation fades out linearly over handover_s."""
-        if self._handover is None or sensors.joint_efforts is None or self.s.handover_s <= 0.0:
+        if self._handover is None:
             return effort
         start, offset = self._handover
+        fade = 1.0 - (sensors.stamp_s - start) / self.s.handover_s if self.s.handover_s > 0.0 else 0.0
+        if fade <= 0.0:
+            self._handover = None  # handed over: the tasks in full, this controller's feed-forward
+            return effort
+        if sensors.joint_efforts is None:  # a hardware without torque sensing: nothing to fade
+            return effort
         if offset is None:
             offset = np.asarray(sensors.joint_efforts, float) - effort
             self._handover = (start, offset)
-        fade = 1.0 - (sensors.stamp_s - start) / self.s.handover_s
-        if fade <= 0.0:
-            self._handover = None
-            return effort
         return np.clip(effort + fade * offset, -self.m.effort_limit, self.m.effort_limit)
 
     def _load_split(self, com_xy: np.ndarray) -> dict[str, float]:
