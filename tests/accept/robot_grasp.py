@@ -339,8 +339,10 @@ def run_robot_grasp(
         _report(sim, wbc, pre, "pre-grasp", side)
         _snapshot(sim, obj, "/tmp/rg/pre.png")
     # --- in along the fingers (then sideways onto the object, if the plan keeps a clearance) ----
-    stepping = not np.allclose(beside.translation, grasp.translation)
-    for start, end, duration_s in ((pre, beside, MOVE_IN_S), (beside, grasp, SIDE_STEP_S))[: 1 + stepping]:
+    legs = [(pre, beside, MOVE_IN_S)]
+    if not np.allclose(beside.translation, grasp.translation):
+        legs.append((beside, grasp, SIDE_STEP_S))
+    for start, end, duration_s in legs:
         n = round(duration_s * HAND_HZ)
         for i in range(n):
             a = 0.5 - 0.5 * math.cos(math.pi * (i + 1) / n)  # smooth: a palm that arrives fast overshoots

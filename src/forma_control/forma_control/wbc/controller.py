@@ -393,13 +393,13 @@ class WholeBodyController:
         The difference measured at activation fades out linearly over handover_s."""
         if self._handover is None:
             return effort
-        start, offset = self._handover
-        fade = 1.0 - (sensors.stamp_s - start) / self.s.handover_s if self.s.handover_s > 0.0 else 0.0
+        fade = 1.0 - self._engaged(sensors.stamp_s)  # the same ramp as the tasks' easing in
         if fade <= 0.0:
             self._handover = None  # handed over: the tasks in full, this controller's feed-forward
             return effort
         if sensors.joint_efforts is None:  # a hardware without torque sensing: nothing to fade
             return effort
+        start, offset = self._handover
         if offset is None:
             offset = np.asarray(sensors.joint_efforts, float) - effort
             self._handover = (start, offset)
