@@ -9,7 +9,7 @@ import math
 
 import pytest
 from geometry_msgs.msg import PoseStamped
-from sensor_msgs.msg import Imu
+from sensor_msgs.msg import Imu, JointState
 
 from forma_interfaces.msg import SafetyState, WbcStatus
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_port, stamp_s
@@ -17,19 +17,29 @@ from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_por
 pytestmark = pytest.mark.integration
 DOMAIN_ID = 59
 HANDOVER_S = 0.25  # the handover from the stand-up ramp to the WBC [s sim time]
+PROBE = "sim_wbc_probe"  # this test's node, one of the supervisor's commanders
 
 
 def test_sim_wbc_deployment_stands_on_whole_body_control(tmp_path):
-    params = [f"console.port={free_port()}", "sim.world=empty"]
-    # the probe subscribes before the deployment starts, and keeps 10 s of the 500 Hz IMU in its
-    # reader: the supervisor hands over ~1 s after the sim comes up, while the machine is busiest,
-    # and a probe that discovered the sim late or whose thread stalled there saw no handover sample
-    with RosProbe(DOMAIN_ID) as probe:
+    # The supervisor hands over ~1 s after the sim comes up, while the machine is busiest; this
+    # probe's reader matched the sim's IMU writer up to 1.1 s after that in CI (volatile: no sample
+    # from before the match), so it saw no handover. The supervisor waits for its commanders'
+    # hardware/joint_commands publishers before it stands the robot up: the probe is made one of
+    # them, and offers its (silent) publisher once the IMU reaches it.
+    params = [
+        f"console.port={free_port()}",
+        "sim.world=empty",
+        f"safety_supervisor.commanders=[wbc, hands, {PROBE}]",
+    ]
+    with RosProbe(DOMAIN_ID, name=PROBE) as probe:
         safety = probe.collect(SafetyState, "safety/state", depth=50, latched=True)
         wbc = probe.collect(WbcStatus, "wbc/status", keep=1)
         truth = probe.collect(PoseStamped, "sim/base_pose_ground_truth", keep=1)
         imu = probe.collect(Imu, "imu/data", depth=5000)
         with LaunchedDeployment("sim_wbc", DOMAIN_ID, tmp_path / "logs", params) as deployment:
+            probe.wait_for(lambda: imu, 120, "imu/data from the sim")
+            assert all(m.mode != SafetyState.ACTIVE for m in safety), "handed over before the probe saw the IMU"
+            probe.node.create_publisher(JointState, "hardware/joint_commands", 1)  # "up": the stand-up may begin
             _stands_on_whole_body_control(probe, safety, wbc, truth, imu)
     assert deployment.exit_code == 0, deployment.output[-3000:]
     assert deployment.leftovers() == []
