@@ -3,6 +3,8 @@ for a stopped one for longer than the wall limit, and not for groups nobody comm
 
 from __future__ import annotations
 
+import math
+
 from forma_sim.pacing import CommandPacer
 
 PERIOD = 0.002
@@ -79,3 +81,34 @@ def test_a_group_reset_to_active_is_waited_for_until_its_first_command():
     pacer.expect("left_hand", 6.0)  # nobody commands this hand: one wall limit, then on
     assert not pacer.may_step(6.04, 1.0)
     assert pacer.may_step(6.04, 2.0)
+
+
+def run_with_a_clock_bound_commander(pacer: CommandPacer, reset_s: float, until_s: float) -> tuple[float, float]:
+    """The simulation's loop with a 100 Hz timer-driven commander in sim time: it can stamp only
+    the newest /clock (published every 5 periods) and answers each one at once. Returns the
+    last stamp and the wall time spent waiting."""
+    t, clock, stamp, wall = reset_s, -math.inf, -math.inf, 0.0
+    pacer.expect("right_hand", t)
+    while t < until_s:
+        if clock > stamp:
+            stamp = clock
+            pacer.note(["right_hand"], stamp)
+        if pacer.may_step(t, wall, clock):
+            t = round(t + PERIOD, 9)
+            if round(t / PERIOD) % 5 == 0:
+                clock = t
+        else:
+            wall += 0.002
+    return stamp, wall
+
+
+def test_a_timer_driven_commander_is_never_waited_for_past_the_newest_clock():
+    # reset 2 ms before a /clock: the first command came 2 ms after the reset; that was taken as
+    # the commander's interval (a 6 ms leash, shorter than the /clock period) and the simulation
+    # then waited one wall limit per /clock (10 ms of sim time per second) for the rest of the run
+    pacer = CommandPacer(PERIOD, max_wait_s=1.0)
+    stamp, wall = run_with_a_clock_bound_commander(pacer, reset_s=2.368, until_s=4.0)
+    assert stamp > 3.98 and wall == 0.0 and pacer.gave_up == 0
+    # its interval is its own 10 ms: silent, it is waited for after 3 of them
+    assert pacer.may_step(stamp + 0.028, 0.0, clock_s=stamp + 0.02)
+    assert not pacer.may_step(stamp + 0.032, 0.0, clock_s=stamp + 0.03)

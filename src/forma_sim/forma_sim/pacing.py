@@ -11,14 +11,23 @@ simulation by more than three of its intervals (at least 6 ms, at most 60 ms: a 
 controller more than 3 periods behind holds the simulation), for at most `max_wait_s` of wall
 time: a commander that stays silent that long is taken as stopped (the hardware's watchdog then
 acts in sim time as designed) until it commands again.
+
+A commander that has answered the newest /clock is never waited for: a timer-driven node in sim
+time cannot stamp a time it has not been told, so waiting for it to catch up beyond that /clock
+waits for ever. Seen in a test run: the simulation crawled at 10 ms of sim time per second of
+wall time (one `max_wait_s` per /clock), its physics thread waiting on the 100 Hz hands node,
+whose interval had been taken from the time between the reset and its first command (2 ms: a
+6 ms leash, shorter than the 10 ms /clock period). That gap no longer counts either.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 from collections import deque
 
+STAMP_TOLERANCE_S = 1e-6  # stamps travel as integer nanoseconds; sim time is a float sum of periods
 GAPS_KEPT = 9  # the interval is the median of this many recent gaps between a commander's stamps
 
 # A commander's interval is estimated from its stamps but capped, so a controller that slows down
@@ -29,8 +38,9 @@ MAX_INTERVAL_S = 0.02
 
 @dataclasses.dataclass
 class _Commander:
-    stamp_s: float
+    stamp_s: float  # the newest command's stamp (or the reset's sim time before the first one)
     interval_s: float
+    commanded: bool = False  # has it commanded since the reset? (gaps are between commands only)
     gaps_s: deque = dataclasses.field(default_factory=lambda: deque(maxlen=GAPS_KEPT))
     waiting_since_wall_s: float | None = None
     live: bool = True
@@ -53,11 +63,13 @@ class CommandPacer:
                 self.expect(g, stamp_s)
                 continue
             gap = stamp_s - c.stamp_s
-            if gap > 0 and c.live:  # (the silence of a stopped commander says nothing of its rate)
+            # (the silence of a stopped commander says nothing of its rate, nor does the time
+            # from a reset to the first command)
+            if gap > 0 and c.live and c.commanded:
                 c.gaps_s.append(gap)
                 c.interval_s = min(max(statistics.median(c.gaps_s), self.period), MAX_INTERVAL_S)
             c.stamp_s = max(c.stamp_s, stamp_s)
-            c.live, c.waiting_since_wall_s = True, None
+            c.live, c.waiting_since_wall_s, c.commanded = True, None, True
 
     def expect(self, group: str, stamp_s: float) -> None:
         """The group was just reset to ACTIVE: its commander must answer within the watchdog, so
@@ -70,13 +82,16 @@ class CommandPacer:
         """The group left ACTIVE (hold, damp): nobody is expected to command it."""
         self.groups.pop(group, None)
 
-    def may_step(self, sim_time_s: float, wall_s: float) -> bool:
-        """False while a live commander lags too far behind (and has not been waited for too long)."""
+    def may_step(self, sim_time_s: float, wall_s: float, clock_s: float = math.inf) -> bool:
+        """False while a live commander lags too far behind (and has not been waited for too long).
+        clock_s: the newest /clock published (none: inf); a commander stamped at or after it is up
+        to date."""
         ok = True
         for c in self.groups.values():
             if not c.live:
                 continue
-            if sim_time_s - c.stamp_s <= max(3 * c.interval_s, self.min_lag_s):
+            up_to_date = c.stamp_s >= clock_s - STAMP_TOLERANCE_S
+            if up_to_date or sim_time_s - c.stamp_s <= max(3 * c.interval_s, self.min_lag_s):
                 c.waiting_since_wall_s = None
                 continue
             if c.waiting_since_wall_s is None:

@@ -79,6 +79,7 @@ class SimNode(HardwareNode):
         pacing = p["command_pacing_s"] if self.mode == "simtime" else 0.0
         self.pacer = CommandPacer(self.sim.control_period_s, pacing) if pacing > 0 else None
         self._command_arrived = threading.Event()
+        self._clock_sent_s = math.inf  # the newest /clock published [s] (none: paced by lag alone)
         self._last_reject_log = 0.0
         self._running = True
         self._camera_event = threading.Event()
@@ -250,7 +251,7 @@ class SimNode(HardwareNode):
                 for group, state in self.sim.stop_states().items():
                     if state != StopState.ACTIVE:
                         self.pacer.forget(group)
-                if self.pacer.may_step(self.sim.time, time.monotonic()):
+                if self.pacer.may_step(self.sim.time, time.monotonic(), self._clock_sent_s):
                     return
                 self._command_arrived.clear()
             self._command_arrived.wait(0.002)
@@ -278,6 +279,7 @@ class SimNode(HardwareNode):
                 self._camera_event.set()
         if self.pub_clock is not None and (self._due("clock", k) or self.mode == "lockstep"):
             self.pub_clock.publish(ClockMsg(clock=stamp))
+            self._clock_sent_s = stamp.sec + stamp.nanosec * 1e-9  # (pacing: what sim-time nodes can know)
         self.publish_joint_states(stamp, q, qd, tau)
         if imu is not None:
             self.publish_imu(stamp, imu.orientation_wxyz, imu.angular_velocity, imu.linear_acceleration)
