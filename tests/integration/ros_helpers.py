@@ -22,6 +22,7 @@ import rclpy
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.context import Context
+from rclpy.duration import Duration
 from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -131,6 +132,15 @@ class RosProbe:
             except Exception:  # shutting down
                 return
 
+    def on_executor(self, fn: Callable, *args, timeout_s: float = 30.0):
+        """Call fn(*args) on the probe's executor thread and return what it returns. rclpy's
+        ActionClient (7.1) files a request's future only after sending the request: called from
+        the test's thread, a reply the executor takes in between is dropped ("Ignoring unexpected
+        result response") and the future never completes. Goals, results and cancels go here."""
+        task = self.executor.create_task(fn, *args)
+        self.wait_for(task.done, timeout_s, f"{getattr(fn, '__name__', fn)} on the probe's executor")
+        return task.result()
+
     def collect(self, msg_type, topic: str, depth: int = 10, latched: bool = False, keep: int | None = None) -> list:
         """Subscribe and append every message to a list (the last `keep` if given)."""
         store: list = []
@@ -173,6 +183,17 @@ class RosProbe:
         what = f"{subscribers} subscriber(s) of {topic}"
         self.wait_for(lambda: publisher.get_subscription_count() >= subscribers, timeout_s, what)
         return publisher
+
+    @staticmethod
+    def publish_delivered(publisher, msg, timeout_s: float = 30.0) -> None:
+        """Publish and wait until every matched reader acknowledged the message (reliable QoS).
+        The writer may match a reader before that reader has matched the writer: the reader then
+        drops the sample and gets it only from the next heartbeat's repair, up to seconds later
+        (CI: an e-stop `true` reached the sim after the `false` that followed it and the
+        supervisor's release, so the hardware engaged again)."""
+        publisher.publish(msg)
+        if not publisher.wait_for_all_acked(Duration(seconds=timeout_s)):
+            raise AssertionError(f"{publisher.topic_name}: not acknowledged by every reader in {timeout_s:.0f} s")
 
     def call(self, srv_type, name: str, request, timeout_s: float = 30.0):
         client = self.node.create_client(srv_type, name)

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionClient
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
@@ -73,8 +74,10 @@ def deployment(tmp, stand_pose) -> str:
 
 
 class Rig:
-    def __init__(self, probe: RosProbe, target_xyz):
-        self.probe, self.target_xyz = probe, target_xyz
+    def __init__(self, probe: RosProbe, target_xyz, log_dir):
+        self.probe, self.target_xyz, self.log_dir = probe, target_xyz, log_dir
+        self.clock = probe.collect(Clock, "/clock", keep=1)  # to tell a stalled sim from a stuck grasp
+        self.phases: list[str] = []  # the running goal's feedback phases, in order
         self.stand = probe.node.create_publisher(PoseStamped, "sim/stand_target", 10)
         self.client = ActionClient(probe.node, Grasp, "hands/right/grasp")
         self.touch = probe.collect(FingertipTouch, "hands/right/touch", keep=2)
@@ -89,17 +92,37 @@ class Rig:
         return bool(self.probe.call(Trigger, "hardware/reset", Trigger.Request()).success)
 
     def grasp(self, grasp_type="spherical", force=12.0, hand="right", timeout_s=0.0, wait_s=240.0) -> Grasp.Result:
+        sim_start_s = self.sim_time_s()
         result = self.grasp_async(grasp_type, force, hand, timeout_s)
-        self.probe.wait_for(lambda: result.done(), wait_s, "the grasp result")
+        try:
+            self.probe.wait_for(lambda: result.done(), wait_s, "the grasp result")
+        except AssertionError as exc:  # say where it stopped: sim time, the goal's phases, the logs
+            tails = "".join(f"\n--- {f.name} ---\n" + f.read_text(errors="replace")[-3000:] for f in self.log_files())
+            raise AssertionError(
+                f"{exc}: sim time {sim_start_s:.2f} -> {self.sim_time_s():.2f} s, feedback phases {self.phases}{tails}"
+            ) from None
         return result.result().result
+
+    def sim_time_s(self) -> float:
+        last = self.probe.latest("/clock")
+        return last.clock.sec + last.clock.nanosec * 1e-9 if last is not None else math.nan
+
+    def log_files(self) -> list:
+        return sorted(self.log_dir.glob("*.log"))
+
+    def _on_feedback(self, message) -> None:
+        phase = message.feedback.phase
+        if not self.phases or self.phases[-1] != phase:
+            self.phases.append(phase)
 
     def grasp_async(self, grasp_type="spherical", force=12.0, hand="right", timeout_s=0.0):
         goal = Grasp.Goal(hand=hand, grasp_type=grasp_type, max_force_n=force, timeout_s=timeout_s)
-        sent = self.client.send_goal_async(goal)
+        self.phases = []
+        sent = self.probe.on_executor(self.client.send_goal_async, goal, self._on_feedback)
         self.probe.wait_for(lambda: sent.done(), 30, "the goal to be answered")
         handle = sent.result()
         assert handle.accepted
-        return handle.get_result_async()
+        return self.probe.on_executor(handle.get_result_async)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +132,7 @@ def rig_with_ball(tmp_path_factory):
     path = deployment(tmp, stand_over(BALL_M, lowered=True))
     launched = LaunchedDeployment(path, DOMAIN_ID, tmp / "logs")
     with launched, RosProbe(DOMAIN_ID, name="hands_probe") as probe:
-        yield Rig(probe, BALL_M)
+        yield Rig(probe, BALL_M, tmp / "logs")
     assert launched.exit_code == 0
     assert launched.leftovers() == []
 

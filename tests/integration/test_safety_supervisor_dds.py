@@ -101,7 +101,7 @@ def test_supervisor_modes_estop_reset_and_refusals_over_dds(tmp_path):
 
         # e-stop on the topic: the hardware damps, latched
         pub = probe.matched_publisher(Bool, "safety/estop", subscribers=2)  # the supervisor and the sim
-        pub.publish(Bool(data=True))
+        probe.publish_delivered(pub, Bool(data=True))
 
         def body(msg) -> int:
             return msg.stop_states[list(msg.groups).index("body")]
@@ -118,7 +118,7 @@ def test_supervisor_modes_estop_reset_and_refusals_over_dds(tmp_path):
         r = probe.call(SetOperatingMode, "safety/set_mode", SetOperatingMode.Request(mode=SafetyState.STANDING_UP))
         assert not r.success and "latched in ESTOP" in r.message
 
-        pub.publish(Bool(data=False))
+        probe.publish_delivered(pub, Bool(data=False))
         probe.wait_for(lambda: hardware and not hardware[-1].estop_engaged, 30, "the hardware e-stop released")
         assert body(hardware[-1]) == HardwareState.DAMP, "a release leaves the robot damped"
         r = probe.call(Trigger, "safety/reset", Trigger.Request())

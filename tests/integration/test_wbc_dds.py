@@ -173,7 +173,8 @@ def test_the_wbc_takes_over_from_the_safety_supervisor(tmp_path):
         assert body and all(s == HardwareState.ACTIVE for s in body), "the hardware never held the body"
         assert min(m.pose.position.z for m in list(truth) if stamp_s(m) > t0) > 0.8
 
-        probe.matched_publisher(Bool, "safety/estop", subscribers=2).publish(Bool(data=True))  # sim, supervisor
+        estop = probe.matched_publisher(Bool, "safety/estop", subscribers=2)  # sim, supervisor
+        probe.publish_delivered(estop, Bool(data=True))
         probe.wait_for(lambda: mode() == "ESTOP", WAIT_S, "ESTOP")
         probe.wait_for(
             lambda: not status[-1].active and status[-1].inactive_reason.startswith("safety/state is ESTOP"),
@@ -240,14 +241,14 @@ class Robot:
 
     def send_goal(self, goal: Reach.Goal):
         assert self.reach.wait_for_server(timeout_sec=WAIT_S), "wbc/reach not available"
-        future = self.reach.send_goal_async(goal)
+        future = self.probe.on_executor(self.reach.send_goal_async, goal)
         self.probe.wait_for(future.done, WAIT_S, "the goal's acceptance")
         handle = future.result()
         assert handle.accepted
         return handle
 
     def result(self, handle) -> Reach.Result:
-        future = handle.get_result_async()
+        future = self.probe.on_executor(handle.get_result_async)
         self.probe.wait_for(future.done, WAIT_S, "the goal's result")
         return future.result().result
 
@@ -326,7 +327,7 @@ def test_reach_goal_is_owned_by_reach_while_it_runs_and_reports_reached(robot):
     palm = robot.palm_in_base("left")
     handle = robot.send_goal(Reach.Goal(hand="left", target=robot.target(palm, [0.08, 0.0, 0.08])))
     owners = []
-    future = handle.get_result_async()
+    future = robot.probe.on_executor(handle.get_result_async)
 
     def done() -> bool:
         owners.append(robot.owner("left_hand"))
@@ -389,7 +390,7 @@ def test_cancel_and_teleop_preempt_a_running_reach(robot):
     palm = robot.palm_in_base("right")
     handle = robot.send_goal(Reach.Goal(hand="right", target=robot.target(palm, [0.05, 0.0, 0.15]), timeout_s=30.0))
     robot.probe.wait_for(lambda: robot.owner("right_hand") == "reach", WAIT_S, "the reach to own the right hand")
-    cancel = handle.cancel_goal_async()
+    cancel = robot.probe.on_executor(handle.cancel_goal_async)
     robot.probe.wait_for(cancel.done, WAIT_S, "the cancel reply")
     result = robot.result(handle)
     assert result.outcome == Reach.Result.CANCELED and "canceled" in result.reason, result.reason
