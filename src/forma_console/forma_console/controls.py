@@ -10,6 +10,8 @@ or the last browser tab closing, stops the robot's base.
 from __future__ import annotations
 
 import threading
+from collections import deque
+from collections.abc import Callable
 
 from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from rclpy.action import ActionClient
@@ -35,6 +37,8 @@ class Controls:
         self.gaze_pub = node.create_publisher(PointStamped, "wbc/targets/gaze", 10)
         self.cmd_vel_pub = node.create_publisher(TwistStamped, "cmd_vel", 10)
         self.vla = ActionClient(node, ExecuteInstruction, "vla/execute")
+        self._for_executor: deque[Callable[[], None]] = deque()  # action calls from viser's threads
+        self._executor_wake = node.create_guard_condition(self._run_for_executor)
         self.goal_handle = None
         self.moving = False
         self.targets_sent = {h: 0 for h in (*HANDS, "gaze")}
@@ -198,8 +202,12 @@ class Controls:
             return False
         self.task_status.content = instruction_markdown(text, "sent, waiting for the executor to accept")
         goal = ExecuteInstruction.Goal(instruction=text)
-        future = self.vla.send_goal_async(goal, feedback_callback=lambda fb: self._on_feedback(text, fb.feedback))
-        future.add_done_callback(lambda f: self._on_accepted(text, f.result()))
+
+        def send() -> None:
+            future = self.vla.send_goal_async(goal, feedback_callback=lambda fb: self._on_feedback(text, fb.feedback))
+            future.add_done_callback(lambda f: self._on_accepted(text, f.result()))
+
+        self._on_executor(send)
         return True
 
     def cancel(self) -> None:
@@ -207,8 +215,19 @@ class Controls:
         if handle is None:
             self.task_status.content = "nothing to cancel"
             return
-        handle.cancel_goal_async()
+        self._on_executor(handle.cancel_goal_async)
         self.task_status.content += "  \ncancel requested"
+
+    def _on_executor(self, call: Callable[[], None]) -> None:
+        """Run an action-client call on the node's executor. rclpy's ActionClient files a request's
+        future only after sending it: sent from viser's thread, a reply the executor takes in
+        between is dropped, and the instruction would wait "for the executor to accept" for ever."""
+        self._for_executor.append(call)
+        self._executor_wake.trigger()
+
+    def _run_for_executor(self) -> None:
+        while self._for_executor:
+            self._for_executor.popleft()()
 
     def _on_accepted(self, text: str, handle) -> None:
         if not handle.accepted:

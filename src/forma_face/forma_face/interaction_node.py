@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+from collections import deque
 
 import rclpy
 from action_msgs.msg import GoalStatus
@@ -89,9 +90,11 @@ class InteractionNode(Node):
         self.execute = ActionClient(self, ExecuteInstruction, "vla/execute")
         self.create_subscription(String, "interaction/utterance", lambda m: self.hear(m.data), 10)
         self.create_subscription(DetectedObjectArray, "perception/objects", self._on_objects, 5)
+        self._heard_by_asr: deque[str] = deque()
+        self._asr_wake = self.create_guard_condition(self._hear_asr)
         self.speech_input = make_speech_input(get("asr.backend"), self._asr_options(get))
         if self.speech_input is not None:
-            self.speech_input.start(self.hear)
+            self.speech_input.start(self._on_asr_utterance)
         self.get_logger().info(
             f"interaction: {len(self.dialogue.config.intents)} intents, voice {get('voice')!r}, audio "
             f"{'aplay' if self.audio_player else 'off'}, asr {get('asr.backend')}, llm {get('llm.url') or 'off'}"
@@ -116,8 +119,19 @@ class InteractionNode(Node):
     def _on_objects(self, msg: DetectedObjectArray) -> None:
         self.dialogue.learn_objects((o.label for o in msg.objects), (o.color for o in msg.objects))
 
+    def _on_asr_utterance(self, utterance: str) -> None:
+        """From the speech-recognition thread: handed to the executor, because rclpy's action
+        client files a goal's future only after sending it, and a reply taken meanwhile by the
+        executor's thread is dropped (the task would never start as far as this node knew)."""
+        self._heard_by_asr.append(utterance)
+        self._asr_wake.trigger()
+
+    def _hear_asr(self) -> None:
+        while self._heard_by_asr:
+            self.hear(self._heard_by_asr.popleft())
+
     def hear(self, utterance: str) -> None:
-        """Handle one utterance (topic callback or speech-recognition thread)."""
+        """Handle one utterance (on the executor: a topic message or one from speech recognition)."""
         with self.lock:
             try:
                 response = self.dialogue.respond(utterance)
