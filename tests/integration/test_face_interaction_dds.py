@@ -3,7 +3,9 @@ face on an SDL2 window (dummy video driver) and a test action server standing in
 node on vla/execute: a greeting is answered with speech visemes and a happy face; a task request
 becomes a vla/execute goal and "stop" cancels it; speech recognition through the fifo backend
 works like the topic; the eyes turn toward a person; bad input is refused while the face keeps
-running; shutdown is clean."""
+running; shutdown is clean. Open chat goes to a local OpenAI-compatible endpoint
+(tests/chat_server.py): an unknown request is answered by it, or, when it fails, by the polite
+fallback."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from std_msgs.msg import String
 from forma_face.face_node import default_themes_path
 from forma_face.renderer import load_themes
 from forma_interfaces.msg import Expression, Person, PersonArray, Visemes
+from tests.chat_server import ChatServer
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, VlaStandIn
 
 pytestmark = pytest.mark.integration
@@ -28,7 +31,13 @@ WIDTH, HEIGHT = 640, 240
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def chat():
+    with ChatServer(reply="Paris is the capital of France.") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, chat):
     tmp = tmp_path_factory.mktemp("face")
     fifo = tmp / "asr"
     deployment = {
@@ -56,6 +65,8 @@ def stack(tmp_path_factory):
                                     "expression_hold_s": 60.0,
                                     "asr.backend": "fifo",
                                     "asr.fifo_path": str(fifo),
+                                    "llm.url": chat.url,
+                                    "llm.timeout_s": 10.0,
                                 },
                             },
                         ],
@@ -78,7 +89,7 @@ def stack(tmp_path_factory):
     with launched, RosProbe(DOMAIN_ID, name="face_probe") as probe:
         vla = VlaStandIn(DOMAIN_ID)
         try:
-            stack = Stack(probe, launched, vla, fifo)
+            stack = Stack(probe, launched, vla, fifo, chat)
             probe.wait_for(lambda: stack.utterances.get_subscription_count() > 0, 60, "the interaction node")
             probe.wait_for(lambda: probe.latest("face/current_expression") is not None, 30, "the face node")
             yield stack
@@ -89,8 +100,8 @@ def stack(tmp_path_factory):
 
 
 class Stack:
-    def __init__(self, probe: RosProbe, launched: LaunchedDeployment, vla: VlaStandIn, fifo):
-        self.probe, self.launched, self.vla, self.fifo = probe, launched, vla, fifo
+    def __init__(self, probe: RosProbe, launched: LaunchedDeployment, vla: VlaStandIn, fifo, chat: ChatServer):
+        self.probe, self.launched, self.vla, self.fifo, self.chat = probe, launched, vla, fifo, chat
         self.replies = probe.collect(String, "interaction/reply")
         self.visemes = probe.collect(Visemes, "face/visemes")
         self.current = probe.collect(Expression, "face/current_expression", latched=True)
@@ -165,9 +176,22 @@ def test_speech_recognition_fifo_works_like_the_topic(stack):
     assert stack.replies[before].data == "You're welcome."
 
 
-def test_an_unknown_request_gets_the_fallback_and_a_confused_face(stack):
-    assert stack.say("what is the capital of france")[0].startswith("Sorry")
-    stack.probe.wait_for(lambda: stack.shown() == "confused", 10, "a confused face")
+def test_an_unknown_request_is_answered_by_open_chat_with_a_thinking_then_speaking_face(stack):
+    stack.chat.status = 200
+    asked = len(stack.chat.requests)
+    assert stack.say("what is the capital of france") == ["Paris is the capital of France."]
+    assert stack.chat.requests[asked][2]["messages"][-1]["content"] == "what is the capital of france"
+    stack.probe.wait_for(lambda: stack.shown() == "speaking", 10, "a speaking face")
+    assert "thinking" in [m.expression for m in stack.current]  # while the endpoint answered
+
+
+def test_an_unknown_request_gets_the_fallback_and_a_confused_face_when_open_chat_fails(stack):
+    stack.chat.status = 500
+    try:
+        assert stack.say("what is the tallest mountain")[0].startswith("Sorry")
+        stack.probe.wait_for(lambda: stack.shown() == "confused", 10, "a confused face")
+    finally:
+        stack.chat.status = 200
 
 
 def pupil_x(frame: np.ndarray) -> float:

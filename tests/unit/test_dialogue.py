@@ -6,11 +6,8 @@ speech-recognition input."""
 
 from __future__ import annotations
 
-import http.server
-import json
 import os
 import pathlib
-import threading
 import time
 
 import numpy as np
@@ -23,6 +20,7 @@ from forma_face.errors import FaceError
 from forma_face.interaction_node import default_intents_path
 from forma_face.llm import ChatBackend
 from forma_face.minilm import MiniLM
+from tests.chat_server import ChatServer
 
 HELD_OUT = pathlib.Path(__file__).parent / "data" / "intent_paraphrases.yaml"
 
@@ -139,58 +137,32 @@ def test_broken_intent_configs_are_refused(tmp_path):
 
 
 # --- the optional LLM -----------------------------------------------------------------------------
-class ChatServer(http.server.BaseHTTPRequestHandler):
-    """Answers POST /v1/chat/completions like an OpenAI-compatible server; records the requests."""
-
-    requests: list = []
-    reply = "I am a robot, so I do not eat."
-    status = 200
-
-    def do_POST(self):  # noqa: N802 (http.server API)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        ChatServer.requests.append((self.path, dict(self.headers), body))
-        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": ChatServer.reply}}]}).encode()
-        self.send_response(ChatServer.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def chat_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ChatServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    ChatServer.requests, ChatServer.status = [], 200
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with ChatServer() as server:
+        yield server
 
 
 def test_llm_backend_speaks_the_openai_chat_api(chat_server, monkeypatch):
     monkeypatch.setenv("TEST_KEY", "secret")
-    llm = ChatBackend(chat_server, model="local", api_key_env="TEST_KEY")
-    assert llm.reply("what is your favourite food?") == ChatServer.reply
-    path, headers, body = ChatServer.requests[-1]
+    llm = ChatBackend(chat_server.url, model="local", api_key_env="TEST_KEY")
+    assert llm.reply("what is your favourite food?") == chat_server.reply
+    path, headers, body = chat_server.requests[-1]
     assert path == "/v1/chat/completions"
     assert headers["Authorization"] == "Bearer secret"
     assert body["model"] == "local"
     assert body["messages"][0]["role"] == "system" and body["messages"][-1]["content"] == "what is your favourite food?"
     llm.reply("and to drink?")  # the conversation so far goes along
-    assert [m["content"] for m in ChatServer.requests[-1][2]["messages"][1:3]] == [
+    assert [m["content"] for m in chat_server.requests[-1][2]["messages"][1:3]] == [
         "what is your favourite food?",
-        ChatServer.reply,
+        chat_server.reply,
     ]
 
 
 def test_llm_failures_are_clear_errors(chat_server):
-    ChatServer.status = 500
+    chat_server.status = 500
     with pytest.raises(FaceError, match="HTTP 500"):
-        ChatBackend(chat_server).reply("hi")
+        ChatBackend(chat_server.url).reply("hi")
     with pytest.raises(FaceError, match="unreachable"):
         ChatBackend("http://127.0.0.1:9", timeout_s=2.0).reply("hi")
     with pytest.raises(FaceError, match="must start with http"):

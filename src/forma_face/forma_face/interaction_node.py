@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import threading
 from collections import deque
+from collections.abc import Callable
 
 import rclpy
 from action_msgs.msg import GoalStatus
@@ -90,8 +91,8 @@ class InteractionNode(Node):
         self.execute = ActionClient(self, ExecuteInstruction, "vla/execute")
         self.create_subscription(String, "interaction/utterance", lambda m: self.hear(m.data), 10)
         self.create_subscription(DetectedObjectArray, "perception/objects", self._on_objects, 5)
-        self._heard_by_asr: deque[str] = deque()
-        self._asr_wake = self.create_guard_condition(self._hear_asr)
+        self._for_executor: deque[Callable[[], None]] = deque()  # from the ASR and LLM threads
+        self._executor_wake = self.create_guard_condition(self._run_for_executor)
         self.speech_input = make_speech_input(get("asr.backend"), self._asr_options(get))
         if self.speech_input is not None:
             self.speech_input.start(self._on_asr_utterance)
@@ -119,16 +120,20 @@ class InteractionNode(Node):
     def _on_objects(self, msg: DetectedObjectArray) -> None:
         self.dialogue.learn_objects((o.label for o in msg.objects), (o.color for o in msg.objects))
 
-    def _on_asr_utterance(self, utterance: str) -> None:
-        """From the speech-recognition thread: handed to the executor, because rclpy's action
-        client files a goal's future only after sending it, and a reply taken meanwhile by the
-        executor's thread is dropped (the task would never start as far as this node knew)."""
-        self._heard_by_asr.append(utterance)
-        self._asr_wake.trigger()
+    def _on_executor(self, call: Callable[[], None]) -> None:
+        """Run `call` on the node's executor. The speech-recognition and LLM threads hand their work
+        here: rclpy's action client files a goal's future only after sending it, so a goal sent
+        from another thread can lose its reply to the executor (the task would never start as far
+        as this node knew), and timers are created and destroyed by the executor's thread only."""
+        self._for_executor.append(call)
+        self._executor_wake.trigger()
 
-    def _hear_asr(self) -> None:
-        while self._heard_by_asr:
-            self.hear(self._heard_by_asr.popleft())
+    def _run_for_executor(self) -> None:
+        while self._for_executor:
+            self._for_executor.popleft()()
+
+    def _on_asr_utterance(self, utterance: str) -> None:
+        self._on_executor(lambda: self.hear(utterance))
 
     def hear(self, utterance: str) -> None:
         """Handle one utterance (on the executor: a topic message or one from speech recognition)."""
@@ -157,16 +162,17 @@ class InteractionNode(Node):
             self._send_task(response.instruction)
 
     def _ask_llm(self, utterance: str) -> None:
+        """On its own thread (the endpoint may take seconds); the answer is spoken by the executor."""
         try:
-            text = self.llm.reply(utterance)
+            text, expression = self.llm.reply(utterance), "speaking"
         except FaceError as exc:
             self.get_logger().error(f"open chat failed, using the fallback: {exc}")
-            config = self.dialogue.config
-            with self.lock:
-                self.say(config.fallback_reply, config.fallback_expression)
-            return
+            text, expression = self.dialogue.config.fallback_reply, self.dialogue.config.fallback_expression
+        self._on_executor(lambda: self._say_locked(text, expression))
+
+    def _say_locked(self, text: str, expression: str) -> None:
         with self.lock:
-            self.say(text, "speaking")
+            self.say(text, expression)
 
     # --- output -----------------------------------------------------------------------------------
     def _show(self, expression: Expression) -> None:
