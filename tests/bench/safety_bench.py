@@ -75,7 +75,10 @@ def bench_estop(repetitions: int = 7) -> dict:
         probe.node.create_subscription(HardwareState, "hardware/state", on_state, 10)
         states = probe.collect(SafetyState, "safety/state", depth=20, latched=True)
         pub = probe.node.create_publisher(Bool, "safety/estop", 10)
-        probe.wait_for(lambda: pub.get_subscription_count() > 0, 60, "the supervisor")
+        probe.wait_for(lambda: pub.get_subscription_count() >= 2, 60, "the supervisor and the sim")
+        # a `false` (which changes nothing) until every reader acknowledged it: a reader that had not
+        # matched this writer yet would get the first `true` only from a heartbeat repair, seconds on
+        probe.publish_delivered(pub, Bool(data=False))
         attempts = 0
         while len(latencies_ms) < repetitions:
             attempts += 1
