@@ -106,9 +106,20 @@ def test_a_timer_driven_commander_is_never_waited_for_past_the_newest_clock():
     # reset 2 ms before a /clock: the first command came 2 ms after the reset; that was taken as
     # the commander's interval (a 6 ms leash, shorter than the /clock period) and the simulation
     # then waited one wall limit per /clock (10 ms of sim time per second) for the rest of the run
-    pacer = CommandPacer(PERIOD, max_wait_s=1.0)
+    pacer = CommandPacer(PERIOD, max_wait_s=1.0, clock_period_s=5 * PERIOD)
     stamp, wall = run_with_a_clock_bound_commander(pacer, reset_s=2.368, until_s=4.0)
     assert stamp > 3.98 and wall == 0.0 and pacer.gave_up == 0
     # its interval is its own 10 ms: silent, it is waited for after 3 of them
     assert pacer.may_step(stamp + 0.028, 0.0, clock_s=stamp + 0.02)
     assert not pacer.may_step(stamp + 0.032, 0.0, clock_s=stamp + 0.03)
+
+
+def test_a_controller_paced_by_joint_states_keeps_its_leash_after_a_clock():
+    # the WBC answers every period's joint_states: 8 ms behind is waited for even though its
+    # newest stamp is past the newest /clock (the /clock rule is for timers in sim time only)
+    pacer = CommandPacer(PERIOD, max_wait_s=1.0, clock_period_s=5 * PERIOD)
+    for k in range(100):
+        pacer.note(["body"], k * PERIOD)
+    stamp = 99 * PERIOD
+    assert not pacer.may_step(stamp + 0.008, 0.0, clock_s=stamp - 0.008)
+    assert pacer.may_step(stamp + 0.006, 0.0, clock_s=stamp - 0.008)

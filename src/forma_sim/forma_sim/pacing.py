@@ -12,14 +12,13 @@ controller more than 3 periods behind holds the simulation), for at most `max_wa
 time: a commander that stays silent that long is taken as stopped (the hardware's watchdog then
 acts in sim time as designed) until it commands again.
 
-A commander that has answered the newest /clock is never waited for: a timer-driven node in sim
-time cannot stamp a time it has not been told, so waiting for it to catch up beyond that /clock
-waits for ever. Seen in a test run: the simulation crawled at 10 ms of sim time per second of
-wall time (one `max_wait_s` per /clock), its physics thread waiting on the 100 Hz hands node,
-whose interval had been taken from the time between the reset and its first command (2 ms: a
-6 ms leash, shorter than the 10 ms /clock period). That gap no longer counts either. The price:
-a controller paced by joint_states (the WBC) may lag by up to one /clock period (10 ms at the
-default 100 Hz) instead of 6 ms just before a /clock.
+A timer-driven commander in sim time (its stamps all /clock times: it can stamp only what /clock
+told it) that has answered the newest /clock is never waited for: waiting for it to catch up
+beyond that /clock waits for ever. Seen in a test run: the simulation crawled at 10 ms of sim
+time per second of wall time (one `max_wait_s` per /clock), its physics thread waiting on the
+100 Hz hands node, whose interval had been taken from the time between the reset and its first
+command (2 ms: a 6 ms leash, shorter than the 10 ms /clock period). That gap no longer counts
+either. A controller paced by joint_states (the WBC, stamps on every period) keeps its leash.
 """
 
 from __future__ import annotations
@@ -43,14 +42,23 @@ class _Commander:
     stamp_s: float  # the newest command's stamp (or the reset's sim time before the first one)
     interval_s: float
     commanded: bool = False  # has it commanded since the reset? (gaps are between commands only)
+    on_clock: deque = dataclasses.field(default_factory=lambda: deque(maxlen=GAPS_KEPT))  # recent stamps: /clock times?
     gaps_s: deque = dataclasses.field(default_factory=lambda: deque(maxlen=GAPS_KEPT))
     waiting_since_wall_s: float | None = None
     live: bool = True
 
+    @property
+    def clock_bound(self) -> bool:
+        """Its recent stamps are all /clock times: a timer in sim time, it waits for the next one."""
+        return bool(self.on_clock) and all(self.on_clock)
+
 
 class CommandPacer:
-    def __init__(self, control_period_s: float, max_wait_s: float, min_lag_s: float = 0.006) -> None:
+    def __init__(
+        self, control_period_s: float, max_wait_s: float, min_lag_s: float = 0.006, clock_period_s: float = 0.0
+    ) -> None:
         self.period = control_period_s
+        self.clock_period_s = clock_period_s  # /clock is published at the multiples of this (0: none)
         self.max_wait_s = max_wait_s
         self.min_lag_s = min_lag_s
         self.groups: dict[str, _Commander] = {}
@@ -72,6 +80,12 @@ class CommandPacer:
                 c.interval_s = min(max(statistics.median(c.gaps_s), self.period), MAX_INTERVAL_S)
             c.stamp_s = max(c.stamp_s, stamp_s)
             c.live, c.waiting_since_wall_s, c.commanded = True, None, True
+            c.on_clock.append(self._is_clock_time(stamp_s))
+
+    def _is_clock_time(self, t_s: float) -> bool:
+        if self.clock_period_s <= 0:
+            return False
+        return abs(t_s - round(t_s / self.clock_period_s) * self.clock_period_s) <= STAMP_TOLERANCE_S
 
     def expect(self, group: str, stamp_s: float) -> None:
         """The group was just reset to ACTIVE: its commander must answer within the watchdog, so
@@ -86,13 +100,13 @@ class CommandPacer:
 
     def may_step(self, sim_time_s: float, wall_s: float, clock_s: float = math.inf) -> bool:
         """False while a live commander lags too far behind (and has not been waited for too long).
-        clock_s: the newest /clock published (none: inf); a commander stamped at or after it is up
-        to date."""
+        clock_s: the newest /clock published (none: inf); a clock-bound commander stamped at or
+        after it is up to date."""
         ok = True
         for c in self.groups.values():
             if not c.live:
                 continue
-            up_to_date = c.stamp_s >= clock_s - STAMP_TOLERANCE_S
+            up_to_date = c.clock_bound and c.stamp_s >= clock_s - STAMP_TOLERANCE_S
             if up_to_date or sim_time_s - c.stamp_s <= max(3 * c.interval_s, self.min_lag_s):
                 c.waiting_since_wall_s = None
                 continue

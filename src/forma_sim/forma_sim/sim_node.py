@@ -77,7 +77,10 @@ class SimNode(HardwareNode):
         self._make_interfaces(p)
         self._stats = {"periods": 0, "overruns": 0, "rtf": 0.0, "render_ms": 0.0, "frames": 0}
         pacing = p["command_pacing_s"] if self.mode == "simtime" else 0.0
-        self.pacer = CommandPacer(self.sim.control_period_s, pacing) if pacing > 0 else None
+        self.pacer = None
+        if pacing > 0:
+            clock_period_s = self._every["clock"] * self.sim.control_period_s  # 0: no /clock
+            self.pacer = CommandPacer(self.sim.control_period_s, pacing, clock_period_s=clock_period_s)
         self._command_arrived = threading.Event()
         self._clock_sent_s = math.inf  # the newest /clock published [s] (none: paced by lag alone)
         self._last_reject_log = 0.0
