@@ -13,6 +13,7 @@ import urllib.request
 
 import numpy as np
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import WrenchStamped
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
@@ -36,6 +37,7 @@ def test_sim_deployment_serves_the_robot(tmp_path):
     params = [f"console.port={port}", "sim.camera.width=160", "sim.camera.height=120", "sim.camera.rate_hz=10.0"]
     with LaunchedDeployment("sim", DOMAIN_ID, tmp_path / "logs", params) as deployment, RosProbe(DOMAIN_ID) as probe:
         states = probe.collect(HardwareState, "hardware/state", keep=5)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", keep=20)
         probe.wait_for(
             lambda: states and all(s == HardwareState.ACTIVE for s in states[-1].stop_states),
             90,
@@ -72,7 +74,11 @@ def test_sim_deployment_serves_the_robot(tmp_path):
         color = probe.collect(Image, "head_camera/color/image_raw", keep=1)
         depth = probe.collect(Image, "head_camera/depth/image_raw", keep=1)
         info = probe.collect(CameraInfo, "head_camera/color/camera_info", keep=1)
-        probe.wait_for(lambda: color and depth and info, 60, "head camera images")
+        try:
+            probe.wait_for(lambda: color and depth and info, 60, "head camera images")
+        except AssertionError as exc:  # say whether the sim rendered, and whether the probe matched it
+            matched = probe.subscriptions["head_camera/color/image_raw"].get_publisher_count()
+            raise AssertionError(f"{exc}; image writers matched: {matched}; sim: {sim_physics(diagnostics)}") from None
         c, d, k = color[-1], depth[-1], info[-1]
         assert (c.width, c.height) == (d.width, d.height) == (k.width, k.height) == (160, 120)
         assert c.encoding == "rgb8" and len(c.data) == c.step * c.height == 160 * 120 * 3
@@ -117,3 +123,12 @@ def test_sim_deployment_serves_the_robot(tmp_path):
     assert deployment.leftovers() == [], "processes left behind after Ctrl-C"
     assert "received SIGINT; stopping" in deployment.output
     assert fastdds_shm_files() <= shm_before, "Fast DDS shared memory left behind"
+
+
+def sim_physics(diagnostics: list) -> str:
+    """The sim's newest physics status (sim time, camera frames, pacing) from /diagnostics."""
+    for array in reversed(list(diagnostics)):
+        for status in array.status:
+            if status.name.endswith(": physics"):
+                return ", ".join(f"{v.key}={v.value}" for v in status.values)
+    return "no physics status on /diagnostics"
