@@ -123,3 +123,11 @@ def test_a_controller_paced_by_joint_states_keeps_its_leash_after_a_clock():
     stamp = 99 * PERIOD
     assert not pacer.may_step(stamp + 0.008, 0.0, clock_s=stamp - 0.008)
     assert pacer.may_step(stamp + 0.006, 0.0, clock_s=stamp - 0.008)
+
+
+def test_the_log_line_names_each_commanders_lag_and_leash():
+    pacer = CommandPacer(PERIOD, max_wait_s=1.0, clock_period_s=5 * PERIOD)
+    for k in range(20):
+        pacer.note(["left_hand"], k * 0.01)  # a 100 Hz timer in sim time
+    text = pacer.describe(0.25, clock_s=0.25)
+    assert "left_hand: stamp 0.190 s, lag 60 ms, leash 30 ms, live, clock-bound" in text, text

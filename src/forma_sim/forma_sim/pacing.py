@@ -98,6 +98,15 @@ class CommandPacer:
         """The group left ACTIVE (hold, damp): nobody is expected to command it."""
         self.groups.pop(group, None)
 
+    def describe(self, sim_time_s: float, clock_s: float = math.inf) -> str:
+        """Each followed group's commander: its lag, leash and state (for the log)."""
+        return "; ".join(
+            f"{g}: stamp {c.stamp_s:.3f} s, lag {(sim_time_s - c.stamp_s) * 1e3:.0f} ms, leash "
+            f"{max(3 * c.interval_s, self.min_lag_s) * 1e3:.0f} ms, {'live' if c.live else 'taken as stopped'}, "
+            f"{'clock-bound' if c.clock_bound else 'not clock-bound'} (newest /clock {clock_s:.3f} s)"
+            for g, c in self.groups.items()
+        )
+
     def may_step(self, sim_time_s: float, wall_s: float, clock_s: float = math.inf) -> bool:
         """False while a live commander lags too far behind (and has not been waited for too long).
         clock_s: the newest /clock published (none: inf); a clock-bound commander stamped at or

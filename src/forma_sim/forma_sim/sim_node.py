@@ -249,6 +249,7 @@ class SimNode(HardwareNode):
 
     def _wait_for_commanders(self) -> None:
         """Hold the next period back while a live commander lags (see forma_sim.pacing)."""
+        since = time.monotonic()
         while self._running:
             with self.lock:
                 for group, state in self.sim.stop_states().items():
@@ -257,6 +258,12 @@ class SimNode(HardwareNode):
                 if self.pacer.may_step(self.sim.time, time.monotonic(), self._clock_sent_s):
                     return
                 self._command_arrived.clear()
+                if time.monotonic() - since > 2.0:
+                    self.get_logger().warning(
+                        f"sim time {self.sim.time:.3f} s held over 2 s for the commanders: "
+                        f"{self.pacer.describe(self.sim.time, self._clock_sent_s)}",
+                        throttle_duration_sec=5.0,
+                    )
             self._command_arrived.wait(0.002)
 
     def _step_once(self) -> None:
