@@ -23,8 +23,8 @@ test: setup  ## CI tier: unit, contract and integration tests over real DDS, smo
 accept: setup  ## statistical acceptance trials on the lockstep harness -> build/accept.json
 	@$(PY) -m tests.accept.run_accept
 
-bench: setup  ## speed and cost figures beside same-run baselines -> build/bench.json
-	@$(PY) -m tests.bench.run_bench
+bench: setup  ## speed and cost figures beside same-run baselines -> build/bench.json (BENCH="bench_stack ..." for some)
+	@$(PY) -m tests.bench.run_bench $(BENCH)
 
 lint: setup
 	@$(VENV)/bin/ruff check src tests tools launch

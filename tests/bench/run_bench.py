@@ -1,14 +1,17 @@
-"""`make bench`: speed and cost figures, each beside a baseline measured in the same run, printed
-as a table and written to build/bench.json as {"figures": {name: {value, unit, baseline, ratio,
-note}}}. Later issues add their figures (BENCHES below).
+"""`make bench`: speed and cost figures, each beside a baseline measured in the same run where one
+exists, printed as a table and written afresh to build/bench.json as {"commit", "started",
+"figures": {name: {value, unit, baseline, ratio, note}}, "failed": {bench: reason}}. A bench that
+fails is reported and the others still run; the run then exits 1. `make bench BENCH=bench_stack`
+(or `python -m tests.bench.run_bench bench_stack ...`) runs some only.
 
+The default deployment as a user runs it (stack_bench.py): stack_cpu_cores and stack_cpu_<process>,
+  wbc_loop_answered_share, wbc_loop_jitter_p99_us, sim_rtf_deployed, sim_reset_to_active_s.
 Figures of the foundation:
   sim_rtf_full               the sim node as deployed (unpaced: real_time_factor 0), all 82 joints,
                              contacts, the head camera subscribed, the stand commanding, publishing
   sim_rtf_physics            mj_step alone on the same model (the baseline)
   joint_states_latency_*     sim node (mode realtime) -> another process, beside a bare rclpy
                              talker/listener of the same 82-joint message at 500 Hz
-  stack_cpu_cores            CPU cores used by the whole `sim` deployment while the robot stands
 Hardware (bus_bench.py): bus_cycle_p99_us, bus_load_max_pct, fault_to_damping_ms.
 Face and interaction (face_bench.py): face_fps_1280x480, face_frame_p99_ms, intent_latency_p50_ms,
   tts_latency_p50_ms.
@@ -18,8 +21,7 @@ Perception (perception_bench.py): perception_latency_p50_ms_640, perception_late
   perception_latency_p99_ms_320, perception_fps_640, perception_pos_err_median_cm,
   perception_people_latency_ms, perception_people_latency_p99_ms_640.
 Whole-body control (wbc_bench.py): wbc_tick_p50_us, wbc_tick_p99_us, wbc_qp_share,
-  push_recovery_impulse_Ns (baseline: the joint-PD hold);
-  wbc_loop_bench.py: wbc_loop_jitter_p99_us, wbc_loop_answered_share.
+  push_recovery_impulse_Ns (baseline: the joint-PD hold).
 Safety supervisor (safety_bench.py): estop_to_damping_ms (median), estop_to_damping_max_ms.
 Hands (hands_bench.py): hand_tick_p99_us, grasp_cycle_s, grasp_success_rate.
 """
@@ -33,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 import mujoco
 import psutil
@@ -177,24 +180,10 @@ def bench_latency() -> dict:
     }
 
 
-def bench_stack_cpu() -> dict:
-    deployment = Deployment("sim", 94, ["console.port=18080"])
-    try:
-        _wait_for_log(deployment, "control", "ramping to the pose")
-        time.sleep(5.0)  # let the ramp finish and the robot settle
-        procs = [p for p in deployment.processes() if "forma_process" in " ".join(p.cmdline())]
-        t0, c0 = time.monotonic(), {p.pid: sum(p.cpu_times()[:2]) for p in procs}
-        time.sleep(10.0)
-        t1, c1 = time.monotonic(), {p.pid: sum(p.cpu_times()[:2]) for p in procs}
-        per = {p.cmdline()[p.cmdline().index("--process") + 1]: (c1[p.pid] - c0[p.pid]) / (t1 - t0) for p in procs}
-    finally:
-        deployment.stop()
-    note = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items()))
-    return {
-        "stack_cpu_cores": figure(
-            sum(per.values()), "cores", note=f"sim deployment standing: {note}", lower_is_better=True
-        )
-    }
+def bench_stack() -> dict:
+    from tests.bench.stack_bench import bench_stack as run
+
+    return run()
 
 
 def bench_bus() -> dict:
@@ -271,12 +260,6 @@ def bench_wbc() -> dict:
     return run()
 
 
-def bench_wbc_loop() -> dict:
-    from tests.bench.wbc_loop_bench import bench_wbc_loop as run
-
-    return run()
-
-
 def bench_hands() -> dict:
     from tests.bench.hands_bench import bench_hands as run
 
@@ -300,27 +283,48 @@ def bench_safety() -> dict:
 
 
 BENCHES = [
+    bench_stack,
     bench_sim_rtf,
     bench_latency,
-    bench_stack_cpu,
     bench_bus,
     bench_face,
     bench_record,
     bench_console,
     bench_perception,
     bench_wbc,
-    bench_wbc_loop,
     bench_safety,
     bench_hands,
 ]
 
 
+def _commit() -> str:
+    """The commit the figures come from ('+dirty' when the tree has changes)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + ("+dirty" if dirty else "")
+
+
 def main(argv: list[str]) -> int:
+    """Run the selected benches (all by default); a bench that fails is reported with its reason
+    and the others still run. Writes a fresh build/bench.json; exits 1 if any bench failed."""
     os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
-    results = json.loads(OUT.read_text()) if OUT.exists() else {"figures": {}}
+    unknown = [a for a in argv if a not in {b.__name__ for b in BENCHES}]
+    if unknown:
+        print(f"unknown bench(es) {', '.join(unknown)}; benches: {', '.join(b.__name__ for b in BENCHES)}")
+        return 2
     selected = [b for b in BENCHES if not argv or b.__name__ in argv]
+    results: dict = {"commit": _commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "figures": {}, "failed": {}}
     for bench in selected:
-        results["figures"].update(bench())
+        t0 = time.monotonic()
+        try:
+            results["figures"].update(bench())
+        except Exception as exc:  # report it, measure the rest
+            results["failed"][bench.__name__] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+        print(f"[bench] {bench.__name__}: {time.monotonic() - t0:.0f} s", flush=True)
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2))
     print(f"{'figure':34s} {'value':>12s} {'unit':12s} {'baseline':>10s} {'ratio':>7s}  note")
@@ -328,8 +332,10 @@ def main(argv: list[str]) -> int:
         base = "" if f["baseline"] is None else f"{f['baseline']:.3f}"
         ratio = "" if f["ratio"] is None else f"{f['ratio']:.2f}"
         print(f"{name:34s} {f['value']:12.3f} {f['unit']:12s} {base:>10s} {ratio:>7s}  {f['note']}")
-    print(f"wrote {OUT}")
-    return 0
+    for name, why in results["failed"].items():
+        print(f"FAILED {name}: {why}")
+    print(f"wrote {OUT} (commit {results['commit']})")
+    return 1 if results["failed"] else 0
 
 
 if __name__ == "__main__":

@@ -10,23 +10,19 @@ the hardware node. Screenshots go to build/test-artifacts/.
 from __future__ import annotations
 
 import pathlib
-import shutil
 import time
 
 import numpy as np
-import psutil
 import pytest
 from geometry_msgs.msg import TwistStamped
 
 from forma_interfaces.msg import HardwareState
 from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, VlaStandIn, free_port, stamp_s
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, demote_playwright_driver, low_priority_browser
 
 pytestmark = pytest.mark.integration
 DOMAIN_ID = 48
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTEFACTS = pathlib.Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
-# swiftshader: software WebGL, as on any machine without a GPU
-CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
 
 def screenshot(page, name: str) -> np.ndarray:
@@ -69,28 +65,6 @@ def saturated_pixels(rgb: np.ndarray) -> int:
     return int(((rgb.max(axis=2) - rgb.min(axis=2)) > 120).sum())
 
 
-def low_priority_browser(tmp_path: pathlib.Path) -> str:
-    """Chromium at the lowest CPU priority: it renders WebGL in software on the same 2 cores as
-    the robot's 500 Hz control loop, which an operator's desk machine would not share. Running as
-    root, Chromium raises its GPU and compositor threads to nice -8 (measured), so the wrapper
-    also drops CAP_SYS_NICE: then nothing of it can leave nice 19."""
-    wrapper = tmp_path / "chromium-low-priority"
-    setpriv = "setpriv --bounding-set=-sys_nice --inh-caps=-sys_nice " if shutil.which("setpriv") else ""
-    wrapper.write_text(f'#!/bin/sh\nexec {setpriv}nice -n 19 {CHROMIUM} "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
-
-
-def demote_playwright_driver() -> None:
-    """Playwright's driver (node.js, a child of this test) relays every screenshot: lowest priority too."""
-    for proc in psutil.Process().children():
-        try:
-            if proc.name() == "node":
-                proc.nice(19)
-        except psutil.Error:
-            pass
-
-
 @pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(), reason="Debian's chromium is installed by tools/bootstrap.sh")
 def test_console_drives_the_robot_from_a_browser(tmp_path):
     from playwright.sync_api import expect, sync_playwright
@@ -110,8 +84,8 @@ def test_console_drives_the_robot_from_a_browser(tmp_path):
                 "the safety supervisor to reset the hardware (hardware/state ACTIVE)",
             )
             probe.wait_for(lambda: "showing the robot (82 joints)" in deployment.output, 60, "the console's robot")
-            console = [p for p in deployment.process_tree() if "--process console" in " ".join(p.cmdline())]
-            assert [p.nice() for p in console] == [10], "the console yields the CPU (nice 10 in sim.yaml)"
+            console = [p for p in deployment.process_tree() if "--process operator" in " ".join(p.cmdline())]
+            assert [p.nice() for p in console] == [10], "the console's process yields the CPU (nice 10 in sim.yaml)"
             cmd_vel = probe.collect(TwistStamped, "cmd_vel", depth=50)
             with sync_playwright() as playwright:
                 demote_playwright_driver()

@@ -1,8 +1,9 @@
 """The safety supervisor over real DDS: the sim node and the supervisor as processes. With
 auto_stand the supervisor goes DAMPING -> STANDING_UP -> ACTIVE; nobody commands the body in
 ACTIVE here, so the hardware holds on its command timeout and the supervisor reports HOLD with the
-hardware's reason (recovery off); an e-stop on the topic damps the hardware; reset -> DAMPING; bad
-requests are refused with a reason."""
+hardware's reason (recovery off); an e-stop on the topic damps the hardware; sim/reset is refused
+while the e-stop is engaged and puts the robot back on its feet once released; reset -> DAMPING ->
+the stand-up; bad requests are refused with a reason."""
 
 from __future__ import annotations
 
@@ -117,10 +118,16 @@ def test_supervisor_modes_estop_reset_and_refusals_over_dds(tmp_path):
         assert not r.success and "release it" in r.message
         r = probe.call(SetOperatingMode, "safety/set_mode", SetOperatingMode.Request(mode=SafetyState.STANDING_UP))
         assert not r.success and "latched in ESTOP" in r.message
+        r = probe.call(Trigger, "sim/reset", Trigger.Request())
+        assert not r.success and "e-stop is engaged" in r.message and "safety/reset" in r.message
 
         probe.publish_delivered(pub, Bool(data=False))
         probe.wait_for(lambda: hardware and not hardware[-1].estop_engaged, 30, "the hardware e-stop released")
         assert body(hardware[-1]) == HardwareState.DAMP, "a release leaves the robot damped"
+        # the damped robot sank: back on its feet at the start, held as at power-on
+        r = probe.call(Trigger, "sim/reset", Trigger.Request())
+        assert r.success, r.message
+        probe.wait_for(lambda: body(hardware[-1]) == HardwareState.HOLD, 30, "the power-on hold after sim/reset")
         r = probe.call(Trigger, "safety/reset", Trigger.Request())
         assert r.success, r.message
         # auto_stand: the reset goes to DAMPING, and the stand-up follows once hardware/state shows

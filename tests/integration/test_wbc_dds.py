@@ -28,11 +28,11 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
+from forma_common.messages import to_time_msg
 from forma_control.errors import ControlConfigError
 from forma_control.wbc.reach import ARM_JOINTS
 from forma_control.wbc_node import WbcNode
 from forma_description import RobotModel
-from forma_hardware.hardware_node import to_time_msg
 from forma_interfaces.action import Reach
 from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
 from forma_perception.robot_frames import RobotFrames
@@ -141,7 +141,7 @@ def test_safety_state_decides_when_the_wbc_commands(tmp_path):
         probe.wait_for(lambda: reason() == "safety/state is HOLD: test hold", WAIT_S, "HOLD on wbc/status")
         # (a command published just before that status may still arrive after it: compare stamps)
         t_hold = stamp_s(status[-1])
-        wait_sim(0.5)
+        probe.wait_for(lambda: now() >= t_hold + 0.5, WAIT_S, "0.5 s of sim time after the HOLD")
         last_command = stamp_s(commands[-1])
         assert last_command <= t_hold, "commands stopped when safety/state left ACTIVE"
         assert last_command <= now() - 0.5

@@ -1,9 +1,9 @@
-"""The wbc node's gate, in process and deterministic: the test feeds the node's own callbacks the
+"""The wbc node's gate, in process and deterministic: the test feeds the node's own handlers the
 messages the hardware and the supervisor would send (real rclpy node, real controller; no DDS
 timing involved) and counts the commands the node publishes. Nothing is commanded without
-safety/state ACTIVE; ACTIVE activates from the measured pose; a lagging IMU pauses the ticks and
-they resume without a restart; a lag past 0.1 s disengages; a non-finite sensor value never
-reaches the controller; leaving ACTIVE stops at once."""
+safety/state ACTIVE; ACTIVE activates from the measured pose; with separate sensor topics a lagging
+IMU pauses the ticks and they resume without a restart, and a lag past 0.1 s disengages; a
+non-finite sensor value never reaches the controller (either input); leaving ACTIVE stops at once."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import String
 
+from forma_common.messages import to_time_msg
 from forma_control.wbc_node import WbcNode
 from forma_description import RobotModel, expand_description
 from forma_description.poses import named_pose
-from forma_hardware.hardware_node import to_time_msg
-from forma_interfaces.msg import SafetyState
+from forma_interfaces.msg import RobotState, SafetyState
 
 pytestmark = pytest.mark.integration
 DOMAIN_ID = 54
@@ -61,25 +61,53 @@ class Hardware:
         msg.wrench.force.z = 320.0
         return msg
 
+    def robot_state(self, w: float = 1.0) -> RobotState:
+        """One control period in one message (hardware/robot_state)."""
+        msg = RobotState(name=list(self.robot.joint_names), position=list(self.pose))
+        msg.velocity = [0.0] * len(self.pose)
+        msg.effort = [0.0] * len(self.pose)
+        msg.header.stamp = to_time_msg(self.t)
+        msg.orientation.w = w
+        msg.left_foot.force.z = msg.right_foot.force.z = 320.0
+        return msg
+
+
+def make_node(state_input: str):
+    context = Context()
+    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    overrides = [
+        Parameter("require_safety_state", value=True),
+        Parameter("sensor_timeout_s", value=0.05),
+        Parameter("state_input", value=state_input),
+    ]
+    return WbcNode(context=context, parameter_overrides=overrides), context
+
 
 @pytest.fixture
 def node():
-    context = Context()
-    rclpy.init(context=context, domain_id=DOMAIN_ID)
-    overrides = [Parameter("require_safety_state", value=True), Parameter("sensor_timeout_s", value=0.05)]
-    n = WbcNode(context=context, parameter_overrides=overrides)
+    """The wbc node reading joint_states, imu/data and the wrenches as separate topics."""
+    n, context = make_node("topics")
+    yield n
+    n.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+@pytest.fixture
+def bundled_node():
+    """The wbc node reading hardware/robot_state (its default)."""
+    n, context = make_node("robot_state")
     yield n
     n.destroy_node()
     rclpy.shutdown(context=context)
 
 
 def period(node: WbcNode, hw: Hardware, imu_lag_s: float = 0.0, imu_w: float = 1.0) -> None:
-    """One control period: the sensors, then joint_states (which ticks)."""
+    """One control period: the sensors, then joint_states (which ticks), as the control thread
+    takes them."""
     hw.t += PERIOD_S
-    node._on_imu(hw.imu(imu_lag_s, imu_w))
-    node._on_wrench("left", hw.wrench())
-    node._on_wrench("right", hw.wrench())
-    node._on_joint_states(hw.joint_states())
+    node.imu = hw.imu(imu_lag_s, imu_w)
+    node.wrenches = {"left": hw.wrench(), "right": hw.wrench()}
+    node._on_state(hw.joint_states())
 
 
 def safety(node: WbcNode, mode: int, name: str, reason: str = "") -> None:
@@ -135,6 +163,26 @@ def test_the_gate_pause_and_stop(node):
         period(node, hw)
     assert node.ticks == ticks and not node.active
     assert node.inactive_reason == "safety/state is HOLD: command timeout"
+
+
+def test_robot_state_ticks_once_per_period_and_never_on_a_non_finite_imu(bundled_node):
+    node = bundled_node
+    urdf = expand_description()
+    hw = Hardware(RobotModel.from_urdf(urdf))
+    node._on_description(String(data=urdf))
+    safety(node, SafetyState.ACTIVE, "ACTIVE")
+    for _ in range(10):
+        hw.t += PERIOD_S
+        node._on_state(hw.robot_state())
+    assert node.ticks == 10 and node.active
+    body = [hw.robot.joint_names.index(n) for n in node.body_names]
+    assert np.max(np.abs(np.array(node._cmd.position) - hw.pose[body])) < 0.01
+    hw.t += PERIOD_S
+    node._on_state(hw.robot_state(w=math.nan))  # what the hardware sends when its IMU did not answer
+    assert node.ticks == 10 and "non-finite IMU orientation" in node.paused_reason
+    hw.t += PERIOD_S
+    node._on_state(hw.robot_state())
+    assert node.ticks == 11 and node.paused_reason == ""
 
 
 def test_a_failing_tick_stops_the_commands_until_the_supervisor_restarts(node):

@@ -214,7 +214,8 @@ def test_param_overrides_reach_the_named_node_only():
         load("sim"), ["sim.world=empty", "sim.camera.width=160", "console.port=8099", "wbc.com_gain=12.0"]
     )
     nodes = {n.name: n for p in d.processes() for n in p.nodes}
-    assert nodes["sim"].parameters == {"world": "empty", "camera.width": 160}
+    assert nodes["sim"].parameters["world"] == "empty" and nodes["sim"].parameters["camera.width"] == 160
+    assert nodes["sim"].parameters["initial_pose"] == "stand_balanced"  # the deployment's own value stays
     assert nodes["console"].parameters["port"] == 8099 and nodes["console"].parameters["use_sim_time"] is False
     assert nodes["wbc"].parameters == {"pose": "stand_balanced", "com_gain": 12.0}
     with pytest.raises(DeploymentError, match="no node named 'simm'"):

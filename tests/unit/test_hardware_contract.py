@@ -227,7 +227,7 @@ def test_a_config_variant_extends_its_base(tmp_path):
     ],
 )
 def test_stamps_round_to_the_nearest_nanosecond_and_never_step_back_a_second(t_s, expected):
-    from forma_hardware.hardware_node import to_time_msg
+    from forma_common.messages import to_time_msg
 
     stamp = to_time_msg(t_s)
     assert (stamp.sec, stamp.nanosec) == expected

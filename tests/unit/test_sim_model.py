@@ -95,3 +95,32 @@ def test_sensors_read_like_a_standing_robot():
     assert sum(loads) == pytest.approx((65.0 - feet_kg) * 9.81, rel=0.05)
     assert loads[0] == pytest.approx(loads[1], rel=0.1)
     assert np.all(sim.fingertip_forces("left") == 0.0)
+
+
+def test_restart_puts_the_world_and_the_robot_back_and_powers_the_hardware_on():
+    """sim/reset's core: after an e-stop and a fall, the robot stands at its initial pose on the
+    floor again, the objects are back where the world put them, the hardware holds as at power-on
+    (no e-stop), and sim time runs on."""
+    from forma_hardware import StopState
+
+    sim = build_simulation(world="tabletop", pose="stand_balanced")
+    start_q, start_base = sim.joint_positions().copy(), sim.base_pose()[0].copy()
+    cup = sim.data.body("red_cup").xpos.copy()
+    sim.contract.estop(True, "test", sim.time)
+    sim.apply_wrench("torso", (400.0, 0.0, 0.0), (0.0, 0.0, 0.0), 0.3)
+    sim.data.body("red_cup").xfrc_applied[:3] = (0.0, 30.0, 0.0)
+    sim.run(2.5)
+    sim.data.body("red_cup").xfrc_applied[:3] = 0.0
+    assert sim.base_pose()[0][2] < start_base[2] - 0.1, "the damped, pushed robot sank"
+    assert np.linalg.norm(sim.data.body("red_cup").xpos - cup) > 0.02
+    t = sim.time
+
+    sim.restart()
+    assert sim.time == pytest.approx(t)
+    np.testing.assert_allclose(sim.joint_positions(), start_q, atol=1e-9)
+    np.testing.assert_allclose(sim.base_pose()[0], start_base, atol=1e-6)
+    np.testing.assert_allclose(sim.data.body("red_cup").xpos, cup, atol=1e-6)
+    assert not sim.contract.estop_engaged
+    assert set(sim.stop_states().values()) == {StopState.HOLD}
+    sim.run(1.0)  # held as at power-on: it stands there
+    assert abs(sim.base_pose()[0][2] - start_base[2]) < 0.02

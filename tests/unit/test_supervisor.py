@@ -217,6 +217,55 @@ def test_auto_stand_stands_up_once_hardware_and_inputs_are_there():
     assert actions == [ResetHardware()] and sup.mode == Mode.STANDING_UP
 
 
+def test_the_hand_over_also_waits_for_the_pelvis_at_rest():
+    """Joints still while the whole robot rocks on its soles is not at rest: handed over like that
+    (measured over DDS under load), the capture point sat at the toes and a fall was detected."""
+    sup = make(settle_max_s=1.0)
+    sup.hardware_state(hw(StopState.HOLD, "startup"), 0.0)
+    sup.request_mode(Mode.STANDING_UP, "test", 0.0)
+    sup.reset_done(True, "ok", 0.0)
+    sup.hardware_state(hw(), 0.0)
+    t = 0.0
+    sup.tick(t, GOAL, upright=True)
+    while not sup.ramp.done(t):
+        t += 0.01
+        sup.tick(t, GOAL, body_rate_rad_s=0.25)
+    for _ in range(20):  # joints at rest, the pelvis still turning at 0.25 rad/s
+        t += 0.01
+        sup.tick(t, GOAL, body_rate_rad_s=0.25)
+    assert sup.mode == Mode.STANDING_UP
+    for _ in range(5):
+        t += 0.01
+        sup.tick(t, GOAL, body_rate_rad_s=0.02)
+    assert sup.mode == Mode.ACTIVE and "at rest after" in sup.reason
+
+
+def test_a_lying_robot_is_refused_a_stand_up_with_the_way_out():
+    """Ramping the joints of a robot on the floor faults again: the request is refused, an automatic
+    stand-up waits, and both name sim/reset (simulation) and lifting it (a robot)."""
+    sup = make(auto_stand=True)
+    sup.hardware_state(hw(StopState.DAMP, "e-stop released"), 0.0)
+    actions, _ = sup.tick(0.01, np.zeros(3), [], lying=True)
+    assert actions == [] and sup.mode == Mode.DAMPING
+    assert "the robot is lying" in sup.reason and "sim/reset" in sup.reason and "lift it upright" in sup.reason
+    reply = sup.request_mode(Mode.STANDING_UP, "operator", 0.02)
+    assert (
+        not reply.success and "stand-up refused: the robot is lying" in reply.message and "sim/reset" in reply.message
+    )
+    # back on its feet (sim/reset: the hardware holds it as at power-on): the pending stand-up goes ahead
+    sup.hardware_state(hw(StopState.HOLD, "startup: waiting for reset"), 0.03)
+    actions, _ = sup.tick(0.04, np.zeros(3), [], lying=False)
+    assert actions == [ResetHardware()] and sup.mode == Mode.STANDING_UP
+
+
+def test_a_hold_of_a_lying_robot_is_not_recovered_by_a_ramp():
+    sup = make(recover_holds_per_min=10)
+    t = stand_up(sup)
+    sup.hardware_state(hw(StopState.HOLD, "no command for 0.10 s"), t)
+    actions, _ = sup.tick(t, np.zeros(3), lying=True)
+    assert actions == [] and sup.mode == Mode.HOLD and "not recovering: the robot is lying" in sup.reason
+
+
 def test_auto_stand_waits_for_the_controllers_that_take_over():
     """After the reset every group's watchdog runs: a hand whose node was still loading timed out
     into a latched HOLD. The automatic stand-up waits until its commanders are up, and says so."""

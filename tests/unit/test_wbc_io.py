@@ -12,6 +12,7 @@ import pytest
 from geometry_msgs.msg import PointStamped, PoseStamped, WrenchStamped
 from sensor_msgs.msg import Imu, JointState
 
+from forma_common.messages import to_time_msg
 from forma_control.errors import ControlError, TargetRejected
 from forma_control.wbc_io import (
     GROUPS,
@@ -28,7 +29,6 @@ from forma_control.wbc_io import (
     sensors_from_messages,
     torso_goal,
 )
-from forma_hardware.hardware_node import to_time_msg
 from forma_interfaces.action import Reach
 
 BODY = ["left_knee", "right_knee", "waist_yaw"]

@@ -21,8 +21,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from forma_common import qos
 from forma_control.posture import PostureRamp
-from forma_control.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses, named_pose
 from forma_description.robot_model import GROUPS
@@ -74,9 +74,9 @@ class StandNode(Node):
         self.state_sub = None
         self._msg = JointState()
 
-        self.pub = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
+        self.pub = self.create_publisher(JointState, "hardware/joint_commands", qos.COMMANDS)
         # The robot as the hardware describes it: joint names, limits and the pose come from there.
-        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
+        self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
         self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, 1)
         self.reset_client = self.create_client(Trigger, "hardware/reset")
         self.timer = self.create_timer(1.0 / self.rate, self._tick)
@@ -109,7 +109,7 @@ class StandNode(Node):
     def _want_state(self) -> None:
         self.measured = None
         if self.state_sub is None:
-            self.state_sub = self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS)
+            self.state_sub = self.create_subscription(JointState, "joint_states", self._on_joint_states, qos.SENSORS)
 
     def _on_joint_states(self, msg: JointState) -> None:
         index = {name: i for i, name in enumerate(msg.name)}

@@ -127,6 +127,11 @@ class SupervisorConfig:
     # handed over while still catching up (a knee 0.04 rad behind its target, measured over DDS),
     # the WBC's first command from the measured pose jolted the robot (IMU 5-12 m/s^2).
     settle_speed_rad_s: float = 0.1  # [rad/s] every ramped joint slower than this = at rest
+    # ... and the pelvis turning slower than this (IMU, horizontal axes): the whole robot at rest.
+    # Joints alone are not enough: a robot rocking on its soles with still joints was handed over
+    # with its capture point at the toes (measured over DDS under load), and the fall detector
+    # fired 0.1-1.4 s later.
+    settle_body_rate_rad_s: float = 0.1
     settle_max_s: float = 1.0  # [s] hand over after this long even if not at rest (and say so)
     recover_holds_per_min: int = 10  # command-timeout HOLDs recovered per minute at most; 0 = never
     auto_stand: bool = False  # stand up at start and after every reset
@@ -142,6 +147,7 @@ class SupervisorConfig:
             ("max_speed_rad_s", 0.01, 5.0),
             ("min_ramp_s", 0.0, 30.0),
             ("settle_speed_rad_s", 0.001, 5.0),
+            ("settle_body_rate_rad_s", 0.001, 5.0),
             ("settle_max_s", 0.0, 10.0),
             ("input_timeout_s", 0.01, 10.0),
             ("estop_retry_s", 0.001, 10.0),
@@ -153,6 +159,13 @@ class SupervisorConfig:
                 raise ControlError(f"{name}={v} outside [{low}, {high}]")
         if not (isinstance(self.recover_holds_per_min, int) and 0 <= self.recover_holds_per_min <= 60):
             raise ControlError(f"recover_holds_per_min={self.recover_holds_per_min} outside 0..60")
+
+
+# Why a stand-up is refused for a robot on the floor, and the way out.
+LYING = (
+    "the robot is lying (pelvis tilted past the fall limit): a stand-up ramp cannot lift it. In simulation, "
+    "sim/reset puts it back on its feet (console: Reset simulation); on a robot, lift it upright first"
+)
 
 
 class Supervisor:
@@ -200,6 +213,7 @@ class Supervisor:
         self.hold_decision_pending = False
         self.reset_confirm_until = -math.inf
         self.stale_inputs: list[str] = []
+        self.lying = False  # the pelvis tilted past the fall limit (tick): no stand-up from there
         self.changed = True  # safety/state must be published
 
     # --- queries -------------------------------------------------------------------------------
@@ -308,6 +322,8 @@ class Supervisor:
                 return self._refuse("the hardware e-stop is engaged: release it, safety/reset, then stand up")
             if self.stale_inputs:
                 return self._refuse(f"sensor inputs stale ({'; '.join(self.stale_inputs)}): cannot stand up blind")
+            if self.lying:
+                return self._refuse(f"stand-up refused: {LYING}")
             actions = self._begin_stand_up(f"requested: {reason}", now_s)
             return Reply(True, f"standing up: {self.reason}", self.mode, actions)
         # ACTIVE
@@ -397,14 +413,19 @@ class Supervisor:
         fall: FallVerdict | None = None,
         upright: bool = False,
         waiting_for: Sequence[str] = (),
+        body_rate_rad_s: float = 0.0,
+        lying: bool = False,
     ) -> tuple[list[Action], JointCommand | None]:
         """Advance time: stand-up phases, input watchdog, fall reaction, e-stop retries.
         measured_q: the ramped joints' measured positions (None = no joint_states yet).
+        body_rate_rad_s: the pelvis's angular speed about the horizontal axes (IMU) [rad/s].
+        lying: the pelvis is tilted past the fall limit: a stand-up waits (and says how to get out).
         waiting_for: controllers that take over after the stand-up and are not up yet: an
         automatic stand-up waits for them (after the reset every group's watchdog runs, and a
         hand whose node was still loading timed out into a latched HOLD)."""
         actions: list[Action] = []
         self.stale_inputs = list(stale_inputs)
+        self.lying = lying
         if fall is not None and self.fall_detection_armed:
             self._set(Mode.FAULT, f"fall detected: {fall.reason}", now_s)
             self.fault_estop = True
@@ -416,7 +437,9 @@ class Supervisor:
         # (with the hardware's e-stop still engaged, a release we sent may be on its way)
         ready = self.hw is not None and not self.hw.estop_engaged and not self.stale_inputs
         if self.stand_pending and self.mode == Mode.DAMPING and ready:
-            if waiting_for:
+            if lying:
+                self._set(Mode.DAMPING, f"{self.stand_pending_why}: waiting: {LYING}", now_s)
+            elif waiting_for:
                 self._set(
                     Mode.DAMPING,
                     f"{self.stand_pending_why}: waiting for {', '.join(waiting_for)} "
@@ -459,7 +482,7 @@ class Supervisor:
             )
         if self.stand_phase == "ramping":
             if self.ramp.done(now_s):
-                settled = self._settled(now_s, measured_q)
+                settled = self._settled(now_s, measured_q, body_rate_rad_s)
                 if settled:
                     self.stand_phase = ""
                     self._set(Mode.ACTIVE, f"stand-up ramp finished, {settled}: controllers in charge", now_s)
@@ -467,15 +490,17 @@ class Supervisor:
             return actions, self.ramp.command(now_s)
         return actions, None
 
-    def _settled(self, now_s: float, measured_q: np.ndarray | None) -> str:
-        """After the ramp: "" while the joints still move, else how the hand-over was decided."""
+    def _settled(self, now_s: float, measured_q: np.ndarray | None, body_rate_rad_s: float) -> str:
+        """After the ramp: "" while the robot still moves (its joints or its pelvis), else how the
+        hand-over was decided."""
         if self.ramp_end_s is None:
             self.ramp_end_s, self.calm_ticks, self.last_q = now_s, 0, None
         if measured_q is not None:
             q = np.asarray(measured_q, float)
             if self.last_q is not None and now_s > self.last_q[0]:
                 speed = float(np.max(np.abs(q - self.last_q[1]))) / (now_s - self.last_q[0])
-                self.calm_ticks = self.calm_ticks + 1 if speed < self.config.settle_speed_rad_s else 0
+                calm = speed < self.config.settle_speed_rad_s and body_rate_rad_s < self.config.settle_body_rate_rad_s
+                self.calm_ticks = self.calm_ticks + 1 if calm else 0
             self.last_q = (now_s, q)
         waited = now_s - self.ramp_end_s
         if self.calm_ticks >= 3:
@@ -514,7 +539,7 @@ class Supervisor:
         self.recoveries_s = [t for t in self.recoveries_s if now_s - t < 60.0]
         budget = self.config.recover_holds_per_min
         text = "; ".join(f"{g}: {self.hw.reasons.get(g, '')}" for g in held)
-        if timeouts and len(self.recoveries_s) < budget:
+        if timeouts and len(self.recoveries_s) < budget and not self.lying:
             self.recoveries_s.append(now_s)
             return list(
                 self._begin_stand_up(
@@ -522,7 +547,9 @@ class Supervisor:
                 )
             )
         why = (
-            f"{budget}/{budget} recoveries this minute spent"
+            LYING
+            if self.lying
+            else f"{budget}/{budget} recoveries this minute spent"
             if timeouts and budget
             else "automatic recovery is off (recover_holds_per_min 0)"
             if timeouts

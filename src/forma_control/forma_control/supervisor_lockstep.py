@@ -93,7 +93,16 @@ class LockstepSupervisor:
         self.pending.clear()
         self._execute(self.core.hardware_state(self._hardware_view(), now))
         fall, upright = self._fall(sim)
-        actions, command = self.core.tick(now, sim.joint_positions()[self.index], (), fall, upright)
+        st = self.detector.last_state
+        actions, command = self.core.tick(
+            now,
+            sim.joint_positions()[self.index],
+            (),
+            fall,
+            upright,
+            body_rate_rad_s=st.tilt_rate_rad_s,
+            lying=st.tilt_rad > self.detector.limits.tilt_limit_rad,
+        )
         self._execute(actions)
         self.log += self.core.drain_transitions()
         if self.core.mode == Mode.ACTIVE and self.active_controller is not None:

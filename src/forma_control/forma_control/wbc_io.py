@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pinocchio as pin
 
+from forma_common.messages import stamp_s
 from forma_control.errors import ControlError, TargetRejected
 from forma_control.wbc.estimator import Sensors
 from forma_control.wbc.targets import StampedTarget
@@ -29,18 +30,13 @@ class SensorsNotReady(ControlError):
     """A sensor stream is missing, stale or malformed: the controller must not tick on it."""
 
 
-def stamp_s(stamp) -> float:
-    """builtin_interfaces/Time -> seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def joint_indices(message_names: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
-    """Where each wanted joint sits in a joint_states message; names every missing joint."""
+def joint_indices(message_names: Sequence[str], wanted: Sequence[str], source: str = "joint_states") -> np.ndarray:
+    """Where each wanted joint sits in a joint state message; names every missing joint."""
     index = {name: i for i, name in enumerate(message_names)}
     missing = [n for n in wanted if n not in index]
     if missing:
         raise SensorsNotReady(
-            f"joint_states lacks {len(missing)} body joints ({', '.join(missing[:4])}"
+            f"{source} lacks {len(missing)} body joints ({', '.join(missing[:4])}"
             f"{', ...' if len(missing) > 4 else ''}); is the robot prefix the same on both sides?"
         )
     return np.array([index[n] for n in wanted])
@@ -84,6 +80,43 @@ def sensors_from_messages(joint_states, index: np.ndarray, imu, wrenches: dict, 
         raise SensorsNotReady(f"imu/data orientation has norm {norm:.3f}; not a unit quaternion")
     return Sensors(
         stamp_s=now,
+        joint_positions=q,
+        joint_velocities=qd,
+        imu_orientation_wxyz=quat / norm,
+        imu_angular_velocity=gyro,
+        foot_force_z=forces,
+        joint_efforts=efforts,
+    )
+
+
+def sensors_from_robot_state(state, index: np.ndarray) -> Sensors:
+    """The controller's Sensors from one forma_interfaces/RobotState (hardware/robot_state): one
+    period's joints, IMU and foot wrenches, so no freshness check between streams is needed."""
+    n = len(state.name)
+    if len(state.position) != n or len(state.velocity) != n:
+        raise SensorsNotReady(
+            f"hardware/robot_state has {n} names, {len(state.position)} positions and {len(state.velocity)} velocities"
+        )
+    q = np.asarray(state.position, float)[index]
+    qd = np.asarray(state.velocity, float)[index]
+    o, w = state.orientation, state.angular_velocity
+    quat = np.array([o.w, o.x, o.y, o.z])
+    gyro = np.array([w.x, w.y, w.z])
+    forces = {"left": float(state.left_foot.force.z), "right": float(state.right_foot.force.z)}
+    efforts = np.asarray(state.effort, float)[index] if len(state.effort) == n else None
+    for what, values in (
+        ("joint positions or velocities", np.concatenate([q, qd])),
+        ("IMU orientation or angular velocity (NaN: the IMU did not answer)", np.concatenate([quat, gyro])),
+        ("foot forces (NaN: no force/torque reading)", list(forces.values())),
+        ("joint efforts", efforts if efforts is not None else []),
+    ):
+        if not np.all(np.isfinite(values)):
+            raise SensorsNotReady(f"hardware/robot_state: non-finite {what}")
+    norm = float(np.linalg.norm(quat))
+    if abs(norm - 1.0) > 0.01:
+        raise SensorsNotReady(f"hardware/robot_state orientation has norm {norm:.3f}; not a unit quaternion")
+    return Sensors(
+        stamp_s=stamp_s(state.header.stamp),
         joint_positions=q,
         joint_velocities=qd,
         imu_orientation_wxyz=quat / norm,

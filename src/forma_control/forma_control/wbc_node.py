@@ -1,15 +1,20 @@
 """The whole-body control node (DESIGN §4): the forma_control.wbc core over DDS.
 
-Each joint_states message (500 Hz from the hardware) is one control tick, run only while the
-safety supervisor says ACTIVE and the IMU and foot wrenches are fresh; entering ACTIVE starts the
+Each state sample (500 Hz from the hardware) is one control tick, run only while the safety
+supervisor says ACTIVE and the sensors are usable; entering ACTIVE starts the
 controller from the measured pose, leaving it stops publishing at once (the hardware holds on the
 command timeout: the designed fallback, also taken on a QP failure or any error in the tick).
 Task targets arrive on wbc/targets/* (teleop) and through the wbc/reach action; each target group
 has one owner, shown on wbc/status. Refused targets change nothing and say why.
 
-Everything runs on the process's executor without blocking: the Reach action's execute callback is
-a coroutine awaiting a future that the control loop completes, so a single-threaded executor
-works and the 500 Hz loop never waits for the action.
+The control loop runs in its own thread, woken by each state sample (a direct subscription, not the
+executor: rclpy's executor costs ~150 us of Python per wake-up, a fifth of a core at 500 Hz). The
+state comes from hardware/robot_state (state_input robot_state, the default: one message per
+control period from a Forma hardware node), or from joint_states with the newest imu/data and feet
+wrenches taken alongside (state_input topics: any ROS 2 hardware, e.g. ros2_control's broadcasters).
+Targets, the Reach action, the status timer and parameters run on the process's executor; a lock
+guards the controller between the two. The Reach action's execute callback is a coroutine awaiting
+a future that the control loop completes (and wakes the executor for).
 """
 
 from __future__ import annotations
@@ -28,15 +33,17 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from forma_common import qos
+from forma_common.direct import DirectSubscription, InputWaiter
+from forma_common.messages import float_array, stamp_s, to_time_msg
 from forma_control.errors import ControlConfigError, ControlError, TargetRejected
-from forma_control.qos import COMMAND_QOS, LATCHED_QOS, LATEST_QOS
 from forma_control.wbc.controller import WbcSettings
+from forma_control.wbc.estimator import Sensors
 from forma_control.wbc.lockstep import build_controller
 from forma_control.wbc.model import HANDS
 from forma_control.wbc.reach import ReachabilityChecker, ReachProgress, pose_error
@@ -56,17 +63,14 @@ from forma_control.wbc_io import (
     pose_target,
     reach_request,
     sensors_from_messages,
-    stamp_s,
+    sensors_from_robot_state,
     torso_goal,
 )
 from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses
-from forma_hardware.hardware_node import float_array, to_time_msg
 from forma_interfaces.action import Reach
-from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
+from forma_interfaces.msg import HardwareState, RobotState, SafetyState, WbcStatus
 
-TARGET_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 MAX_PAUSE_S = 0.1  # a lagging sensor stream pauses the ticks this long before the controller disengages [s]
 JOINT_STATES_SILENT_S = 0.2  # wbc/status shows inactive when joint_states stop this long [s, wall]
 
@@ -152,22 +156,29 @@ class WbcNode(Node):
         self._cmd = JointState()
 
         self.pub_cmd = None  # created once the controller exists: a supervisor waits for it (`commanders`)
-        self.pub_status = self.create_publisher(WbcStatus, "wbc/status", STATUS_QOS)
-        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
-        self.create_subscription(JointState, "joint_states", self._on_joint_states, LATEST_QOS)
-        self.create_subscription(Imu, "imu/data", self._on_imu, LATEST_QOS)
+        self.pub_status = self.create_publisher(WbcStatus, "wbc/status", qos.STATUS)
+        self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
+        # The control loop's inputs: read by its own thread (see the module docstring).
+        self.inputs: list[DirectSubscription] = []
+        if self.state_input == "robot_state":
+            self.state_in = DirectSubscription(self, RobotState, "hardware/robot_state", qos.NEWEST)
+            self.inputs = [self.state_in]
+        else:
+            self.state_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
+            self.imu_in = DirectSubscription(self, Imu, "imu/data", qos.NEWEST)
+            self.wrenches_in = {
+                side: DirectSubscription(self, WrenchStamped, f"feet/{side}/wrench", qos.NEWEST) for side in SIDES
+            }
+            self.inputs = [self.state_in, self.imu_in, *self.wrenches_in.values()]
+        self.create_subscription(SafetyState, "safety/state", self._on_safety, qos.LATCHED)
+        if not self.require_safety:  # with a supervisor, safety/state says when to stop
+            self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, qos.STATUS)
         for side in SIDES:
             self.create_subscription(
-                WrenchStamped, f"feet/{side}/wrench", lambda m, s=side: self._on_wrench(s, m), LATEST_QOS
+                PoseStamped, f"wbc/targets/{side}_hand", lambda m, s=side: self._on_hand_target(s, m), qos.EVENTS
             )
-        self.create_subscription(SafetyState, "safety/state", self._on_safety, LATCHED_QOS)
-        self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, LATEST_QOS)
-        for side in SIDES:
-            self.create_subscription(
-                PoseStamped, f"wbc/targets/{side}_hand", lambda m, s=side: self._on_hand_target(s, m), TARGET_QOS
-            )
-        self.create_subscription(PointStamped, "wbc/targets/gaze", self._on_gaze_target, TARGET_QOS)
-        self.create_subscription(PoseStamped, "wbc/targets/torso", self._on_torso_target, TARGET_QOS)
+        self.create_subscription(PointStamped, "wbc/targets/gaze", self._on_gaze_target, qos.EVENTS)
+        self.create_subscription(PoseStamped, "wbc/targets/torso", self._on_torso_target, qos.EVENTS)
         self.reset_client = self.create_client(Trigger, "hardware/reset") if not self.require_safety else None
         self.reach_server = ActionServer(
             self,
@@ -178,6 +189,12 @@ class WbcNode(Node):
             cancel_callback=lambda _handle: CancelResponse.ACCEPT,
         )
         self.create_timer(1.0 / self.status_rate, self._on_status_timer)
+        # the control thread completes Reach goals; this wakes the executor to send the result
+        self._executor_wake = self.create_guard_condition(lambda: None)
+        self._running = True
+        self._waiter = InputWaiter(self, [self.state_in])
+        self._control_thread = threading.Thread(target=self._control_loop, name="wbc_control", daemon=True)
+        self._control_thread.start()
         mode = "safety/state" if self.require_safety else "its own hardware/reset (no safety supervisor)"
         self.get_logger().info(f"wbc: pose {self.pose_name!r}, activation by {mode}; waiting for robot_description")
 
@@ -191,11 +208,14 @@ class WbcNode(Node):
                 "true: tick only while safety/state is ACTIVE (the safety supervisor decides); false: "
                 "bring-up without a supervisor: call hardware/reset once and activate on its own",
             ),
+            "state_input": (
+                "robot_state",
+                "robot_state: hardware/robot_state (a Forma hardware node: one message per control period); "
+                "topics: joint_states + imu/data + feet/{left,right}/wrench (any ROS 2 hardware)",
+            ),
             "sensor_timeout_s": (
                 0.5,
-                "imu/data and feet wrenches older than this vs joint_states are stale [s] (a starved process on "
-                "a loaded 2-core machine saw them up to 0.37 s apart: measured; the sim's command pacing keeps "
-                "sim time from running away meanwhile)",
+                "state_input topics: imu/data and feet wrenches further than this from joint_states are stale [s]",
             ),
             "target_max_age_s": (0.5, "task targets stamped longer ago than this (robot clock) are refused [s]"),
             "target_max_future_s": (0.05, "task targets stamped further ahead than this are refused [s]"),
@@ -214,6 +234,9 @@ class WbcNode(Node):
         if self.pose_name not in available_poses():
             raise ControlConfigError(f"pose {self.pose_name!r} is unknown; available: {', '.join(available_poses())}")
         self.require_safety = bool(get("require_safety_state"))
+        self.state_input = get("state_input")
+        if self.state_input not in ("robot_state", "topics"):
+            raise ControlConfigError(f"parameter state_input={self.state_input!r}; valid: robot_state, topics")
         ranges = {
             "sensor_timeout_s": (0.002, 1.0),
             "target_max_age_s": (0.01, 10.0),
@@ -266,17 +289,30 @@ class WbcNode(Node):
                     self.qp_us = (time.perf_counter() - t0) * 1e6
 
             controller.qp.solve = timed_solve
-            self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
+            self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", qos.COMMANDS)
             self.inactive_reason = "waiting for joint_states"
         self.get_logger().info(
             f"wbc: {len(self.body_names)} body joints of {robot.name}, mass {controller.m.mass_kg:.1f} kg"
         )
 
-    def _on_imu(self, msg: Imu) -> None:
-        self.imu = msg
-
-    def _on_wrench(self, side: str, msg) -> None:
-        self.wrenches[side] = msg
+    def _control_loop(self) -> None:
+        """One tick per state sample (the newest: a tick on an old one would send a stale command)."""
+        while self._running:
+            if not self._waiter.wait(0.1):
+                continue
+            msg = self.state_in.take_newest()
+            if msg is None:
+                continue
+            if self.state_input == "topics":  # the newest imu/data and wrenches, published just before
+                self.imu = self.imu_in.take_newest() or self.imu
+                for side, sub in self.wrenches_in.items():
+                    self.wrenches[side] = sub.take_newest() or self.wrenches[side]
+            try:
+                self._on_state(msg)
+            except Exception as exc:  # never die silently: the hardware holds on its timeout
+                if self._running and self.context.ok():
+                    self.get_logger().fatal(f"wbc control loop stopped: {exc!r}")
+                raise
 
     def _on_safety(self, msg: SafetyState) -> None:
         with self.lock:
@@ -323,7 +359,16 @@ class WbcNode(Node):
             return "waiting for hardware/reset (no safety supervisor)"
         return ""
 
-    def _on_joint_states(self, msg: JointState) -> None:
+    def _sensors(self, msg) -> Sensors:
+        """Sensors from the state sample (RobotState, or JointState + the newest IMU and wrenches)."""
+        if tuple(msg.name) != self._index_names:
+            self._index = joint_indices(msg.name, self.body_names, self.state_in.topic_name)
+            self._index_names = tuple(msg.name)
+        if self.state_input == "robot_state":
+            return sensors_from_robot_state(msg, self._index)
+        return sensors_from_messages(msg, self._index, self.imu, self.wrenches, self.sensor_timeout)
+
+    def _on_state(self, msg) -> None:
         with self.lock:
             self.robot_now = stamp_s(msg.header.stamp)
             self.last_joint_states_wall = time.monotonic()
@@ -331,10 +376,7 @@ class WbcNode(Node):
             sensors = None
             if not reason or reason.startswith("waiting for hardware/reset"):
                 try:
-                    if tuple(msg.name) != self._index_names:
-                        self._index = joint_indices(msg.name, self.body_names)
-                        self._index_names = tuple(msg.name)
-                    sensors = sensors_from_messages(msg, self._index, self.imu, self.wrenches, self.sensor_timeout)
+                    sensors = self._sensors(msg)
                 except SensorsNotReady as exc:
                     reason = str(exc)
                     if self.active and self._pause(reason):
@@ -595,6 +637,7 @@ class WbcNode(Node):
         running.done.set_result(
             Reach.Result(outcome=outcome, distance_m=distance, orientation_error_rad=angle, reason=reason)
         )
+        self._executor_wake.trigger()
         self._publish_status_if_changed()
 
     # --- status -------------------------------------------------------------------------------------
@@ -643,6 +686,16 @@ class WbcNode(Node):
         )
         msg.header.stamp = to_time_msg(self.robot_now)
         self.pub_status.publish(msg)
+
+    def destroy_node(self) -> None:
+        self._running = False
+        self._waiter.wake()
+        if self._control_thread is not threading.current_thread():
+            self._control_thread.join(timeout=2.0)
+        self._waiter.destroy()
+        for sub in self.inputs:
+            sub.destroy()
+        super().destroy_node()
 
 
 def main(args=None) -> None:

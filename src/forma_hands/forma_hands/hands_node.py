@@ -17,6 +17,9 @@ Control authority: the last source wins and says so in the log: a HandCommand en
 (CANCELED, "pre-empted by hands/<side>/command"), a new grasp goal ends the previous one. Goals are
 accepted and then checked: a bad goal ends at once with INVALID_GOAL and the reason (a rejected goal
 could not carry one), and moves nothing.
+
+joint_states, the touch streams and hardware/state are polled at each period from direct
+subscriptions (forma_common.direct): never an executor wake-up per message.
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
+from forma_common import qos
+from forma_common.direct import DirectSubscription
 from forma_description import RobotModel
 from forma_hands.errors import HandsError
 from forma_hands.grasp import ErrorCode, GraspConfig, GraspController, GraspGoal, Outcome, Phase
@@ -42,9 +46,6 @@ from forma_hands.taxonomy import grasp_types
 from forma_interfaces.action import Grasp
 from forma_interfaces.msg import FingertipTouch, HandCommand, HardwareState
 
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 TOUCH_MAX_AGE_S = 0.2  # touch older than this is treated as missing (no contact known)
 
 
@@ -111,15 +112,15 @@ class HandsNode(Node):
 
         self.pub_cmd = None  # created once the hands are known: a supervisor waits for it (`commanders`)
         self.pub_events = {s: self.create_publisher(String, f"hands/{s}/events", 10) for s in sides}
-        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
-        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
-        self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, SENSOR_QOS)
+        self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
+        self.joint_states_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)  # polled
+        self.touch_in = {s: DirectSubscription(self, FingertipTouch, f"hands/{s}/touch", qos.NEWEST) for s in sides}
+        self.hardware_state_in = DirectSubscription(self, HardwareState, "hardware/state", qos.POLLED)  # polled
         self._servers = []
         for s in sides:
             self.create_subscription(
-                FingertipTouch, f"hands/{s}/touch", lambda m, s=s: self._on_touch(s, m), SENSOR_QOS
+                HandCommand, f"hands/{s}/command", lambda m, s=s: self._on_command(s, m), qos.EVENTS
             )
-            self.create_subscription(HandCommand, f"hands/{s}/command", lambda m, s=s: self._on_command(s, m), 10)
             self._servers.append(
                 ActionServer(
                     self,
@@ -149,8 +150,19 @@ class HandsNode(Node):
                 h.joints = joints[s]
                 h.ctrl = GraspController(h.joints, grasp_types(h.joints), self.config)
         if self.pub_cmd is None:
-            self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", COMMAND_QOS)
+            self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", qos.COMMANDS)
         self.get_logger().info(f"robot_description: {robot.name}, hands {', '.join(self.hands)} ready")
+
+    def _take_inputs(self) -> None:
+        """Every hardware/state and the newest joint_states and touch samples since the last
+        period (polled)."""
+        for msg in self.hardware_state_in.take_all():
+            self._on_hardware_state(msg)
+        if (msg := self.joint_states_in.take_newest()) is not None:
+            self._on_joints(msg)
+        for side, sub in self.touch_in.items():
+            if (msg := sub.take_newest()) is not None:
+                self._on_touch(side, msg)
 
     def _on_joints(self, msg: JointState) -> None:
         if len(msg.position) != len(msg.name):
@@ -224,6 +236,7 @@ class HandsNode(Node):
         try:
             if h.ctrl is None:
                 raise HandsError("no robot_description yet")
+            self._take_inputs()
             pos = self._hand_positions(h)
             if pos is None:
                 raise HandsError("no joint_states for this hand yet: is the hardware running?")
@@ -270,6 +283,7 @@ class HandsNode(Node):
 
     # --- the control period -------------------------------------------------------------------------
     def _tick(self) -> None:
+        self._take_inputs()
         now = self._now()
         self.ticks += 1
         for h in self.hands.values():
@@ -319,6 +333,11 @@ class HandsNode(Node):
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def destroy_node(self) -> None:
+        for sub in (self.joint_states_in, *self.touch_in.values(), self.hardware_state_in):
+            sub.destroy()
+        super().destroy_node()
 
 
 def main(args=None) -> None:

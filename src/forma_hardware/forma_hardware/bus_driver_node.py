@@ -20,6 +20,8 @@ from rclpy.executors import ExternalShutdownException
 from sensor_msgs.msg import BatteryState
 from std_srvs.srv import Trigger
 
+from forma_common import qos
+from forma_common.messages import key_values, to_time_msg
 from forma_description import DescriptionError, RobotModel, expand_description
 from forma_description.poses import named_pose
 from forma_hardware.bus.driver import BusDriver
@@ -29,7 +31,7 @@ from forma_hardware.bus.mapping import Calibration, calibrate
 from forma_hardware.bus.topology import bus_names, bus_overrides, load_topology
 from forma_hardware.config import load_hardware_config
 from forma_hardware.errors import HardwareConfigError, HardwareError
-from forma_hardware.hardware_node import SENSOR_QOS, HardwareNode, key_values, to_time_msg
+from forma_hardware.hardware_node import HardwareNode
 from forma_hardware.stop_latch import StopState
 
 DEFAULT_CALIBRATION = pathlib.Path.home() / ".forma" / "calibration.yaml"
@@ -50,6 +52,11 @@ class BusDriverNode(HardwareNode):
             "interface": ("", "override every bus's python-can interface (udp_multicast: the actuator emulator)"),
             "multicast_base": ("239.74.163.", "with interface udp_multicast: bus k on group <base><k+1>"),
             "control_rate_hz": (500.0, "body cycle rate [Hz]; buses with a lower rate_hz run every n-th cycle"),
+            "sensor_rate_hz": (
+                100.0,
+                "rate of joint_states, imu/data and feet wrenches [Hz] (at most every cycle); "
+                "hardware/robot_state goes out every cycle",
+            ),
             "bus_rates": ([""], "BUS=RATE_HZ overrides of actuators.yaml, e.g. left_hand=10"),
             "hardware_config": ("", "gains, watchdogs, gate; empty = share/forma_hardware/hardware.yaml"),
             "calibration_file": (str(DEFAULT_CALIBRATION), "zero offsets written by hardware/calibrate"),
@@ -64,6 +71,9 @@ class BusDriverNode(HardwareNode):
             p[name] = self.get_parameter(name).value
         if not (math.isfinite(p["control_rate_hz"]) and 10.0 <= p["control_rate_hz"] <= 1000.0):
             raise HardwareConfigError(f"control_rate_hz {p['control_rate_hz']} outside 10..1000 Hz")
+        if not (math.isfinite(p["sensor_rate_hz"]) and p["sensor_rate_hz"] > 0.0):
+            raise HardwareConfigError(f"sensor_rate_hz {p['sensor_rate_hz']} must be > 0")
+        self.sensor_every = max(1, round(p["control_rate_hz"] / p["sensor_rate_hz"]))  # at most every cycle
         if p["startup_state"] not in ("damp", "hold"):
             raise HardwareConfigError(f"startup_state {p['startup_state']!r}; valid: damp, hold")
         robot = RobotModel.from_urdf(expand_description(p["body"], p["height_m"], p["mass_kg"], hardware="topic"))
@@ -113,7 +123,7 @@ class BusDriverNode(HardwareNode):
         self.init_hardware(
             robot, self.driver.contract, time.time, lambda: self.driver.q.copy(), self.driver.joint_names
         )
-        self.pub_battery = self.create_publisher(BatteryState, "battery_state", SENSOR_QOS)
+        self.pub_battery = self.create_publisher(BatteryState, "battery_state", qos.SENSORS)
         self.create_service(Trigger, "hardware/calibrate", self._on_calibrate)
         self.loads = {name: bus_load(topology.bus(name)) for name in wanted}
         self.durations: list[float] = []
@@ -134,6 +144,7 @@ class BusDriverNode(HardwareNode):
         k = 0
         try:
             while self._running:
+                self.take_commands()
                 report = self.driver.cycle(time.time(), self.lock)
                 with self.lock:
                     q, qd, tau = self.driver.q.copy(), self.driver.qd.copy(), self.driver.tau.copy()
@@ -160,16 +171,18 @@ class BusDriverNode(HardwareNode):
 
     def _publish(self, k: int, q, qd, tau, sensors) -> None:
         stamp = to_time_msg(time.time())
-        if self.all_up or not self.driver.motors_not_up():
-            self.all_up = True  # positions of motors that never answered are unknown: publish none
-            self.publish_joint_states(stamp, q, qd, tau)
+        imu = None
         if "imu" in sensors:
             v = sensors["imu"]
-            self.publish_imu(stamp, v[0:4], v[4:7], v[7:10])
+            imu = (v[0:4], v[4:7], v[7:10])
+        wrenches = {}
         for side in ("left", "right"):
             if f"ft_{side}" in sensors:
                 v = sensors[f"ft_{side}"]
-                self.publish_wrench(stamp, side, v[0:3], v[3:6])
+                wrenches[side] = (v[0:3], v[3:6])
+        if self.all_up or not self.driver.motors_not_up():
+            self.all_up = True  # positions of motors that never answered are unknown: publish none
+            self.publish_period(stamp, q, qd, tau, imu, wrenches, standard=k % self.sensor_every == 0)
         rate = 1.0 / self.driver.control_period_s
         if k % max(1, round(rate / 50)) == 0:
             self.publish_hardware_state(stamp)

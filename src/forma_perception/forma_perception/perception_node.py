@@ -26,6 +26,8 @@ from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 
+from forma_common import qos
+from forma_common.direct import DirectSubscription
 from forma_interfaces.msg import DetectedObject, DetectedObjectArray, Person, PersonArray
 from forma_perception.errors import PerceptionError
 from forma_perception.onnx_detector import OnnxDetector
@@ -131,7 +133,8 @@ class PerceptionNode(Node):
         self.pub_people = self.create_publisher(PersonArray, "perception/people", 10) if self.people else None
         self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", 10)
         self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
-        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
+        # polled when a frame is processed: the newest sample, never a wake-up per message (500 Hz)
+        self.joint_states_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
         self.create_subscription(CameraInfo, f"{camera}/color/camera_info", self._on_info, SENSOR_QOS)
         self.create_subscription(Image, f"{camera}/color/image_raw", self._on_color, SENSOR_QOS)
         self.create_subscription(Image, f"{camera}/depth/image_raw", self._on_depth, SENSOR_QOS)
@@ -151,9 +154,6 @@ class PerceptionNode(Node):
             self._report(str(exc))
             return
         self.frames = frames
-
-    def _on_joints(self, msg: JointState) -> None:
-        self.latest_joints = msg
 
     def _on_info(self, msg: CameraInfo) -> None:
         try:
@@ -195,6 +195,7 @@ class PerceptionNode(Node):
             )
         if self.pose_source == "fk" and self.frames is None:
             raise PerceptionError("no robot_description yet: frames cannot be computed")
+        self.latest_joints = self.joint_states_in.take_newest() or self.latest_joints
         if self.pose_source == "fk" and self.latest_joints is None:
             raise PerceptionError("no joint_states yet: the camera's pose is unknown")
         rgb = decode_color(bytes(color.data), color.height, color.width, color.step, color.encoding)
@@ -297,6 +298,10 @@ class PerceptionNode(Node):
         diag = DiagnosticArray(status=[status])
         diag.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(diag)
+
+    def destroy_node(self) -> None:
+        self.joint_states_in.destroy()
+        super().destroy_node()
 
 
 def main(args=None) -> None:

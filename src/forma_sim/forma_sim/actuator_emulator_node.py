@@ -21,10 +21,11 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Header
 
+from forma_common import qos
+from forma_common.messages import key_values, to_time_msg
 from forma_hardware.bus.io import open_bus
 from forma_hardware.bus.topology import bus_names, bus_overrides, load_topology
 from forma_hardware.errors import HardwareConfigError
-from forma_hardware.hardware_node import SENSOR_QOS, key_values, to_time_msg
 from forma_interfaces.srv import InjectFault
 from forma_sim.actuator_emulator import ActuatorEmulator
 from forma_sim.simulation import build_simulation
@@ -73,8 +74,8 @@ class ActuatorEmulatorNode(Node):
             rng = np.random.default_rng(p["zero_offset_seed"])
             offsets = {m.joint: float(rng.uniform(-3.0, 3.0)) for b in self.topology.buses for m in b.motors}
         self.emulator = ActuatorEmulator(self.sim, self.topology, ports, offsets, p["fault_seed"], p["gantry"])
-        self.pub_truth = self.create_publisher(PoseStamped, "sim/base_pose_ground_truth", SENSOR_QOS)
-        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", SENSOR_QOS)
+        self.pub_truth = self.create_publisher(PoseStamped, "sim/base_pose_ground_truth", qos.SENSORS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", qos.SENSORS)
         self.create_service(InjectFault, "emulator/inject_fault", self._on_inject)
         self._running = True
         self._steps = 0

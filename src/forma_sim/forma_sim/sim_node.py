@@ -1,10 +1,11 @@
 """ROS 2 node serving the simulated robot: the hardware topics and services of DESIGN §4 (the
 shared part lives in forma_hardware.hardware_node, so the bus driver serves exactly the same).
 
-Threads: the physics loop runs in its own thread (stepping, publishing state at the control
-rate, pacing to the real-time factor); the camera renders in another, only while someone
-subscribes; subscriptions and services run on the process's executor. A lock guards the
-simulation between them.
+Threads: the physics loop runs in its own thread (taking commands, stepping, publishing state at
+the control rate, pacing to the real-time factor); the camera renders in another, only while
+someone subscribes; services and the rig's stand target run on the process's executor. A lock
+guards the simulation between them. Commands and e-stop messages are taken by the physics thread
+itself between periods (HardwareNode.take_commands), never by the executor.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
+from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image
+from std_srvs.srv import Trigger
 
+from forma_common import qos
+from forma_common.messages import key_values, to_time_msg
 from forma_description import DescriptionError
 from forma_hardware import HardwareError
-from forma_hardware.hardware_node import IMAGE_QOS, SENSOR_QOS, HardwareNode, key_values, to_time_msg
+from forma_hardware.hardware_node import HardwareNode
 from forma_hardware.stop_latch import StopState
 from forma_interfaces.srv import ApplyWrench, StepSimulation
 from forma_sim.errors import SimError
@@ -41,6 +46,11 @@ class SimNode(HardwareNode):
 
     def __init__(self, node_name: str = "sim", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
+        # The sim is the clock: it stamps with sim time whatever use_sim_time says, and must not
+        # subscribe to the /clock it publishes (a deployment's use_sim_time: true would cost it
+        # an executor wake-up per /clock message, ~6 % of a core here).
+        if self.get_parameter("use_sim_time").value:
+            self.set_parameters([Parameter("use_sim_time", value=False)])
         self.hardware_id = "mujoco"
         p = self._declare_parameters()
         self.mode = p["mode"]
@@ -55,6 +65,7 @@ class SimNode(HardwareNode):
                 hardware_config=p["hardware_config"] or None,
             )
             self.sim.set_stand(*p["stand_pose"], jump=True)
+            self._stand_pose = p["stand_pose"]
         else:
             self.sim = build_simulation(
                 world=p["world"],
@@ -68,6 +79,7 @@ class SimNode(HardwareNode):
                 startup_state=StopState[p["startup_state"].upper()],
             )
         self.rtf_target = p["real_time_factor"]
+        self.initial_pose = p["initial_pose"]
         self.robot = self.sim.robot
         n = len(self.robot.joints)
         self.get_logger().info(
@@ -81,7 +93,6 @@ class SimNode(HardwareNode):
         if pacing > 0:
             clock_period_s = self._every["clock"] * self.sim.control_period_s  # 0: no /clock
             self.pacer = CommandPacer(self.sim.control_period_s, pacing, clock_period_s=clock_period_s)
-        self._command_arrived = threading.Event()
         self._clock_sent_s = math.inf  # the newest /clock published [s] (none: paced by lag alone)
         self._last_reject_log = 0.0
         self._running = True
@@ -96,6 +107,8 @@ class SimNode(HardwareNode):
             self._physics_thread = threading.Thread(target=self._physics_loop, name="sim_physics", daemon=True)
             self._physics_thread.start()
         else:
+            # no physics thread: the executor takes commands and e-stops between sim/step calls
+            self.create_timer(0.01, self.take_commands, clock=self._wall)
             self._publish_period_outputs()
 
     # --- set-up -----------------------------------------------------------------------------
@@ -112,7 +125,12 @@ class SimNode(HardwareNode):
             "height_m": (1.73, "standing height [m]; scales the description"),
             "mass_kg": (65.0, "total mass [kg]"),
             "physics_rate_hz": (500.0, "physics rate [Hz]; a whole multiple of control_rate_hz"),
-            "control_rate_hz": (500.0, "rate of joint_states, imu, feet wrenches and watchdog checks [Hz]"),
+            "control_rate_hz": (500.0, "control period rate [Hz]: hardware/robot_state, command intake, watchdogs"),
+            "sensor_rate_hz": (
+                100.0,
+                "rate of joint_states, imu/data and feet wrenches [Hz] (a divisor of control_rate_hz); "
+                "controllers read hardware/robot_state at the control rate",
+            ),
             "mode": (
                 "simtime",
                 "simtime: publish /clock, pace to real_time_factor, slow down rather than skip; "
@@ -159,6 +177,8 @@ class SimNode(HardwareNode):
         if len(stand) != 4 or not all(math.isfinite(v) for v in stand):
             raise SimError(f"parameter stand_pose={stand}: 4 finite numbers x, y, z [m], yaw [rad]")
         out["stand_pose"] = [float(v) for v in stand]
+        if not (math.isfinite(out["sensor_rate_hz"]) and out["sensor_rate_hz"] > 0):
+            raise SimError(f"parameter sensor_rate_hz={out['sensor_rate_hz']} must be > 0")
         for key in (
             "real_time_factor",
             "camera.rate_hz",
@@ -173,15 +193,16 @@ class SimNode(HardwareNode):
 
     def _make_interfaces(self, p: dict) -> None:
         self.init_hardware(self.sim.robot, self.sim.contract, self._now, self.sim.joint_positions)
-        self.pub_clock = self.create_publisher(ClockMsg, "/clock", SENSOR_QOS) if self.mode != "realtime" else None
-        self.pub_base_truth = self.create_publisher(PoseStamped, "sim/base_pose_ground_truth", SENSOR_QOS)
+        self.pub_clock = self.create_publisher(ClockMsg, "/clock", qos.SENSORS) if self.mode != "realtime" else None
+        self.pub_base_truth = self.create_publisher(PoseStamped, "sim/base_pose_ground_truth", qos.SENSORS)
         cam = "head_camera"
-        self.pub_color = self.create_publisher(Image, f"{cam}/color/image_raw", IMAGE_QOS)
-        self.pub_depth = self.create_publisher(Image, f"{cam}/depth/image_raw", IMAGE_QOS)
-        self.pub_color_info = self.create_publisher(CameraInfo, f"{cam}/color/camera_info", SENSOR_QOS)
-        self.pub_depth_info = self.create_publisher(CameraInfo, f"{cam}/depth/camera_info", SENSOR_QOS)
+        self.pub_color = self.create_publisher(Image, f"{cam}/color/image_raw", qos.IMAGES)
+        self.pub_depth = self.create_publisher(Image, f"{cam}/depth/image_raw", qos.IMAGES)
+        self.pub_color_info = self.create_publisher(CameraInfo, f"{cam}/color/camera_info", qos.SENSORS)
+        self.pub_depth_info = self.create_publisher(CameraInfo, f"{cam}/depth/camera_info", qos.SENSORS)
         self.camera_cfg = (p["camera.width"], p["camera.height"], p["camera.rate_hz"], p["camera.backend"])
         self.create_service(ApplyWrench, "sim/apply_wrench", self._on_apply_wrench)
+        self.create_service(Trigger, "sim/reset", self._on_sim_reset)
         self.create_service(StepSimulation, "sim/step", self._on_step)
         if self.sim.stand_actuators:  # rig only: where the stand carrying the hand should go
             self.create_subscription(PoseStamped, "sim/stand_target", self._on_stand_target, 10)
@@ -192,6 +213,7 @@ class SimNode(HardwareNode):
 
         self._every = {
             "clock": every(p["clock_rate_hz"]),
+            "sensor": every(p["sensor_rate_hz"]),
             "touch": every(p["touch_rate_hz"]),
             "state": every(p["state_rate_hz"]),
             "camera": every(p["camera.rate_hz"]),
@@ -217,12 +239,10 @@ class SimNode(HardwareNode):
                 self._step_once()
                 if self.rtf_target > 0:
                     next_deadline += period / self.rtf_target
-                    delay = next_deadline - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                    elif delay < -0.05:  # behind by more than 50 ms: fall back to sim time
+                    if next_deadline - time.monotonic() < -0.05:  # behind by > 50 ms: fall back to sim time
                         self._stats["overruns"] += 1
                         next_deadline = time.monotonic()
+                    self._take_commands_until(next_deadline)
                 now = time.monotonic()
                 if now - window_wall >= 1.0:
                     self._stats["rtf"] = (self.sim.time - window_sim) / (now - window_wall)
@@ -235,11 +255,16 @@ class SimNode(HardwareNode):
                 self.sim.contract.fault(f"simulation error: {exc}", self.sim.time)
             raise
 
+    def _take_commands_until(self, deadline: float) -> None:
+        """Sleep until `deadline` [s, monotonic], applying commands as they arrive."""
+        while self._running and (delay := deadline - time.monotonic()) > 0:
+            if self.wait_for_inputs(delay):
+                self.take_commands()
+
     def command_accepted(self, groups, stamp_s: float) -> None:
         if self.pacer is not None:
             with self.lock:
                 self.pacer.note(groups, stamp_s)
-            self._command_arrived.set()
 
     def after_reset(self) -> None:
         if self.pacer is not None:
@@ -251,28 +276,31 @@ class SimNode(HardwareNode):
         """Hold the next period back while a live commander lags (see forma_sim.pacing)."""
         since = time.monotonic()
         while self._running:
+            self.take_commands()
             with self.lock:
                 for group, state in self.sim.stop_states().items():
                     if state != StopState.ACTIVE:
                         self.pacer.forget(group)
                 if self.pacer.may_step(self.sim.time, time.monotonic(), self._clock_sent_s):
                     return
-                self._command_arrived.clear()
                 if time.monotonic() - since > 2.0:
                     self.get_logger().warning(
                         f"sim time {self.sim.time:.3f} s held over 2 s for the commanders: "
                         f"{self.pacer.describe(self.sim.time, self._clock_sent_s)}",
                         throttle_duration_sec=5.0,
                     )
-            self._command_arrived.wait(0.002)
+            self.wait_for_inputs(0.002)
 
-    def _step_once(self) -> None:
+    def _step_once(self, publish_all: bool = False) -> None:
+        self.take_commands()
         with self.lock:
             self.sim.step_control(self._now())
         self._stats["periods"] += 1
-        self._publish_period_outputs()
+        self._publish_period_outputs(publish_all)
 
-    def _publish_period_outputs(self) -> None:
+    def _publish_period_outputs(self, publish_all: bool = False) -> None:
+        """This period's outputs; publish_all: every stream whatever its rate (the last period of
+        a lockstep sim/step: the caller waits for the state it stepped to)."""
         k = self._stats["periods"]
         with self.lock:
             sim = self.sim
@@ -280,7 +308,9 @@ class SimNode(HardwareNode):
             q, qd, tau = sim.joint_positions(), sim.joint_velocities(), sim.joint_efforts()
             imu = sim.imu() if "imu_orientation" in sim._sensor else None  # a hand on the stand has none
             wrenches = {s: sim.foot_wrench(s) for s in sim.sole_sites}
-            touch = {s: sim.fingertip_forces(s) for s in sim.touch_sensors} if self._due("touch", k) else None
+            due = {what: publish_all or self._due(what, k) for what in ("touch", "sensor", "state")}
+            due["diag"] = self._due("diag", k)
+            touch = {s: sim.fingertip_forces(s) for s in sim.touch_sensors} if due["touch"] else None
             camera_due = self._due("camera", k) and (
                 self.pub_color.get_subscription_count() + self.pub_depth.get_subscription_count() > 0
             )
@@ -290,18 +320,15 @@ class SimNode(HardwareNode):
         if self.pub_clock is not None and (self._due("clock", k) or self.mode == "lockstep"):
             self.pub_clock.publish(ClockMsg(clock=stamp))
             self._clock_sent_s = stamp.sec + stamp.nanosec * 1e-9  # (pacing: what sim-time nodes can know)
-        self.publish_joint_states(stamp, q, qd, tau)
-        if imu is not None:
-            self.publish_imu(stamp, imu.orientation_wxyz, imu.angular_velocity, imu.linear_acceleration)
-        for side, (force, torque) in wrenches.items():
-            self.publish_wrench(stamp, side, force, torque)
+        imu_values = None if imu is None else (imu.orientation_wxyz, imu.angular_velocity, imu.linear_acceleration)
+        self.publish_period(stamp, q, qd, tau, imu_values, wrenches, standard=due["sensor"])
         if touch is not None:
             for side, forces in touch.items():
                 self.publish_touch(stamp, side, forces)
-        if self._due("state", k):
+        if due["state"]:
             self.publish_hardware_state(stamp)
             self._publish_base_truth(stamp)
-        if self._due("diag", k):
+        if due["diag"]:
             self._publish_diagnostics(stamp)
 
     def _due(self, what: str, k: int) -> bool:
@@ -415,6 +442,35 @@ class SimNode(HardwareNode):
         response.success, response.message = True, f"pushing {request.body} for {request.duration_s:.3f} s"
         return response
 
+    def _on_sim_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """Back to the start (Simulation.restart): the world as loaded, the robot at its initial
+        pose, the simulated hardware as at power-on. Refused while the e-stop is engaged: the
+        supervisor that engaged it would engage it again at once (safety/reset releases it)."""
+        with self.lock:
+            if self.contract.estop_engaged:
+                response.success = False
+                response.message = (
+                    "refused: the e-stop is engaged; release it first (safety/reset, or safety/estop false then "
+                    "safety/reset), then call sim/reset again; the console's Reset simulation button does both"
+                )
+            else:
+                self.sim.restart()
+                if self.sim.stand_actuators:
+                    self.sim.set_stand(*self._stand_pose, jump=True)
+                self.contract = self.sim.contract
+                if self.pacer is not None:
+                    for group in self.sim.stop_states():
+                        self.pacer.forget(group)
+                response.success = True
+                response.message = (
+                    f"world and robot back at the start (pose {self.initial_pose!r}); the hardware holds it "
+                    "until reset (the safety supervisor stands it up)"
+                )
+        self.get_logger().warning(f"sim/reset: {response.message}")
+        if response.success:
+            self.publish_hardware_state(to_time_msg(self._now()))
+        return response
+
     def _on_stand_target(self, msg: PoseStamped) -> None:
         """Servo the rig's stand to a world position [m] and yaw [rad] (from the orientation)."""
         p, o = msg.pose.position, msg.pose.orientation
@@ -431,8 +487,8 @@ class SimNode(HardwareNode):
         elif request.periods > 100_000:
             response.success, response.message = False, "periods must be <= 100000 per call"
         else:
-            for _ in range(request.periods):
-                self._step_once()
+            for k in range(request.periods):
+                self._step_once(publish_all=k == request.periods - 1)
             response.success, response.message = True, f"stepped {request.periods} periods"
         response.sim_time_s = self.sim.time
         return response
@@ -441,6 +497,7 @@ class SimNode(HardwareNode):
     def destroy_node(self) -> None:
         self._running = False
         self._camera_event.set()
+        self.wake_loop()
         for thread in (self._physics_thread, self._camera_thread):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=2.0)

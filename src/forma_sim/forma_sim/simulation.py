@@ -109,20 +109,39 @@ class Simulation:
         self.effort_limit = robot.limits_arrays()["effort"]
         self.initial_pose = np.zeros(len(names)) if initial_pose is None else np.asarray(initial_pose, float)
         self.reset(self.initial_pose)
-        self.contract = HardwareContract(
-            names,
+        self._hardware, self._startup_state = hardware, startup_state
+        self.contract = self._power_on_contract()
+        self._applied_version = -1
+        self._pushes: list[_Push] = []
+        self._write_actuators()
+
+    def _power_on_contract(self) -> HardwareContract:
+        """The hardware contract as the robot powers on: every group in startup_state, holding
+        the initial pose, no e-stop, no counts."""
+        robot = self.robot
+        return HardwareContract(
+            robot.joint_names,
             [j.kind for j in robot.joints],
             [j.group for j in robot.joints],
             robot.limits_arrays(),
-            hardware.gains,
-            hardware.watchdogs,
-            hardware.gate,
-            startup_state=startup_state,
+            self._hardware.gains,
+            self._hardware.watchdogs,
+            self._hardware.gate,
+            startup_state=self._startup_state,
             initial_positions=self.initial_pose,
             now_s=self.time,
         )
+
+    def restart(self) -> None:
+        """Back to the start: the world as loaded (objects at their places), the robot at rest in
+        its initial pose on the floor, the simulated hardware as at power-on (startup_state, no
+        e-stop). Sim time runs on: nodes in sim time never see the clock jump back."""
+        t = self.time
+        self.reset(self.initial_pose)
+        self.data.time = t
+        mujoco.mj_forward(self.model, self.data)
+        self.contract = self._power_on_contract()
         self._applied_version = -1
-        self._pushes: list[_Push] = []
         self._write_actuators()
 
     # --- set-up ---------------------------------------------------------------------------

@@ -82,5 +82,6 @@ class LegOdometry:
             w = np.sqrt(weight[side])
             rows.append(w * jac[:, :3])
             rhs.append(-w * (jac[:, 3:] @ v[3:]))
-        v[:3] = np.linalg.lstsq(np.vstack(rows), np.concatenate(rhs), rcond=None)[0]
+        a, b = np.vstack(rows), np.concatenate(rhs)
+        v[:3] = np.linalg.solve(a.T @ a, a.T @ b)  # least squares; a's columns: a sole's translation (rank 3)
         return BaseEstimate(q=q, v=v, contact_weight=weight, load_n=load)
