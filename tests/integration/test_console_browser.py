@@ -84,8 +84,8 @@ def test_console_drives_the_robot_from_a_browser(tmp_path):
                 "the safety supervisor to reset the hardware (hardware/state ACTIVE)",
             )
             probe.wait_for(lambda: "showing the robot (82 joints)" in deployment.output, 60, "the console's robot")
-            console = [p for p in deployment.process_tree() if "--process operator" in " ".join(p.cmdline())]
-            assert [p.nice() for p in console] == [10], "the console's process yields the CPU (nice 10 in sim.yaml)"
+            console = [p for p in deployment.process_tree() if "--process console" in " ".join(p.cmdline())]
+            assert [p.nice() for p in console] == [10], "the console yields the CPU (nice 10 in sim.yaml)"
             cmd_vel = probe.collect(TwistStamped, "cmd_vel", depth=50)
             with sync_playwright() as playwright:
                 demote_playwright_driver()

@@ -65,6 +65,12 @@ def node_parameters(deployment: Deployment, node: NodeSpec) -> dict:
     return params
 
 
+# Numeric libraries single-threaded in every process (a deployment's `env:` may say otherwise): a
+# Python node runs on one core at a time anyway, and OpenBLAS's worker threads busy-wait between
+# calls (measured: a fourth of a core in the perception process of the sim deployment, for nothing).
+SINGLE_THREADED_MATH = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def plan_process(deployment: Deployment, process: ProcessSpec, params_dir: str | pathlib.Path) -> ProcessLaunch:
     """The launch of one process; its params file goes to params_dir/<process>.params.yaml."""
     params_file = str(pathlib.Path(params_dir) / f"{process.name}.params.yaml")
@@ -85,7 +91,7 @@ def plan_process(deployment: Deployment, process: ProcessSpec, params_dir: str |
         ros_arguments=tuple(ros_arguments),
         parameters=parameters,
         params_file=params_file,
-        env=dict(process.env),
+        env={**SINGLE_THREADED_MATH, **process.env},
         respawn=process.respawn,
         respawn_delay_s=process.respawn_delay_s,
         required=process.required,

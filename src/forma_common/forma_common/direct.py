@@ -24,6 +24,7 @@ from rclpy.guard_condition import GuardCondition
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
+from rclpy.serialization import deserialize_message
 
 
 class DirectSubscription:
@@ -60,11 +61,18 @@ class DirectSubscription:
         return out
 
     def take_newest(self):
-        """The newest waiting message (older ones are dropped), or None when nothing new came."""
+        """The newest waiting message (older ones are dropped unread), or None when nothing new
+        came. Older ones are taken serialized and never converted to Python (a RobotState costs
+        ~50 us to convert)."""
         newest = None
-        while (msg := self.take()) is not None:
-            newest = msg
-        return newest
+        with self._handle:
+            while (result := self._handle.take_message(self.msg_type, True)) is not None:
+                newest = result[0]
+        if newest is None:
+            return None
+        self.latest = deserialize_message(newest, self.msg_type)
+        self.taken += 1
+        return self.latest
 
     def publisher_count(self) -> int:
         with self._handle:

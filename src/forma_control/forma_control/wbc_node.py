@@ -33,6 +33,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.task import Future
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import String
@@ -124,6 +125,12 @@ class WbcNode(Node):
 
     def __init__(self, node_name: str = "wbc", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
+        # The controller's clock is the hardware's: every tick, target check, timeout and stamp
+        # uses the stamps of the state it receives (sim time in simulation, the robot's clock on
+        # hardware), so use_sim_time changes nothing here, and the /clock subscription it would
+        # add cost an executor wake-up per /clock message (100 Hz) in the control loop's process.
+        if self.get_parameter("use_sim_time").value:
+            self.set_parameters([Parameter("use_sim_time", value=False)])
         self._declare_parameters()
         self.lock = threading.RLock()
         self.robot: RobotModel | None = None

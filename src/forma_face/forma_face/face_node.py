@@ -33,6 +33,7 @@ from forma_interfaces.msg import Expression, PersonArray, Visemes
 
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DISPLAYS = ("none", "window", "fullscreen")
+IDLE_PERIOD_S = 0.5  # the animation tick while nobody watches (no face/image subscriber, no panel) [s]
 
 
 def default_themes_path() -> str:
@@ -99,7 +100,7 @@ class FaceNode(Node):
         self.create_subscription(PersonArray, "perception/people", self._on_people, 5)
         self.create_subscription(PointStamped, "face/gaze_target", self._on_gaze_target, 5)
         self.next_image_s = 0.0
-        self.create_timer(1.0 / self.frame_rate, self._tick)
+        self.frame_timer = self.create_timer(1.0 / self.frame_rate, self._tick)
         self._publish_current(Expression(expression="neutral", confidence=1.0))
         self.get_logger().info(
             f"face: {self.renderer.width}x{self.renderer.height} px, arc {self.renderer.arc_deg:g} deg, "
@@ -171,6 +172,12 @@ class FaceNode(Node):
             self.animator.look_at(0.0, 0.0)
             self.last_gaze_s = None
         params = self.animator.params(now)
+        watched = self.image_pub.get_subscription_count() > 0 or self.screen is not None
+        # nobody looks: tick slowly (each executor wake-up costs ~0.5 ms here), at frame rate again
+        # as soon as someone subscribes to face/image
+        period = int(1e9 / self.frame_rate) if watched else int(IDLE_PERIOD_S * 1e9)
+        if self.frame_timer.timer_period_ns != period:
+            self.frame_timer.timer_period_ns = period
         publish = self.image_pub.get_subscription_count() > 0 and now >= self.next_image_s
         if not publish and self.screen is None:
             return  # nobody looks: spare the CPU

@@ -50,6 +50,21 @@ class GateLimits:
 
 
 @dataclasses.dataclass(frozen=True)
+class _Layout:
+    """What a command's joint names select, checked once per distinct name list: the same
+    commanders send the same names every period (the WBC 38 joints, each hand 22)."""
+
+    indices: np.ndarray
+    groups: frozenset[str]
+    position_bounds: tuple[np.ndarray, np.ndarray, np.ndarray]  # lower, upper, clamp margin
+    velocity_bounds: tuple[np.ndarray, np.ndarray, np.ndarray]
+    effort_bounds: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+LAYOUT_CACHE_SIZE = 32  # distinct name lists remembered (commanders x the subsets they send)
+
+
+@dataclasses.dataclass(frozen=True)
 class GatedCommand:
     """An accepted command: joint indices plus the (possibly clamped) targets."""
 
@@ -81,10 +96,13 @@ class CommandGate:
         self.effort_limit = np.asarray(effort_limit, float)
         self.groups = np.asarray(groups)
         self.limits = limits
+        self._layouts: dict[tuple[str, ...], _Layout] = {}
 
-    def check(self, cmd: JointCommand, now_s: float) -> GatedCommand:
-        """Validate `cmd` at time now_s [s]; raise CommandRejected with the reason if it fails."""
-        names = list(cmd.names)
+    def _layout(self, names: tuple[str, ...]) -> _Layout:
+        """The checked layout of a name list (cached): refuses empty, repeated or unknown names."""
+        layout = self._layouts.get(names)
+        if layout is not None:
+            return layout
         n = len(names)
         if n == 0:
             raise CommandRejected("command names no joints")
@@ -98,6 +116,26 @@ class CommandGate:
                 + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else "")
                 + "; names are those of the robot description, e.g. left_knee"
             )
+        idx = np.fromiter((self.index[name] for name in names), dtype=np.intp, count=n)
+        m = self.limits
+        vmax, tmax = self.velocity_limit[idx], self.effort_limit[idx]
+        layout = _Layout(
+            indices=idx,
+            groups=frozenset(self.groups[idx].tolist()),
+            position_bounds=(self.lower[idx], self.upper[idx], np.full(n, m.position_margin_rad)),
+            velocity_bounds=(-vmax, vmax, vmax * m.velocity_margin_fraction),
+            effort_bounds=(-tmax, tmax, tmax * m.effort_margin_fraction),
+        )
+        if len(self._layouts) >= LAYOUT_CACHE_SIZE:
+            self._layouts.pop(next(iter(self._layouts)))
+        self._layouts[names] = layout
+        return layout
+
+    def check(self, cmd: JointCommand, now_s: float) -> GatedCommand:
+        """Validate `cmd` at time now_s [s]; raise CommandRejected with the reason if it fails."""
+        names = tuple(cmd.names)
+        n = len(names)
+        layout = self._layout(names)
         arrays = {}
         for field in ("position", "velocity", "effort"):
             values = getattr(cmd, field)
@@ -114,50 +152,20 @@ class CommandGate:
                 raise CommandRejected(f"{field} of {bad} is not a finite number")
         self._check_stamp(cmd.stamp_s, now_s)
 
-        idx = np.fromiter((self.index[name] for name in names), dtype=np.intp, count=n)
         clamped: list[str] = []
-        m = self.limits
-        if arrays["position"] is not None:
-            arrays["position"] = self._bounded(
-                "position",
-                names,
-                arrays["position"],
-                self.lower[idx],
-                self.upper[idx],
-                np.full(n, m.position_margin_rad),
-                "rad",
-                clamped,
-            )
-        if arrays["velocity"] is not None:
-            vmax = self.velocity_limit[idx]
-            arrays["velocity"] = self._bounded(
-                "velocity",
-                names,
-                arrays["velocity"],
-                -vmax,
-                vmax,
-                vmax * m.velocity_margin_fraction,
-                "rad/s",
-                clamped,
-            )
-        if arrays["effort"] is not None:
-            tmax = self.effort_limit[idx]
-            arrays["effort"] = self._bounded(
-                "effort",
-                names,
-                arrays["effort"],
-                -tmax,
-                tmax,
-                tmax * m.effort_margin_fraction,
-                "N m",
-                clamped,
-            )
+        for field, bounds, unit in (
+            ("position", layout.position_bounds, "rad"),
+            ("velocity", layout.velocity_bounds, "rad/s"),
+            ("effort", layout.effort_bounds, "N m"),
+        ):
+            if arrays[field] is not None:
+                arrays[field] = self._bounded(field, names, arrays[field], *bounds, unit, clamped)
         return GatedCommand(
-            indices=idx,
+            indices=layout.indices,
             position=arrays["position"],
             velocity=arrays["velocity"],
             effort=arrays["effort"],
-            groups=frozenset(self.groups[idx].tolist()),
+            groups=layout.groups,
             clamped=tuple(clamped),
         )
 

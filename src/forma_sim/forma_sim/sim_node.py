@@ -39,6 +39,11 @@ from forma_sim.pacing import CommandPacer
 from forma_sim.simulation import Simulation, build_hand_simulation, build_simulation
 
 MODES = ("simtime", "realtime", "lockstep")
+# Late by more than this many periods, the loop falls back to sim time instead of catching up: a
+# catch-up steps periods back to back (25 of them after a 50 ms hiccup, as it did), and a controller
+# that ticks once per period misses all but the newest. Sim time then runs a little slower than
+# wall time on a loaded machine (DESIGN §5: fall back to sim time rather than miss deadlines).
+CATCH_UP_PERIODS = 2
 
 
 class SimNode(HardwareNode):
@@ -235,11 +240,14 @@ class SimNode(HardwareNode):
         try:
             while self._running and rclpy.ok(context=self.context):
                 if self.pacer is not None:
-                    self._wait_for_commanders()
+                    held_s = self._wait_for_commanders()
+                    next_deadline += held_s  # held for a commander: sim time falls behind, no catch-up
                 self._step_once()
                 if self.rtf_target > 0:
                     next_deadline += period / self.rtf_target
-                    if next_deadline - time.monotonic() < -0.05:  # behind by > 50 ms: fall back to sim time
+                    if next_deadline - time.monotonic() < -CATCH_UP_PERIODS * period / self.rtf_target:
+                        # behind: fall back to sim time rather than step a burst of periods to catch
+                        # up (a controller answering each period would see several at once and skip)
                         self._stats["overruns"] += 1
                         next_deadline = time.monotonic()
                     self._take_commands_until(next_deadline)
@@ -272,8 +280,9 @@ class SimNode(HardwareNode):
                 if state == StopState.ACTIVE:
                     self.pacer.expect(group, self.sim.time)
 
-    def _wait_for_commanders(self) -> None:
-        """Hold the next period back while a live commander lags (see forma_sim.pacing)."""
+    def _wait_for_commanders(self) -> float:
+        """Hold the next period back while a live commander lags (see forma_sim.pacing); returns
+        how long it held [s, wall]."""
         since = time.monotonic()
         while self._running:
             self.take_commands()
@@ -282,7 +291,7 @@ class SimNode(HardwareNode):
                     if state != StopState.ACTIVE:
                         self.pacer.forget(group)
                 if self.pacer.may_step(self.sim.time, time.monotonic(), self._clock_sent_s):
-                    return
+                    return time.monotonic() - since
                 if time.monotonic() - since > 2.0:
                     self.get_logger().warning(
                         f"sim time {self.sim.time:.3f} s held over 2 s for the commanders: "
@@ -290,6 +299,7 @@ class SimNode(HardwareNode):
                         throttle_duration_sec=5.0,
                     )
             self.wait_for_inputs(0.002)
+        return time.monotonic() - since
 
     def _step_once(self, publish_all: bool = False) -> None:
         self.take_commands()

