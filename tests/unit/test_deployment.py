@@ -178,7 +178,8 @@ def test_plan_maps_processes_nodes_parameters_and_remaps(tmp_path):
     # parameter files are keyed by ROS node name, as in ROS: the renamed node gets none of `stand:`
     assert "rate_hz" not in ctl.parameters["/forma1/left/stand_a"]["ros__parameters"]
     assert ctl.respawn and not ctl.required and sim.required
-    assert sim.env == {"FOO": "1"}
+    # numeric libraries single-threaded unless the deployment says otherwise, then its own env
+    assert sim.env == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "FOO": "1"}
 
     write_params_files(plans)
     written = yaml.safe_load(pathlib.Path(sim.params_file).read_text())

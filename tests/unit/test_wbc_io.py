@@ -27,9 +27,11 @@ from forma_control.wbc_io import (
     pose_target,
     reach_request,
     sensors_from_messages,
+    sensors_from_robot_state,
     torso_goal,
 )
 from forma_interfaces.action import Reach
+from forma_interfaces.msg import RobotState
 
 BODY = ["left_knee", "right_knee", "waist_yaw"]
 
@@ -114,6 +116,31 @@ def test_joint_states_with_mismatched_arrays_are_refused():
     js.velocity = [0.0]
     with pytest.raises(SensorsNotReady, match="4 names, 4 positions and 1 velocities"):
         sensors_from_messages(js, index, imu(), {"left": wrench(), "right": wrench()}, 0.05)
+
+
+def robot_state(t: float = 10.0, imu_w: float = 1.0, left_fz: float = 310.0) -> RobotState:
+    js = joint_states(t)
+    msg = RobotState(name=js.name, position=js.position, velocity=js.velocity, effort=js.effort)
+    msg.header.stamp = js.header.stamp
+    msg.orientation.w = imu_w
+    msg.angular_velocity.x = 0.5
+    msg.left_foot.force.z, msg.right_foot.force.z = left_fz, 290.0
+    return msg
+
+
+def test_robot_state_gives_one_periods_sensors_and_refuses_what_a_sensor_did_not_send():
+    """hardware/robot_state: joints, IMU and feet of one period; NaN = that sensor did not answer."""
+    index = joint_indices(robot_state().name, BODY)
+    s = sensors_from_robot_state(robot_state(), index)
+    assert s.stamp_s == pytest.approx(10.0) and s.foot_force_z == {"left": 310.0, "right": 290.0}
+    np.testing.assert_allclose(s.joint_positions, [0.3, 0.2, 0.1])
+    np.testing.assert_allclose(s.imu_angular_velocity, [0.5, 0, 0])
+    with pytest.raises(SensorsNotReady, match="hardware/robot_state: non-finite IMU .*did not answer"):
+        sensors_from_robot_state(robot_state(imu_w=math.nan), index)
+    with pytest.raises(SensorsNotReady, match="non-finite foot forces"):
+        sensors_from_robot_state(robot_state(left_fz=math.nan), index)
+    with pytest.raises(SensorsNotReady, match="norm 0.500"):
+        sensors_from_robot_state(robot_state(imu_w=0.5), index)
 
 
 def test_non_finite_output_is_never_sent():

@@ -42,6 +42,43 @@ def joint_indices(message_names: Sequence[str], wanted: Sequence[str], source: s
     return np.array([index[n] for n in wanted])
 
 
+def _sensors(source: str, joints, index: np.ndarray, stamp: float, orientation, angular_velocity, forces) -> Sensors:
+    """Sensors from one period's readings; `joints` carries name, position, velocity, effort
+    (JointState or RobotState). Refuses mismatched arrays, non-finite values and a quaternion
+    that is not a unit one, naming `source`."""
+    n = len(joints.name)
+    if len(joints.position) != n or len(joints.velocity) != n:
+        raise SensorsNotReady(
+            f"{source} has {n} names, {len(joints.position)} positions and {len(joints.velocity)} velocities"
+        )
+    q = np.asarray(joints.position, float)[index]
+    qd = np.asarray(joints.velocity, float)[index]
+    o, w = orientation, angular_velocity
+    quat = np.array([o.w, o.x, o.y, o.z])
+    gyro = np.array([w.x, w.y, w.z])
+    efforts = np.asarray(joints.effort, float)[index] if len(joints.effort) == n else None
+    for what, values in (
+        ("joint positions or velocities", np.concatenate([q, qd])),
+        ("IMU orientation or angular velocity (NaN: the IMU did not answer)", np.concatenate([quat, gyro])),
+        ("foot forces (NaN: no force/torque reading)", list(forces.values())),
+        ("joint efforts", efforts if efforts is not None else []),
+    ):
+        if not np.all(np.isfinite(values)):
+            raise SensorsNotReady(f"{source}: non-finite {what}")
+    norm = float(np.linalg.norm(quat))
+    if abs(norm - 1.0) > 0.01:
+        raise SensorsNotReady(f"{source} orientation has norm {norm:.3f}; not a unit quaternion")
+    return Sensors(
+        stamp_s=stamp,
+        joint_positions=q,
+        joint_velocities=qd,
+        imu_orientation_wxyz=quat / norm,
+        imu_angular_velocity=gyro,
+        foot_force_z=forces,
+        joint_efforts=efforts,
+    )
+
+
 def sensors_from_messages(joint_states, index: np.ndarray, imu, wrenches: dict, max_age_s: float) -> Sensors:
     """The controller's Sensors from the latest message of each stream, all stamped within
     max_age_s of joint_states (the robot clock): an IMU or foot reading from a stalled stream
@@ -59,71 +96,16 @@ def sensors_from_messages(joint_states, index: np.ndarray, imu, wrenches: dict, 
         if abs(age) > max_age_s:
             when = "older" if age > 0 else "newer"
             raise SensorsNotReady(f"{topic} is {abs(age):.3f} s {when} than joint_states (limit {max_age_s:.3f} s)")
-    n = len(joint_states.name)
-    if len(joint_states.position) != n or len(joint_states.velocity) != n:
-        raise SensorsNotReady(
-            f"joint_states has {n} names, {len(joint_states.position)} positions and "
-            f"{len(joint_states.velocity)} velocities"
-        )
-    q = np.asarray(joint_states.position, float)[index]
-    qd = np.asarray(joint_states.velocity, float)[index]
-    o, w = imu.orientation, imu.angular_velocity
-    quat = np.array([o.w, o.x, o.y, o.z])
-    gyro = np.array([w.x, w.y, w.z])
     forces = {side: float(wrenches[side].wrench.force.z) for side in SIDES}
-    efforts = np.asarray(joint_states.effort, float)[index] if len(joint_states.effort) == n else None
-    values = np.concatenate([q, qd, quat, gyro, list(forces.values()), efforts if efforts is not None else []])
-    if not np.all(np.isfinite(values)):
-        raise SensorsNotReady("non-finite sensor values (joint_states, imu/data or feet wrenches)")
-    norm = float(np.linalg.norm(quat))
-    if abs(norm - 1.0) > 0.01:
-        raise SensorsNotReady(f"imu/data orientation has norm {norm:.3f}; not a unit quaternion")
-    return Sensors(
-        stamp_s=now,
-        joint_positions=q,
-        joint_velocities=qd,
-        imu_orientation_wxyz=quat / norm,
-        imu_angular_velocity=gyro,
-        foot_force_z=forces,
-        joint_efforts=efforts,
-    )
+    return _sensors("joint_states/imu/data", joint_states, index, now, imu.orientation, imu.angular_velocity, forces)
 
 
 def sensors_from_robot_state(state, index: np.ndarray) -> Sensors:
     """The controller's Sensors from one forma_interfaces/RobotState (hardware/robot_state): one
     period's joints, IMU and foot wrenches, so no freshness check between streams is needed."""
-    n = len(state.name)
-    if len(state.position) != n or len(state.velocity) != n:
-        raise SensorsNotReady(
-            f"hardware/robot_state has {n} names, {len(state.position)} positions and {len(state.velocity)} velocities"
-        )
-    q = np.asarray(state.position, float)[index]
-    qd = np.asarray(state.velocity, float)[index]
-    o, w = state.orientation, state.angular_velocity
-    quat = np.array([o.w, o.x, o.y, o.z])
-    gyro = np.array([w.x, w.y, w.z])
     forces = {"left": float(state.left_foot.force.z), "right": float(state.right_foot.force.z)}
-    efforts = np.asarray(state.effort, float)[index] if len(state.effort) == n else None
-    for what, values in (
-        ("joint positions or velocities", np.concatenate([q, qd])),
-        ("IMU orientation or angular velocity (NaN: the IMU did not answer)", np.concatenate([quat, gyro])),
-        ("foot forces (NaN: no force/torque reading)", list(forces.values())),
-        ("joint efforts", efforts if efforts is not None else []),
-    ):
-        if not np.all(np.isfinite(values)):
-            raise SensorsNotReady(f"hardware/robot_state: non-finite {what}")
-    norm = float(np.linalg.norm(quat))
-    if abs(norm - 1.0) > 0.01:
-        raise SensorsNotReady(f"hardware/robot_state orientation has norm {norm:.3f}; not a unit quaternion")
-    return Sensors(
-        stamp_s=stamp_s(state.header.stamp),
-        joint_positions=q,
-        joint_velocities=qd,
-        imu_orientation_wxyz=quat / norm,
-        imu_angular_velocity=gyro,
-        foot_force_z=forces,
-        joint_efforts=efforts,
-    )
+    stamp = stamp_s(state.header.stamp)
+    return _sensors("hardware/robot_state", state, index, stamp, state.orientation, state.angular_velocity, forces)
 
 
 def pose_target(msg) -> StampedTarget:
