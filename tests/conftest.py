@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from tests.support.domains import new_domain_id
+
 # The pip venv holds every ROS package; nothing needs sourcing (see README).
 os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
 
@@ -21,3 +23,15 @@ def robot():
 @pytest.fixture(scope="session")
 def urdf_xml(robot):
     return robot.urdf_xml
+
+
+@pytest.fixture
+def domain_id() -> int:
+    """A ROS domain of this test's own, for the deployment it launches, its probe and its in-process nodes."""
+    return new_domain_id()
+
+
+@pytest.fixture(scope="module")
+def module_domain_id() -> int:
+    """A ROS domain for a module's tests: for module-scoped fixtures that start a deployment."""
+    return new_domain_id()

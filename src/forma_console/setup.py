@@ -19,7 +19,7 @@ setup(
     description="Browser console of the Forma stack.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": ["console_node = forma_console.console_node:main"],
-        "forma.nodes": ["console = forma_console.console_node:ConsoleNode"],
+        "console_scripts": ["console_node = forma_console.node:main"],
+        "forma.nodes": ["console = forma_console.node:ConsoleNode"],
     },
 )

@@ -20,14 +20,14 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "stand_node = forma_control.stand_node:main",
-            "supervisor_node = forma_control.supervisor_node:main",
-            "wbc_node = forma_control.wbc_node:main",
+            "stand_node = forma_control.stand.node:main",
+            "supervisor_node = forma_control.safety.node:main",
+            "wbc_node = forma_control.wbc.node:main",
         ],
         "forma.nodes": [
-            "stand = forma_control.stand_node:StandNode",
-            "safety_supervisor = forma_control.supervisor_node:SupervisorNode",
-            "wbc = forma_control.wbc_node:WbcNode",
+            "stand = forma_control.stand.node:StandNode",
+            "safety_supervisor = forma_control.safety.node:SupervisorNode",
+            "wbc = forma_control.wbc.node:WbcNode",
         ],
     },
 )

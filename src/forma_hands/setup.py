@@ -19,7 +19,7 @@ setup(
     description="Hand control for Forma: synergies, grasp taxonomy, Grasp action with slip and drop detection.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": ["hands_node = forma_hands.hands_node:main"],
-        "forma.nodes": ["hands = forma_hands.hands_node:HandsNode"],
+        "console_scripts": ["hands_node = forma_hands.node:main"],
+        "forma.nodes": ["hands = forma_hands.node:HandsNode"],
     },
 )

@@ -19,7 +19,7 @@ setup(
     description="Objects with 3D poses (support plane, clustering, colour/shape) from RGB-D for Forma.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": ["perception_node = forma_perception.perception_node:main"],
-        "forma.nodes": ["perception = forma_perception.perception_node:PerceptionNode"],
+        "console_scripts": ["perception_node = forma_perception.node:main"],
+        "forma.nodes": ["perception = forma_perception.node:PerceptionNode"],
     },
 )

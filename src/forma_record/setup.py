@@ -19,7 +19,7 @@ setup(
     description="Crash-safe MCAP recording (ros2 profile, ros2msg schemas, CDR), replay and recovery for Forma.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": ["recorder_node = forma_record.recorder_node:main"],
-        "forma.nodes": ["recorder = forma_record.recorder_node:RecorderNode"],
+        "console_scripts": ["recorder_node = forma_record.node:main"],
+        "forma.nodes": ["recorder = forma_record.node:RecorderNode"],
     },
 )

@@ -19,7 +19,7 @@ setup(
     description="Interactive markers for the hand, gaze and torso targets of Forma's whole-body controller.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": ["teleop_markers = forma_teleop.teleop_node:main"],
-        "forma.nodes": ["teleop_markers = forma_teleop.teleop_node:TeleopMarkersNode"],
+        "console_scripts": ["teleop_markers = forma_teleop.node:main"],
+        "forma.nodes": ["teleop_markers = forma_teleop.node:TeleopMarkersNode"],
     },
 )

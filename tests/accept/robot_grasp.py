@@ -59,16 +59,16 @@ import mujoco
 import numpy as np
 import pinocchio as pin
 
+from forma_control.wbc.io import TorsoLimits, torso_goal
 from forma_control.wbc.reach import ReachProgress
-from forma_control.wbc_io import TorsoLimits, torso_goal
 from forma_hands.grasp import GraspConfig, GraspController, GraspGoal, Phase
 from forma_hands.hand_joints import LOCAL_JOINTS, HandJoints
+from forma_hands.lockstep import PLANS, hand_yaw
 from forma_hands.taxonomy import grasp_types
 from forma_hardware import JointCommand
 from forma_sim.simulation import HAND_ORIENTATIONS, Simulation
-from tests.accept.hand_rig import PLANS, hand_yaw
-from tests.accept.scenarios import fallen, wbc_stand
 from tests.accept.trials_wbc import limit_violations
+from tests.support.scenarios import fallen, wbc_stand
 
 HAND_HZ = 100.0
 LIFT_M = 0.10

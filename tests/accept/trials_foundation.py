@@ -5,13 +5,13 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from forma_hands.lockstep import run_grasp
 from forma_hardware import JointCommand
 from forma_sim.lockstep import LockstepHarness
 from forma_sim.scene import available_worlds
 from forma_sim.simulation import build_simulation
-from tests.accept.hand_rig import run_grasp
 from tests.accept.registry import Figure, trial
-from tests.accept.scenarios import PUSH_DIRECTIONS, fallen, largest_survived_impulse, pd_stand, random_joint_targets
+from tests.support.scenarios import PUSH_DIRECTIONS, fallen, largest_survived_impulse, pd_stand, random_joint_targets
 
 
 @trial("stand_60s")

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from tests.accept.hand_rig import PLANS, TOP_DOWN_BALL, run_grasp
+from forma_hands.lockstep import PLANS, TOP_DOWN_BALL, run_grasp
 from tests.accept.registry import Figure, trial
 
 OBJECTS = ("cup", "box", "ball")

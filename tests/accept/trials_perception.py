@@ -33,7 +33,7 @@ from forma_perception.robot_frames import RobotFrames
 from forma_sim.camera import RgbdCamera
 from forma_sim.simulation import build_simulation
 from tests.accept.registry import Figure, trial
-from tests.accept.scenarios import PeopleScene
+from tests.support.scenarios import PeopleScene
 
 SEEDS = range(1000, 1060)  # held out (development used seeds 0-19)
 FRAMES_PER_SCENE = 3

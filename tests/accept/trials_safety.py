@@ -1,6 +1,6 @@
 """Acceptance trials of the safety supervisor (issue 3, deliverable 3) on the lockstep harness.
 
-The supervisor (forma_control.supervisor_lockstep: the node's core and fall detector) runs every
+The supervisor (forma_control.safety.lockstep: the node's core and fall detector) runs every
 control period; while ACTIVE a joint-PD hold of the stand pose commands in the WBC's place.
 Ground truth (pelvis pose, `fallen`) is read by the trials only, never by the supervisor.
 """
@@ -11,16 +11,16 @@ import math
 
 import numpy as np
 
-from forma_control.fall_detection import FallLimits
-from forma_control.supervisor import Mode, SupervisorConfig
-from forma_control.supervisor_lockstep import LockstepSupervisor
+from forma_control.safety.fall_detection import FallLimits
+from forma_control.safety.lockstep import LockstepSupervisor
+from forma_control.safety.supervisor import Mode, SupervisorConfig
 from forma_description.poses import named_pose
 from forma_description.robot_model import GROUPS
 from forma_hardware import JointCommand, StopState
 from forma_sim.lockstep import LockstepHarness
 from forma_sim.simulation import build_simulation
 from tests.accept.registry import Figure, trial
-from tests.accept.scenarios import PUSH_DIRECTIONS, fallen, tilt_rad
+from tests.support.scenarios import PUSH_DIRECTIONS, fallen, tilt_rad
 
 MAX_SPEED = 0.5  # [rad/s] the stand-up ramp's limit in these trials
 TOPPLE_NS = 60.0  # [N s] over 0.2 s on the torso: far beyond what the PD hold survives (~10-15 N s)

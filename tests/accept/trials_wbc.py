@@ -10,7 +10,7 @@ import pinocchio as pin
 
 from forma_control.wbc.reach import ReachabilityChecker, ReachProgress
 from tests.accept.registry import Figure, trial
-from tests.accept.scenarios import PUSH_DIRECTIONS, fallen, largest_survived_impulse, wbc_stand
+from tests.support.scenarios import PUSH_DIRECTIONS, fallen, largest_survived_impulse, wbc_stand
 
 POSITION_TOLERANCE_M = 0.02
 ORIENTATION_TOLERANCE_RAD = math.radians(5.0)

@@ -56,9 +56,9 @@ def bench_console(seconds: float = 12.0) -> dict:
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
-    from forma_console.console_node import ConsoleNode
+    from forma_console.node import ConsoleNode
     from tests.bench.run_bench import figure
-    from tests.integration.ros_helpers import free_port
+    from tests.support.ros import free_port
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     domain = 93

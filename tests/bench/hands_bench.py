@@ -14,9 +14,9 @@ import numpy as np
 
 def bench_hands() -> dict:
     from forma_hands.hand_joints import HandJoints
+    from forma_hands.lockstep import run_grasp
     from forma_hands.synergies import Synergy, synergy_targets
     from forma_sim.simulation import build_hand_simulation
-    from tests.accept.hand_rig import run_grasp
 
     runs = [run_grasp(obj, seed=k, hold_s=1.0) for obj in ("cup", "box", "ball") for k in range(3)]
     ticks = [t for r in runs for t in r.tick_us]

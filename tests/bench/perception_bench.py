@@ -66,7 +66,7 @@ def _run_people(width: int, height: int, frames: int):
     import cv2
 
     from forma_perception.people import FACE_WIDTH_M, MIN_NEIGHBOURS, SCALE_STEP, WINDOW_PX, PeoplePipeline
-    from tests.accept.scenarios import PeopleScene
+    from tests.support.scenarios import PeopleScene
 
     scene = PeopleScene(width, height)
     rng = np.random.default_rng(12)

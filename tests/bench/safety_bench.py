@@ -12,49 +12,20 @@ import tempfile
 import threading
 import time
 
-import yaml
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from forma_interfaces.msg import HardwareState, SafetyState
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+from tests.support.deployments import node, process, write_deployment
+from tests.support.ros import LaunchedDeployment, RosProbe
 
 DOMAIN_ID = 53  # the supervisor tests' domain: never runs beside tests/integration/test_safety_supervisor_dds.py
 
 
 def _deployment(tmp: pathlib.Path) -> str:
-    spec = {
-        "name": "safety_bench",
-        "use_sim_time": True,
-        "hosts": {
-            "local": {
-                "processes": [
-                    {
-                        "name": "sim",
-                        "nodes": [
-                            {
-                                "node": "sim",
-                                "parameters": {"world": "empty", "camera.rate_hz": 0.0, "state_rate_hz": 500.0},
-                            }
-                        ],
-                    },
-                    {
-                        "name": "safety",
-                        "nodes": [
-                            {
-                                "node": "safety_supervisor",
-                                "parameters": {"auto_stand": True, "min_ramp_s": 5.0, "recover_holds_per_min": 0},
-                            }
-                        ],
-                    },
-                ]
-            }
-        },
-    }
-    (tmp / "deployments").mkdir()
-    path = tmp / "deployments" / "safety_bench.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return str(path)
+    sim = node("sim", world="empty", state_rate_hz=500.0, **{"camera.rate_hz": 0.0})
+    safety = node("safety_supervisor", auto_stand=True, min_ramp_s=5.0, recover_holds_per_min=0)
+    return write_deployment(tmp, "safety_bench", [process("sim", sim), process("safety", safety)])
 
 
 def bench_estop(repetitions: int = 7) -> dict:

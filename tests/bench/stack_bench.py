@@ -28,7 +28,7 @@ from forma_common import qos
 from forma_common.direct import DirectSubscription, InputWaiter
 from forma_interfaces.msg import RobotState, SafetyState, WbcStatus
 from forma_interfaces.srv import ApplyWrench
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_port
+from tests.support.ros import LaunchedDeployment, RosProbe, free_port
 
 DOMAIN_ID = 57
 PERIOD_S = 0.002  # the sim's control period at 1.0x real time

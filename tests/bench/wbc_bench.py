@@ -13,7 +13,7 @@ PERIOD_US = 2000.0  # the 500 Hz control period: the tick's budget
 
 
 def _timed_ticks(seconds: float = 4.0):
-    from tests.accept.scenarios import wbc_stand
+    from tests.support.scenarios import wbc_stand
 
     sim, harness, controller = wbc_stand()
     solve = controller.qp.solve
@@ -45,8 +45,8 @@ def _timed_ticks(seconds: float = 4.0):
 
 
 def bench_wbc() -> dict:
-    from tests.accept.scenarios import PUSH_DIRECTIONS, largest_survived_impulse
     from tests.bench.run_bench import figure
+    from tests.support.scenarios import PUSH_DIRECTIONS, largest_survived_impulse
 
     ticks, qp = _timed_ticks()
     out = {

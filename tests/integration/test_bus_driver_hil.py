@@ -16,14 +16,13 @@ from sensor_msgs.msg import BatteryState, JointState
 from forma_bringup.cli import config_dir
 from forma_interfaces.msg import HardwareState
 from forma_interfaces.srv import InjectFault
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+from tests.support.ros import LaunchedDeployment, RosProbe
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 44
 
 
 @pytest.fixture(scope="module")
-def hil(tmp_path_factory):
+def hil(tmp_path_factory, module_domain_id):
     """hil.yaml without the browser view, on private multicast groups."""
     tmp = tmp_path_factory.mktemp("hil")
     deployment = yaml.safe_load((config_dir() / "deployments" / "hil.yaml").read_text())
@@ -40,7 +39,10 @@ def hil(tmp_path_factory):
     path = tmp / "deployments" / "hil.yaml"
     path.parent.mkdir()
     path.write_text(yaml.safe_dump(deployment))
-    with LaunchedDeployment(path, DOMAIN_ID, tmp / "logs") as launched, RosProbe(DOMAIN_ID, name="hil_probe") as probe:
+    with (
+        LaunchedDeployment(path, module_domain_id, tmp / "logs") as launched,
+        RosProbe(module_domain_id, name="hil_probe") as probe,
+    ):
         yield launched, probe
     assert launched.exit_code == 0, launched.output[-2000:]
     assert launched.leftovers() == []

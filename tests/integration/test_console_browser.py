@@ -17,11 +17,10 @@ import pytest
 from geometry_msgs.msg import TwistStamped
 
 from forma_interfaces.msg import HardwareState
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, VlaStandIn, free_port, stamp_s
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, demote_playwright_driver, low_priority_browser
+from tests.support.ros import LaunchedDeployment, RosProbe, VlaStandIn, free_port, stamp_s
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 48
 ARTEFACTS = pathlib.Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 
 
@@ -66,16 +65,16 @@ def saturated_pixels(rgb: np.ndarray) -> int:
 
 
 @pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(), reason="Debian's chromium is installed by tools/bootstrap.sh")
-def test_console_drives_the_robot_from_a_browser(tmp_path):
+def test_console_drives_the_robot_from_a_browser(tmp_path, domain_id):
     from playwright.sync_api import expect, sync_playwright
 
     port = free_port()
     params = [f"console.port={port}", "sim.camera.width=160", "sim.camera.height=120", "sim.camera.rate_hz=10.0"]
     with (
-        LaunchedDeployment("sim", DOMAIN_ID, tmp_path / "logs", params) as deployment,
-        RosProbe(DOMAIN_ID) as probe,
+        LaunchedDeployment("sim", domain_id, tmp_path / "logs", params) as deployment,
+        RosProbe(domain_id) as probe,
     ):
-        vla = VlaStandIn(DOMAIN_ID)
+        vla = VlaStandIn(domain_id)
         try:
             states = probe.collect(HardwareState, "hardware/state", keep=5)
             probe.wait_for(

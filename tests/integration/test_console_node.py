@@ -19,22 +19,21 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
-from forma_console.console_node import ConsoleError, ConsoleNode
+from forma_console.node import ConsoleError, ConsoleNode
 from forma_description.xacro_expand import expand_description
 from forma_interfaces.msg import DetectedObject, DetectedObjectArray
-from tests.integration.ros_helpers import RosProbe, free_port
+from tests.support.ros import RosProbe, free_port
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 49
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class Console:
     """A ConsoleNode spun in a background thread in its own context."""
 
-    def __init__(self, port: int, **parameters):
+    def __init__(self, port: int, domain_id: int, **parameters):
         self.context = Context()
-        rclpy.init(context=self.context, domain_id=DOMAIN_ID)
+        rclpy.init(context=self.context, domain_id=domain_id)
         overrides = [Parameter("port", value=port), *(Parameter(k, value=v) for k, v in parameters.items())]
         self.node = ConsoleNode(context=self.context, parameter_overrides=overrides)
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -97,10 +96,10 @@ def detected(frame: str, *objects: tuple[str, float]) -> DetectedObjectArray:
     return msg
 
 
-def test_console_node_draws_sends_and_refuses():
+def test_console_node_draws_sends_and_refuses(domain_id):
     port = free_port()
     urdf = expand_description()
-    with RosProbe(DOMAIN_ID, name="console_probe") as probe:
+    with RosProbe(domain_id, name="console_probe") as probe:
         description = probe.node.create_publisher(String, "robot_description", LATCHED)
         description.publish(String(data=urdf))
         pubs = {
@@ -111,7 +110,7 @@ def test_console_node_draws_sends_and_refuses():
         targets = probe.collect(PoseStamped, "wbc/targets/left_hand")
         gaze = probe.collect(PointStamped, "wbc/targets/gaze")
         cmd_vel = probe.collect(TwistStamped, "cmd_vel")
-        console = Console(port, camera_feed_hz=0.0)
+        console = Console(port, domain_id, camera_feed_hz=0.0)
         node = console.node
         try:
             wait_until(lambda: node.robot_view is not None, 60, "the robot from robot_description")
@@ -196,14 +195,15 @@ def test_console_node_draws_sends_and_refuses():
 @pytest.mark.parametrize(
     ("parameters", "reason"),
     [
-        ({"update_rate_hz": 0.0}, "update_rate_hz"),
-        ({"camera_feed_hz": 100.0}, "camera_feed_hz"),
-        ({"walk_forward_m_s": -1.0}, "walk limit forward_m_s"),
+        ({"update_rate_hz": 0.0}, "parameter update_rate_hz=0.0 outside 1..60"),
+        ({"camera_feed_hz": 100.0}, "parameter camera_feed_hz=100.0 outside 0..30"),
+        ({"walk_forward_m_s": -1.0}, "parameter walk_forward_m_s=-1.0 outside 0..3"),
+        ({"walk_yaw_rad_s": 0.0}, r"parameter walk_yaw_rad_s=0.0 outside \(0, 3\]"),
     ],
 )
-def test_console_refuses_bad_parameters(parameters, reason):
+def test_console_refuses_bad_parameters(parameters, reason, domain_id):
     context = Context()
-    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    rclpy.init(context=context, domain_id=domain_id)
     try:
         overrides = [Parameter("port", value=free_port()), *(Parameter(k, value=v) for k, v in parameters.items())]
         with pytest.raises(ConsoleError, match=reason):

@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 import pytest
-import yaml
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -23,10 +22,10 @@ from forma_face.face_node import default_themes_path
 from forma_face.renderer import load_themes
 from forma_interfaces.msg import Expression, Person, PersonArray, Visemes
 from tests.chat_server import ChatServer
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, VlaStandIn
+from tests.support.deployments import node, process, write_deployment
+from tests.support.ros import LaunchedDeployment, RosProbe, VlaStandIn
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 47
 WIDTH, HEIGHT = 640, 240
 
 
@@ -37,57 +36,33 @@ def chat():
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, chat):
+def stack(tmp_path_factory, chat, module_domain_id):
     tmp = tmp_path_factory.mktemp("face")
     fifo = tmp / "asr"
-    deployment = {
-        "name": "face_test",
-        "hosts": {
-            "local": {
-                "processes": [
-                    {
-                        "name": "face",
-                        "nodes": [
-                            {
-                                "node": "face",
-                                "parameters": {
-                                    "width_px": WIDTH,
-                                    "height_px": HEIGHT,
-                                    "idle": False,
-                                    "image_rate_hz": 20.0,
-                                    "display": "window",
-                                },
-                            },
-                            {
-                                "node": "interaction",
-                                "parameters": {
-                                    "audio_output": "none",
-                                    "expression_hold_s": 60.0,
-                                    "asr.backend": "fifo",
-                                    "asr.fifo_path": str(fifo),
-                                    "llm.url": chat.url,
-                                    "llm.timeout_s": 10.0,
-                                },
-                            },
-                        ],
-                    }
-                ]
-            }
+    face = node("face", width_px=WIDTH, height_px=HEIGHT, idle=False, image_rate_hz=20.0, display="window")
+    interaction = node(
+        "interaction",
+        audio_output="none",
+        expression_hold_s=60.0,
+        **{
+            "asr.backend": "fifo",
+            "asr.fifo_path": str(fifo),
+            "llm.url": chat.url,
+            "llm.timeout_s": 10.0,
         },
-    }
-    path = tmp / "face_test.yaml"
-    path.write_text(yaml.safe_dump(deployment))
+    )
+    path = write_deployment(tmp, "face_test", [process("face", face, interaction)], use_sim_time=None)
     saved = os.environ.get("SDL_VIDEODRIVER")
     os.environ["SDL_VIDEODRIVER"] = "dummy"  # the real SDL2 window path, drawn off-screen
     try:
-        launched = LaunchedDeployment(path, DOMAIN_ID, tmp / "logs")
+        launched = LaunchedDeployment(path, module_domain_id, tmp / "logs")
     finally:
         if saved is None:
             del os.environ["SDL_VIDEODRIVER"]
         else:
             os.environ["SDL_VIDEODRIVER"] = saved
-    with launched, RosProbe(DOMAIN_ID, name="face_probe") as probe:
-        vla = VlaStandIn(DOMAIN_ID)
+    with launched, RosProbe(module_domain_id, name="face_probe") as probe:
+        vla = VlaStandIn(module_domain_id)
         try:
             stack = Stack(probe, launched, vla, fifo, chat)
             probe.wait_for(lambda: stack.utterances.get_subscription_count() > 0, 60, "the interaction node")

@@ -15,21 +15,20 @@ from __future__ import annotations
 import math
 
 import pytest
-import yaml
 from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionClient
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
+from forma_hands.lockstep import TOP_DOWN_BALL
 from forma_interfaces.action import Grasp
 from forma_interfaces.msg import FingertipTouch
 from forma_interfaces.srv import EStop
-from tests.accept.hand_rig import TOP_DOWN_BALL
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+from tests.support.deployments import node, process, write_deployment
+from tests.support.ros import LaunchedDeployment, RosProbe
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 56
 BALL_M = (0.5, 0.2, 0.7835)  # hand_stand.xml
 
 
@@ -39,38 +38,17 @@ def stand_over(obj_xyz, lowered: bool) -> list[float]:
 
 
 def deployment(tmp, stand_pose) -> str:
-    spec = {
-        "name": "hands_rig",
-        "hosts": {
-            "local": {
-                "processes": [
-                    {
-                        "name": "sim",
-                        "nodes": [
-                            {
-                                "node": "sim",
-                                "parameters": {
-                                    "world": "hand_stand",
-                                    "rig": "right_hand",
-                                    "stand_pose": stand_pose,
-                                    "mode": "simtime",
-                                    "real_time_factor": 0.5,
-                                    "camera.rate_hz": 0.0,
-                                },
-                            }
-                        ],
-                    },
-                    {
-                        "name": "hands",
-                        "nodes": [{"node": "hands", "parameters": {"sides": ["right"], "use_sim_time": True}}],
-                    },
-                ]
-            }
-        },
-    }
-    path = tmp / "hands_rig.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return str(path)
+    sim = node(
+        "sim",
+        world="hand_stand",
+        rig="right_hand",
+        stand_pose=stand_pose,
+        mode="simtime",
+        real_time_factor=0.5,
+        **{"camera.rate_hz": 0.0},
+    )
+    hands = node("hands", sides=["right"], use_sim_time=True)
+    return write_deployment(tmp, "hands_rig", [process("sim", sim), process("hands", hands)], use_sim_time=None)
 
 
 class Rig:
@@ -126,12 +104,12 @@ class Rig:
 
 
 @pytest.fixture(scope="module")
-def rig_with_ball(tmp_path_factory):
+def rig_with_ball(tmp_path_factory, module_domain_id):
     tmp = tmp_path_factory.mktemp("hands")
     # the stand starts at the grasp height over the ball; the pre-shape swings the thumb around it
     path = deployment(tmp, stand_over(BALL_M, lowered=True))
-    launched = LaunchedDeployment(path, DOMAIN_ID, tmp / "logs")
-    with launched, RosProbe(DOMAIN_ID, name="hands_probe") as probe:
+    launched = LaunchedDeployment(path, module_domain_id, tmp / "logs")
+    with launched, RosProbe(module_domain_id, name="hands_probe") as probe:
         yield Rig(probe, BALL_M, tmp / "logs")
     assert launched.exit_code == 0
     assert launched.leftovers() == []
@@ -214,20 +192,20 @@ def test_an_estop_ends_the_grasp_stops_the_hand_and_a_reset_brings_it_back(rig_w
         ({"sides": ["middle"]}, "parameter sides"),
         ({"sides": ["left", "left"]}, "parameter sides"),
         ({"rate_hz": 5.0}, "parameter rate_hz=5.0"),
-        ({"touch_contact_n": -1.0}, "touch_contact_n = -1.0"),
+        ({"touch_contact_n": -1.0}, "parameter touch_contact_n=-1.0 outside 0.01..50 N"),
         ({"feedback_rate_hz": 0.0}, "parameter feedback_rate_hz"),
     ],
 )
-def test_bad_parameters_stop_the_node_at_start_naming_the_parameter(parameters, reason):
+def test_bad_parameters_stop_the_node_at_start_naming_the_parameter(parameters, reason, domain_id):
     import rclpy
     from rclpy.context import Context
     from rclpy.parameter import Parameter
 
     from forma_hands.errors import HandsError
-    from forma_hands.hands_node import HandsNode
+    from forma_hands.node import HandsNode
 
     ctx = Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
+    rclpy.init(context=ctx, domain_id=domain_id)
     try:
         with pytest.raises(HandsError, match=reason.replace("[", r"\[")):
             HandsNode(context=ctx, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])

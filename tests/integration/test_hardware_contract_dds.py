@@ -19,10 +19,10 @@ from forma_description.poses import named_pose
 from forma_hardware.config import default_config_path
 from forma_interfaces.msg import HardwareState
 from forma_interfaces.srv import EStop, StepSimulation
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+from tests.support.deployments import node, process, write_deployment
+from tests.support.ros import LaunchedDeployment, RosProbe
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 42
 HOLD_TO_DAMP_S = 1.0
 PERIOD_S = 0.002
 
@@ -33,40 +33,25 @@ def robot():
 
 
 @pytest.fixture(scope="module")
-def lockstep(tmp_path_factory, robot):
+def lockstep(tmp_path_factory, robot, module_domain_id):
     """The sim node alone, in lockstep, with a short hold-to-damp time."""
     tmp = tmp_path_factory.mktemp("contract")
     hardware = yaml.safe_load(default_config_path().read_text())
     for watchdog in hardware["watchdogs"].values():
         watchdog["hold_to_damp_s"] = HOLD_TO_DAMP_S
     (tmp / "hardware.yaml").write_text(yaml.safe_dump(hardware))
-    deployment = {
-        "name": "lockstep",
-        "hosts": {
-            "local": {
-                "processes": [
-                    {
-                        "name": "sim",
-                        "nodes": [
-                            {
-                                "node": "sim",
-                                "parameters": {
-                                    "world": "empty",
-                                    "mode": "lockstep",
-                                    "hardware_config": str(tmp / "hardware.yaml"),
-                                    "camera.rate_hz": 0.0,
-                                },
-                            }
-                        ],
-                    }
-                ]
-            }
-        },
-    }
-    (tmp / "deployments").mkdir()
-    (tmp / "deployments" / "lockstep.yaml").write_text(yaml.safe_dump(deployment))
-    path = tmp / "deployments" / "lockstep.yaml"
-    with LaunchedDeployment(path, DOMAIN_ID, tmp / "logs") as launched, RosProbe(DOMAIN_ID, name="c_probe") as probe:
+    sim = node(
+        "sim",
+        world="empty",
+        mode="lockstep",
+        hardware_config=str(tmp / "hardware.yaml"),
+        **{"camera.rate_hz": 0.0},
+    )
+    path = write_deployment(tmp, "lockstep", [process("sim", sim)], use_sim_time=None)
+    with (
+        LaunchedDeployment(path, module_domain_id, tmp / "logs") as launched,
+        RosProbe(module_domain_id, name="c_probe") as probe,
+    ):
         yield Driver(probe, robot, launched)
     assert launched.exit_code == 0
     assert launched.leftovers() == []

@@ -10,22 +10,21 @@ import rclpy
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 
-from forma_control.stand_node import StandNode
+from forma_control.stand.node import StandNode
 from forma_description import DescriptionError
 from forma_perception.errors import PerceptionError
-from forma_perception.perception_node import PerceptionNode
+from forma_perception.node import PerceptionNode
 from forma_record.errors import RecordError
-from forma_record.recorder_node import RecorderNode
+from forma_record.node import RecorderNode
 from forma_record.replay import Replayer
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 52
 
 
 @pytest.fixture
-def context():
+def context(domain_id):
     ctx = Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
+    rclpy.init(context=ctx, domain_id=domain_id)
     yield ctx
     rclpy.shutdown(context=ctx)
 
@@ -41,7 +40,7 @@ def make(node_class, context, **parameters):
     [
         ({"name": "sub/dir"}, "must be a file name"),
         ({"exclude": ["(unclosed"]}, "bad regular expression"),
-        ({"flush_period_s": 5.0}, "flush_period_s 5.0 outside"),
+        ({"flush_period_s": 5.0}, "flush_period_s=5.0 outside 0.01..1"),
     ],
 )
 def test_recorder_refuses(context, tmp_path, parameters, reason):
@@ -64,10 +63,13 @@ def test_replay_refuses_a_non_positive_rate_or_wait(context, tmp_path):
 @pytest.mark.parametrize(
     ("parameters", "reason"),
     [
-        ({"detector": "yolo"}, "detector 'yolo': use geometric or onnx"),
-        ({"max_rate_hz": 0.0}, "max_rate_hz 0.0 must be > 0"),
-        ({"sync_tolerance_s": 1.0}, "sync_tolerance_s 1.0 outside"),
-        ({"detector": "onnx", "onnx_model": "/nonexistent.onnx", "onnx_labels": ["cup"]}, "does not exist"),
+        ({"detector": "yolo"}, "detector='yolo': valid values are geometric, onnx"),
+        ({"max_rate_hz": 0.0}, "max_rate_hz=0.0 outside 0.01..inf Hz"),
+        ({"sync_tolerance_s": 1.0}, "sync_tolerance_s=1.0 outside 0..0.1"),
+        (
+            {"detector": "onnx", "onnx_model": "/nonexistent.onnx", "onnx_labels": ["cup"]},
+            "onnx_model='/nonexistent.onnx': .*does not exist",
+        ),
     ],
 )
 def test_perception_refuses(context, parameters, reason):
@@ -78,9 +80,9 @@ def test_perception_refuses(context, parameters, reason):
 @pytest.mark.parametrize(
     ("parameters", "reason"),
     [
-        ({"recover_timeouts_per_min": -1}, "recover_timeouts_per_min -1 outside"),
-        ({"rate_hz": 0.5}, "rate_hz 0.5 outside"),
-        ({"pose": "handstand"}, "unknown pose 'handstand'"),
+        ({"recover_timeouts_per_min": -1}, "parameter recover_timeouts_per_min=-1 outside 0..60"),
+        ({"rate_hz": 0.5}, "parameter rate_hz=0.5 outside 1..1000 Hz"),
+        ({"pose": "handstand"}, "parameter pose='handstand': valid values are stand, "),
     ],
 )
 def test_stand_refuses(context, parameters, reason):

@@ -14,7 +14,6 @@ import time
 import numpy as np
 import pytest
 import rclpy
-import yaml
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
@@ -25,14 +24,13 @@ from std_msgs.msg import String
 
 from forma_interfaces.msg import DetectedObjectArray, PersonArray
 from forma_perception.errors import PerceptionError
-from forma_perception.perception_node import PerceptionNode
+from forma_perception.node import PerceptionNode
 from forma_perception.robot_frames import RobotFrames
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
-from tests.unit.test_perception import make_detector_model
+from tests.support.deployments import node, process, write_deployment
+from tests.support.onnx_models import make_detector_model
+from tests.support.ros import LaunchedDeployment, RosProbe
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 50
-PEOPLE_DOMAIN_ID = 57
 HAVE_TF2 = importlib.util.find_spec("tf2_ros") is not None
 # people.xml: the person at (1.6, 0, 0) facing the robot (turned 180 deg); assets/person.xml puts
 # the face's centre 0.107 m in front of its body axis at 1.62 m
@@ -66,31 +64,16 @@ def deployment_file(tmp) -> str:
     make_detector_model(model, [[0.4, 0.5, 0.6, 0.7]], [0.9], [0])
     onnx = {"detector": "onnx", "onnx_model": str(model), "onnx_labels": ["thing"], "max_rate_hz": 5.0}
     nodes = [
-        {"node": "perception", "parameters": {"max_rate_hz": 5.0}},
-        {"node": "perception", "name": "perception_bad", "parameters": {"camera": "bad_camera"}},
-        {
-            "node": "perception",
-            "name": "perception_onnx",
-            "parameters": onnx,
-            "remappings": {"perception/objects": "perception_onnx/objects"},
-        },
+        node("perception", max_rate_hz=5.0),
+        node("perception", "perception_bad", camera="bad_camera"),
+        node("perception", "perception_onnx", remappings={"perception/objects": "perception_onnx/objects"}, **onnx),
     ]
-    deployment = {
-        "name": "perception_test",
-        "use_sim_time": True,
-        "hosts": {
-            "local": {
-                "processes": [
-                    {"name": "sim", "nodes": [{"node": "sim", "parameters": {"camera.rate_hz": 10.0}}]},
-                    {"name": "control", "nodes": [{"node": "stand"}]},
-                    {"name": "perception", "nodes": nodes},
-                ]
-            }
-        },
-    }
-    path = tmp / "perception_test.yaml"
-    path.write_text(yaml.safe_dump(deployment))
-    return str(path)
+    processes = [
+        process("sim", node("sim", **{"camera.rate_hz": 10.0})),
+        process("control", node("stand")),
+        process("perception", *nodes),
+    ]
+    return write_deployment(tmp, "perception_test", processes)
 
 
 def to_matrix(pose) -> np.ndarray:
@@ -113,10 +96,10 @@ def image(encoding: str, width: int, height: int, bytes_per_pixel: int, stamp) -
     return msg
 
 
-def test_perception_finds_the_tabletop_objects_and_refuses_bad_input(tmp_path):
+def test_perception_finds_the_tabletop_objects_and_refuses_bad_input(tmp_path, domain_id):
     with (
-        LaunchedDeployment(deployment_file(tmp_path), DOMAIN_ID, tmp_path / "logs") as launched,
-        RosProbe(DOMAIN_ID, name="perception_probe") as probe,
+        LaunchedDeployment(deployment_file(tmp_path), domain_id, tmp_path / "logs") as launched,
+        RosProbe(domain_id, name="perception_probe") as probe,
     ):
         objects = probe.collect(DetectedObjectArray, "perception/objects", keep=20)
         learned = probe.collect(DetectedObjectArray, "perception_onnx/objects", keep=5)
@@ -207,38 +190,29 @@ def test_perception_finds_the_tabletop_objects_and_refuses_bad_input(tmp_path):
 def people_deployment_file(tmp) -> str:
     look_ahead = {"pose": "stand_look_ahead"}
     sim = {"world": "people", "initial_pose": "stand_look_ahead", "camera.rate_hz": 10.0}
-    perception = {"node": "perception", "parameters": {"max_rate_hz": 5.0}}
-    optical = {  # people in the camera's optical frame (what the face node's gaze takes as it is)
-        "node": "perception",
-        "name": "perception_optical",
-        "parameters": {"max_rate_hz": 5.0, "people_frame": "head_camera_color_optical_frame"},
-        "remappings": {
+    perception = node("perception", max_rate_hz=5.0)
+    optical = node(  # people in the camera's optical frame (what the face node's gaze takes as it is)
+        "perception",
+        "perception_optical",
+        remappings={
             "perception/people": "perception_optical/people",
             "perception/objects": "perception_optical/objects",
         },
-    }
-    deployment = {
-        "name": "perception_people_test",
-        "use_sim_time": True,
-        "hosts": {
-            "local": {
-                "processes": [
-                    {"name": "sim", "nodes": [{"node": "sim", "parameters": sim}]},
-                    {"name": "control", "nodes": [{"node": "stand", "parameters": look_ahead}]},
-                    {"name": "perception", "nodes": [perception, optical]},
-                ]
-            }
-        },
-    }
-    path = tmp / "perception_people_test.yaml"
-    path.write_text(yaml.safe_dump(deployment))
-    return str(path)
+        max_rate_hz=5.0,
+        people_frame="head_camera_color_optical_frame",
+    )
+    processes = [
+        process("sim", node("sim", **sim)),
+        process("control", node("stand", **look_ahead)),
+        process("perception", perception, optical),
+    ]
+    return write_deployment(tmp, "perception_people_test", processes)
 
 
-def test_perception_publishes_the_person_in_front(tmp_path):
+def test_perception_publishes_the_person_in_front(tmp_path, domain_id):
     with (
-        LaunchedDeployment(people_deployment_file(tmp_path), PEOPLE_DOMAIN_ID, tmp_path / "logs") as launched,
-        RosProbe(PEOPLE_DOMAIN_ID, name="people_probe") as probe,
+        LaunchedDeployment(people_deployment_file(tmp_path), domain_id, tmp_path / "logs") as launched,
+        RosProbe(domain_id, name="people_probe") as probe,
     ):
         people = probe.collect(PersonArray, "perception/people", keep=20)
         optical = probe.collect(PersonArray, "perception_optical/people", keep=5)
@@ -282,16 +256,16 @@ def test_perception_publishes_the_person_in_front(tmp_path):
 @pytest.mark.parametrize(
     ("parameters", "reason"),
     [
-        ({"people_max_range_m": 10.0}, "people_max_range_m 10.0 outside 0.8..6.0"),
-        ({"camera_pose_source": "gps"}, "camera_pose_source 'gps': use fk or tf"),
+        ({"people_max_range_m": 10.0}, "people_max_range_m=10.0 outside 0.8..6"),
+        ({"camera_pose_source": "gps"}, "camera_pose_source='gps': valid values are fk, tf"),
         # tf2_ros exists on a ROS 2 install only: there the node starts with TF, here it says why not
         ({"publish_tf": True}, None if HAVE_TF2 else "need tf2_ros"),
         ({"camera_pose_source": "tf"}, None if HAVE_TF2 else "need tf2_ros"),
     ],
 )
-def test_bad_people_and_tf_parameters_are_refused(parameters, reason):
+def test_bad_people_and_tf_parameters_are_refused(parameters, reason, domain_id):
     context = Context()
-    rclpy.init(context=context, domain_id=PEOPLE_DOMAIN_ID)
+    rclpy.init(context=context, domain_id=domain_id)
     try:
         overrides = [Parameter(k, value=v) for k, v in parameters.items()]
         if reason is None:
@@ -305,9 +279,9 @@ def test_bad_people_and_tf_parameters_are_refused(parameters, reason):
         rclpy.shutdown(context=context)
 
 
-def test_people_can_be_switched_off():
+def test_people_can_be_switched_off(domain_id):
     context = Context()
-    rclpy.init(context=context, domain_id=PEOPLE_DOMAIN_ID)
+    rclpy.init(context=context, domain_id=domain_id)
     try:
         off = PerceptionNode(context=context, parameter_overrides=[Parameter("people_enabled", value=False)])
         topics = {t for t, _ in off.get_publisher_names_and_types_by_node(off.get_name(), off.get_namespace())}

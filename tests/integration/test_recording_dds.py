@@ -24,10 +24,9 @@ from std_msgs.msg import String
 
 from forma_record.mcap_file import is_complete, read_messages, recover
 from forma_record.replay import offered_qos
-from tests.integration.ros_helpers import VENV_BIN, LaunchedDeployment, RosProbe, stamp_s
+from tests.support.ros import VENV_BIN, LaunchedDeployment, RosProbe, stamp_s
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID, REPLAY_DOMAIN_ID = 48, 49
 SEED = 20261123
 MATCH_SETTLE_S = 0.5  # [s of sim time], see below
 LOSS_BOUND_S = 1.0
@@ -51,18 +50,21 @@ class Timeline:
 
 
 @pytest.fixture(scope="module")
-def recording(tmp_path_factory):
+def recording(tmp_path_factory, module_domain_id):
     """A `forma record` of the running sim, SIGKILLed at a seeded random moment."""
     tmp = tmp_path_factory.mktemp("rec")
     params = ["sim.camera.width=160", "sim.camera.height=120", "sim.camera.rate_hz=5.0"]
-    with LaunchedDeployment("sim_headless", DOMAIN_ID, tmp / "logs", params), RosProbe(DOMAIN_ID) as probe:
+    with (
+        LaunchedDeployment("sim_headless", module_domain_id, tmp / "logs", params),
+        RosProbe(module_domain_id) as probe,
+    ):
         joints = Timeline(probe, JointState, "joint_states")
         imu = Timeline(probe, Imu, "imu/data")
         probe.wait_for(lambda: len(joints.seen) > 100, 90, "joint_states from the sim")
         log = open(tmp / "recorder.log", "wb")  # noqa: SIM115
         recorder = subprocess.Popen(
             [str(VENV_BIN / "forma"), "record", "-o", str(tmp), "-n", "run"],
-            env=env_for(DOMAIN_ID), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env_for(module_domain_id), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:
             path = tmp / "run_0.mcap"
@@ -122,13 +124,13 @@ def test_a_killed_recording_keeps_everything_up_to_a_second_before_the_kill(reco
         )
 
 
-def test_replay_reproduces_counts_order_and_timing(recording, tmp_path):
+def test_replay_reproduces_counts_order_and_timing(recording, tmp_path, domain_id):
     path, _, _ = recording
     complete, count = recover(path, tmp_path / "run.mcap")
     assert is_complete(complete) and count > 1000
     recorded = [m for m in read_messages(complete) if m.topic in ("/joint_states", "/imu/data")]
     stamps = decoded_stamps(complete)
-    with RosProbe(REPLAY_DOMAIN_ID, name="replay_probe") as probe:
+    with RosProbe(domain_id, name="replay_probe") as probe:
         joints = Timeline(probe, JointState, "joint_states")
         imu = Timeline(probe, Imu, "imu/data")
         clock = probe.collect(Clock, "clock", keep=5)
@@ -136,7 +138,7 @@ def test_replay_reproduces_counts_order_and_timing(recording, tmp_path):
         result = subprocess.run(
             [str(VENV_BIN / "forma"), "replay", str(complete), "--rate", "2", "--clock",
              "--topics", "/joint_states", "/imu/data", "/robot_description", "--wait-for-subscribers", "20"],
-            env=env_for(REPLAY_DOMAIN_ID), capture_output=True, text=True, timeout=120,
+            env=env_for(domain_id), capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         time.sleep(1.0)
@@ -157,20 +159,19 @@ def test_replay_reproduces_counts_order_and_timing(recording, tmp_path):
         assert clock and abs(clock[-1].clock.sec + clock[-1].clock.nanosec * 1e-9 - log_s[-1]) < 0.5
 
 
-def test_a_latched_topic_whose_subscribers_appear_before_its_publisher_is_recorded(tmp_path):
+def test_a_latched_topic_whose_subscribers_appear_before_its_publisher_is_recorded(tmp_path, domain_id):
     """Some node subscribes to robot_description before the recorder sees the description's
     publisher (the robot started after the recorder, or discovery is slow under load): the
     recorder must wait for the publisher's offer. Subscribed volatile, it misses a message latched
     before it subscribed (CI, once) and replays the topic unlatched."""
 
-    domain = 60
     latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    with RosProbe(domain) as probe:
+    with RosProbe(domain_id) as probe:
         probe.node.create_subscription(String, "late_description", lambda _: None, latched)
         log = open(tmp_path / "recorder.log", "wb")  # noqa: SIM115
         recorder = subprocess.Popen(
             [str(VENV_BIN / "forma"), "record", "-o", str(tmp_path), "-n", "late", "/late_description"],
-            env=env_for(domain), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env_for(domain_id), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:
             path = tmp_path / "late_0.mcap"

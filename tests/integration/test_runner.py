@@ -10,36 +10,17 @@ import time
 
 import psutil
 import pytest
-import yaml
 
-from tests.integration.ros_helpers import LaunchedDeployment
+from tests.support.deployments import node, process, write_deployment
+from tests.support.ros import LaunchedDeployment
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 43
 
 
-def write_deployment(tmp_path: pathlib.Path, respawn_a: bool) -> pathlib.Path:
-    deployment = {
-        "name": "runner",
-        "hosts": {
-            "local": {
-                "processes": [
-                    {
-                        "name": "a",
-                        "respawn": respawn_a,
-                        "respawn_delay_s": 0.2,
-                        "required": False,
-                        "nodes": [{"node": "stand", "name": "stand_a"}],
-                    },
-                    {"name": "b", "nodes": [{"node": "stand", "name": "stand_b"}]},
-                ]
-            }
-        },
-    }
-    path = tmp_path / "deployments" / "runner.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(deployment))
-    return path
+def runner_deployment(tmp_path: pathlib.Path, respawn_a: bool) -> str:
+    a = process("a", node("stand", "stand_a"), respawn=respawn_a, respawn_delay_s=0.2, required=False)
+    b = process("b", node("stand", "stand_b"))
+    return write_deployment(tmp_path, "runner", [a, b], use_sim_time=None)
 
 
 def process_named(deployment: LaunchedDeployment, name: str) -> psutil.Process | None:
@@ -67,9 +48,9 @@ def shm_files() -> set[str]:
     return {p.name for p in pathlib.Path("/dev/shm").glob("fast*")}
 
 
-def test_respawn_restarts_a_killed_process_and_shutdown_cleans_up(tmp_path):
+def test_respawn_restarts_a_killed_process_and_shutdown_cleans_up(tmp_path, domain_id):
     before = shm_files()
-    with LaunchedDeployment(write_deployment(tmp_path, True), DOMAIN_ID, tmp_path / "logs") as d:
+    with LaunchedDeployment(runner_deployment(tmp_path, True), domain_id, tmp_path / "logs") as d:
         first = wait_until(lambda: process_named(d, "a"), 60, "process a")
         wait_until(lambda: "waiting for robot_description" in d.output, 60, "stand_a to start")
         first.send_signal(signal.SIGKILL)  # a crash that leaves Fast DDS shared memory behind
@@ -84,8 +65,8 @@ def test_respawn_restarts_a_killed_process_and_shutdown_cleans_up(tmp_path):
     assert shm_files() <= before, "the runner must clean the shared memory the killed process left"
 
 
-def test_a_required_process_that_dies_stops_the_deployment(tmp_path):
-    with LaunchedDeployment(write_deployment(tmp_path, False), DOMAIN_ID, tmp_path / "logs") as d:
+def test_a_required_process_that_dies_stops_the_deployment(tmp_path, domain_id):
+    with LaunchedDeployment(runner_deployment(tmp_path, False), domain_id, tmp_path / "logs") as d:
         b = wait_until(lambda: process_named(d, "b"), 60, "process b")
         a = process_named(d, "a")
         b.send_signal(signal.SIGKILL)
@@ -95,8 +76,8 @@ def test_a_required_process_that_dies_stops_the_deployment(tmp_path):
         wait_until(lambda: not a.is_running() or a.status() == psutil.STATUS_ZOMBIE, 30, "process a to stop")
 
 
-def test_killing_the_runner_takes_its_processes_with_it(tmp_path):
-    with LaunchedDeployment(write_deployment(tmp_path, False), DOMAIN_ID, tmp_path / "logs") as d:
+def test_killing_the_runner_takes_its_processes_with_it(tmp_path, domain_id):
+    with LaunchedDeployment(runner_deployment(tmp_path, False), domain_id, tmp_path / "logs") as d:
         children = [wait_until(lambda n=n: process_named(d, n), 60, f"process {n}") for n in ("a", "b")]
         d.popen.send_signal(signal.SIGKILL)  # no chance to clean up: pdeathsig must
         d.popen.wait(timeout=10)

@@ -9,56 +9,31 @@ from __future__ import annotations
 
 import pytest
 import rclpy
-import yaml
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from forma_control.errors import ControlError
-from forma_control.supervisor_node import SupervisorNode
+from forma_control.safety.node import SupervisorNode
 from forma_interfaces.msg import HardwareState, SafetyState
 from forma_interfaces.srv import ApplyWrench, SetOperatingMode
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+from tests.support.deployments import node, process, write_deployment
+from tests.support.ros import LaunchedDeployment, RosProbe
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 53
 
 
 def deployment(tmp_path) -> str:
-    spec = {
-        "name": "safety",
-        "use_sim_time": True,
-        "hosts": {
-            "local": {
-                "processes": [
-                    {
-                        "name": "sim",
-                        "nodes": [{"node": "sim", "parameters": {"world": "empty", "camera.rate_hz": 0.0}}],
-                    },
-                    {
-                        "name": "safety",
-                        "nodes": [
-                            {
-                                "node": "safety_supervisor",
-                                "parameters": {"auto_stand": True, "recover_holds_per_min": 0},
-                            }
-                        ],
-                    },
-                ]
-            }
-        },
-    }
-    (tmp_path / "deployments").mkdir()
-    path = tmp_path / "deployments" / "safety.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return str(path)
+    sim = node("sim", world="empty", **{"camera.rate_hz": 0.0})
+    safety = node("safety_supervisor", auto_stand=True, recover_holds_per_min=0)
+    return write_deployment(tmp_path, "safety", [process("sim", sim), process("safety", safety)])
 
 
-def test_supervisor_modes_estop_reset_and_refusals_over_dds(tmp_path):
+def test_supervisor_modes_estop_reset_and_refusals_over_dds(tmp_path, domain_id):
     with (
-        LaunchedDeployment(deployment(tmp_path), DOMAIN_ID, tmp_path / "logs") as launched,
-        RosProbe(DOMAIN_ID, name="safety_probe") as probe,
+        LaunchedDeployment(deployment(tmp_path), domain_id, tmp_path / "logs") as launched,
+        RosProbe(domain_id, name="safety_probe") as probe,
     ):
         states = probe.collect(SafetyState, "safety/state", depth=50, latched=True)
         hardware = probe.collect(HardwareState, "hardware/state", depth=50, keep=200)
@@ -140,12 +115,12 @@ def test_supervisor_modes_estop_reset_and_refusals_over_dds(tmp_path):
         assert text in log(), text
 
 
-def test_a_toppling_push_is_a_fall_over_dds_and_ends_in_damp(tmp_path):
+def test_a_toppling_push_is_a_fall_over_dds_and_ends_in_damp(tmp_path, domain_id):
     """The robot standing on the hardware's hold, pushed 60 N s from the front (sim/apply_wrench):
     the supervisor reports FAULT "fall detected: ..." and the hardware damps with its e-stop."""
     with (
-        LaunchedDeployment(deployment(tmp_path), DOMAIN_ID, tmp_path / "logs"),
-        RosProbe(DOMAIN_ID, name="fall_probe") as probe,
+        LaunchedDeployment(deployment(tmp_path), domain_id, tmp_path / "logs"),
+        RosProbe(domain_id, name="fall_probe") as probe,
     ):
         probe.collect(SafetyState, "safety/state", depth=50, latched=True)
         hardware = probe.collect(HardwareState, "hardware/state", depth=50, keep=200)
@@ -172,9 +147,9 @@ def test_a_toppling_push_is_a_fall_over_dds_and_ends_in_damp(tmp_path):
 
 
 @pytest.fixture
-def context():
+def context(domain_id):
     ctx = Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
+    rclpy.init(context=ctx, domain_id=domain_id)
     yield ctx
     rclpy.shutdown(context=ctx)
 
@@ -183,11 +158,11 @@ def context():
     ("parameters", "reason"),
     [
         ({"rate_hz": 0.5}, "parameter rate_hz=0.5 outside 1..1000"),
-        ({"groups": ["legs"]}, "groups=\\['legs'\\]: valid groups are body, left_hand, right_hand"),
-        ({"pose": "handstand"}, "pose='handstand'; available"),
+        ({"groups": ["legs"]}, "parameter groups=\\['legs'\\]: valid values are body, left_hand, right_hand"),
+        ({"pose": "handstand"}, "parameter pose='handstand': valid values are stand, "),
         ({"max_speed_rad_s": 0.0}, "parameter max_speed_rad_s=0.0 outside"),
         ({"recover_holds_per_min": -1}, "parameter recover_holds_per_min=-1 outside 0..60"),
-        ({"tilt_limit_rad": 2.0}, "parameter fall limit tilt_limit_rad=2.0 outside"),
+        ({"tilt_limit_rad": 2.0}, "parameter tilt_limit_rad=2.0 outside 0.01..1.5708 rad"),
         ({"capture_margin_m": -0.1}, "capture_margin_m=-0.1 outside"),
     ],
 )

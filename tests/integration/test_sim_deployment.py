@@ -1,5 +1,6 @@
 """The shipped `sim` deployment, started as processes over real DDS, seen by an independent rclpy
-client: the safety supervisor stands the robot up and whole-body control keeps it standing,
+client: every node describes its parameters (unit, range, read-only); the safety supervisor
+stands the robot up and whole-body control keeps it standing,
 hardware/robot_state carries all 82 joints at >= 90 % of 500 Hz and joint_states at >= 90 % of its
 100 Hz (counted in sim time), the IMU and foot sensors read like a standing robot, camera images match camera_info, the
 browser view is served, the robot answers a greeting and its face renders, and Ctrl-C leaves no
@@ -15,27 +16,30 @@ import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import WrenchStamped
+from rcl_interfaces.srv import DescribeParameters
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
 
 from forma_bringup.cli import deployment_path
 from forma_bringup.deployment import load_deployment
+from forma_bringup.params_doc import param_groups
+from forma_bringup.registry import load_node_class
+from forma_common.params import declared
 from forma_interfaces.msg import DetectedObjectArray, HardwareState, RobotState, SafetyState, WbcStatus
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_port, stamp_s
+from tests.support.ros import LaunchedDeployment, RosProbe, free_port, stamp_s
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 41
 
 
 def fastdds_shm_files() -> set[str]:
     return {p.name for p in pathlib.Path("/dev/shm").glob("fast*")}
 
 
-def test_sim_deployment_serves_the_robot(tmp_path):
+def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
     shm_before = fastdds_shm_files()
     port = free_port()
     params = [f"console.port={port}", "sim.camera.width=160", "sim.camera.height=120", "sim.camera.rate_hz=10.0"]
-    with LaunchedDeployment("sim", DOMAIN_ID, tmp_path / "logs", params) as deployment, RosProbe(DOMAIN_ID) as probe:
+    with LaunchedDeployment("sim", domain_id, tmp_path / "logs", params) as deployment, RosProbe(domain_id) as probe:
         states = probe.collect(HardwareState, "hardware/state", keep=5)
         diagnostics = probe.collect(DiagnosticArray, "/diagnostics", keep=20)
         probe.wait_for(
@@ -117,6 +121,11 @@ def test_sim_deployment_serves_the_robot(tmp_path):
         probe.wait_for(lambda: safety, 30, "safety/state")
         assert safety[-1].mode == SafetyState.ACTIVE and wbc[-1].active, (safety[-1].reason, wbc[-1].inactive_reason)
 
+        # every node describes every parameter with its unit, range and read-only flag (ros2 param describe)
+        for process in load_deployment(deployment_path("sim")).processes(None):
+            for node in process.nodes:
+                check_described(probe, node.name, load_node_class(node.node))
+
         children = deployment.process_tree()
         expected = load_deployment(deployment_path("sim")).processes(None)
         assert len([p for p in children if "forma_process" in " ".join(p.cmdline())]) == len(expected)
@@ -125,6 +134,24 @@ def test_sim_deployment_serves_the_robot(tmp_path):
     assert deployment.leftovers() == [], "processes left behind after Ctrl-C"
     assert "received SIGINT; stopping" in deployment.output
     assert fastdds_shm_files() <= shm_before, "Fast DDS shared memory left behind"
+
+
+def check_described(probe: RosProbe, node_name: str, node_class) -> None:
+    """rcl_interfaces/DescribeParameters of every parameter in the node's schema: the description
+    with its unit, the range where the schema has one, read-only as declared."""
+    wanted = {prefix + d.name: d for cls, prefix in param_groups(node_class) for d in declared(cls)}
+    assert wanted, f"{node_name}: no parameter schema"
+    reply = probe.call(
+        DescribeParameters, f"/{node_name}/describe_parameters", DescribeParameters.Request(names=list(wanted))
+    )
+    assert len(reply.descriptors) == len(wanted), f"{node_name}: {len(reply.descriptors)} of {len(wanted)} described"
+    for desc in reply.descriptors:
+        d = wanted[desc.name]
+        assert desc.read_only == d.spec.read_only, (node_name, desc.name)
+        if d.spec.unit:
+            assert f"[{d.spec.unit}]" in desc.description, (node_name, desc.name, desc.description)
+        if d.spec.low is not None or d.spec.high is not None:
+            assert desc.floating_point_range or desc.integer_range, (node_name, desc.name, "no range")
 
 
 def sim_physics(diagnostics: list) -> str:

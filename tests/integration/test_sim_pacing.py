@@ -9,53 +9,33 @@ import threading
 import time
 
 import pytest
-import yaml
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
 from forma_description import RobotModel, expand_description
 from forma_description.poses import named_pose
 from forma_interfaces.msg import HardwareState
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, stamp_s
+from tests.support.deployments import node, process, write_deployment
+from tests.support.ros import LaunchedDeployment, RosProbe, stamp_s
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 58
 
 
-def test_the_sim_waits_for_a_stalled_commander_then_holds_when_it_stays_silent(tmp_path):
+def test_the_sim_waits_for_a_stalled_commander_then_holds_when_it_stays_silent(tmp_path, domain_id):
     robot = RobotModel.from_urdf(expand_description())
     body = robot.group_joint_names("body")
     pose = named_pose("stand", robot)
     stand = [float(pose[robot.joint_names.index(n)]) for n in body]
-    spec = {
-        "name": "pacing",
-        "use_sim_time": True,
-        "hosts": {
-            "local": {
-                "processes": [
-                    {
-                        "name": "sim",
-                        "nodes": [
-                            {
-                                "node": "sim",
-                                "parameters": {
-                                    "world": "empty",
-                                    "camera.rate_hz": 0.0,
-                                    "state_rate_hz": 500.0,
-                                    "command_pacing_s": 1.0,
-                                },
-                            }
-                        ],
-                    }
-                ]
-            }
-        },
-    }
-    (tmp_path / "deployments").mkdir()
-    path = tmp_path / "deployments" / "pacing.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    sim = node(
+        "sim",
+        world="empty",
+        state_rate_hz=500.0,
+        command_pacing_s=1.0,
+        **{"camera.rate_hz": 0.0},
+    )
+    path = write_deployment(tmp_path, "pacing", [process("sim", sim)])
     answering = threading.Event()
-    with LaunchedDeployment(path, DOMAIN_ID, tmp_path / "logs") as launched, RosProbe(DOMAIN_ID) as probe:
+    with LaunchedDeployment(path, domain_id, tmp_path / "logs") as launched, RosProbe(domain_id) as probe:
         pub = probe.node.create_publisher(JointState, "hardware/joint_commands", 10)
         latest = probe.collect(JointState, "joint_states", keep=1)
         states = probe.collect(HardwareState, "hardware/state", keep=1)

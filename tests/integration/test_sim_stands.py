@@ -13,11 +13,10 @@ from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import Imu
 
 from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_port, stamp_s
 from tests.support.browser import CHROMIUM, console_page
+from tests.support.ros import LaunchedDeployment, RosProbe, free_port, stamp_s
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 62
 STAND_S = 60.0  # robot time
 
 
@@ -27,11 +26,11 @@ def tilt_deg(q) -> float:
 
 
 @pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(), reason="Debian's chromium is installed by tools/bootstrap.sh")
-def test_the_default_deployment_stands_a_minute_with_the_console_open(tmp_path):
+def test_the_default_deployment_stands_a_minute_with_the_console_open(tmp_path, domain_id):
     port = free_port()
     with (
-        LaunchedDeployment("sim", DOMAIN_ID, tmp_path / "logs", [f"console.port={port}"]) as deployment,
-        RosProbe(DOMAIN_ID, name="stand_watch") as probe,
+        LaunchedDeployment("sim", domain_id, tmp_path / "logs", [f"console.port={port}"]) as deployment,
+        RosProbe(domain_id, name="stand_watch") as probe,
         console_page(f"http://127.0.0.1:{port}/"),
     ):
         safety = probe.collect(SafetyState, "safety/state", depth=50, latched=True)

@@ -12,15 +12,14 @@ from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import Imu, JointState
 
 from forma_interfaces.msg import SafetyState, WbcStatus
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, free_port, stamp_s
+from tests.support.ros import LaunchedDeployment, RosProbe, free_port, stamp_s
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 59
 HANDOVER_S = 0.25  # the handover from the stand-up ramp to the WBC [s sim time]
 PROBE = "sim_wbc_probe"  # this test's node, one of the supervisor's commanders
 
 
-def test_sim_wbc_deployment_stands_on_whole_body_control(tmp_path):
+def test_sim_wbc_deployment_stands_on_whole_body_control(tmp_path, domain_id):
     # The supervisor hands over ~1 s after the sim comes up, while the machine is busiest; this
     # probe's reader matched the sim's IMU writer up to 1.1 s after that in CI (volatile: no sample
     # from before the match), so it saw no handover. The supervisor waits for its commanders'
@@ -31,12 +30,12 @@ def test_sim_wbc_deployment_stands_on_whole_body_control(tmp_path):
         "sim.world=empty",
         f"safety_supervisor.commanders=[wbc, hands, {PROBE}]",
     ]
-    with RosProbe(DOMAIN_ID, name=PROBE) as probe:
+    with RosProbe(domain_id, name=PROBE) as probe:
         safety = probe.collect(SafetyState, "safety/state", depth=50, latched=True)
         wbc = probe.collect(WbcStatus, "wbc/status", keep=1)
         truth = probe.collect(PoseStamped, "sim/base_pose_ground_truth", keep=1)
         imu = probe.collect(Imu, "imu/data", depth=5000)
-        with LaunchedDeployment("sim_wbc", DOMAIN_ID, tmp_path / "logs", params) as deployment:
+        with LaunchedDeployment("sim_wbc", domain_id, tmp_path / "logs", params) as deployment:
             probe.wait_for(lambda: imu, 120, "imu/data from the sim")
             assert all(m.mode != SafetyState.ACTIVE for m in safety), "handed over before the probe saw the IMU"
             probe.node.create_publisher(JointState, "hardware/joint_commands", 1)  # "up": the stand-up may begin

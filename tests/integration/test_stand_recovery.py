@@ -14,10 +14,9 @@ from std_srvs.srv import Trigger
 
 from forma_interfaces.msg import HardwareState
 from forma_interfaces.srv import EStop
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe
+from tests.support.ros import LaunchedDeployment, RosProbe
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 51
 # 15x the body's 0.1 s watchdog in wall time (0.5 s once missed the timeout in CI, the simulation
 # running slow under load)
 STALL_S = 1.5
@@ -31,7 +30,7 @@ def stall(pid: int, seconds: float) -> None:
         os.kill(pid, signal.SIGCONT)
 
 
-def test_stand_recovers_from_stalls_a_few_times_a_minute_never_from_an_estop(tmp_path):
+def test_stand_recovers_from_stalls_a_few_times_a_minute_never_from_an_estop(tmp_path, domain_id):
     # command pacing off: this test stalls the stand on purpose to see the hardware's timeout HOLD
     # (with pacing the simulation would wait for the stalled stand instead). The sim at 0.3x real
     # time: a hiccup of the loaded machine (~0.1 s wall) is then no timeout of its own (which would
@@ -43,8 +42,8 @@ def test_stand_recovers_from_stalls_a_few_times_a_minute_never_from_an_estop(tmp
         "sim.real_time_factor=0.3",
     ]
     with (
-        LaunchedDeployment("sim_headless", DOMAIN_ID, tmp_path / "logs", params) as launched,
-        RosProbe(DOMAIN_ID, name="recovery_probe") as probe,
+        LaunchedDeployment("sim_headless", domain_id, tmp_path / "logs", params) as launched,
+        RosProbe(domain_id, name="recovery_probe") as probe,
     ):
         states = probe.collect(HardwareState, "hardware/state", depth=100, keep=400)
 

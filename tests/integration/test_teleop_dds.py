@@ -15,7 +15,6 @@ import time
 import numpy as np
 import pytest
 import rclpy
-import yaml
 from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.context import Context
 from rclpy.parameter import Parameter
@@ -29,11 +28,11 @@ from forma_description.frames import RobotFrames
 from forma_interfaces.srv import StepSimulation
 from forma_teleop.errors import TeleopError
 from forma_teleop.markers import RESET_MENU_ID, pose_msg
-from forma_teleop.teleop_node import TeleopMarkersNode
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, stamp_s
+from forma_teleop.node import TeleopMarkersNode
+from tests.support.deployments import node, process, write_deployment
+from tests.support.ros import LaunchedDeployment, RosProbe, stamp_s
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 55
 RATE_HZ = 2.0  # low, so that a burst of drags shows the limit whatever the machine's speed
 NS = "teleop"
 # On the pip side the standard library is not installed and the node serves the protocol itself;
@@ -42,26 +41,9 @@ LIBRARY = importlib.util.find_spec("interactive_markers") is not None
 
 
 def deployment_file(tmp) -> str:
-    deployment = {
-        "name": "teleop_lockstep",
-        "use_sim_time": True,
-        "hosts": {
-            "local": {
-                "processes": [
-                    {
-                        "name": "sim",
-                        "nodes": [
-                            {"node": "sim", "parameters": {"world": "empty", "mode": "lockstep", "camera.rate_hz": 0.0}}
-                        ],
-                    },
-                    {"name": "teleop", "nodes": [{"node": "teleop_markers", "parameters": {"max_rate_hz": RATE_HZ}}]},
-                ]
-            }
-        },
-    }
-    path = tmp / "teleop_lockstep.yaml"
-    path.write_text(yaml.safe_dump(deployment))
-    return str(path)
+    sim = node("sim", world="empty", mode="lockstep", **{"camera.rate_hz": 0.0})
+    teleop = node("teleop_markers", max_rate_hz=RATE_HZ)
+    return write_deployment(tmp, "teleop_lockstep", [process("sim", sim), process("teleop", teleop)])
 
 
 def feedback(name: str, xyz, wxyz=(1.0, 0.0, 0.0, 0.0), frame="base_link", event=InteractiveMarkerFeedback.POSE_UPDATE):
@@ -110,11 +92,11 @@ class Rig:
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
+def rig(tmp_path_factory, module_domain_id):
     tmp = tmp_path_factory.mktemp("teleop")
     with (
-        LaunchedDeployment(deployment_file(tmp), DOMAIN_ID, tmp / "logs") as launched,
-        RosProbe(DOMAIN_ID, name="teleop_probe") as probe,
+        LaunchedDeployment(deployment_file(tmp), module_domain_id, tmp / "logs") as launched,
+        RosProbe(module_domain_id, name="teleop_probe") as probe,
     ):
         rig = Rig(probe, launched)
         deadline = time.monotonic() + 90
@@ -246,17 +228,17 @@ def test_reset_puts_the_markers_back_at_the_palms(rig):
 @pytest.mark.parametrize(
     ("parameters", "reason"),
     [
-        ({"frame": "odom"}, "frame 'odom': the whole-body controller takes targets in"),
-        ({"targets": ["left_hand", "nose"]}, r"targets \['left_hand', 'nose'\]"),
+        ({"frame": "odom"}, "frame='odom': valid values are base_link, torso"),
+        ({"targets": ["left_hand", "nose"]}, r"targets=\['left_hand', 'nose'\]: valid values are"),
         ({"frame": "torso"}, "torso target in its own frame"),
-        ({"max_rate_hz": 500.0}, "max_rate_hz 500.0 outside 1..100"),
+        ({"max_rate_hz": 500.0}, "max_rate_hz=500.0 outside 1..100"),
         ({"server_namespace": "tele op"}, "server_namespace 'tele op' is not a ROS name"),
-        ({"server_backend": "rviz"}, "server_backend 'rviz': use one of"),
+        ({"server_backend": "rviz"}, "server_backend='rviz': valid values are auto, interactive_markers, forma"),
     ],
 )
-def test_bad_parameters_are_refused_at_start(parameters, reason):
+def test_bad_parameters_are_refused_at_start(parameters, reason, domain_id):
     context = Context()
-    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    rclpy.init(context=context, domain_id=domain_id)
     try:
         with pytest.raises(TeleopError, match=reason):
             TeleopMarkersNode(
@@ -266,9 +248,9 @@ def test_bad_parameters_are_refused_at_start(parameters, reason):
         rclpy.shutdown(context=context)
 
 
-def test_insisting_on_the_library_where_it_is_missing_is_refused():
+def test_insisting_on_the_library_where_it_is_missing_is_refused(domain_id):
     context = Context()
-    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    rclpy.init(context=context, domain_id=domain_id)
     overrides = [Parameter("server_backend", value="interactive_markers")]
     try:
         if LIBRARY:
@@ -282,9 +264,9 @@ def test_insisting_on_the_library_where_it_is_missing_is_refused():
         rclpy.shutdown(context=context)
 
 
-def test_parameters_are_declared_with_descriptions():
+def test_parameters_are_declared_with_descriptions(domain_id):
     context = Context()
-    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    rclpy.init(context=context, domain_id=domain_id)
     try:
         node = TeleopMarkersNode(context=context)
         try:

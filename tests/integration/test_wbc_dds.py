@@ -18,7 +18,6 @@ import numpy as np
 import pinocchio as pin
 import pytest
 import rclpy
-import yaml
 from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.action import ActionClient
 from rclpy.context import Context
@@ -30,72 +29,42 @@ from std_srvs.srv import Trigger
 
 from forma_common.messages import to_time_msg
 from forma_control.errors import ControlConfigError
+from forma_control.wbc.node import WbcNode
 from forma_control.wbc.reach import ARM_JOINTS
-from forma_control.wbc_node import WbcNode
 from forma_description import RobotModel
 from forma_interfaces.action import Reach
 from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
 from forma_perception.robot_frames import RobotFrames
-from tests.integration.ros_helpers import LaunchedDeployment, RosProbe, stamp_s
+from tests.support.deployments import node, process, write_deployment
+from tests.support.ros import LaunchedDeployment, RosProbe, stamp_s
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 54
 WAIT_S = 180.0  # wall-clock bound on any one wait: the machine is slow and shared
 BODY_JOINTS = 38
 
 
 def deployment_file(tmp, require_safety_state: bool = False, supervisor: bool = False) -> str:
-    deployment = {
-        "name": "wbc_dds",
-        "use_sim_time": True,
-        "hosts": {
-            "local": {
-                "processes": [
-                    {
-                        "name": "sim",
-                        "nodes": [
-                            {
-                                "node": "sim",
-                                "parameters": {
-                                    "world": "empty",
-                                    "mode": "simtime",
-                                    "real_time_factor": 0.3,  # headroom on a loaded 2-core machine
-                                    "camera.rate_hz": 0.0,
-                                },
-                            }
-                        ],
-                    },
-                    {
-                        "name": "control",
-                        "nodes": [{"node": "wbc", "parameters": {"require_safety_state": require_safety_state}}],
-                    },
-                ]
-            }
-        },
-    }
+    sim = node(
+        "sim",
+        world="empty",
+        mode="simtime",
+        real_time_factor=0.3,  # headroom on a loaded 2-core machine
+        **{"camera.rate_hz": 0.0},
+    )
+    processes = [process("sim", sim), process("control", node("wbc", require_safety_state=require_safety_state))]
     if supervisor:
-        deployment["hosts"]["local"]["processes"].insert(
-            1,
-            {
-                "name": "safety",
-                "nodes": [
-                    {"node": "safety_supervisor", "parameters": {"auto_stand": True, "recover_holds_per_min": 0}}
-                ],
-            },
-        )
-    (tmp / "deployments").mkdir(exist_ok=True)
-    path = tmp / "deployments" / "wbc_dds.yaml"
-    path.write_text(yaml.safe_dump(deployment))
-    return str(path)
+        safety = node("safety_supervisor", auto_stand=True, recover_holds_per_min=0)
+        processes.insert(1, process("safety", safety))
+    return write_deployment(tmp, "wbc_dds", processes)
 
 
-def test_safety_state_decides_when_the_wbc_commands(tmp_path):
+def test_safety_state_decides_when_the_wbc_commands(tmp_path, domain_id):
     """With require_safety_state (the default) the probe plays the safety supervisor: nothing is
     commanded without safety/state or in DAMPING; ACTIVE starts the WBC from the measured pose
     (the robot keeps standing); leaving ACTIVE stops the commands at once (the hardware holds)."""
     with (
-        LaunchedDeployment(deployment_file(tmp_path, require_safety_state=True), DOMAIN_ID, tmp_path / "logs") as run,
-        RosProbe(DOMAIN_ID, name="wbc_safety_probe") as probe,
+        LaunchedDeployment(deployment_file(tmp_path, require_safety_state=True), domain_id, tmp_path / "logs") as run,
+        RosProbe(domain_id, name="wbc_safety_probe") as probe,
     ):
         status = probe.collect(WbcStatus, "wbc/status", keep=50)
         commands = probe.collect(JointState, "hardware/joint_commands", keep=1)
@@ -150,12 +119,12 @@ def test_safety_state_decides_when_the_wbc_commands(tmp_path):
     assert run.exit_code == 0, run.output[-3000:]
 
 
-def test_the_wbc_takes_over_from_the_safety_supervisor(tmp_path):
+def test_the_wbc_takes_over_from_the_safety_supervisor(tmp_path, domain_id):
     """The real handoff: the supervisor stands the robot up (STANDING_UP), switches to ACTIVE and
     stops commanding; the wbc takes the body at once (else the hardware would hold on its command
     timeout and the supervisor would report HOLD: recovery is off here). An e-stop stops it."""
     path = deployment_file(tmp_path, require_safety_state=True, supervisor=True)
-    with LaunchedDeployment(path, DOMAIN_ID, tmp_path / "logs") as run, RosProbe(DOMAIN_ID, name="wbc_sup") as probe:
+    with LaunchedDeployment(path, domain_id, tmp_path / "logs") as run, RosProbe(domain_id, name="wbc_sup") as probe:
         safety = probe.collect(SafetyState, "safety/state", depth=50, latched=True, keep=500)
         status = probe.collect(WbcStatus, "wbc/status", keep=50)
         hardware = probe.collect(HardwareState, "hardware/state", depth=50, keep=2000)
@@ -257,11 +226,11 @@ class Robot:
 
 
 @pytest.fixture(scope="module")
-def robot(tmp_path_factory):
+def robot(tmp_path_factory, module_domain_id):
     tmp = tmp_path_factory.mktemp("wbc")
     with (
-        LaunchedDeployment(deployment_file(tmp), DOMAIN_ID, tmp / "logs") as launched,
-        RosProbe(DOMAIN_ID, name="wbc_probe") as probe,
+        LaunchedDeployment(deployment_file(tmp), module_domain_id, tmp / "logs") as launched,
+        RosProbe(module_domain_id, name="wbc_probe") as probe,
     ):
         r = Robot(probe, launched)
         probe.wait_for(lambda: r.status and r.last_status().active, WAIT_S, "the wbc to activate")
@@ -484,16 +453,16 @@ def test_gaze_and_torso_targets_take_their_groups_and_bad_ones_are_refused(robot
 @pytest.mark.parametrize(
     ("parameters", "reason"),
     [
-        ({"pose": "handstand"}, "pose 'handstand' is unknown"),
-        ({"com_gain": -1.0}, "com_gain must be a finite number >= 0"),
-        ({"rate_hz": 5000.0}, "rate_hz 5000.0 outside 50..2000"),
-        ({"sensor_timeout_s": 0.0}, "sensor_timeout_s = 0.0 outside"),
-        ({"reach.timeout_s": 0.0}, "reach.timeout_s = 0.0 outside"),
+        ({"pose": "handstand"}, "parameter pose='handstand': valid values are stand, "),
+        ({"com_gain": -1.0}, r"parameter com_gain=-1.0 outside 0..200 1/s"),
+        ({"rate_hz": 5000.0}, "parameter rate_hz=5000.0 outside 50..2000 Hz"),
+        ({"sensor_timeout_s": 0.0}, "parameter sensor_timeout_s=0.0 outside 0.002..1 s"),
+        ({"reach.timeout_s": 0.0}, "parameter reach.timeout_s=0.0 outside 0.1..60 s"),
     ],
 )
-def test_bad_parameters_stop_the_node_at_start_naming_the_parameter(parameters, reason):
+def test_bad_parameters_stop_the_node_at_start_naming_the_parameter(parameters, reason, domain_id):
     context = Context()
-    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    rclpy.init(context=context, domain_id=domain_id)
     try:
         with pytest.raises(ControlConfigError, match=reason):
             WbcNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])

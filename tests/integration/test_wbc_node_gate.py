@@ -20,13 +20,12 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import String
 
 from forma_common.messages import to_time_msg
-from forma_control.wbc_node import WbcNode
+from forma_control.wbc.node import WbcNode
 from forma_description import RobotModel, expand_description
 from forma_description.poses import named_pose
 from forma_interfaces.msg import RobotState, SafetyState
 
 pytestmark = pytest.mark.integration
-DOMAIN_ID = 54
 PERIOD_S = 0.002
 
 
@@ -72,9 +71,9 @@ class Hardware:
         return msg
 
 
-def make_node(state_input: str):
+def make_node(state_input: str, domain_id: int):
     context = Context()
-    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    rclpy.init(context=context, domain_id=domain_id)
     overrides = [
         Parameter("require_safety_state", value=True),
         Parameter("sensor_timeout_s", value=0.05),
@@ -84,18 +83,18 @@ def make_node(state_input: str):
 
 
 @pytest.fixture
-def node():
+def node(domain_id):
     """The wbc node reading joint_states, imu/data and the wrenches as separate topics."""
-    n, context = make_node("topics")
+    n, context = make_node("topics", domain_id)
     yield n
     n.destroy_node()
     rclpy.shutdown(context=context)
 
 
 @pytest.fixture
-def bundled_node():
+def bundled_node(domain_id):
     """The wbc node reading hardware/robot_state (its default)."""
-    n, context = make_node("robot_state")
+    n, context = make_node("robot_state", domain_id)
     yield n
     n.destroy_node()
     rclpy.shutdown(context=context)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from forma_hands.grasp import ErrorCode
+from forma_hands.lockstep import run_grasp
 from forma_sim.errors import SimError
 from forma_sim.simulation import build_hand_simulation
-from tests.accept.hand_rig import run_grasp
 
 pytestmark = pytest.mark.system
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from forma_control.supervisor import Mode
+from forma_control.safety.supervisor import Mode
 from tests.accept.trials_safety import _push_run, body_damped, estop_latency_periods, supervised_stand
 
 pytestmark = pytest.mark.system

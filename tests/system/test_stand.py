@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forma_control.posture import stand_controller
+from forma_control.stand.posture import stand_controller
 from forma_description.poses import named_pose
 from forma_hardware.stop_latch import StopState
 from forma_sim.lockstep import LockstepHarness

@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forma_control.fall_detection import FallLimits
-from forma_control.supervisor import Mode, SupervisorConfig
-from forma_control.supervisor_lockstep import LockstepSupervisor
+from forma_control.safety.fall_detection import FallLimits
+from forma_control.safety.lockstep import LockstepSupervisor
+from forma_control.safety.supervisor import Mode, SupervisorConfig
 from forma_control.wbc.lockstep import build_controller, wbc_controller
 from forma_hardware.stop_latch import StopState
 from forma_sim.lockstep import LockstepHarness
 from forma_sim.simulation import build_simulation
-from tests.accept.scenarios import PUSH_DIRECTIONS, fallen
+from tests.support.scenarios import PUSH_DIRECTIONS, fallen
 
 pytestmark = pytest.mark.system
 

@@ -15,8 +15,8 @@ from forma_control.wbc.lockstep import build_controller, sensors_from
 from forma_control.wbc.reach import ReachabilityChecker, ReachProgress
 from forma_hardware import JointCommand
 from forma_hardware.stop_latch import StopState
-from tests.accept.scenarios import fallen, pd_stand, survives_push, wbc_stand
 from tests.accept.trials_wbc import infeasible_targets, limit_violations, sample_reachable_targets
+from tests.support.scenarios import fallen, pd_stand, survives_push, wbc_stand
 
 pytestmark = pytest.mark.system
 

@@ -1,2 +1,4 @@
-"""Forma control: for now the joint-PD stand (posture.py + stand_node.py); whole-body control,
-balance, walking and the safety supervisor grow here (DESIGN §2)."""
+"""Control of the body, one subpackage per node: wbc/ (whole-body control), safety/ (the safety
+supervisor), stand/ (the joint-PD stand). Each keeps its algorithms in pure modules, its message
+conversions in io.py (where it has any), its ROS node in node.py and its in-process harness
+adapter in lockstep.py (DESIGN §2)."""

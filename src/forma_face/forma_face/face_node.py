@@ -12,18 +12,18 @@ what it showed before.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PointStamped
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
+from forma_common.node import declare_params, run_node
+from forma_common.params import param
 from forma_face.animator import FaceAnimator, gaze_from_point
 from forma_face.errors import FaceError
 from forma_face.expressions import expression_params
@@ -53,41 +53,48 @@ def point_in_optical_frame(frame_id: str, x: float, y: float, z: float) -> tuple
     return -y, -z, x
 
 
+@dataclasses.dataclass(frozen=True)
+class FaceParams:
+    """The panel, the look and the rates of the face."""
+
+    width_px: int = param(1280, "panel width", unit="px", low=64, high=4096)
+    height_px: int = param(480, "panel height", unit="px", low=32, high=4096)
+    arc_deg: float = param(60.0, "horizontal bend of the curved panel; 0 = flat", unit="deg", low=0.0, high=270.0)
+    theme: str = param("default", "theme name in themes_file")
+    themes_file: str = param("", "themes YAML; empty = the shipped config/face/themes.yaml")
+    frame_rate_hz: float = param(30.0, "animation and display rate", unit="Hz", low=0.5, high=120.0)
+    image_rate_hz: float = param(
+        5.0, "face/image publish rate while subscribed (the browser view shows it)", unit="Hz", low=0.5, high=120.0
+    )
+    display: str = param(
+        "none", "show the frames through SDL2 (pygame) in a window or fullscreen; none = not at all", choices=DISPLAYS
+    )
+    idle: bool = param(True, "blinks, micro-saccades and breathing")
+    seed: int = param(0, "random seed of the idle motion")
+    gaze_timeout_s: float = param(2.0, "look ahead again this long after the last person / gaze target", unit="s")
+    gaze_max_angle_rad: float = param(0.6, "angle from the camera axis at which the eyes reach the rim", unit="rad")
+
+
 class FaceNode(Node):
     """Animates, renders and shows the face."""
 
+    PARAMS = (FaceParams,)
+
     def __init__(self, node_name: str = "face", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        for name, default, description in (
-            ("width_px", 1280, "panel width [px]"),
-            ("height_px", 480, "panel height [px]"),
-            ("arc_deg", 60.0, "horizontal bend of the curved panel [deg]; 0 = flat"),
-            ("theme", "default", "theme name in themes_file"),
-            ("themes_file", "", "themes YAML; empty = the shipped config/face/themes.yaml"),
-            ("frame_rate_hz", 30.0, "animation and display rate [Hz]"),
-            ("image_rate_hz", 10.0, "face/image publish rate while subscribed [Hz]"),
-            ("display", "none", "none | window | fullscreen: show the frames through SDL2 (pygame)"),
-            ("idle", True, "blinks, micro-saccades and breathing"),
-            ("seed", 0, "random seed of the idle motion"),
-            ("gaze_timeout_s", 2.0, "look ahead again this long after the last person / gaze target"),
-            ("gaze_max_angle_rad", 0.6, "angle from the camera axis at which the eyes reach the rim"),
-        ):
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        get = lambda name: self.get_parameter(name).value  # noqa: E731
-        self.frame_rate, self.image_rate = get("frame_rate_hz"), get("image_rate_hz")
-        for label, rate in (("frame_rate_hz", self.frame_rate), ("image_rate_hz", self.image_rate)):
-            if not (math.isfinite(rate) and 0.5 <= rate <= 120.0):
-                raise FaceError(f"{label} {rate} outside 0.5..120 Hz")
-        self.display = get("display")
-        if self.display not in DISPLAYS:
-            raise FaceError(f"display {self.display!r}; valid: {', '.join(DISPLAYS)}")
-        themes = load_themes(get("themes_file") or default_themes_path())
-        if get("theme") not in themes:
-            raise FaceError(f"theme {get('theme')!r} not in the themes file; have: {', '.join(themes)}")
-        self.renderer = FaceRenderer(get("width_px"), get("height_px"), get("arc_deg"), themes[get("theme")])
-        self.animator = FaceAnimator(seed=get("seed"), idle=get("idle"))
-        self.gaze_timeout = get("gaze_timeout_s")
-        self.gaze_max_angle = get("gaze_max_angle_rad")
+        p = declare_params(self, FaceParams, error=FaceError)
+        self.frame_rate, self.image_rate = p.frame_rate_hz, p.image_rate_hz
+        self.display = p.display
+        try:
+            themes = load_themes(p.themes_file or default_themes_path())
+        except FaceError as exc:
+            raise FaceError(f"parameter themes_file={p.themes_file!r}: {exc}") from None
+        if p.theme not in themes:
+            raise FaceError(f"parameter theme={p.theme!r} not in the themes file; have: {', '.join(themes)}")
+        self.renderer = FaceRenderer(p.width_px, p.height_px, p.arc_deg, themes[p.theme])
+        self.animator = FaceAnimator(seed=p.seed, idle=p.idle)
+        self.gaze_timeout = p.gaze_timeout_s
+        self.gaze_max_angle = p.gaze_max_angle_rad
         self.last_gaze_s: float | None = None
         self.frames_rendered = 0
         self.refused = 0
@@ -104,7 +111,7 @@ class FaceNode(Node):
         self._publish_current(Expression(expression="neutral", confidence=1.0))
         self.get_logger().info(
             f"face: {self.renderer.width}x{self.renderer.height} px, arc {self.renderer.arc_deg:g} deg, "
-            f"theme {get('theme')!r}, display {self.display}"
+            f"theme {p.theme!r}, display {self.display}"
         )
 
     def _now(self) -> float:
@@ -235,14 +242,5 @@ class FaceNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = FaceNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the face node alone: `ros2 run forma_face face_node`."""
+    run_node(FaceNode, (FaceError,), args)

@@ -11,21 +11,21 @@ external OpenAI-compatible LLM.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable
 
-import rclpy
 from action_msgs.msg import GoalStatus
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionClient
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Header, String
 
+from forma_common.node import declare_params, run_node
+from forma_common.params import param
 from forma_face.asr import make_speech_input
 from forma_face.dialogue import Dialogue, Response, load_dialogue_config
 from forma_face.errors import FaceError
@@ -43,41 +43,66 @@ def default_intents_path() -> str:
     return str(share_dir("forma_face") / "intents.yaml")
 
 
+@dataclasses.dataclass(frozen=True)
+class InteractionParams:
+    """Intents, voice, audio and expressions of the interaction."""
+
+    intents_file: str = param("", "intents YAML; empty = the shipped config/interaction/intents.yaml")
+    voice: str = param("en", "espeak-ng voice")
+    rate_wpm: int = param(165, "speaking rate", unit="words per minute")
+    audio_output: str = param(
+        "auto", "audio out: auto = aplay when a sound card exists, aplay = always, none = silent", choices=AUDIO_OUTPUTS
+    )
+    audio_latency_s: float = param(0.15, "from publishing the visemes to the first sample being heard", unit="s")
+    idle_expression: str = param("neutral", "face shown again after a reply")
+    expression_hold_s: float = param(3.0, "how long a reply's expression stays after the speech ends", unit="s")
+    execute_timeout_s: float = param(0.0, "vla/execute goal timeout_s (0 = the executor's default)", unit="s")
+
+
+@dataclasses.dataclass(frozen=True)
+class AsrParams:
+    """Speech recognition (parameters asr.*)."""
+
+    backend: str = param("none", "speech recognition input besides the topic: none | fifo | an entry point")
+    fifo_path: str = param("/tmp/forma_asr", "named pipe of the fifo backend, one utterance per line")
+
+
+@dataclasses.dataclass(frozen=True)
+class LlmParams:
+    """Open chat with an external LLM (parameters llm.*)."""
+
+    url: str = param("", "OpenAI-compatible endpoint for open chat; empty = off")
+    model: str = param("", "model name sent to the endpoint")
+    timeout_s: float = param(8.0, "give up on the LLM after this long", unit="s")
+    api_key_env: str = param("FORMA_LLM_API_KEY", "environment variable holding the API key, if any")
+
+
 class InteractionNode(Node):
     """Dialogue: intent, reply, speech, expression, task."""
 
+    PARAMS = ((InteractionParams, ""), (AsrParams, "asr."), (LlmParams, "llm."))
+
     def __init__(self, node_name: str = "interaction", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        for name, default, description in (
-            ("intents_file", "", "intents YAML; empty = the shipped config/interaction/intents.yaml"),
-            ("voice", "en", "espeak-ng voice"),
-            ("rate_wpm", 165, "speaking rate [words per minute]"),
-            ("audio_output", "auto", "auto (aplay when a sound card exists) | aplay | none"),
-            ("audio_latency_s", 0.15, "from publishing the visemes to the first sample being heard [s]"),
-            ("idle_expression", "neutral", "face shown again after a reply"),
-            ("expression_hold_s", 3.0, "how long a reply's expression stays after the speech ends [s]"),
-            ("execute_timeout_s", 0.0, "vla/execute goal timeout_s (0 = the executor's default)"),
-            ("asr.backend", "none", "speech recognition input besides the topic: none | fifo | an entry point"),
-            ("asr.fifo_path", "/tmp/forma_asr", "named pipe of the fifo backend, one utterance per line"),
-            ("llm.url", "", "OpenAI-compatible endpoint for open chat; empty = off"),
-            ("llm.model", "", "model name sent to the endpoint"),
-            ("llm.timeout_s", 8.0, "give up on the LLM after this long [s]"),
-            ("llm.api_key_env", "FORMA_LLM_API_KEY", "environment variable holding the API key, if any"),
-        ):
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        get = lambda name: self.get_parameter(name).value  # noqa: E731
-        self.dialogue = Dialogue(load_dialogue_config(get("intents_file") or default_intents_path()), MiniLM())
-        self.tts = Espeak(get("voice"), get("rate_wpm"))
-        self.audio_player = self._audio_player(get("audio_output"))
-        self.audio_latency = float(get("audio_latency_s"))
-        self.idle_expression = get("idle_expression")
-        self.expression_hold = float(get("expression_hold_s"))
-        self.execute_timeout = float(get("execute_timeout_s"))
+        p = declare_params(self, InteractionParams, error=FaceError)
+        asr = declare_params(self, AsrParams, prefix="asr.", error=FaceError)
+        llm = declare_params(self, LlmParams, prefix="llm.", error=FaceError)
+        try:
+            intents = load_dialogue_config(p.intents_file or default_intents_path())
+        except FaceError as exc:
+            raise FaceError(f"parameter intents_file={p.intents_file!r}: {exc}") from None
+        self.dialogue = Dialogue(intents, MiniLM())
+        self.tts = Espeak(p.voice, p.rate_wpm)
+        self.audio_player = self._audio_player(p.audio_output)
+        self.audio_latency = p.audio_latency_s
+        self.idle_expression = p.idle_expression
+        self.expression_hold = p.expression_hold_s
+        self.execute_timeout = p.execute_timeout_s
         self.llm = None
-        if get("llm.url"):
+        if llm.url:
             from forma_face.llm import ChatBackend
 
-            self.llm = ChatBackend(get("llm.url"), get("llm.model"), get("llm.timeout_s"), get("llm.api_key_env"))
+            self.llm = ChatBackend(llm.url, llm.model, llm.timeout_s, llm.api_key_env)
         self.lock = threading.Lock()
         self.playback: subprocess.Popen | None = None
         self.goals: list = []  # ClientGoalHandles of running tasks
@@ -93,24 +118,22 @@ class InteractionNode(Node):
         self.create_subscription(DetectedObjectArray, "perception/objects", self._on_objects, 5)
         self._for_executor: deque[Callable[[], None]] = deque()  # from the ASR and LLM threads
         self._executor_wake = self.create_guard_condition(self._run_for_executor)
-        self.speech_input = make_speech_input(get("asr.backend"), self._asr_options(get))
+        self.speech_input = make_speech_input(asr.backend, self._asr_options(asr))
         if self.speech_input is not None:
             self.speech_input.start(self._on_asr_utterance)
         self.get_logger().info(
-            f"interaction: {len(self.dialogue.config.intents)} intents, voice {get('voice')!r}, audio "
-            f"{'aplay' if self.audio_player else 'off'}, asr {get('asr.backend')}, llm {get('llm.url') or 'off'}"
+            f"interaction: {len(self.dialogue.config.intents)} intents, voice {p.voice!r}, audio "
+            f"{'aplay' if self.audio_player else 'off'}, asr {asr.backend}, llm {llm.url or 'off'}"
         )
 
     @staticmethod
-    def _asr_options(get) -> dict[str, str]:
-        return {"path": get("asr.fifo_path")} if get("asr.backend") == "fifo" else {}
+    def _asr_options(asr: AsrParams) -> dict[str, str]:
+        return {"path": asr.fifo_path} if asr.backend == "fifo" else {}
 
     def _audio_player(self, output: str) -> str | None:
-        if output not in AUDIO_OUTPUTS:
-            raise FaceError(f"audio_output {output!r}; valid: {', '.join(AUDIO_OUTPUTS)}")
         aplay = shutil.which("aplay")
         if output == "aplay" and aplay is None:
-            raise FaceError("audio_output aplay: aplay not found (apt install alsa-utils)")
+            raise FaceError("parameter audio_output='aplay': aplay not found (apt install alsa-utils)")
         if output == "auto":
             has_card = _sound_card_present()
             return aplay if aplay and has_card else None
@@ -294,14 +317,5 @@ def _sound_card_present() -> bool:
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = InteractionNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the interaction node alone: `ros2 run forma_face interaction_node`."""
+    run_node(InteractionNode, (FaceError,), args)

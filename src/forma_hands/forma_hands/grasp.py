@@ -23,6 +23,7 @@ import enum
 import math
 from collections.abc import Mapping, Sequence
 
+from forma_common.params import ParameterError, check, param
 from forma_hands.errors import HandsError
 from forma_hands.hand_joints import FINGER_JOINTS, FINGERS, FLEXION_JOINTS, LOCAL_JOINTS, SIDES, HandJoints
 from forma_hands.taxonomy import GRASP_TYPE_NAMES, GraspType
@@ -80,21 +81,29 @@ class GraspGoal:
 class GraspConfig:
     """Thresholds of the state machine (node parameters with the same names)."""
 
-    touch_contact_n: float = 0.3  # fingertip touch force that counts as contact [N]
-    effort_contact_n: float = 1.5  # effort-equivalent fingertip force that counts as contact [N]
-    max_force_limit_n: float = 40.0  # goals asking more total force are refused [N]
-    default_timeout_s: float = 5.0  # goal timeout when the goal gives 0 [s]
-    preshape_speed_rad_s: float = 3.0  # joint speed toward the pre-shape [rad/s]
-    preshape_tolerance_rad: float = 0.08  # pre-shape reached when every joint is this close [rad]
-    preshape_max_s: float = 1.5  # go on closing after this long even if a joint lags [s]
-    loss_debounce_s: float = 0.15  # a required finger without contact this long = object lost [s]
-    regrip_speed_per_s: float = 0.1  # closure per second while re-gripping a sagging finger
+    touch_contact_n: float = param(0.3, "fingertip touch force that counts as contact", unit="N", low=0.01, high=50.0)
+    effort_contact_n: float = param(
+        1.5, "joint-effort-equivalent fingertip force that counts as contact", unit="N", low=0.01, high=50.0
+    )
+    max_force_limit_n: float = param(
+        40.0, "goals asking more total max_force_n are refused", unit="N", low=0.1, high=500.0
+    )
+    default_timeout_s: float = param(5.0, "grasp timeout when a goal gives 0", unit="s", low=0.1, high=120.0)
+    preshape_speed_rad_s: float = param(3.0, "joint speed toward a pre-shape", unit="rad/s", low=0.01, high=20.0)
+    preshape_tolerance_rad: float = param(0.08, "pre-shape reached within this", unit="rad", low=0.001, high=1.0)
+    preshape_max_s: float = param(1.5, "close after this long even if a joint lags", unit="s", low=0.01, high=30.0)
+    loss_debounce_s: float = param(
+        0.15, "a required finger without contact this long = object lost", unit="s", low=0.001, high=5.0
+    )
+    regrip_speed_per_s: float = param(
+        0.1, "closure per second while re-gripping a sagging finger", unit="1/s", low=0.001, high=10.0
+    )
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            v = getattr(self, field.name)
-            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-                raise HandsError(f"{field.name} = {v}: must be a finite number > 0")
+        try:
+            check(self)
+        except ParameterError as exc:
+            raise HandsError(str(exc)) from None
         if self.touch_contact_n >= self.max_force_limit_n:
             raise HandsError(f"touch_contact_n {self.touch_contact_n} must be below max_force_limit_n")
 

@@ -8,7 +8,7 @@ Three synergies, each 0..1 (forma_interfaces/HandCommand):
   thumb_opposition   0 = thumb beside the index, 1 = thumb in front of the palm, pronated so its pad
                      faces the index and middle pads.
 
-Finger–finger collision is avoided in the command space by two rules (tests/unit/test_hands.py checks
+Finger–finger collision is avoided in the command space by two rules (tests/unit/forma_hands/test_hands.py checks
 them with forward kinematics: adjacent phalanges never come closer than their radii allow):
   1. The fan is monotone: spread angles grow away from the middle finger (middle 0, index and ring
      a little, little the most), so two adjacent fingers never turn toward each other.

@@ -4,7 +4,7 @@ close, how fast, and which fingertips must be in contact for the grasp to count 
 
 Values are [rad] by local joint name; they start from a synergy (forma_hands.synergies) and change
 a few joints. Pinch and tripod were found with forward kinematics of the description: the thumb
-tip meets the index (and middle) tip in front of the palm, pad toward pad (tests/unit/test_hands.py
+tip meets the index (and middle) tip in front of the palm, pad toward pad (tests/unit/forma_hands/test_hands.py
 checks it). `closed` is deliberately past where an object stops the fingers: closing ends on
 contact force, not on reaching it; reaching it without contact means the hand is empty.
 """

@@ -7,21 +7,19 @@ sim time); cameras come from their vendors' drivers (see README).
 from __future__ import annotations
 
 import dataclasses
-import math
 import pathlib
 import threading
 import time
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticStatus
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from sensor_msgs.msg import BatteryState
 from std_srvs.srv import Trigger
 
 from forma_common import qos
 from forma_common.messages import key_values, to_time_msg
+from forma_common.node import declare_params, run_node
+from forma_common.params import param
 from forma_description import DescriptionError, RobotModel, expand_description
 from forma_description.poses import named_pose
 from forma_hardware.bus.driver import BusDriver
@@ -37,52 +35,56 @@ from forma_hardware.stop_latch import StopState
 DEFAULT_CALIBRATION = pathlib.Path.home() / ".forma" / "calibration.yaml"
 
 
+@dataclasses.dataclass(frozen=True)
+class BusDriverParams:
+    body: str = param("male", "body form of the robot description")
+    height_m: float = param(1.73, "standing height", unit="m", low=0.5, high=2.5)
+    mass_kg: float = param(65.0, "total mass", unit="kg", low=5.0, high=300.0)
+    topology_file: str = param("", "bus topology; empty = share/forma_hardware/actuators.yaml")
+    buses: list[str] = param(
+        [""], "buses this process drives (empty = all); split buses across processes to hold the rate"
+    )
+    interface: str = param("", "override every bus's python-can interface (udp_multicast: the actuator emulator)")
+    multicast_base: str = param("239.74.163.", "with interface udp_multicast: bus k on group <base><k+1>")
+    control_rate_hz: float = param(
+        500.0, "body cycle rate; buses with a lower rate_hz run every n-th cycle", unit="Hz", low=10.0, high=1000.0
+    )
+    sensor_rate_hz: float = param(
+        100.0,
+        "rate of joint_states, imu/data and feet wrenches (at most every cycle); hardware/robot_state goes out "
+        "every cycle",
+        unit="Hz",
+        low=0.1,
+        high=1000.0,
+    )
+    bus_rates: list[str] = param([""], "BUS=RATE_HZ overrides of actuators.yaml, e.g. left_hand=10")
+    hardware_config: str = param("", "gains, watchdogs, gate; empty = share/forma_hardware/hardware.yaml")
+    calibration_file: str = param(str(DEFAULT_CALIBRATION), "zero offsets written by hardware/calibrate")
+    require_calibration: bool = param(True, "refuse reset until a calibration file exists")
+    calibration_pose: str = param("zero", "named pose the robot is held in during calibration")
+    startup_state: str = param(
+        "damp", "stop state at start: damp (robot in its gantry) or hold", choices=("damp", "hold")
+    )
+    silent_cycles: int = param(
+        0, "missed replies in a row that make a motor faulty; 0 = actuators.yaml's faults", low=0, high=10000
+    )
+
+
 class BusDriverNode(HardwareNode):
     """Drives the robot's motor buses through the hardware contract."""
+
+    PARAMS = (BusDriverParams,)
 
     def __init__(self, node_name: str = "bus_driver", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         self.hardware_id = "motor_buses"
-        specs = {
-            "body": ("male", "body form of the robot description"),
-            "height_m": (1.73, "standing height [m]"),
-            "mass_kg": (65.0, "total mass [kg]"),
-            "topology_file": ("", "bus topology; empty = share/forma_hardware/actuators.yaml"),
-            "buses": ([""], "buses this process drives (empty = all); split buses across processes to hold the rate"),
-            "interface": ("", "override every bus's python-can interface (udp_multicast: the actuator emulator)"),
-            "multicast_base": ("239.74.163.", "with interface udp_multicast: bus k on group <base><k+1>"),
-            "control_rate_hz": (500.0, "body cycle rate [Hz]; buses with a lower rate_hz run every n-th cycle"),
-            "sensor_rate_hz": (
-                100.0,
-                "rate of joint_states, imu/data and feet wrenches [Hz] (at most every cycle); "
-                "hardware/robot_state goes out every cycle",
-            ),
-            "bus_rates": ([""], "BUS=RATE_HZ overrides of actuators.yaml, e.g. left_hand=10"),
-            "hardware_config": ("", "gains, watchdogs, gate; empty = share/forma_hardware/hardware.yaml"),
-            "calibration_file": (str(DEFAULT_CALIBRATION), "zero offsets written by hardware/calibrate"),
-            "require_calibration": (True, "refuse reset until a calibration file exists"),
-            "calibration_pose": ("zero", "named pose the robot is held in during calibration"),
-            "startup_state": ("damp", "stop state at start: damp (robot in its gantry) or hold"),
-            "silent_cycles": (0, "missed replies in a row that make a motor faulty; 0 = actuators.yaml's faults"),
-        }
-        p = {}
-        for name, (default, description) in specs.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-            p[name] = self.get_parameter(name).value
-        if not (math.isfinite(p["control_rate_hz"]) and 10.0 <= p["control_rate_hz"] <= 1000.0):
-            raise HardwareConfigError(f"control_rate_hz {p['control_rate_hz']} outside 10..1000 Hz")
-        if not (math.isfinite(p["sensor_rate_hz"]) and p["sensor_rate_hz"] > 0.0):
-            raise HardwareConfigError(f"sensor_rate_hz {p['sensor_rate_hz']} must be > 0")
+        p = dataclasses.asdict(declare_params(self, BusDriverParams, error=HardwareConfigError))
         self.sensor_every = max(1, round(p["control_rate_hz"] / p["sensor_rate_hz"]))  # at most every cycle
-        if p["startup_state"] not in ("damp", "hold"):
-            raise HardwareConfigError(f"startup_state {p['startup_state']!r}; valid: damp, hold")
         robot = RobotModel.from_urdf(expand_description(p["body"], p["height_m"], p["mass_kg"], hardware="topic"))
         names = bus_names(p["topology_file"] or None)
         topology = load_topology(
             robot, p["topology_file"] or None, bus_overrides(p["interface"], p["multicast_base"], names)
         )
-        if p["silent_cycles"] < 0:
-            raise HardwareConfigError(f"silent_cycles {p['silent_cycles']} must be >= 0")
         if p["silent_cycles"]:
             faults = dataclasses.replace(topology.faults, silent_cycles=p["silent_cycles"])
             topology = dataclasses.replace(topology, faults=faults)
@@ -297,17 +299,5 @@ class BusDriverNode(HardwareNode):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = BusDriverNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (HardwareError, DescriptionError) as exc:
-        rclpy.logging.get_logger("bus_driver").fatal(str(exc))
-        raise SystemExit(1) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the bus driver alone: `ros2 run forma_hardware bus_driver_node`."""
+    run_node(BusDriverNode, (HardwareError, DescriptionError), args)

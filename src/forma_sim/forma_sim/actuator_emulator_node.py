@@ -8,53 +8,57 @@ tests, and diagnostics of its own.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Header
 
 from forma_common import qos
 from forma_common.messages import key_values, to_time_msg
+from forma_common.node import declare_params, run_node
+from forma_common.params import param
+from forma_description.poses import available_poses
 from forma_hardware.bus.io import open_bus
 from forma_hardware.bus.topology import bus_names, bus_overrides, load_topology
 from forma_hardware.errors import HardwareConfigError
 from forma_interfaces.srv import InjectFault
 from forma_sim.actuator_emulator import ActuatorEmulator
+from forma_sim.errors import SimError
 from forma_sim.simulation import build_simulation
 
 
+@dataclasses.dataclass(frozen=True)
+class EmulatorParams:
+    world: str = param("empty", "MuJoCo world of the plant")
+    body: str = param("male", "body form of the robot description")
+    height_m: float = param(1.73, "standing height", unit="m", low=0.5, high=2.5)
+    mass_kg: float = param(65.0, "total mass", unit="kg", low=5.0, high=300.0)
+    physics_rate_hz: float = param(500.0, "plant physics rate", unit="Hz", low=50.0, high=10000.0)
+    topology_file: str = param("", "bus topology; empty = share/forma_hardware/actuators.yaml")
+    interface: str = param("udp_multicast", "python-can interface of the emulated buses")
+    multicast_base: str = param("239.74.163.", "bus k answers on group <multicast_base><k+1>")
+    zero_offset_seed: int = param(
+        0, "0: encoders zeroed at joint zero; n > 0: random true offsets (seed n) to calibrate", low=0
+    )
+    fault_seed: int = param(1, "seed of the random frame drops and bit errors", low=0)
+    gantry: bool = param(True, "hold the robot still until a motor gets a stiff command")
+    initial_pose: str = param("stand", "pose the robot hangs in before its motors take over", choices=available_poses())
+
+
 class ActuatorEmulatorNode(Node):
+    """The robot's motors and sensor boards on emulated buses, MuJoCo as the plant (hil)."""
+
+    PARAMS = (EmulatorParams,)
+
     def __init__(self, node_name: str = "actuator_emulator", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        specs = {
-            "world": ("empty", "MuJoCo world of the plant"),
-            "body": ("male", "body form of the robot description"),
-            "height_m": (1.73, "standing height [m]"),
-            "mass_kg": (65.0, "total mass [kg]"),
-            "physics_rate_hz": (500.0, "plant physics rate [Hz]"),
-            "topology_file": ("", "bus topology; empty = share/forma_hardware/actuators.yaml"),
-            "interface": ("udp_multicast", "python-can interface of the emulated buses"),
-            "multicast_base": ("239.74.163.", "bus k answers on group <multicast_base><k+1>"),
-            "zero_offset_seed": (
-                0,
-                "0: encoders zeroed at joint zero; n > 0: random true offsets (seed n) to calibrate",
-            ),
-            "fault_seed": (1, "seed of the random frame drops and bit errors"),
-            "gantry": (True, "hold the robot still until a motor gets a stiff command"),
-            "initial_pose": ("stand", "pose the robot hangs in before its motors take over"),
-        }
-        p = {}
-        for name, (default, description) in specs.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-            p[name] = self.get_parameter(name).value
+        p = dataclasses.asdict(declare_params(self, EmulatorParams, error=SimError))
         self.sim = build_simulation(
             world=p["world"],
             body=p["body"],
@@ -166,14 +170,5 @@ class ActuatorEmulatorNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ActuatorEmulatorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the actuator emulator alone: `ros2 run forma_sim actuator_emulator_node`."""
+    run_node(ActuatorEmulatorNode, (SimError,), args)

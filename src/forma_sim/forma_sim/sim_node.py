@@ -10,6 +10,7 @@ itself between periods (HardwareNode.take_commands), never by the executor.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -19,9 +20,7 @@ import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image
@@ -29,7 +28,10 @@ from std_srvs.srv import Trigger
 
 from forma_common import qos
 from forma_common.messages import key_values, to_time_msg
+from forma_common.node import declare_params, run_node
+from forma_common.params import param
 from forma_description import DescriptionError
+from forma_description.poses import available_poses
 from forma_hardware import HardwareError
 from forma_hardware.hardware_node import HardwareNode
 from forma_hardware.stop_latch import StopState
@@ -46,8 +48,86 @@ MODES = ("simtime", "realtime", "lockstep")
 CATCH_UP_PERIODS = 2
 
 
+@dataclasses.dataclass(frozen=True)
+class SimParams:
+    world: str = param("tabletop", "MuJoCo world: a name in share/forma_sim/worlds or a path to an MJCF file")
+    rig: str = param(
+        "",
+        "empty = the whole robot; left_hand / right_hand = that hand alone on the positioning stand (world "
+        "hand_stand), for hand development and grasp tests",
+        choices=("", "left_hand", "right_hand"),
+    )
+    stand_pose: list[float] = param(
+        [0.35, 0.0, 0.95, 0.0], "rig only: stand position x, y, z [m] and yaw [rad] at start", low=-10.0, high=10.0
+    )
+    body: str = param("male", "body form of the robot description (body_forms.yaml)")
+    height_m: float = param(1.73, "standing height; scales the description", unit="m", low=0.5, high=2.5)
+    mass_kg: float = param(65.0, "total mass", unit="kg", low=5.0, high=300.0)
+    physics_rate_hz: float = param(
+        500.0, "physics rate; a whole multiple of control_rate_hz", unit="Hz", low=50.0, high=10000.0
+    )
+    control_rate_hz: float = param(
+        500.0, "control period rate: hardware/robot_state, command intake, watchdogs", unit="Hz", low=10.0, high=2000.0
+    )
+    sensor_rate_hz: float = param(
+        100.0,
+        "rate of joint_states, imu/data and feet wrenches (at most every period); controllers read "
+        "hardware/robot_state at the control rate",
+        unit="Hz",
+        low=0.1,
+        high=2000.0,
+    )
+    mode: str = param(
+        "simtime",
+        "simtime: publish /clock, pace to real_time_factor, slow down rather than skip; realtime: stamp with wall "
+        "time, no /clock; lockstep: step only on the sim/step service",
+        choices=MODES,
+    )
+    real_time_factor: float = param(
+        1.0, "target sim seconds per wall second in simtime/realtime; 0 = as fast as possible", low=0.0, high=100.0
+    )
+    hardware_config: str = param(
+        "", "hardware contract file (gains, watchdogs, gate); empty = share/forma_hardware/hardware.yaml"
+    )
+    startup_state: str = param(
+        "hold", "stop state at start: hold (stand until a reset) or damp", choices=("hold", "damp")
+    )
+    initial_pose: str = param("stand", "named pose (urdf/poses.yaml) the robot spawns in", choices=available_poses())
+    clock_rate_hz: float = param(
+        100.0,
+        "/clock rate in simtime/lockstep; timers of use_sim_time nodes tick at most this often",
+        unit="Hz",
+        low=0.0,
+        high=2000.0,
+    )
+    touch_rate_hz: float = param(100.0, "fingertip touch rate", unit="Hz", low=0.0, high=2000.0)
+    command_pacing_s: float = param(
+        1.0,
+        "simtime only: hold the next period back while a live commander lags > 3 of its intervals (>= 6 ms), at most "
+        "this long of wall time, so a busy machine slows sim time instead of missing control deadlines; 0 = off",
+        unit="s",
+        low=0.0,
+        high=60.0,
+    )
+    state_rate_hz: float = param(50.0, "hardware/state and ground-truth pose rate", unit="Hz", low=0.0, high=2000.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraParams:
+    """The head camera (parameters camera.*)."""
+
+    width: int = param(320, "head camera image width", unit="px", low=16, high=4096)
+    height: int = param(240, "head camera image height", unit="px", low=16, high=4096)
+    rate_hz: float = param(
+        15.0, "head camera rate (sim time); renders only while subscribed", unit="Hz", low=0.0, high=120.0
+    )
+    backend: str = param("egl", "offscreen OpenGL", choices=("egl", "osmesa"))
+
+
 class SimNode(HardwareNode):
     """MuJoCo simulation of the Forma humanoid behind the hardware contract."""
+
+    PARAMS = ((SimParams, ""), (CameraParams, "camera."))
 
     def __init__(self, node_name: str = "sim", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
@@ -118,82 +198,13 @@ class SimNode(HardwareNode):
 
     # --- set-up -----------------------------------------------------------------------------
     def _declare_parameters(self) -> dict:
-        specs = {
-            "world": ("tabletop", "MuJoCo world: a name in share/forma_sim/worlds or a path to an MJCF file"),
-            "rig": (
-                "",
-                "empty = the whole robot; left_hand / right_hand = that hand alone on the positioning stand "
-                "(world hand_stand), for hand development and grasp tests",
-            ),
-            "stand_pose": ([0.35, 0.0, 0.95, 0.0], "rig only: stand position x, y, z [m] and yaw [rad] at start"),
-            "body": ("male", "body form of the robot description (body_forms.yaml)"),
-            "height_m": (1.73, "standing height [m]; scales the description"),
-            "mass_kg": (65.0, "total mass [kg]"),
-            "physics_rate_hz": (500.0, "physics rate [Hz]; a whole multiple of control_rate_hz"),
-            "control_rate_hz": (500.0, "control period rate [Hz]: hardware/robot_state, command intake, watchdogs"),
-            "sensor_rate_hz": (
-                100.0,
-                "rate of joint_states, imu/data and feet wrenches [Hz] (a divisor of control_rate_hz); "
-                "controllers read hardware/robot_state at the control rate",
-            ),
-            "mode": (
-                "simtime",
-                "simtime: publish /clock, pace to real_time_factor, slow down rather than skip; "
-                "realtime: stamp with wall time, no /clock; lockstep: step only on the sim/step service",
-            ),
-            "real_time_factor": (
-                1.0,
-                "target sim seconds per wall second in simtime/realtime; 0 = as fast as possible",
-            ),
-            "hardware_config": (
-                "",
-                "hardware contract file (gains, watchdogs, gate); empty = share/forma_hardware/hardware.yaml",
-            ),
-            "startup_state": ("hold", "stop state at start: hold (stand until a reset) or damp"),
-            "initial_pose": ("stand", "named pose (urdf/poses.yaml) the robot spawns in"),
-            "camera.width": (320, "head camera image width [px]"),
-            "camera.height": (240, "head camera image height [px]"),
-            "camera.rate_hz": (15.0, "head camera rate [Hz] (sim time); renders only while subscribed"),
-            "camera.backend": ("egl", "offscreen OpenGL: egl or osmesa"),
-            "clock_rate_hz": (
-                100.0,
-                "/clock rate [Hz] in simtime/lockstep; timers of use_sim_time nodes tick at most this often",
-            ),
-            "touch_rate_hz": (100.0, "fingertip touch rate [Hz]"),
-            "command_pacing_s": (
-                1.0,
-                "simtime only: hold the next period back while a live commander lags > 3 of its intervals "
-                "(>= 6 ms), at most this long [s, wall], so a busy machine slows sim time instead of missing "
-                "control deadlines; 0 = off",
-            ),
-            "state_rate_hz": (50.0, "hardware/state and ground-truth pose rate [Hz]"),
-        }
-        out = {}
-        for name, (default, description) in specs.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-            out[name] = self.get_parameter(name).value
-        if out["mode"] not in MODES:
-            raise SimError(f"parameter mode={out['mode']!r}; valid: {', '.join(MODES)}")
-        if out["startup_state"] not in ("hold", "damp"):
-            raise SimError(f"parameter startup_state={out['startup_state']!r}; valid: hold, damp")
-        if out["rig"] not in ("", "left_hand", "right_hand"):
-            raise SimError(f"parameter rig={out['rig']!r}; valid: '' (whole robot), left_hand, right_hand")
-        stand = list(out["stand_pose"])
-        if len(stand) != 4 or not all(math.isfinite(v) for v in stand):
-            raise SimError(f"parameter stand_pose={stand}: 4 finite numbers x, y, z [m], yaw [rad]")
-        out["stand_pose"] = [float(v) for v in stand]
-        if not (math.isfinite(out["sensor_rate_hz"]) and out["sensor_rate_hz"] > 0):
-            raise SimError(f"parameter sensor_rate_hz={out['sensor_rate_hz']} must be > 0")
-        for key in (
-            "real_time_factor",
-            "camera.rate_hz",
-            "clock_rate_hz",
-            "touch_rate_hz",
-            "state_rate_hz",
-            "command_pacing_s",
-        ):
-            if not (math.isfinite(out[key]) and out[key] >= 0):
-                raise SimError(f"parameter {key}={out[key]} must be >= 0")
+        """The parameters as one dict (camera.* with their prefix), validated."""
+        sim = declare_params(self, SimParams, error=SimError)
+        camera = declare_params(self, CameraParams, prefix="camera.", error=SimError)
+        out = dataclasses.asdict(sim) | {f"camera.{k}": v for k, v in dataclasses.asdict(camera).items()}
+        if len(out["stand_pose"]) != 4:
+            raise SimError(f"parameter stand_pose={out['stand_pose']}: 4 numbers x, y, z [m], yaw [rad]")
+        out["stand_pose"] = [float(v) for v in out["stand_pose"]]
         return out
 
     def _make_interfaces(self, p: dict) -> None:
@@ -516,17 +527,4 @@ class SimNode(HardwareNode):
 
 def main(args=None) -> None:
     """Run the sim node alone: `ros2 run forma_sim sim_node` / `sim_node` in the venv."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (SimError, DescriptionError, HardwareError) as exc:
-        rclpy.logging.get_logger("sim").fatal(str(exc))
-        raise SystemExit(1) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(SimNode, (SimError, DescriptionError, HardwareError), args)

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pinocchio as pin
 
+from forma_common.params import ParameterError, check, param
 from forma_control.errors import ControlConfigError
 from forma_control.wbc import balance
 from forma_control.wbc.collision import CollisionSettings, SelfCollision, default_pairs
@@ -29,50 +30,92 @@ HAND_INTEGRAL_ZONE_M = 0.03  # the palm's error integral runs only with the refe
 
 @dataclasses.dataclass
 class WbcSettings:
-    """Gains [1/s] set how fast each task's error decays; weights rank tasks against each other."""
+    """Gains [1/s] set how fast each task's error decays; weights rank tasks against each other.
+    Each field is also a parameter of the wbc node, same name and unit."""
 
-    rate_hz: float = 500.0  # control rate [Hz]
-    com_forward_m: float = 0.05  # nominal CoM ahead of the ankles [m]: balances the front and back margins
-    com_gain: float = 15.0  # [1/s]
-    com_shift_speed_m_s: float = 0.08  # the nominal CoM moves at most this fast (activation) [m/s]
-    capture_gain: float = 1.5  # CoM reference moved this many times the capture point's excursion
-    capture_limit_m: float = 0.08  # largest CoM reference offset from nominal [m]
-    capture_filter_s: float = 0.02  # low-pass time constant on the measured CoM velocity [s] (see tick)
-    support_margin_m: float = 0.02  # CoM reference kept this far inside the support polygon [m]
-    hip_gain_rad_per_m: float = 4.0  # torso tilt toward the fall per metre of capture-point excursion
-    hip_limit_rad: float = 0.3  # largest hip-strategy torso tilt [rad]
-    crouch_m: float = 0.0  # lower the pelvis this much below the activation height [m]
-    pelvis_gain: float = 10.0
-    torso_gain: float = 10.0
-    hand_gain: float = 8.0
-    gaze_gain: float = 6.0
-    posture_gain: float = 4.0
-    foot_gain: float = 20.0
-    w_com: float = 100.0
-    w_pelvis: float = 10.0
-    w_torso: float = 10.0
-    w_hand: float = 20.0
-    w_gaze: float = 5.0
-    w_posture: float = 0.5
-    hand_integral_gain: float = 4.0  # [1/s] integral of the measured palm's error
-    hand_speed_limit_m_s: float = 0.8  # hands move at most this fast toward a target [m/s]
-    position_limit_gain: float = 0.5  # fraction of the distance to a joint limit closed per period
-    feedforward: bool = True  # gravity + contact torques as feed-forward
-    handover_s: float = 0.2  # [s] the commanded torque blends from the measured one to the WBC's, and the
-    # tasks' corrections fade in from zero (see tick)
-    collision_safety_m: float = 0.02  # closest approach of watched body parts [m]
-    collision_influence_m: float = 0.06  # pairs closer than this get a constraint [m]
-    collision_gain: float = 10.0  # [1/s] how fast a gap may close toward the safety distance
+    rate_hz: float = param(
+        500.0,
+        "controller rate: one tick per hardware state, so the hardware's control_rate_hz",
+        unit="Hz",
+        low=50.0,
+        high=2000.0,
+    )
+    com_forward_m: float = param(
+        0.05, "nominal centre of mass ahead of the ankles (mid-foot: largest margins)", unit="m", low=-0.2, high=0.2
+    )
+    com_gain: float = param(15.0, "centre-of-mass task gain", unit="1/s", low=0.0, high=200.0)
+    com_shift_speed_m_s: float = param(
+        0.08,
+        "the nominal CoM moves at most this fast, e.g. from where activation found it",
+        unit="m/s",
+        low=0.0,
+        high=2.0,
+    )
+    capture_gain: float = param(
+        1.5, "CoM reference moved this many times the capture point's excursion", low=0.0, high=20.0
+    )
+    capture_limit_m: float = param(0.08, "largest CoM reference offset from nominal", unit="m", low=0.0, high=0.5)
+    capture_filter_s: float = param(
+        0.02, "low-pass time constant on the measured CoM velocity of the capture point", unit="s", low=0.0, high=1.0
+    )
+    support_margin_m: float = param(
+        0.02, "CoM reference kept this far inside the support polygon", unit="m", low=0.0, high=0.2
+    )
+    hip_gain_rad_per_m: float = param(
+        4.0,
+        "hip strategy: torso tilt toward the fall per metre of capture-point excursion",
+        unit="rad/m",
+        low=0.0,
+        high=50.0,
+    )
+    hip_limit_rad: float = param(0.3, "largest hip-strategy torso tilt", unit="rad", low=0.0, high=1.0)
+    crouch_m: float = param(
+        0.0, "lower the pelvis this much below its height at activation", unit="m", low=0.0, high=0.3
+    )
+    pelvis_gain: float = param(10.0, "pelvis height and orientation task gain", unit="1/s", low=0.0, high=200.0)
+    torso_gain: float = param(10.0, "torso orientation task gain", unit="1/s", low=0.0, high=200.0)
+    hand_gain: float = param(8.0, "hand pose task gain", unit="1/s", low=0.0, high=200.0)
+    gaze_gain: float = param(6.0, "gaze task gain", unit="1/s", low=0.0, high=200.0)
+    posture_gain: float = param(4.0, "posture (pull to the nominal pose) gain", unit="1/s", low=0.0, high=200.0)
+    foot_gain: float = param(20.0, "sole constraint drift correction gain", unit="1/s", low=0.0, high=500.0)
+    w_com: float = param(100.0, "centre-of-mass task weight", low=0.0, high=1e6)
+    w_pelvis: float = param(10.0, "pelvis task weight", low=0.0, high=1e6)
+    w_torso: float = param(10.0, "torso task weight", low=0.0, high=1e6)
+    w_hand: float = param(20.0, "hand task weight", low=0.0, high=1e6)
+    w_gaze: float = param(5.0, "gaze task weight", low=0.0, high=1e6)
+    w_posture: float = param(0.5, "posture task weight", low=0.0, high=1e6)
+    hand_integral_gain: float = param(
+        4.0, "integral gain on the measured palm's error", unit="1/s", low=0.0, high=100.0
+    )
+    hand_speed_limit_m_s: float = param(
+        0.8, "hands move at most this fast toward a target", unit="m/s", low=0.0, high=5.0
+    )
+    position_limit_gain: float = param(
+        0.5, "fraction of the distance to a joint limit closed per period", low=0.001, high=1.0
+    )
+    feedforward: bool = param(True, "send gravity + contact torques as feed-forward effort")
+    handover_s: float = param(
+        0.2,
+        "at activation the torque blends from the measured one and the tasks fade in over this long",
+        unit="s",
+        low=0.0,
+        high=5.0,
+    )
+    collision_safety_m: float = param(
+        0.02, "self-collision: closest approach of watched body parts", unit="m", low=0.0, high=0.2
+    )
+    collision_influence_m: float = param(
+        0.06, "self-collision: pairs closer than this get a constraint", unit="m", low=0.0, high=0.5
+    )
+    collision_gain: float = param(
+        10.0, "self-collision: how fast a gap may close toward the safety distance", unit="1/s", low=0.0, high=200.0
+    )
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, bool):
-                continue
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0.0):
-                raise ControlConfigError(f"wbc setting {field.name} must be a finite number >= 0, got {value!r}")
-        if not 50.0 <= self.rate_hz <= 2000.0:
-            raise ControlConfigError(f"wbc setting rate_hz {self.rate_hz} outside 50..2000 Hz")
+        try:
+            check(self)
+        except ParameterError as exc:
+            raise ControlConfigError(str(exc)) from None
         if not 0.0 < self.position_limit_gain <= 1.0:
             raise ControlConfigError(f"position_limit_gain {self.position_limit_gain} outside (0, 1]")
 

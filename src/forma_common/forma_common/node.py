@@ -1,0 +1,122 @@
+"""The ROS shell of the node kit: parameters declared from a params dataclass (forma_common.params)
+with full descriptors, `run_node()` for every node's `main()`, and `GoalResult`, the result of an
+action goal handed over by a control loop."""
+
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.task import Future
+
+from forma_common.params import Declared, ParameterError, check, declared, refusal
+
+_BIG_FLOAT = sys.float_info.max
+_BIG_INT = 2**63 - 1
+
+
+def descriptor(d: Declared) -> ParameterDescriptor:
+    """The ROS descriptor of one parameter: description with unit and range, the range itself,
+    the choices, read-only (a read-only parameter refuses `ros2 param set` with the reason)."""
+    out = ParameterDescriptor(description=d.spec.text(), read_only=d.spec.read_only)
+    s = d.spec
+    number = d.item_kind if d.kind is list else d.kind
+    if s.low is not None or s.high is not None:
+        if number is float:
+            low = -_BIG_FLOAT if s.low is None else float(s.low)
+            high = _BIG_FLOAT if s.high is None else float(s.high)
+            out.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+        elif number is int:
+            low = -_BIG_INT if s.low is None else int(s.low)
+            high = _BIG_INT if s.high is None else int(s.high)
+            out.integer_range = [IntegerRange(from_value=low, to_value=high, step=1)]
+    if s.choices:
+        out.additional_constraints = f"one of: {', '.join(map(str, s.choices))}"
+    return out
+
+
+def declare_params(node: Node, cls, prefix: str = "", error: type[Exception] = ParameterError):
+    """Declare every parameter of the params dataclass `cls` on `node` (names prefixed), read
+    them, and return the validated instance; a bad one raises `error` (the node's own
+    configuration error) with a message naming it."""
+    try:
+        return _declare(node, cls, prefix)
+    except ParameterError as exc:
+        raise error(str(exc)) from None
+
+
+def _declare(node: Node, cls, prefix: str):
+    values = {}
+    for d in declared(cls):
+        name = prefix + d.name
+        override = node._parameter_overrides.get(name)  # rclpy's own store of --ros-args / params-file values
+        if d.kind is float and override is not None and type(override.value) is int:
+            # `--param sim.camera.rate_hz=0` or `rate_hz: 100` in a YAML file: a whole number is a number
+            node._parameter_overrides[name] = Parameter(name, value=float(override.value))
+        try:
+            node.declare_parameter(name, d.default, descriptor(d))
+        except InvalidParameterTypeException as exc:
+            raise ParameterError(f"parameter {name}: a {d.kind.__name__} is needed ({exc})") from None
+        except InvalidParameterValueException:  # rclpy checked the descriptor's range first
+            given = node._parameter_overrides.get(name)
+            value = given.value if given is not None else d.default
+            items = value if isinstance(value, (list, tuple)) else [value]
+            why = next((w for v in items if (w := refusal(d.spec, v))), f": {d.spec.text()}")
+            raise ParameterError(f"parameter {name}={value!r}{why}") from None
+        values[d.name] = node.get_parameter(name).value
+        if d.kind is list:
+            values[d.name] = list(values[d.name])
+    config = cls(**values)
+    check(config)
+    return config
+
+
+def run_node(node_class, errors: tuple[type[Exception], ...] = (ParameterError,), args=None) -> None:
+    """`main()` of a node run alone (`ros2 run <package> <node>`): init, spin, and on a
+    configuration error (one of `errors`) a fatal log line with the reason and exit status 1."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = node_class()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except errors as exc:
+        name = getattr(node_class, "DEFAULT_NAME", node_class.__name__)
+        rclpy.logging.get_logger(name).fatal(str(exc))
+        raise SystemExit(1) from None
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+class GoalResult:
+    """The result of an action goal, produced by a control loop (a timer or a thread of its own)
+    and awaited by the goal's execute coroutine: `result = await goal_result`. `finish()` also
+    wakes the node's executor, so the result goes out at once even when nothing else wakes it."""
+
+    def __init__(self, wake) -> None:
+        self.future = Future()
+        self._wake = wake  # a guard condition of the node: GoalResult.waker(node)
+
+    @staticmethod
+    def waker(node: Node):
+        """One guard condition per node, shared by its goals."""
+        return node.create_guard_condition(lambda: None)
+
+    def finish(self, result) -> None:
+        if not self.future.done():
+            self.future.set_result(result)
+            self._wake.trigger()
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def __await__(self):
+        return self.future.__await__()

@@ -1,0 +1,675 @@
+"""The whole-body control node (DESIGN §4): the forma_control.wbc core over DDS.
+
+Each state sample (500 Hz from the hardware) is one control tick, run only while the safety
+supervisor says ACTIVE and the sensors are usable; entering ACTIVE starts the
+controller from the measured pose, leaving it stops publishing at once (the hardware holds on the
+command timeout: the designed fallback, also taken on a QP failure or any error in the tick).
+Task targets arrive on wbc/targets/* (teleop) and through the wbc/reach action; each target group
+has one owner, shown on wbc/status. Refused targets change nothing and say why.
+
+The control loop runs in its own thread, woken by each state sample (a direct subscription, not the
+executor: rclpy's executor costs ~150 us of Python per wake-up, a fifth of a core at 500 Hz). The
+state comes from hardware/robot_state (state_input robot_state, the default: one message per
+control period from a Forma hardware node), or from joint_states with the newest imu/data and feet
+wrenches taken alongside (state_input topics: any ROS 2 hardware, e.g. ros2_control's broadcasters).
+Targets, the Reach action, the status timer and parameters run on the process's executor; a lock
+guards the controller between the two. The Reach action's execute callback is a coroutine awaiting
+a future that the control loop completes (and wakes the executor for).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import threading
+import time
+
+import numpy as np
+import pinocchio as pin
+from geometry_msgs.msg import PointStamped, PoseStamped, WrenchStamped
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from forma_common import qos
+from forma_common.direct import DirectSubscription, InputWaiter
+from forma_common.messages import float_array, stamp_s, to_time_msg
+from forma_common.node import GoalResult, declare_params, run_node
+from forma_common.params import param
+from forma_control.errors import ControlConfigError, ControlError, TargetRejected
+from forma_control.wbc.controller import WbcSettings
+from forma_control.wbc.estimator import Sensors
+from forma_control.wbc.io import (
+    HAND_GROUP,
+    SIDES,
+    Authority,
+    ReachDefaults,
+    ReachRequest,
+    SensorsNotReady,
+    TorsoLimits,
+    gaze_goal,
+    joint_indices,
+    output_problem,
+    point_target,
+    pose_target,
+    reach_request,
+    sensors_from_messages,
+    sensors_from_robot_state,
+    torso_goal,
+)
+from forma_control.wbc.lockstep import build_controller
+from forma_control.wbc.model import HANDS
+from forma_control.wbc.reach import ReachabilityChecker, ReachProgress, pose_error
+from forma_control.wbc.targets import TargetLimits, check_target, to_odom
+from forma_description import DescriptionError, RobotModel
+from forma_description.poses import available_poses
+from forma_interfaces.action import Reach
+from forma_interfaces.msg import HardwareState, RobotState, SafetyState, WbcStatus
+
+MAX_PAUSE_S = 0.1  # a lagging sensor stream pauses the ticks this long before the controller disengages [s]
+JOINT_STATES_SILENT_S = 0.2  # wbc/status shows inactive when joint_states stop this long [s, wall]
+
+
+@dataclasses.dataclass(frozen=True)
+class WbcParams:
+    """The node's own parameters (the controller's are WbcSettings', same names)."""
+
+    pose: str = param(
+        "stand", "named pose (urdf/poses.yaml): the posture task's nominal pose", choices=available_poses()
+    )
+    require_safety_state: bool = param(
+        True,
+        "true: tick only while safety/state is ACTIVE (the safety supervisor decides); false: bring-up without a "
+        "supervisor: call hardware/reset once and activate on its own",
+    )
+    state_input: str = param(
+        "robot_state",
+        "robot_state: hardware/robot_state (a Forma hardware node: one message per control period); topics: "
+        "joint_states + imu/data + feet/{left,right}/wrench (any ROS 2 hardware)",
+        choices=("robot_state", "topics"),
+    )
+    sensor_timeout_s: float = param(
+        0.5,
+        "state_input topics: imu/data and feet wrenches further than this from joint_states are stale",
+        unit="s",
+        low=0.002,
+        high=1.0,
+    )
+    target_max_age_s: float = param(
+        0.5, "task targets stamped longer ago than this (robot clock) are refused", unit="s", low=0.01, high=10.0
+    )
+    target_max_future_s: float = param(
+        0.05, "task targets stamped further ahead than this are refused", unit="s", low=0.0, high=1.0
+    )
+    target_max_distance_m: float = param(
+        3.0, "task targets further than this from base_link are refused", unit="m", low=0.1, high=10.0
+    )
+    status_rate_hz: float = param(
+        10.0, "wbc/status rate; it is also sent on every change", unit="Hz", low=0.5, high=100.0
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ReachParams:
+    """Defaults of a Reach goal that gives 0 (parameters reach.*)."""
+
+    position_tolerance_m: float = param(0.02, "default Reach position tolerance", unit="m", low=0.001, high=0.5)
+    orientation_tolerance_deg: float = param(
+        5.0, "default Reach orientation tolerance", unit="deg", low=0.1, high=180.0
+    )
+    timeout_s: float = param(4.0, "default Reach timeout, robot time", unit="s", low=0.1, high=60.0)
+
+
+@dataclasses.dataclass
+class RunningReach:
+    handle: object  # rclpy ServerGoalHandle
+    request: ReachRequest
+    progress: ReachProgress
+    done: GoalResult
+    last_error: tuple[float, float] = (math.nan, math.nan)
+
+
+class WbcNode(Node):
+    """Whole-body control of the 38 body joints through hardware/joint_commands."""
+
+    PARAMS = ((WbcParams, ""), (ReachParams, "reach."), (WbcSettings, ""))
+
+    def __init__(self, node_name: str = "wbc", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        # The controller's clock is the hardware's: every tick, target check, timeout and stamp
+        # uses the stamps of the state it receives (sim time in simulation, the robot's clock on
+        # hardware), so use_sim_time changes nothing here, and the /clock subscription it would
+        # add cost an executor wake-up per /clock message (100 Hz) in the control loop's process.
+        if self.get_parameter("use_sim_time").value:
+            self.set_parameters([Parameter("use_sim_time", value=False)])
+        self._declare_parameters()
+        self.lock = threading.RLock()
+        self.robot: RobotModel | None = None
+        self.controller = None
+        self.checker: ReachabilityChecker | None = None
+        self.body_names: list[str] = []
+        self._index: np.ndarray | None = None
+        self._index_names: tuple[str, ...] = ()
+        self.imu: Imu | None = None
+        self.wrenches: dict = {side: None for side in SIDES}
+        self.safety: SafetyState | None = None
+        self.robot_now = 0.0  # stamp of the latest joint_states: the robot's clock [s]
+        self.last_joint_states_wall = 0.0
+        self.active = False
+        self.inactive_reason = "no robot_description yet"
+        self.failure = ""  # a tick failed: latched until safety/state leaves ACTIVE
+        self.authority = Authority()
+        self.reaches: dict[str, RunningReach] = {}
+        self.targets_rejected = 0
+        self.last_rejection = ""
+        self.tick_us = 0.0
+        self.qp_us = 0.0
+        self.margin_m = math.nan
+        self.ticks = 0
+        self.paused_since: float | None = None  # robot time the ticks paused on a lagging stream
+        self.paused_reason = ""
+        self.reset_state = "pending" if not self.require_safety else "not used"
+        self.hardware_valid_from = math.inf
+        self._status_key = None
+        self._cmd = JointState()
+
+        self.pub_cmd = None  # created once the controller exists: a supervisor waits for it (`commanders`)
+        self.pub_status = self.create_publisher(WbcStatus, "wbc/status", qos.STATUS)
+        self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
+        # The control loop's inputs: read by its own thread (see the module docstring).
+        self.inputs: list[DirectSubscription] = []
+        if self.state_input == "robot_state":
+            self.state_in = DirectSubscription(self, RobotState, "hardware/robot_state", qos.NEWEST)
+            self.inputs = [self.state_in]
+        else:
+            self.state_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
+            self.imu_in = DirectSubscription(self, Imu, "imu/data", qos.NEWEST)
+            self.wrenches_in = {
+                side: DirectSubscription(self, WrenchStamped, f"feet/{side}/wrench", qos.NEWEST) for side in SIDES
+            }
+            self.inputs = [self.state_in, self.imu_in, *self.wrenches_in.values()]
+        self.create_subscription(SafetyState, "safety/state", self._on_safety, qos.LATCHED)
+        if not self.require_safety:  # with a supervisor, safety/state says when to stop
+            self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, qos.STATUS)
+        for side in SIDES:
+            self.create_subscription(
+                PoseStamped, f"wbc/targets/{side}_hand", lambda m, s=side: self._on_hand_target(s, m), qos.EVENTS
+            )
+        self.create_subscription(PointStamped, "wbc/targets/gaze", self._on_gaze_target, qos.EVENTS)
+        self.create_subscription(PoseStamped, "wbc/targets/torso", self._on_torso_target, qos.EVENTS)
+        self.reset_client = self.create_client(Trigger, "hardware/reset") if not self.require_safety else None
+        self.reach_server = ActionServer(
+            self,
+            Reach,
+            "wbc/reach",
+            execute_callback=self._execute_reach,
+            goal_callback=lambda _goal: GoalResponse.ACCEPT,
+            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
+        )
+        self.create_timer(1.0 / self.status_rate, self._on_status_timer)
+        # the control thread completes Reach goals (GoalResult wakes the executor to send the result)
+        self._executor_wake = GoalResult.waker(self)
+        self._running = True
+        self._waiter = InputWaiter(self, [self.state_in])
+        self._control_thread = threading.Thread(target=self._control_loop, name="wbc_control", daemon=True)
+        self._control_thread.start()
+        mode = "safety/state" if self.require_safety else "its own hardware/reset (no safety supervisor)"
+        self.get_logger().info(f"wbc: pose {self.pose_name!r}, activation by {mode}; waiting for robot_description")
+
+    # --- parameters ---------------------------------------------------------------------------
+    def _declare_parameters(self) -> None:
+        p = declare_params(self, WbcParams, error=ControlConfigError)
+        reach = declare_params(self, ReachParams, prefix="reach.", error=ControlConfigError)
+        self.settings = declare_params(self, WbcSettings, error=ControlConfigError)  # the controller's, same names
+        self.pose_name = p.pose
+        self.require_safety = p.require_safety_state
+        self.state_input = p.state_input
+        self.sensor_timeout = p.sensor_timeout_s
+        self.limits = TargetLimits(p.target_max_age_s, p.target_max_future_s, p.target_max_distance_m)
+        self.reach_defaults = ReachDefaults(
+            reach.position_tolerance_m, math.radians(reach.orientation_tolerance_deg), reach.timeout_s
+        )
+        self.status_rate = p.status_rate_hz
+        self.torso_limits = TorsoLimits()
+
+    # --- robot and sensors --------------------------------------------------------------------------
+    def _on_description(self, msg: String) -> None:
+        if self.controller is not None:
+            return  # the description does not change under a running controller
+        try:
+            robot = RobotModel.from_urdf(msg.data)
+            controller, _ = build_controller(robot, self.pose_name, self.settings)
+        except (DescriptionError, ControlError) as exc:
+            self.inactive_reason = f"cannot control this robot: {exc}"
+            self.get_logger().error(self.inactive_reason)
+            return
+        with self.lock:
+            self.robot, self.controller = robot, controller
+            self.checker = ReachabilityChecker(controller.m)
+            self.body_names = list(controller.m.joint_names)
+            self._cmd.name = self.body_names
+            solve = controller.qp.solve
+
+            def timed_solve(*args, **kwargs):  # the solver's share of the tick, for wbc/status
+                t0 = time.perf_counter()
+                try:
+                    return solve(*args, **kwargs)
+                finally:
+                    self.qp_us = (time.perf_counter() - t0) * 1e6
+
+            controller.qp.solve = timed_solve
+            self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", qos.COMMANDS)
+            self.inactive_reason = "waiting for joint_states"
+        self.get_logger().info(
+            f"wbc: {len(self.body_names)} body joints of {robot.name}, mass {controller.m.mass_kg:.1f} kg"
+        )
+
+    def _control_loop(self) -> None:
+        """One tick per state sample (the newest: a tick on an old one would send a stale command)."""
+        while self._running:
+            if not self._waiter.wait(0.1):
+                continue
+            msg = self.state_in.take_newest()
+            if msg is None:
+                continue
+            if self.state_input == "topics":  # the newest imu/data and wrenches, published just before
+                self.imu = self.imu_in.take_newest() or self.imu
+                for side, sub in self.wrenches_in.items():
+                    self.wrenches[side] = sub.take_newest() or self.wrenches[side]
+            try:
+                self._on_state(msg)
+            except Exception as exc:  # never die silently: the hardware holds on its timeout
+                if self._running and self.context.ok():
+                    self.get_logger().fatal(f"wbc control loop stopped: {exc!r}")
+                raise
+
+    def _on_safety(self, msg: SafetyState) -> None:
+        with self.lock:
+            was_active = self.safety is not None and self.safety.mode == SafetyState.ACTIVE
+            self.safety = msg
+            if was_active and msg.mode != SafetyState.ACTIVE:
+                self.failure = ""  # the supervisor took over; a new ACTIVE starts afresh
+                self._deactivate(self._gate())
+            self._publish_status_if_changed()
+
+    def _on_hardware_state(self, msg: HardwareState) -> None:
+        """Without a supervisor the node itself stops when the hardware latches the body."""
+        if self.require_safety or stamp_s(msg.header.stamp) < self.hardware_valid_from:
+            return
+        groups = list(msg.groups)
+        if "body" not in groups:
+            return
+        i = groups.index("body")
+        if msg.stop_states[i] != HardwareState.ACTIVE and self.reset_state == "done":
+            state = {HardwareState.HOLD: "HOLD", HardwareState.DAMP: "DAMP"}.get(msg.stop_states[i], "?")
+            with self.lock:
+                self.reset_state = "latched"
+                self.failure = f"hardware body {state}: {msg.reasons[i]}"
+                self.get_logger().error(f"{self.failure}; stopped (no supervisor: restart the node after a reset)")
+                self._deactivate(self.failure)
+
+    # --- the control loop -------------------------------------------------------------------------
+    def _gate(self) -> str:
+        """Why the controller must not command the body now ("" = it may)."""
+        if self.controller is None:
+            return self.inactive_reason
+        if self.failure:
+            then = "until safety/state leaves ACTIVE" if self.require_safety else "restart the node"
+            return f"{self.failure} (stopped; {then})"
+        if self.require_safety:
+            if self.safety is None:
+                return (
+                    "no safety/state yet (safety supervisor running? require_safety_state:=false to bring up without)"
+                )
+            if self.safety.mode != SafetyState.ACTIVE:
+                why = f": {self.safety.reason}" if self.safety.reason else ""
+                return f"safety/state is {self.safety.mode_name or self.safety.mode}{why}"
+        elif self.reset_state != "done":
+            return "waiting for hardware/reset (no safety supervisor)"
+        return ""
+
+    def _sensors(self, msg) -> Sensors:
+        """Sensors from the state sample (RobotState, or JointState + the newest IMU and wrenches)."""
+        if tuple(msg.name) != self._index_names:
+            self._index = joint_indices(msg.name, self.body_names, self.state_in.topic_name)
+            self._index_names = tuple(msg.name)
+        if self.state_input == "robot_state":
+            return sensors_from_robot_state(msg, self._index)
+        return sensors_from_messages(msg, self._index, self.imu, self.wrenches, self.sensor_timeout)
+
+    def _on_state(self, msg) -> None:
+        with self.lock:
+            self.robot_now = stamp_s(msg.header.stamp)
+            self.last_joint_states_wall = time.monotonic()
+            reason = self._gate()
+            sensors = None
+            if not reason or reason.startswith("waiting for hardware/reset"):
+                try:
+                    sensors = self._sensors(msg)
+                except SensorsNotReady as exc:
+                    reason = str(exc)
+                    if self.active and self._pause(reason):
+                        return
+            if reason:
+                if sensors is not None and self.reset_state == "pending":
+                    self._request_reset()
+                self._deactivate(reason)
+                self._publish_status_if_changed()
+                return
+            if self.paused_since is not None:
+                pause_s = self.robot_now - self.paused_since
+                self.get_logger().info(f"wbc resumes after a {pause_s:.3f} s pause", throttle_duration_sec=1.0)
+                self.paused_since, self.paused_reason = None, ""
+            try:
+                if not self.active:
+                    self.controller.activate(sensors)  # from the measured pose: never lunges
+                    self.authority.reset()
+                    self.active = True
+                    self.get_logger().info(
+                        "wbc active: commanding the body from the measured pose", throttle_duration_sec=1.0
+                    )
+                t0 = time.perf_counter()
+                out = self.controller.tick(sensors)
+                self.tick_us = (time.perf_counter() - t0) * 1e6
+                problem = output_problem(out.position, out.velocity, out.effort)
+                if problem:
+                    raise ControlError(problem)
+            except Exception as exc:  # QP failure or anything else: stop; the hardware holds
+                self.failure = f"controller failed: {type(exc).__name__}: {exc}"
+                self.get_logger().error(f"{self.failure}; stopped commanding (the hardware holds on its timeout)")
+                self._deactivate(self.failure)
+                self._publish_status_if_changed()
+                return
+            cmd = self._cmd
+            cmd.header.stamp = msg.header.stamp
+            cmd.position = float_array(out.position)
+            cmd.velocity = float_array(out.velocity)
+            cmd.effort = float_array(out.effort)
+            self.pub_cmd.publish(cmd)
+            self.margin_m = out.capture_point_margin_m
+            self.ticks += 1
+            if self.reaches and self.ticks % 5 == 0:
+                self._follow_reaches()
+            self._publish_status_if_changed()
+
+    def _pause(self, reason: str) -> bool:
+        """A stream lags: skip ticks (nothing is sent) but stay engaged for up to MAX_PAUSE_S of
+        robot time, so a loaded machine's hiccup does not restart the controller and end goals.
+        The reference does not move meanwhile, so resuming cannot lunge. Longer: disengage (the
+        hardware holds by then; the next activation starts from the measured pose)."""
+        if self.paused_since is None:
+            self.paused_since = self.robot_now
+        if self.robot_now - self.paused_since > MAX_PAUSE_S:
+            self.paused_since, self.paused_reason = None, ""
+            return False
+        if reason != self.paused_reason:
+            self.get_logger().info(f"wbc paused (no command sent): {reason}", throttle_duration_sec=1.0)
+        self.paused_reason = reason
+        self._publish_status_if_changed()
+        return True
+
+    def _request_reset(self) -> None:
+        """No supervisor: reset the hardware out of its start hold, once; activation follows."""
+        if not self.reset_client.service_is_ready():
+            return
+        self.reset_state = "requested"
+        self.get_logger().info("no safety supervisor (require_safety_state false): calling hardware/reset")
+        self.reset_client.call_async(Trigger.Request()).add_done_callback(self._on_reset_done)
+
+    def _on_reset_done(self, future) -> None:
+        result = future.result()
+        with self.lock:
+            if result is not None and result.success:
+                self.reset_state = "done"
+                # hardware/state stamped just after the reset may still describe the time before it
+                self.hardware_valid_from = self.robot_now + 0.1
+                self.get_logger().info(f"hardware reset: {result.message}; activating")
+            else:
+                self.reset_state = "latched"
+                self.failure = f"hardware/reset refused: {result.message if result else 'no answer'}"
+                self.get_logger().error(self.failure)
+
+    def _deactivate(self, reason: str) -> None:
+        if reason != self.inactive_reason and reason:
+            if self.active:  # (one call site per severity: rclpy's throttled loggers demand it)
+                self.get_logger().warning(f"wbc stopped commanding: {reason}", throttle_duration_sec=1.0)
+            else:
+                self.get_logger().info(f"wbc inactive: {reason}", throttle_duration_sec=2.0)
+        self.inactive_reason = reason
+        self.paused_since, self.paused_reason = None, ""
+        if not self.active:
+            return
+        self.active = False
+        for side in list(self.reaches):
+            self._finish_reach(side, Reach.Result.CANCELED, f"wbc stopped: {reason}")
+        self.authority.reset()
+
+    # --- targets ----------------------------------------------------------------------------------
+    def _reject(self, source: str, reason: str) -> None:
+        self.targets_rejected += 1
+        self.last_rejection = f"{source}: {reason}"
+        self.get_logger().warning(f"target refused, nothing changed: {self.last_rejection}", throttle_duration_sec=1.0)
+        self._publish_status_if_changed()
+
+    def _frame_in_odom(self, frame_id: str):
+        bare = frame_id.removeprefix(self.robot.prefix)
+        if bare == "odom":
+            return pin.SE3.Identity()
+        return self.controller.measured_pose(bare)
+
+    def _target_in_odom(self, target):
+        """check_target, then into odom with the measured pose of the target's frame."""
+        if not self.active:
+            raise TargetRejected(f"wbc is not active ({self.inactive_reason})")
+        checked = check_target(target, self.robot_now, self.limits, self.robot.prefix)
+        return to_odom(
+            checked, self._frame_in_odom(checked.frame_id), self.controller.measured_pose("base_link"), self.limits
+        )
+
+    def _check_reachable(self, side: str, pose, position_tolerance_m: float, orientation_tolerance_rad: float):
+        return self.checker.check(side, pose, self.controller.q_ref, position_tolerance_m, orientation_tolerance_rad)
+
+    def _on_hand_target(self, side: str, msg: PoseStamped) -> None:
+        topic = f"wbc/targets/{side}_hand"
+        with self.lock:
+            try:
+                pose = self._target_in_odom(pose_target(msg))
+                d = self.reach_defaults
+                reach = self._check_reachable(side, pose, d.position_tolerance_m, d.orientation_tolerance_rad)
+                if not reach.reachable:
+                    raise TargetRejected(f"unreachable: {reach.reason}")
+            except TargetRejected as exc:
+                self._reject(topic, str(exc))
+                return
+            group = HAND_GROUP[side]
+            if side in self.reaches:
+                self.get_logger().warning(f"{group}: teleop target pre-empts the running reach goal")
+                self._finish_reach(side, Reach.Result.CANCELED, "pre-empted by teleop")
+            self.authority.take(group, "teleop")
+            self.controller.set_hand_target(side, pose)
+            self._publish_status_if_changed()
+
+    def _on_gaze_target(self, msg: PointStamped) -> None:
+        with self.lock:
+            try:
+                point = self._target_in_odom(point_target(msg)).translation
+                goal = gaze_goal(point, self.controller.measured_pose("head_camera_color_optical_frame"))
+            except TargetRejected as exc:
+                self._reject("wbc/targets/gaze", str(exc))
+                return
+            self.authority.take("gaze", "teleop")
+            self.controller.targets.gaze_point = goal
+            self._publish_status_if_changed()
+
+    def _on_torso_target(self, msg: PoseStamped) -> None:
+        with self.lock:
+            try:
+                pose = self._target_in_odom(pose_target(msg))
+                torso = self.controller.reference_pose("torso").translation[2]
+                pelvis = self.controller.reference_pose("base_link").translation[2]
+                rotation, height = torso_goal(pose, self.controller.pelvis_height, torso - pelvis, self.torso_limits)
+            except TargetRejected as exc:
+                self._reject("wbc/targets/torso", str(exc))
+                return
+            self.authority.take("torso", "teleop")
+            self.controller.targets.torso_rotation = rotation
+            self.controller.targets.pelvis_height_m = height
+            self._publish_status_if_changed()
+
+    # --- the Reach action ---------------------------------------------------------------------------
+    async def _execute_reach(self, handle):
+        with self.lock:
+            result = self._start_reach(handle)
+            if result is None:
+                done = self.reaches[handle.request.hand].done
+        if result is None:
+            result = await done
+        if result.outcome == Reach.Result.REACHED:
+            handle.succeed()
+        elif result.outcome == Reach.Result.CANCELED and handle.is_cancel_requested:
+            handle.canceled()
+        else:
+            handle.abort()
+        return result
+
+    def _start_reach(self, handle) -> Reach.Result | None:
+        """Check and start a goal; a Result if it ends at once (REJECTED / UNREACHABLE)."""
+        try:
+            request = reach_request(handle.request, self.robot_now, self.reach_defaults)
+            goal = self._target_in_odom(request.target)
+        except TargetRejected as exc:
+            self._reject("wbc/reach", str(exc))
+            return Reach.Result(outcome=Reach.Result.REJECTED, reason=str(exc), distance_m=math.nan)
+        side = request.side
+        palm = self.controller.measured_pose(HANDS[side])
+        distance, angle = pose_error(goal, palm)
+        reach = self._check_reachable(side, goal, request.position_tolerance_m, request.orientation_tolerance_rad)
+        if not reach.reachable:
+            self.get_logger().warning(f"wbc/reach {side}: unreachable: {reach.reason}")
+            return Reach.Result(
+                outcome=Reach.Result.UNREACHABLE, distance_m=distance, orientation_error_rad=angle, reason=reach.reason
+            )
+        if side in self.reaches:
+            self._finish_reach(side, Reach.Result.CANCELED, "pre-empted by a new reach goal")
+        group = HAND_GROUP[side]
+        previous = self.authority.take(group, "reach")
+        if previous == "teleop":
+            self.get_logger().info(f"{group}: the reach goal takes over from teleop")
+        progress = ReachProgress(
+            side,
+            goal,
+            request.position_tolerance_m,
+            request.orientation_tolerance_rad,
+            self.robot_now + request.timeout_s,
+        )
+        self.reaches[side] = RunningReach(handle, request, progress, GoalResult(self._executor_wake), (distance, angle))
+        self.controller.set_hand_target(side, goal)
+        self.get_logger().info(
+            f"wbc/reach {side}: {distance * 100:.1f} cm to go, tolerance {request.position_tolerance_m * 100:.1f} cm, "
+            f"timeout {request.timeout_s:.1f} s"
+        )
+        self._publish_status_if_changed()
+        return None
+
+    def _follow_reaches(self) -> None:
+        """From the control loop: progress on the measured palm, feedback, ends."""
+        for side, running in list(self.reaches.items()):
+            if running.handle.is_cancel_requested:
+                self._finish_reach(side, Reach.Result.CANCELED, "canceled by the client; the hand holds where it is")
+                continue
+            palm = self.controller.measured_pose(HANDS[side])
+            state, distance, angle = running.progress.update(palm, self.robot_now)
+            running.last_error = (distance, angle)
+            running.handle.publish_feedback(Reach.Feedback(position_error_m=distance, orientation_error_rad=angle))
+            if state == "reached":
+                self._finish_reach(side, Reach.Result.REACHED, "reached")
+            elif state == "timeout":
+                self._finish_reach(
+                    side,
+                    Reach.Result.TIMEOUT,
+                    f"not within {running.request.position_tolerance_m * 100:.1f} cm / "
+                    f"{math.degrees(running.request.orientation_tolerance_rad):.1f} deg after "
+                    f"{running.request.timeout_s:g} s; the hand holds where it is",
+                )
+
+    def _finish_reach(self, side: str, outcome: int, reason: str) -> None:
+        running = self.reaches.pop(side)
+        distance, angle = running.last_error
+        if outcome != Reach.Result.REACHED and self.controller is not None and self.active:
+            self.controller.set_hand_target(side, None)  # hold where the hand is commanded now
+        self.authority.release(HAND_GROUP[side], "reach")
+        summary = f"wbc/reach {side}: {reason} ({distance * 100:.1f} cm, {math.degrees(angle):.1f} deg)"
+        if outcome == Reach.Result.REACHED:
+            self.get_logger().info(summary)
+        else:
+            self.get_logger().warning(summary)
+        running.done.finish(
+            Reach.Result(outcome=outcome, distance_m=distance, orientation_error_rad=angle, reason=reason)
+        )
+        self._publish_status_if_changed()
+
+    # --- status -------------------------------------------------------------------------------------
+    def _on_status_timer(self) -> None:
+        with self.lock:
+            for side, running in list(self.reaches.items()):
+                if running.handle.is_cancel_requested:  # also when no tick runs
+                    self._finish_reach(
+                        side, Reach.Result.CANCELED, "canceled by the client; the hand holds where it is"
+                    )
+            self._publish_status()
+
+    def _status_change_key(self) -> tuple:
+        """What counts as a change for wbc/status (numbers in a reason, e.g. an age, do not)."""
+        reason = re.sub(r"[0-9.]+", "#", self.inactive_reason + self.paused_reason)
+        return (self.active, reason, tuple(self.authority.owners.values()), self.targets_rejected)
+
+    def _publish_status_if_changed(self) -> None:
+        if self._status_change_key() != self._status_key:
+            self._publish_status()
+
+    def _publish_status(self) -> None:
+        self._status_key = self._status_change_key()
+        groups, owners = self.authority.as_lists()
+        # No joint_states = no ticks = no commands: say so, but leave the controller engaged. A
+        # wall-clock gap is no reason to restart it (a sim in sim time stalls with its stream);
+        # if the hardware held meanwhile, the supervisor leaves ACTIVE and that restarts it.
+        silent_s = time.monotonic() - self.last_joint_states_wall if self.last_joint_states_wall else 0.0
+        active = self.active and silent_s <= JOINT_STATES_SILENT_S and not self.paused_reason
+        if not self.active:
+            reason = self.inactive_reason
+        elif self.paused_reason:
+            reason = f"paused: {self.paused_reason}"
+        else:
+            reason = f"no joint_states for {silent_s:.2f} s (wall clock)"
+        msg = WbcStatus(
+            active=active,
+            inactive_reason="" if active else reason,
+            groups=groups,
+            owners=owners,
+            capture_point_margin_m=float(self.margin_m) if self.active else math.nan,
+            tick_time_us=float(self.tick_us),
+            qp_time_us=float(self.qp_us),
+            targets_rejected=self.targets_rejected,
+            last_rejection=self.last_rejection,
+        )
+        msg.header.stamp = to_time_msg(self.robot_now)
+        self.pub_status.publish(msg)
+
+    def destroy_node(self) -> None:
+        self._running = False
+        self._waiter.wake()
+        if self._control_thread is not threading.current_thread():
+            self._control_thread.join(timeout=2.0)
+        self._waiter.destroy()
+        for sub in self.inputs:
+            sub.destroy()
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    """Run the wbc node alone: `ros2 run forma_control wbc_node`."""
+    run_node(WbcNode, (ControlConfigError,), args)

@@ -1,0 +1,148 @@
+"""Whole-body control's pure parts: balance geometry, target checks, the QP, the model's
+Jacobians against finite differences, the leg odometry against simulator truth, settings."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pinocchio as pin
+import pytest
+
+from forma_control.errors import ControlConfigError, TargetRejected
+from forma_control.wbc import balance
+from forma_control.wbc.controller import WbcSettings
+from forma_control.wbc.lockstep import build_controller, sensors_from
+from forma_control.wbc.qp import QPFailed, TaskQP
+from forma_control.wbc.targets import StampedTarget, TargetLimits, check_target, to_odom
+
+SQUARE = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+
+
+def test_support_polygon_of_two_feet_is_their_convex_hull():
+    eye = np.eye(3)
+    poly = balance.support_polygon([(np.array([0, 0.1, 0]), eye), (np.array([0, -0.1, 0]), eye)], 0.06, 0.21, 0.05)
+    assert len(poly) == 4
+    assert np.allclose(sorted(poly[:, 0]), [-0.06, -0.06, 0.21, 0.21])
+    assert np.allclose(sorted(poly[:, 1]), [-0.15, -0.15, 0.15, 0.15])
+
+
+def test_signed_distance_and_clipping():
+    assert balance.signed_distance(SQUARE, np.array([0.5, 0.5])) == pytest.approx(0.5)
+    assert balance.signed_distance(SQUARE, np.array([2.0, 0.5])) == pytest.approx(-1.0)
+    assert balance.signed_distance(SQUARE, np.array([2.0, 2.0])) == pytest.approx(-math.sqrt(2))
+    clipped = balance.clip_to_polygon(SQUARE, np.array([3.0, 0.5]), 0.1)
+    assert balance.signed_distance(SQUARE, clipped) == pytest.approx(0.1, abs=1e-6)
+    inside = np.array([0.4, 0.6])
+    assert np.array_equal(balance.clip_to_polygon(SQUARE, inside, 0.1), inside)
+
+
+def test_capture_point_leads_the_com_by_velocity_over_omega():
+    xi = balance.capture_point(np.zeros(2), np.array([0.3, 0.0]), 0.981)
+    assert xi[0] == pytest.approx(0.3 / math.sqrt(10.0))
+
+
+def _target(**kw):
+    base = dict(frame_id="base_link", stamp_s=10.0, position=(0.3, -0.2, 0.1), orientation_xyzw=(0, 0, 0, 1))
+    return StampedTarget(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"position": (math.nan, 0.0, 0.0)}, "non-finite"),
+        ({"orientation_xyzw": (0.0, 0.0, 0.0, math.inf)}, "non-finite"),
+        ({"frame_id": "map"}, "not a target frame"),
+        ({"stamp_s": 0.0}, "no header stamp"),
+        ({"stamp_s": 9.0}, "stale"),
+        ({"stamp_s": 10.5}, "future"),
+        ({"orientation_xyzw": (0.0, 0.0, 0.0, 2.0)}, "unit quaternion"),
+    ],
+)
+def test_bad_targets_are_refused_with_the_reason(change, reason):
+    with pytest.raises(TargetRejected, match=reason):
+        check_target(_target(**change), now_s=10.05, limits=TargetLimits())
+
+
+def test_good_target_is_normalised_and_expressed_in_odom():
+    t = check_target(_target(orientation_xyzw=(0.0, 0.0, 0.0, 1.005)), now_s=10.05, limits=TargetLimits())
+    assert t.orientation_xyzw == pytest.approx((0.0, 0.0, 0.0, 1.0))
+    frame = pin.SE3(pin.utils.rpyToMatrix(0, 0, math.pi / 2), np.array([1.0, 0.0, 0.9]))
+    pose = to_odom(t, frame, frame, TargetLimits())
+    assert np.allclose(pose.translation, [1.2, 0.3, 1.0])
+    with pytest.raises(TargetRejected, match="wrong frame or units"):
+        to_odom(_target(position=(30.0, 0.0, 0.0)), frame, frame, TargetLimits())
+
+
+def test_qp_solves_a_constrained_least_squares_problem_and_reports_nan():
+    qp = TaskQP(2, 1, 2)
+    # minimise |v - (1, 1)|^2 subject to v0 + v1 = 1, -0.2 <= v0 <= 0.2
+    a_eq, b_eq = np.array([[1.0, 1.0]]), np.array([1.0])
+    c = np.eye(2)
+    v = qp.solve([(np.eye(2), np.array([1.0, 1.0]), 1.0)], a_eq, b_eq, c, np.array([-0.2, -5]), np.array([0.2, 5]))
+    assert v == pytest.approx([0.2, 0.8], abs=1e-4)
+    with pytest.raises(QPFailed, match="non-finite"):
+        qp.solve([(np.eye(2), np.array([math.nan, 1.0]), 1.0)], a_eq, b_eq, c, -np.ones(2), np.ones(2))
+
+
+@pytest.fixture(scope="module")
+def controller(robot):
+    ctl, _ = build_controller(robot)
+    return ctl
+
+
+def test_model_has_the_38_body_joints_and_the_whole_mass(controller, robot):
+    m = controller.m
+    assert m.n_joints == 38 and m.nv == 44
+    assert set(m.joint_names) == set(robot.group_joint_names("body"))
+    assert m.mass_kg == pytest.approx(robot.total_mass_kg, rel=1e-6)
+
+
+def test_com_and_hand_jacobians_match_finite_differences(controller):
+    m = controller.m
+    rng = np.random.default_rng(0)
+    q = m.configuration(np.array([0.0, 0.0, 0.9]), np.array([1.0, 0, 0, 0]), rng.uniform(m.lower, m.upper) * 0.5)
+    m.update(q)
+    jcom, jhand = m.com_jacobian.copy(), m.jacobian("right_hand")[:3].copy()
+    com0, hand0 = m.com, m.pose("right_hand").translation.copy()
+    eps = 1e-6
+    for k in rng.choice(m.nv, 8, replace=False):
+        dv = np.zeros(m.nv)
+        dv[k] = eps
+        m.update(pin.integrate(m.model, q, dv))
+        assert np.allclose((m.com - com0) / eps, jcom[:, k], atol=1e-4)
+        assert np.allclose((m.pose("right_hand").translation - hand0) / eps, jhand[:, k], atol=1e-4)
+
+
+def test_leg_odometry_matches_simulator_truth_while_standing(controller):
+    from tests.support.scenarios import pd_stand
+
+    sim, harness = pd_stand()
+    harness.run(1.0)
+    ctl, body = build_controller(sim.robot)
+    est = ctl.odometry.estimate(sensors_from(sim, body))
+    true_xyz, true_wxyz = sim.base_pose()
+    soles_z = np.mean([sim.data.site_xpos[i][2] for i in sim.sole_sites.values()])
+    assert est.q[2] == pytest.approx(true_xyz[2] - soles_z, abs=0.005)  # pelvis height over the soles
+    # MuJoCo's free joint velocity: world-frame linear; pinocchio's: base frame
+    w, x, y, z = true_wxyz
+    rot = pin.Quaternion(w, x, y, z).toRotationMatrix()
+    true_v = rot.T @ sim.data.qvel[sim.base_dof_adr : sim.base_dof_adr + 3]
+    assert np.allclose(est.v[:3], true_v, atol=0.01)
+    assert sum(est.contact_weight.values()) == pytest.approx(1.0)
+    assert est.load_n == pytest.approx(65.0 * 9.81, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("com_gain", -1.0),
+        ("w_hand", math.nan),
+        ("rate_hz", 10.0),
+        ("capture_filter_s", -0.01),
+        ("handover_s", math.inf),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(field, value):
+    with pytest.raises(ControlConfigError, match=field):
+        WbcSettings(**{field: value})
