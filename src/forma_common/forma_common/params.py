@@ -106,8 +106,18 @@ def _kind(default: Any, name: str) -> tuple[type, type | None]:
     raise ParameterError(f"parameter {name}: default {default!r} is not a bool, int, float, str or list")
 
 
-def check(config) -> None:
-    """Refuse any field of `config` (a params dataclass instance) its spec does not allow."""
+def check(config, error: type[Exception] = ParameterError) -> None:
+    """Refuse any field of `config` (a params dataclass instance) its spec does not allow, with
+    `error` (a core's own configuration error, from its __post_init__)."""
+    try:
+        _check(config)
+    except ParameterError as exc:
+        if error is ParameterError:
+            raise
+        raise error(str(exc)) from None
+
+
+def _check(config) -> None:
     for d in declared(type(config)):
         value = getattr(config, d.name)
         values = value if d.kind is list else [value]

@@ -36,6 +36,8 @@ COMMAND_INTAKE = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT
 SENSORS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 # Operator and task inputs (targets, e-stop topic, utterances): none may be lost.
 EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# A stream of task targets as written (teleop markers, the console's gizmos): the newest counts.
+TARGETS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 # Images: only the newest matters, and each kept sample pins a shared-memory buffer of the writer.
 IMAGES = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 # Descriptions and states a late joiner must get at once (robot_description, safety/state).

@@ -20,7 +20,6 @@ import threading
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
@@ -43,8 +42,6 @@ from forma_interfaces.msg import DetectedObjectArray, HardwareState, SafetyState
 from forma_interfaces.srv import EStop, SetOperatingMode
 
 IDLE_PERIOD_S = 1.0  # the view's timers while no browser is connected [s]
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-SENSOR_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class ConsoleError(ValueError):
@@ -126,11 +123,11 @@ class ConsoleNode(Node):
         tabs = self._make_gui()
         self.controls = Controls(self, self.server, tabs, lambda: self.robot_time, self._frame_pose, walk_limits)
 
-        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
+        self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
         self.hardware_state_in = DirectSubscription(self, HardwareState, "hardware/state", qos.POLLED)  # polled
         self.create_subscription(String, "interaction/reply", self._on_reply, 10)
-        self.create_subscription(SafetyState, "safety/state", self._on_safety, LATCHED_QOS)
-        self.create_subscription(DetectedObjectArray, "perception/objects", self._on_objects, SENSOR_QOS)
+        self.create_subscription(SafetyState, "safety/state", self._on_safety, qos.LATCHED)
+        self.create_subscription(DetectedObjectArray, "perception/objects", self._on_objects, qos.SENSORS)
         self.camera_hz = camera_hz
         self.streams: list = []  # the high-rate subscriptions, held only while a browser is connected
         self.joint_states_in: DirectSubscription | None = None
@@ -285,12 +282,12 @@ class ConsoleNode(Node):
                 (PoseStamped, "sim/base_pose_ground_truth", self._on_base_pose),
                 (Image, "face/image", self._on_face),  # the face node renders it only for subscribers
             ):
-                self.streams.append(self.create_subscription(msg_type, topic, callback, SENSOR_QOS))
+                self.streams.append(self.create_subscription(msg_type, topic, callback, qos.SENSORS))
             if self.camera_hz > 0:
                 for kind in ("color", "depth"):
                     topic = f"head_camera/{kind}/image_raw"
                     callback = lambda m, k=kind: self.camera_frames.__setitem__(k, m)  # noqa: E731
-                    self.streams.append(self.create_subscription(Image, topic, callback, SENSOR_QOS))
+                    self.streams.append(self.create_subscription(Image, topic, callback, qos.SENSORS))
         elif not watched and self.streams:
             for subscription in self.streams:
                 self.destroy_subscription(subscription)

@@ -19,9 +19,9 @@ import os
 import numpy as np
 from geometry_msgs.msg import PointStamped
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
+from forma_common import qos
 from forma_common.node import declare_params, run_node
 from forma_common.params import param
 from forma_face.animator import FaceAnimator, gaze_from_point
@@ -31,7 +31,6 @@ from forma_face.renderer import FaceRenderer, load_themes
 from forma_face.speech import VisemeTrack
 from forma_interfaces.msg import Expression, PersonArray, Visemes
 
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DISPLAYS = ("none", "window", "fullscreen")
 IDLE_PERIOD_S = 0.5  # the animation tick while nobody watches (no face/image subscriber, no panel) [s]
 
@@ -101,7 +100,7 @@ class FaceNode(Node):
         self.screen = self._open_display() if self.display != "none" else None
 
         self.image_pub = self.create_publisher(Image, "face/image", 2)
-        self.current_pub = self.create_publisher(Expression, "face/current_expression", LATCHED_QOS)
+        self.current_pub = self.create_publisher(Expression, "face/current_expression", qos.LATCHED)
         self.create_subscription(Expression, "face/expression", self._on_expression, 10)
         self.create_subscription(Visemes, "face/visemes", self._on_visemes, 10)
         self.create_subscription(PersonArray, "perception/people", self._on_people, 5)

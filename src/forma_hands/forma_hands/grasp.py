@@ -23,7 +23,7 @@ import enum
 import math
 from collections.abc import Mapping, Sequence
 
-from forma_common.params import ParameterError, check, param
+from forma_common.params import check, param
 from forma_hands.errors import HandsError
 from forma_hands.hand_joints import FINGER_JOINTS, FINGERS, FLEXION_JOINTS, LOCAL_JOINTS, SIDES, HandJoints
 from forma_hands.taxonomy import GRASP_TYPE_NAMES, GraspType
@@ -100,10 +100,7 @@ class GraspConfig:
     )
 
     def __post_init__(self) -> None:
-        try:
-            check(self)
-        except ParameterError as exc:
-            raise HandsError(str(exc)) from None
+        check(self, HandsError)
         if self.touch_contact_n >= self.max_force_limit_n:
             raise HandsError(f"touch_contact_n {self.touch_contact_n} must be below max_force_limit_n")
 

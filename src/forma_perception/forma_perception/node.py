@@ -19,7 +19,6 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import TransformStamped
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
@@ -37,8 +36,6 @@ from forma_perception.rgbd import CameraModel, check_sizes, decode_color, decode
 from forma_perception.robot_frames import RobotFrames
 from forma_perception.tf_frames import detection_frames, matrix_from_transform
 
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-SENSOR_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
 BASE_FRAME = "base_link"  # gravity-aligned while the robot stands: the support plane is found here
 DETECTORS = ("geometric", "onnx")
 POSE_SOURCES = ("fk", "tf")
@@ -156,12 +153,12 @@ class PerceptionNode(Node):
         self.pub = self.create_publisher(DetectedObjectArray, "perception/objects", 10)
         self.pub_people = self.create_publisher(PersonArray, "perception/people", 10) if self.people else None
         self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", 10)
-        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
+        self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
         # polled when a frame is processed: the newest sample, never a wake-up per message (500 Hz)
         self.joint_states_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
-        self.create_subscription(CameraInfo, f"{camera}/color/camera_info", self._on_info, SENSOR_QOS)
-        self.create_subscription(Image, f"{camera}/color/image_raw", self._on_color, SENSOR_QOS)
-        self.create_subscription(Image, f"{camera}/depth/image_raw", self._on_depth, SENSOR_QOS)
+        self.create_subscription(CameraInfo, f"{camera}/color/camera_info", self._on_info, qos.SENSORS)
+        self.create_subscription(Image, f"{camera}/color/image_raw", self._on_color, qos.SENSORS)
+        self.create_subscription(Image, f"{camera}/depth/image_raw", self._on_depth, qos.SENSORS)
         outputs = "perception/objects" + (", perception/people" if self.people else "")
         self.get_logger().info(
             f"perception: {camera} -> {outputs} in frame {self.frame!r}, camera pose by {self.pose_source}"

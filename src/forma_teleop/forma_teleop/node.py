@@ -22,12 +22,13 @@ import time
 from geometry_msgs.msg import PointStamped, Pose, PoseStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import InteractiveMarkerFeedback
 
+from forma_common import qos
 from forma_common.node import declare_params, run_node
 from forma_common.params import param
 from forma_description.frames import RobotFrames
@@ -43,9 +44,7 @@ from forma_teleop.targets import (
     target_from_feedback,
 )
 
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-SENSOR_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)  # DESIGN §5: commands keep-last-1
+qos.TARGETS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)  # DESIGN §5: commands keep-last-1
 BACKENDS = ("auto", "interactive_markers", "forma")
 
 
@@ -128,7 +127,7 @@ class TeleopMarkersNode(Node):
         self.limiter = RateLimiter(self.config.max_rate_hz)
         self.publishers_by_target = {
             name: self.create_publisher(
-                PointStamped if TARGETS[name].kind == "point" else PoseStamped, TARGETS[name].topic, COMMAND_QOS
+                PointStamped if TARGETS[name].kind == "point" else PoseStamped, TARGETS[name].topic, qos.TARGETS
             )
             for name in self.config.targets
         }
@@ -137,7 +136,7 @@ class TeleopMarkersNode(Node):
         self.refused = 0
         self.frames: TeleopFrames | None = None
         self.joint_sub = None
-        self.create_subscription(String, "robot_description", self._on_description, LATCHED_QOS)
+        self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
         self.create_service(Trigger, f"{self.namespace}/reset", self._on_reset)
         steady = Clock(clock_type=ClockType.STEADY_TIME)  # the rate limit runs on wall time, also when sim time stops
         self.create_timer(1.0 / self.config.max_rate_hz, self._flush, clock=steady)
@@ -173,7 +172,7 @@ class TeleopMarkersNode(Node):
 
     def _follow_joint_states(self) -> None:
         if self.joint_sub is None:
-            self.joint_sub = self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS)
+            self.joint_sub = self.create_subscription(JointState, "joint_states", self._on_joint_states, qos.SENSORS)
 
     def _on_joint_states(self, msg: JointState) -> None:
         if self.joint_sub is None or self.frames is None:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 import pinocchio as pin
 
-from forma_common.params import ParameterError, check, param
+from forma_common.params import check, param
 from forma_control.errors import ControlError
 from forma_control.wbc.balance import convex_hull, distance_outside
 from forma_description.errors import DescriptionError
@@ -58,10 +58,7 @@ class FallLimits:
     confirm_s: float = param(0.01, "a fall criterion must hold this long before it counts", unit="s", low=0.0, high=1.0)
 
     def __post_init__(self) -> None:
-        try:
-            check(self)
-        except ParameterError as exc:
-            raise ControlError(f"fall limit {exc}") from None
+        check(self, ControlError)
 
 
 @dataclasses.dataclass(frozen=True)

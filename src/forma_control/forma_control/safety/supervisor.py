@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from forma_common.params import ParameterError, check, param
+from forma_common.params import check, param
 from forma_control.errors import ControlError
 from forma_control.safety.fall_detection import FallVerdict
 from forma_control.stand.posture import PostureRamp
@@ -172,10 +172,7 @@ class SupervisorConfig:
     )
 
     def __post_init__(self) -> None:
-        try:
-            check(self)
-        except ParameterError as exc:
-            raise ControlError(str(exc)) from None
+        check(self, ControlError)
 
 
 # Why a stand-up is refused for a robot on the floor, and the way out.

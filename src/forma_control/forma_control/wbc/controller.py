@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pinocchio as pin
 
-from forma_common.params import ParameterError, check, param
+from forma_common.params import check, param
 from forma_control.errors import ControlConfigError
 from forma_control.wbc import balance
 from forma_control.wbc.collision import CollisionSettings, SelfCollision, default_pairs
@@ -112,10 +112,7 @@ class WbcSettings:
     )
 
     def __post_init__(self) -> None:
-        try:
-            check(self)
-        except ParameterError as exc:
-            raise ControlConfigError(str(exc)) from None
+        check(self, ControlConfigError)
         if not 0.0 < self.position_limit_gain <= 1.0:
             raise ControlConfigError(f"position_limit_gain {self.position_limit_gain} outside (0, 1]")
 
