@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Callable
 
 TRIALS: dict[str, Callable[[], dict]] = {}
+# run_accept's options for the trials that take them: seeds (a list of ints), instructions (a path)
+OPTIONS: dict = {}
 
 
 @dataclasses.dataclass

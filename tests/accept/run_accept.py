@@ -2,6 +2,7 @@
 
 python -m tests.accept.run_accept              # every trial
 python -m tests.accept.run_accept stand_60s    # some trials
+python -m tests.accept.run_accept tasks --seeds 2000-2019 --instructions FILE   # trials that take them
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pathlib
 import sys
 import time
 
-from tests.accept.registry import TRIALS
+from tests.accept.registry import OPTIONS, TRIALS
 
 TRIAL_MODULES = [
     "tests.accept.trials_foundation",
@@ -23,7 +24,30 @@ TRIAL_MODULES = [
     "tests.accept.trials_safety",
     "tests.accept.trials_hands",
     "tests.accept.trials_robot_grasp",
+    "tests.accept.trials_tasks",
 ]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """"2000-2019" or "1,5,9" or "7"."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds += list(range(int(low), int(high or low) + 1))
+    return seeds
+
+
+def take_options(argv: list[str]) -> list[str]:
+    """--seeds A-B and --instructions FILE into registry.OPTIONS; the trial names remain."""
+    names, args = [], iter(argv)
+    for arg in args:
+        if arg == "--seeds":
+            OPTIONS["seeds"] = parse_seeds(next(args, ""))
+        elif arg == "--instructions":
+            OPTIONS["instructions"] = next(args, "")
+        else:
+            names.append(arg)
+    return names
 OUT = pathlib.Path("build/accept.json")
 
 
@@ -31,6 +55,7 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
     for module in TRIAL_MODULES:
         importlib.import_module(module)
+    argv = take_options(argv)
     names = argv or list(TRIALS)
     unknown = [n for n in names if n not in TRIALS]
     if unknown:

@@ -104,7 +104,8 @@ def infeasible_targets(controller):
     far = pin.SE3(palm.rotation, palm.translation + torso.rotation @ np.array([1.5, 0.0, 0.0]))
     behind = pin.SE3(palm.rotation, torso.translation + torso.rotation @ np.array([-0.3, -0.1, 0.1]))
     front = torso.translation + torso.rotation @ np.array([0.35, -0.2, 0.0])
-    twisted = pin.SE3(torso.rotation @ pin.utils.rpyToMatrix(0.0, math.pi / 2, math.pi), front)  # palm up, fingers back
+    # fingers pointing back at the body, palm down: palm up, with the spine turning, is reachable
+    twisted = pin.SE3(torso.rotation @ np.column_stack([[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]]), front)
     del m
     return {"1.5 m away": far, "behind the back": behind, "impossible orientation": twisted}
 

@@ -38,8 +38,8 @@ FACE_IN_WORLD = (1.6 - 0.107, 0.0, 1.62)
 TABLE_TOP_Z = 0.75
 # tabletop.xml: where each object rests (x, y in the world; z = table top + half its height)
 SCENE = {
-    ("cup", "red"): (0.45, 0.22, TABLE_TOP_Z + 0.0475),
-    ("cup", "blue"): (0.55, -0.25, TABLE_TOP_Z + 0.0475),
+    ("cup", "red"): (0.37, 0.22, TABLE_TOP_Z + 0.0475),
+    ("cup", "blue"): (0.37, -0.22, TABLE_TOP_Z + 0.0475),
     ("box", "green"): (0.42, -0.05, TABLE_TOP_Z + 0.03),
     ("box", "yellow"): (0.62, 0.05, TABLE_TOP_Z + 0.06),
     ("ball", "orange"): (0.45, 0.05, TABLE_TOP_Z + 0.0335),

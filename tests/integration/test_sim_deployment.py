@@ -3,8 +3,9 @@ client: every node describes its parameters (unit, range, read-only); the safety
 stands the robot up and whole-body control keeps it standing,
 hardware/robot_state carries all 82 joints at >= 90 % of 500 Hz and joint_states at >= 90 % of its
 100 Hz (counted in sim time), the IMU and foot sensors read like a standing robot, camera images match camera_info, the
-browser view is served, the robot answers a greeting and its face renders, and Ctrl-C leaves no
-process and no Fast DDS shared memory behind."""
+browser view is served, the robot answers a greeting and its face renders, an instruction sent as
+the console sends it (vla/execute) picks the red cup up (the cup's rise read from the simulator's
+truth), and Ctrl-C leaves no process and no Fast DDS shared memory behind."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import urllib.request
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import WrenchStamped
+from geometry_msgs.msg import PoseStamped, WrenchStamped
 from rcl_interfaces.srv import DescribeParameters
+from rclpy.action import ActionClient
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
 
@@ -25,6 +27,7 @@ from forma_bringup.deployment import load_deployment
 from forma_bringup.params_doc import param_groups
 from forma_bringup.registry import load_node_class
 from forma_common.params import declared
+from forma_interfaces.action import ExecuteInstruction
 from forma_interfaces.msg import DetectedObjectArray, HardwareState, RobotState, SafetyState, WbcStatus
 from tests.support.ros import LaunchedDeployment, RosProbe, free_port, stamp_s
 
@@ -38,7 +41,7 @@ def fastdds_shm_files() -> set[str]:
 def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
     shm_before = fastdds_shm_files()
     port = free_port()
-    params = [f"console.port={port}", "sim.camera.width=160", "sim.camera.height=120", "sim.camera.rate_hz=10.0"]
+    params = [f"console.port={port}"]  # the deployment's own camera (320x240 at 5 Hz): the pick plans from it
     with LaunchedDeployment("sim", domain_id, tmp_path / "logs", params) as deployment, RosProbe(domain_id) as probe:
         states = probe.collect(HardwareState, "hardware/state", keep=5)
         diagnostics = probe.collect(DiagnosticArray, "/diagnostics", keep=20)
@@ -86,9 +89,9 @@ def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
             matched = probe.subscriptions["head_camera/color/image_raw"].get_publisher_count()
             raise AssertionError(f"{exc}; image writers matched: {matched}; sim: {sim_physics(diagnostics)}") from None
         c, d, k = color[-1], depth[-1], info[-1]
-        assert (c.width, c.height) == (d.width, d.height) == (k.width, k.height) == (160, 120)
-        assert c.encoding == "rgb8" and len(c.data) == c.step * c.height == 160 * 120 * 3
-        assert d.encoding == "32FC1" and len(d.data) == d.step * d.height == 160 * 120 * 4
+        assert (c.width, c.height) == (d.width, d.height) == (k.width, k.height) == (320, 240)
+        assert c.encoding == "rgb8" and len(c.data) == c.step * c.height == 320 * 240 * 3
+        assert d.encoding == "32FC1" and len(d.data) == d.step * d.height == 320 * 240 * 4
         assert c.header.frame_id == k.header.frame_id == "head_camera_color_optical_frame"
         depth_m = np.frombuffer(bytes(d.data), np.float32)
         assert np.isfinite(depth_m).mean() > 0.5 and np.nanmedian(depth_m) < 3.0
@@ -120,6 +123,28 @@ def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
         safety = probe.collect(SafetyState, "safety/state", keep=1, latched=True)
         probe.wait_for(lambda: safety, 30, "safety/state")
         assert safety[-1].mode == SafetyState.ACTIVE and wbc[-1].active, (safety[-1].reason, wbc[-1].inactive_reason)
+
+        # an instruction as the console sends it (vla/execute): the tasks node picks the red cup up
+        # from what perception sees; the cup's rise is read from the simulator's truth
+        cup = probe.collect(PoseStamped, "sim/objects/red_cup/pose_ground_truth", keep=1)
+        probe.wait_for(lambda: cup, 30, "the red cup's ground truth")
+        cup_z0 = cup[-1].pose.position.z
+        execute = ActionClient(probe.node, ExecuteInstruction, "vla/execute")
+        assert execute.wait_for_server(timeout_sec=60.0), "vla/execute not served (the tasks node)"
+        phases: list[str] = []
+        sent = probe.on_executor(
+            execute.send_goal_async, ExecuteInstruction.Goal(instruction="pick up the red cup"),
+            lambda m: phases.append(m.feedback.phase) if not phases or phases[-1] != m.feedback.phase else None,
+        )
+        probe.wait_for(sent.done, 30, "vla/execute to answer the goal")
+        result = probe.on_executor(sent.result().get_result_async)
+        probe.wait_for(result.done, 240, "the pick's result")
+        outcome = result.result().result
+        assert outcome.success, (outcome.message, phases)
+        assert {"finding", "reaching", "grasping", "lifting"} <= set(phases), phases
+        probe.on_executor(execute.destroy)  # (an action client left to the garbage collector kept DDS memory)
+        assert cup[-1].pose.position.z - cup_z0 > 0.05, "the red cup did not come up"
+        assert safety[-1].mode == SafetyState.ACTIVE
 
         # every node describes every parameter with its unit, range and read-only flag (ros2 param describe)
         for process in load_deployment(deployment_path("sim")).processes(None):

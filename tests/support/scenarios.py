@@ -16,27 +16,30 @@ PUSH_DIRECTIONS = {"front": (-1.0, 0.0), "back": (1.0, 0.0), "left": (0.0, -1.0)
 # a push "from the front" is applied to the chest and points backward (-x), etc.
 
 
-def pd_stand(world: str = "empty", physics_rate_hz: float = 500.0) -> tuple[Simulation, LockstepHarness]:
-    """The robot standing on the joint-PD stand, hardware active, commands at 100 Hz."""
-    sim = build_simulation(world=world, physics_rate_hz=physics_rate_hz)
+def pd_stand(
+    world: str = "empty", physics_rate_hz: float = 500.0, pose: str = "stand"
+) -> tuple[Simulation, LockstepHarness]:
+    """The robot standing on the joint-PD stand in a named pose, hardware active, commands at 100 Hz."""
+    sim = build_simulation(world=world, physics_rate_hz=physics_rate_hz, pose=pose)
     limits = sim.robot.limits_arrays()
     harness = LockstepHarness(sim)
     harness.add_controller(
         "stand",
         100.0,
-        stand_controller(sim.robot.joint_names, named_pose("stand", sim.robot), limits["lower"], limits["upper"]),
+        stand_controller(sim.robot.joint_names, named_pose(pose, sim.robot), limits["lower"], limits["upper"]),
     )
     harness.activate()
     return sim, harness
 
 
-def wbc_stand(world: str = "empty", ramp_s: float = 1.5, outputs: list | None = None):
+def wbc_stand(world: str = "empty", ramp_s: float = 1.5, outputs: list | None = None, pose: str = "stand"):
     """The robot on whole-body control: the start ramp of the joint-PD stand (what the safety
-    supervisor's stand-up does), then the WBC at 500 Hz from the measured pose.
+    supervisor's stand-up does), then the WBC at 500 Hz from the measured pose, its posture's
+    nominal the same named pose (the sim deployment's: stand_balanced).
     Returns (sim, harness, controller); every WbcOutput is appended to `outputs`."""
-    sim, harness = pd_stand(world=world)
+    sim, harness = pd_stand(world=world, pose=pose)
     harness.run(ramp_s)
-    controller, body = build_controller(sim.robot)
+    controller, body = build_controller(sim.robot, pose)
     harness.remove_controller("stand")
     harness.add_controller("wbc", 500.0, wbc_controller(controller, body, outputs))
     return sim, harness, controller

@@ -241,7 +241,7 @@ class HandsNode(Node):
             goal = GraspGoal(g.hand, g.grasp_type, float(g.max_force_n), float(g.timeout_s), position, size)
             if h.done is not None and not h.done.done():
                 self._finish(h, Outcome(False, False, ErrorCode.CANCELED, "pre-empted by a new grasp goal"))
-            h.ctrl.start(goal, self._now(), pos)
+            h.ctrl.start(goal, self._now(), pos, preshape_only=bool(g.preshape_only))
         except HandsError as exc:
             self.get_logger().warn(f"hands/{side}/grasp goal refused: {exc}")
             goal_handle.abort()

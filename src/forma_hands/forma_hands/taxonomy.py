@@ -66,6 +66,15 @@ def grasp_types(hand: HandJoints) -> dict[str, GraspType]:
     thumb_pinch = {"thumb_cmc_abd": 0.53, "thumb_cmc_flex": 0.10, "thumb_cmc_rot": 0.27}
     thumb_tripod = {"thumb_cmc_abd": 0.56, "thumb_cmc_flex": 0.19, "thumb_cmc_rot": 0.43}
     open_hand, relaxed = _shape(hand, Synergy(0.0, 0.5, 0.0)), _shape(hand, Synergy(0.2, 0.2, 0.3))
+    pointing = _shape(
+        hand,
+        Synergy(0.0, 0.0, 0.0),
+        **_fingers("middle ring little", mcp=1.2, pip=1.4, dip=0.9),
+        thumb_cmc_abd=0.6,
+        thumb_cmc_flex=0.5,
+        thumb_mcp=0.5,
+        thumb_ip=0.4,
+    )
     types = [
         GraspType(
             "power",
@@ -178,6 +187,8 @@ def grasp_types(hand: HandJoints) -> dict[str, GraspType]:
             "open", "fingers straight and apart, thumb beside: ready to grasp", open_hand, open_hand, (), (), 1.0
         ),
         GraspType("relax", "the resting hand: slightly curled, thumb half opposed", relaxed, relaxed, (), (), 1.0),
+        GraspType("point", "index straight, the other fingers curled, thumb over them: pointing", pointing, pointing,
+                  (), (), 1.0),
     ]
     out = {t.name: t for t in types}
     for t in types:
@@ -187,4 +198,4 @@ def grasp_types(hand: HandJoints) -> dict[str, GraspType]:
     return out
 
 
-GRASP_TYPE_NAMES = ("power", "spherical", "pinch", "tripod", "lateral", "hook", "open", "relax")
+GRASP_TYPE_NAMES = ("power", "spherical", "pinch", "tripod", "lateral", "hook", "open", "relax", "point")

@@ -211,6 +211,10 @@ class SimNode(HardwareNode):
         self.init_hardware(self.sim.robot, self.sim.contract, self._now, self.sim.joint_positions)
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", qos.SENSORS) if self.mode != "realtime" else None
         self.pub_base_truth = self.create_publisher(PoseStamped, "sim/base_pose_ground_truth", qos.SENSORS)
+        self.pub_object_truth = {  # the world's loose objects, for tests (as the base's truth)
+            name: self.create_publisher(PoseStamped, f"sim/objects/{name}/pose_ground_truth", qos.SENSORS)
+            for name in self.sim.object_poses()
+        }
         cam = "head_camera"
         self.pub_color = self.create_publisher(Image, f"{cam}/color/image_raw", qos.IMAGES)
         self.pub_depth = self.create_publisher(Image, f"{cam}/depth/image_raw", qos.IMAGES)
@@ -358,13 +362,12 @@ class SimNode(HardwareNode):
 
     def _publish_base_truth(self, stamp: Time) -> None:
         with self.lock:
-            pos, quat = self.sim.base_pose()
-        truth = PoseStamped()
-        truth.header.stamp, truth.header.frame_id = stamp, "world"
-        truth.pose.position.x, truth.pose.position.y, truth.pose.position.z = (float(v) for v in pos)
-        o = truth.pose.orientation
-        o.w, o.x, o.y, o.z = (float(v) for v in quat)
-        self.pub_base_truth.publish(truth)
+            base = self.sim.base_pose()
+            objects = self.sim.object_poses() if self.pub_object_truth else {}
+        self.pub_base_truth.publish(_world_pose(stamp, *base))
+        for name, pose in objects.items():
+            if name in self.pub_object_truth:
+                self.pub_object_truth[name].publish(_world_pose(stamp, *pose))
 
     def _publish_diagnostics(self, stamp: Time) -> None:
         with self.lock:
@@ -525,6 +528,16 @@ class SimNode(HardwareNode):
         super().destroy_node()
 
 
+def _world_pose(stamp: Time, position, quat_wxyz) -> PoseStamped:
+    truth = PoseStamped()
+    truth.header.stamp, truth.header.frame_id = stamp, "world"
+    truth.pose.position.x, truth.pose.position.y, truth.pose.position.z = (float(v) for v in position)
+    o = truth.pose.orientation
+    o.w, o.x, o.y, o.z = (float(v) for v in quat_wxyz)
+    return truth
+
+
 def main(args=None) -> None:
     """Run the sim node alone: `ros2 run forma_sim sim_node` / `sim_node` in the venv."""
     run_node(SimNode, (SimError, DescriptionError, HardwareError), args)
+

@@ -148,7 +148,9 @@ class Simulation:
     def reset(
         self, joint_positions: np.ndarray, base_xy: tuple[float, float] = (0.0, 0.0), base_yaw: float = 0.0
     ) -> None:
-        """Put the robot in a pose at rest; a floating robot stands with its soles on the floor."""
+        """Put the robot in a pose at rest; a floating robot stands with its soles on the floor,
+        centred on base_xy (so a pose that leans the pelvis forward keeps the feet where another
+        pose has them: the worlds place the table relative to the feet)."""
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
         d.qpos[self.qpos_adr] = joint_positions
@@ -158,7 +160,9 @@ class Simulation:
             d.qpos[a + 3 : a + 7] = (math.cos(base_yaw / 2), 0.0, 0.0, math.sin(base_yaw / 2))
             mujoco.mj_kinematics(m, d)
             if self.sole_sites:
-                d.qpos[a + 2] -= min(d.site_xpos[s][2] for s in self.sole_sites.values())
+                soles = np.array([d.site_xpos[s] for s in self.sole_sites.values()])
+                d.qpos[a : a + 2] -= soles[:, :2].mean(axis=0) - np.asarray(base_xy, float)
+                d.qpos[a + 2] -= soles[:, 2].min()
         mujoco.mj_forward(m, d)
         self._pushes = []
 
@@ -292,6 +296,19 @@ class Simulation:
             a = self.base_qpos_adr
             return self.data.qpos[a : a + 3].copy(), self.data.qpos[a + 3 : a + 7].copy()
         return self.data.xpos[self.base_body].copy(), self.data.xquat[self.base_body].copy()
+
+    def object_poses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Ground-truth poses of the world's loose objects (bodies on a free joint other than the
+        robot's root) [m], (w, x, y, z) in the world frame. For tests and acceptance trials only."""
+        m, d = self.model, self.data
+        out = {}
+        for j in range(m.njnt):
+            root = self.floating and m.jnt_qposadr[j] == self.base_qpos_adr
+            if m.jnt_type[j] != mujoco.mjtJoint.mjJNT_FREE or root:
+                continue
+            body = int(m.jnt_bodyid[j])
+            out[m.body(body).name] = (d.xpos[body].copy(), d.xquat[body].copy())
+        return out
 
     def stop_states(self) -> dict[str, StopState]:
         return {g: st.state for g, st in self.contract.latch.groups.items()}

@@ -18,6 +18,7 @@ import pinocchio as pin
 from forma_common.params import check, param
 from forma_control.errors import ControlConfigError
 from forma_control.wbc import balance
+from forma_control.wbc.body_posture import BodyPosture
 from forma_control.wbc.collision import CollisionSettings, SelfCollision, default_pairs
 from forma_control.wbc.estimator import LegOdometry, Sensors
 from forma_control.wbc.model import FEET, HANDS, WholeBodyModel
@@ -73,6 +74,12 @@ class WbcSettings:
         0.0, "lower the pelvis this much below its height at activation", unit="m", low=0.0, high=0.3
     )
     pelvis_gain: float = param(10.0, "pelvis height and orientation task gain", unit="1/s", low=0.0, high=200.0)
+    torso_speed_m_s: float = param(
+        0.08, "a torso target's height is approached at most this fast", unit="m/s", low=0.001, high=1.0
+    )
+    torso_turn_rad_s: float = param(
+        0.3, "a torso target's orientation is approached at most this fast", unit="rad/s", low=0.01, high=3.0
+    )
     torso_gain: float = param(10.0, "torso orientation task gain", unit="1/s", low=0.0, high=200.0)
     hand_gain: float = param(8.0, "hand pose task gain", unit="1/s", low=0.0, high=200.0)
     gaze_gain: float = param(6.0, "gaze task gain", unit="1/s", low=0.0, high=200.0)
@@ -127,6 +134,15 @@ class TaskTargets:
     pelvis_height_m: float | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class TorsoGoal:
+    """Where the torso targets are headed (odom); release: back at standing, clear them."""
+
+    rotation: np.ndarray
+    pelvis_height_m: float
+    release: bool = False
+
+
 @dataclasses.dataclass
 class WbcOutput:
     joint_names: list[str]
@@ -146,6 +162,10 @@ class WholeBodyController:
         self._last_stamp_s: float | None = None
         self._handover: tuple[float, np.ndarray | None] | None = None
         self.nominal = np.clip(np.asarray(nominal_joints, float), model.lower, model.upper)
+        self.body_posture = BodyPosture(model, self.nominal)
+        self.torso_goal: TorsoGoal | None = None
+        self.hold_in_torso: dict[str, pin.SE3] = {}  # free hands ride with a moving torso
+        self.hand_speed = {side: self.s.hand_speed_limit_m_s for side in HANDS}  # [m/s] per hand
         self.odometry = LegOdometry(model)
         self.targets = TaskTargets()
         nj = model.n_joints
@@ -201,6 +221,10 @@ class WholeBodyController:
         self.torso_rotation = self.pelvis_rotation.copy()
         self.hand_hold = {side: self.m.pose(f).copy() for side, f in HANDS.items()}
         self.targets = TaskTargets()
+        self.torso_goal = None
+        self.hold_in_torso = {}
+        self.hand_speed = {side: self.s.hand_speed_limit_m_s for side in HANDS}
+        self.nominal = self.body_posture.standing.copy()
         self.nominal_xy = None  # set from the measured CoM on the first tick
         self.com_velocity_xy = None
         self._last_stamp_s = None
@@ -255,16 +279,22 @@ class WholeBodyController:
                 mask &= ~self._arm_masks[side]
         return mask
 
-    def set_hand_target(self, side: str, pose: pin.SE3 | None) -> None:
-        """Move a palm to `pose` (odom), or hold where the reference is now (None).
+    def set_hand_target(self, side: str, pose: pin.SE3 | None, max_speed_m_s: float | None = None) -> None:
+        """Move a palm to `pose` (odom), or hold where the reference is now (None), at most
+        max_speed_m_s fast (None: hand_speed_limit_m_s; never faster than that).
 
         A target streamed by teleop (30 Hz, moving a little each time) keeps the palm's error
         integral: resetting it on every message left the palm ~3 cm short (measured). It starts
         afresh when the hand switches between holding and a target, or the target jumps > 5 cm.
         """
         previous = self.targets.hands.get(side)
+        limit = self.s.hand_speed_limit_m_s
+        self.hand_speed[side] = limit if max_speed_m_s is None else min(max_speed_m_s, limit)
+        self.hold_in_torso.pop(side, None)
         if pose is None:
             self.hand_hold[side] = self.reference_pose(HANDS[side])
+            if self.torso_goal is not None:
+                self.hold_in_torso[side] = self._torso_pose().actInv(self.hand_hold[side])
         if (
             pose is None
             or previous is None
@@ -272,6 +302,47 @@ class WholeBodyController:
         ):
             self.hand_correction[side] = np.zeros(6)
         self.targets.hands[side] = pose
+
+    def set_torso_goal(self, rotation: np.ndarray | None, pelvis_height_m: float | None = None) -> None:
+        """Lower, lean or turn the upper body (odom; checked by io.torso_goal), or back to standing
+        (None). The targets move there at torso_speed_m_s / torso_turn_rad_s, the posture's nominal
+        pose with them (body_posture: legs bent, spine turned), and the hands without a target
+        ride along with the torso."""
+        if rotation is None:
+            self.torso_goal = TorsoGoal(self.torso_rotation.copy(), self.pelvis_height - self.s.crouch_m, True)
+        else:
+            self.torso_goal = TorsoGoal(np.asarray(rotation, float).copy(), float(pelvis_height_m), False)
+        torso = self._torso_pose()
+        self.hold_in_torso = {
+            side: torso.actInv(self.hand_hold[side]) for side, goal in self.targets.hands.items() if goal is None
+        }
+
+    def _torso_pose(self) -> pin.SE3:
+        """The measured torso (what the hands riding with it follow); the reference before a tick."""
+        return self.measured_pose("torso") if self.last_measured_q is not None else self.reference_pose("torso")
+
+    def _move_torso_targets(self, torso_measured: pin.SE3) -> None:
+        """One tick's step of the torso targets toward torso_goal; the nominal pose follows."""
+        goal, t = self.torso_goal, self.targets
+        height = t.pelvis_height_m if t.pelvis_height_m is not None else self.pelvis_height - self.s.crouch_m
+        rotation = t.torso_rotation if t.torso_rotation is not None else self.torso_rotation
+        step = self.s.torso_speed_m_s * self.dt
+        height += float(np.clip(goal.pelvis_height_m - height, -step, step))
+        turn = pin.log3(goal.rotation @ rotation.T)
+        angle = float(np.linalg.norm(turn))
+        limit = self.s.torso_turn_rad_s * self.dt
+        if angle > limit:
+            turn *= limit / angle
+        rotation = pin.exp3(turn) @ rotation
+        t.pelvis_height_m, t.torso_rotation = height, rotation
+        drop = self.pelvis_height - self.s.crouch_m - height
+        self.nominal = self.body_posture.nominal(drop, self.pelvis_rotation.T @ rotation)
+        for side, hold in self.hold_in_torso.items():
+            self.hand_hold[side] = torso_measured * hold
+        if goal.release and angle <= limit and height == goal.pelvis_height_m:  # standing again
+            self.torso_goal, self.hold_in_torso = None, {}
+            t.pelvis_height_m = t.torso_rotation = None
+            self.nominal = self.body_posture.standing.copy()
 
     # ------------------------------------------------------------------------------------
     def tick(self, sensors: Sensors) -> WbcOutput:
@@ -291,6 +362,8 @@ class WholeBodyController:
         com_m, vcom_m = m.com, m.com_velocity
         self.last_measured_q = est.q
         self._measured_frames = {side: m.pose(f).copy() for side, f in HANDS.items()}
+        if self.torso_goal is not None:
+            self._move_torso_targets(m.pose("torso"))
         soles = [(m.pose(f).translation, m.pose(f).rotation) for f in FEET]
         polygon = balance.support_polygon(soles, *self.foot)
         # The measured CoM velocity answers the previous command within a period (the joints'
@@ -358,8 +431,8 @@ class WholeBodyController:
             dp = goal.translation - pose.translation
             lin = s.hand_gain * dp
             speed = np.linalg.norm(lin)
-            if speed > s.hand_speed_limit_m_s:
-                lin *= s.hand_speed_limit_m_s / speed
+            if speed > self.hand_speed[side]:
+                lin *= self.hand_speed[side] / speed
             err = np.concatenate([lin, s.hand_gain * _rotation_error(goal.rotation, pose.rotation)])
             tasks.append((m.jacobian(frame), err, s.w_hand))
         if self.targets.gaze_point is not None:

@@ -187,6 +187,7 @@ class ReachRequest:
     position_tolerance_m: float
     orientation_tolerance_rad: float
     timeout_s: float
+    max_speed_m_s: float | None = None  # None: the controller's hand_speed_limit_m_s
 
 
 def reach_request(goal, now_s: float, defaults: ReachDefaults) -> ReachRequest:
@@ -199,6 +200,7 @@ def reach_request(goal, now_s: float, defaults: ReachDefaults) -> ReachRequest:
         "position_tolerance_m": goal.position_tolerance_m,
         "orientation_tolerance_rad": goal.orientation_tolerance_rad,
         "timeout_s": goal.timeout_s,
+        "max_speed_m_s": goal.max_speed_m_s,
     }
     for name, value in numbers.items():
         if not math.isfinite(value) or value < 0.0:
@@ -214,6 +216,7 @@ def reach_request(goal, now_s: float, defaults: ReachDefaults) -> ReachRequest:
         position_tolerance_m=goal.position_tolerance_m or defaults.position_tolerance_m,
         orientation_tolerance_rad=goal.orientation_tolerance_rad or defaults.orientation_tolerance_rad,
         timeout_s=goal.timeout_s or defaults.timeout_s,
+        max_speed_m_s=goal.max_speed_m_s or None,
     )
 
 

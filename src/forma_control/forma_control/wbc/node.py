@@ -516,8 +516,7 @@ class WbcNode(Node):
                 self._reject("wbc/targets/torso", str(exc))
                 return
             self.authority.take("torso", "teleop")
-            self.controller.targets.torso_rotation = rotation
-            self.controller.targets.pelvis_height_m = height
+            self.controller.set_torso_goal(rotation, height)
             self._publish_status_if_changed()
 
     # --- the Reach action ---------------------------------------------------------------------------
@@ -567,7 +566,7 @@ class WbcNode(Node):
             self.robot_now + request.timeout_s,
         )
         self.reaches[side] = RunningReach(handle, request, progress, GoalResult(self._executor_wake), (distance, angle))
-        self.controller.set_hand_target(side, goal)
+        self.controller.set_hand_target(side, goal, request.max_speed_m_s)
         self.get_logger().info(
             f"wbc/reach {side}: {distance * 100:.1f} cm to go, tolerance {request.position_tolerance_m * 100:.1f} cm, "
             f"timeout {request.timeout_s:.1f} s"

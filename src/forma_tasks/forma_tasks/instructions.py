@@ -1,0 +1,88 @@
+"""From an instruction ("pick up the red cup", "could you grab the blue ball") to a skill and its
+arguments, with the interaction's own understanding: the MiniLM nearest-example intent and the slot
+grammar of forma_face.dialogue, on the same intents file, so every paraphrase the dialogue
+understands the tasks understand too. Pure (no ROS)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from forma_face.dialogue import MAX_UTTERANCE_CHARS, Dialogue
+from forma_tasks.errors import TaskError
+
+# intent (config/interaction/intents.yaml) -> skill
+SKILL_OF_INTENT = {
+    "pick_up": "pick",
+    "put_down": "place",
+    "give": "hand_over",
+    "look_at": "look",
+    "wave": "wave",
+    "point_at": "point",
+}
+SKILLS = tuple(SKILL_OF_INTENT.values())
+NOT_SERVED = {"come_here": "walking is not available yet: the robot cannot come to you"}
+NEEDS_OBJECT = {"pick", "point"}  # "put it down", "give it to me", "look at me" need none
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectQuery:
+    """What the instruction says of the object: its class and colour (either may be unknown)."""
+
+    label: str | None = None
+    color: str | None = None
+
+    def describe(self) -> str:
+        words = [w for w in (self.color, self.label) if w]
+        return "the " + " ".join(words) if self.label else ("the " + self.color + " one" if self.color else "it")
+
+
+@dataclasses.dataclass(frozen=True)
+class Instruction:
+    text: str
+    skill: str
+    object: ObjectQuery | None  # None: the instruction names no object ("put it down")
+    person: bool  # the instruction is about the speaker ("look at me", "hand it to me")
+    intent_score: float
+
+
+class InstructionParser:
+    """parse(text) -> Instruction, or TaskError with the reason it cannot be served."""
+
+    def __init__(self, dialogue: Dialogue) -> None:
+        self.dialogue = dialogue
+
+    def learn(self, labels, colors=()) -> None:
+        """Object classes and colours perception reports become words the parser knows."""
+        self.dialogue.learn_objects(labels, colors)
+
+    def known_objects(self) -> list[str]:
+        vocabulary = {**self.dialogue.config.objects, **self.dialogue.extra_objects}
+        return sorted(set(vocabulary.values()))
+
+    def parse(self, text: str) -> Instruction:
+        if not isinstance(text, str):
+            raise TaskError("the instruction must be text")
+        text = " ".join(text.split())
+        if not text:
+            raise TaskError("the instruction is empty")
+        if len(text) > MAX_UTTERANCE_CHARS:
+            raise TaskError(f"instruction of {len(text)} characters is longer than {MAX_UTTERANCE_CHARS}")
+        intent, score = self.dialogue.classify(text)
+        if intent in NOT_SERVED:
+            raise TaskError(f"{NOT_SERVED[intent]} ({text!r})")
+        if intent not in SKILL_OF_INTENT:
+            what = "nothing I understand" if intent == "unknown" else f"{intent.replace('_', ' ')}, not a task"
+            raise TaskError(
+                f"{text!r} is {what}; I can: pick up, put down, hand over, point at, look at an object, wave"
+            )
+        skill = SKILL_OF_INTENT[intent]
+        slots = self.dialogue.slots(text)
+        query = None
+        if "object" in slots or "color" in slots:
+            query = ObjectQuery(slots.get("object"), slots.get("color"))
+        if skill in NEEDS_OBJECT and (query is None or query.label is None):
+            raise TaskError(f"which object? {text!r} names none I know (I know: {', '.join(self.known_objects())})")
+        mentions_me = bool(re.search(r"\b(me|myself|us)\b", text.lower()))
+        person = mentions_me and (skill == "hand_over" or (skill == "look" and query is None))
+        return Instruction(text, skill, query, person, score)
