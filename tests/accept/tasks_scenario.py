@@ -13,8 +13,9 @@ never from the skill's own report:
 - never fallen.
 
 Layouts (per seed): every object moves +-8 cm sideways and +-3 cm in depth from its place in
-LAYOUT and turns at random; LAYOUT puts the cups where the arms reach (the depth band in front of a
-shoulder that the crouched arm reaches: world x 0.34-0.40 m with the feet at x = 0).
+LAYOUT (2 cm apart at least) and turns at random; LAYOUT puts the cups where the arms reach (the
+depth band in front of a shoulder that the crouched arm reaches: world x 0.34-0.40 m with the feet
+at x = 0).
 """
 
 from __future__ import annotations
@@ -44,12 +45,16 @@ from tests.support.scenarios import fallen, wbc_stand
 LAYOUT = {
     "red_cup": (0.37, 0.22),
     "blue_cup": (0.37, -0.22),
-    "green_box": (0.40, -0.02),
-    "orange_ball": (0.42, 0.08),
-    "yellow_box": (0.62, 0.05),
-    "purple_ball": (0.60, -0.12),
+    "green_box": (0.42, 0.0),
+    "orange_ball": (0.56, 0.12),
+    "yellow_box": (0.64, -0.02),
+    "purple_ball": (0.55, -0.16),
 }
 JITTER_Y_M, JITTER_X_M = 0.08, 0.03
+# the radius of each object's footprint on the table (a box's half diagonal) [m]
+FOOTPRINT_M = {"red_cup": 0.038, "blue_cup": 0.038, "green_box": 0.043, "orange_ball": 0.034,
+               "yellow_box": 0.048, "purple_ball": 0.035}
+CLEARANCE_M = 0.02
 INSTRUCTIONS = pathlib.Path(__file__).parent / "data" / "task_instructions.yaml"
 WORLD_OBJECT = {  # (label, colour) as perception names them -> the world's body
     ("cup", "red"): "red_cup",
@@ -84,11 +89,22 @@ def load_instructions(path: pathlib.Path | str = INSTRUCTIONS) -> list[dict]:
 
 
 def place_objects(sim, seed: int) -> None:
+    """The seed's layout: each object jittered around LAYOUT and turned, none closer to another
+    than their footprints and CLEARANCE_M (overlapping objects were thrown over by the contact)."""
     rng = np.random.default_rng(seed)
     m, d = sim.model, sim.data
+    placed: list[tuple[np.ndarray, float]] = []
     for body, (x, y) in LAYOUT.items():
+        radius = FOOTPRINT_M[body]
+        for _ in range(100):
+            xy = np.array([x + rng.uniform(-JITTER_X_M, JITTER_X_M), y + rng.uniform(-JITTER_Y_M, JITTER_Y_M)])
+            if all(np.linalg.norm(xy - other) >= radius + r + CLEARANCE_M for other, r in placed):
+                break
+        else:
+            raise RuntimeError(f"seed {seed}: no room for {body} around {x, y}")
+        placed.append((xy, radius))
         adr = m.joint(body).qposadr[0]
-        d.qpos[adr : adr + 2] = (x + rng.uniform(-JITTER_X_M, JITTER_X_M), y + rng.uniform(-JITTER_Y_M, JITTER_Y_M))
+        d.qpos[adr : adr + 2] = xy
         yaw = rng.uniform(-math.pi, math.pi)
         d.qpos[adr + 3 : adr + 7] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
     mujoco.mj_forward(m, d)

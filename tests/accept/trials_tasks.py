@@ -1,7 +1,9 @@
 """Acceptance trial of the tasks (issue 18): instructions in held-out phrasings
-(tests/accept/data/task_instructions.yaml, or --instructions FILE) on seeds 2000-2019 (or --seeds),
-each on a fresh robot in the seed's layout (tests/accept/tasks_scenario.py), judged from simulator
-truth. Criteria (issue 18): pick >= 90 %, wave, point >= 95 %; never fallen; refusals within 2 s.
+(tests/accept/data/task_instructions.yaml, or --instructions FILE) on seeds 2000-2019 (or --seeds):
+every skill on every seed, its phrasings in turn, each on a fresh robot in the seed's layout
+(tests/accept/tasks_scenario.py), judged from simulator truth. Criteria (issue 18): pick >= 90 %,
+place >= 85 %, hand-over >= 80 %, wave, point, look >= 95 %; never fallen; every report matches
+what happened; refusals within 2 s.
 
 python -m tests.accept.run_accept tasks --seeds 2000-2019 --instructions my_phrasings.yaml
 """
@@ -22,7 +24,13 @@ REFUSALS = ["pick up the unicorn", "fly to the moon", "pick up the green cup"]  
 def tasks_trial() -> dict:
     seeds = OPTIONS.get("seeds") or SEEDS
     items = load_instructions(OPTIONS["instructions"]) if OPTIONS.get("instructions") else load_instructions()
-    runs = [run_task(seed, items[i % len(items)]) for i, seed in enumerate(seeds)]
+    by_skill: dict[str, list[dict]] = {}
+    for item in items:
+        by_skill.setdefault(item["skill"], []).append(item)
+    # every skill on every seed, its phrasings in turn
+    runs = [
+        run_task(seed, phrasings[i % len(phrasings)]) for i, seed in enumerate(seeds) for phrasings in by_skill.values()
+    ]
     figures: dict[str, Figure] = {}
     for skill in sorted({r.expected_skill for r in runs}):
         mine = [r for r in runs if r.expected_skill == skill]
@@ -40,6 +48,11 @@ def tasks_trial() -> dict:
     figures["reports_match_truth"] = Figure(f"{honest}/{len(runs)}", "", "all", honest == len(runs), note=lies)
     figures["fell"] = Figure(sum(r.fell for r in runs), "runs", "0", not any(r.fell for r in runs))
     figures["task_parse_ms_median"] = Figure(round(statistics.median(r.parse_ms for r in runs), 1), "ms")
+    picks = [r.duration_s for r in runs if r.expected_skill == "pick" and r.achieved]
+    if picks:
+        figures["task_pick_cycle_s_median"] = Figure(
+            round(statistics.median(picks), 1), "s", note="instruction to standing up holding it (robot time)"
+        )
     refused = [run_task(seeds[0], {"text": text, "skill": "refused"}) for text in REFUSALS]
     slow = [r for r in refused if r.success_reported or r.duration_s > 2.0 or r.fell]
     figures["refusals_within_2s"] = Figure(

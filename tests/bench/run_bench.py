@@ -282,6 +282,12 @@ def bench_safety() -> dict:
     }
 
 
+def bench_tasks() -> dict:
+    from tests.bench.tasks_bench import bench_tasks as run
+
+    return run()
+
+
 BENCHES = [
     bench_stack,
     bench_sim_rtf,
@@ -294,6 +300,7 @@ BENCHES = [
     bench_wbc,
     bench_safety,
     bench_hands,
+    bench_tasks,
 ]
 
 

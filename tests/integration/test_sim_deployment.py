@@ -131,6 +131,11 @@ def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
         cup_z0 = cup[-1].pose.position.z
         execute = ActionClient(probe.node, ExecuteInstruction, "vla/execute")
         assert execute.wait_for_server(timeout_sec=60.0), "vla/execute not served (the tasks node)"
+        refused = probe.on_executor(execute.send_goal_async, ExecuteInstruction.Goal(instruction="fly to the moon"))
+        probe.wait_for(refused.done, 30, "vla/execute to answer the goal")
+        answer = probe.on_executor(refused.result().get_result_async)
+        probe.wait_for(answer.done, 30, "the refusal")
+        assert not answer.result().result.success and "nothing I understand" in answer.result().result.message
         phases: list[str] = []
         sent = probe.on_executor(
             execute.send_goal_async, ExecuteInstruction.Goal(instruction="pick up the red cup"),

@@ -2,13 +2,18 @@
 words runs through forma_tasks' parser, skills and runner on the deployed nodes' cores
 (forma_tasks.lockstep: whole-body control, the hands, perception on rendered frames) and is judged
 from simulator truth (tests/accept/tasks_scenario.py). One pick and one wave on held-out seeds; an
-absent object fails within 2 s with what the robot sees. The statistics are `make accept` (tasks)."""
+absent object fails within 2 s with what the robot sees; a cancel mid-pick leaves it standing up
+straight. The statistics are `make accept` (tasks)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.accept.tasks_scenario import run_task
+from forma_tasks.lockstep import LockstepRobot
+from forma_tasks.runner import TaskRunner
+from forma_tasks.skills import drop_now
+from tests.accept.tasks_scenario import parser, place_objects, run_task
+from tests.support.scenarios import fallen, wbc_stand
 
 pytestmark = pytest.mark.system
 
@@ -32,3 +37,18 @@ def test_an_object_not_on_the_table_fails_within_2s_with_what_is_in_view():
     assert not r.success_reported and not r.fell
     assert r.message.startswith("no green cup in view (I see ") and "the red cup" in r.message
     assert r.duration_s < 2.0
+
+
+def test_cancel_stops_the_pick_and_leaves_the_robot_standing_up_straight():
+    sim, harness, wbc = wbc_stand(world="tabletop", pose="stand_balanced")
+    place_objects(sim, 2103)
+    robot = LockstepRobot(sim, harness, wbc)
+    harness.run(1.0)
+    phases: list[str] = []
+    outcome = TaskRunner(robot, parser()).run(
+        "pick up the blue cup", feedback=lambda phase, progress: phases.append(phase),
+        canceled=lambda: "moving in" in phases,
+    )
+    assert outcome.canceled and not outcome.success and outcome.message == "canceled"
+    assert phases[-1] == "recovering" and not fallen(sim)
+    assert drop_now(robot) < 0.02  # stood up again

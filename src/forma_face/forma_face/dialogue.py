@@ -40,6 +40,18 @@ class Response:
     slots: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
+def normalized_utterance(utterance) -> str:
+    """The utterance with its whitespace collapsed; FaceError if it is not text, empty or too long."""
+    if not isinstance(utterance, str):
+        raise FaceError("an utterance must be text")
+    text = " ".join(utterance.split())
+    if not text:
+        raise FaceError("the utterance is empty")
+    if len(text) > MAX_UTTERANCE_CHARS:
+        raise FaceError(f"utterance of {len(text)} characters is longer than {MAX_UTTERANCE_CHARS}")
+    return text
+
+
 @dataclasses.dataclass(frozen=True)
 class DialogueConfig:
     intents: tuple[Intent, ...]
@@ -159,13 +171,7 @@ class Dialogue:
         return found
 
     def respond(self, utterance: str) -> Response:
-        if not isinstance(utterance, str):
-            raise FaceError("an utterance must be text")
-        text = " ".join(utterance.split())
-        if not text:
-            raise FaceError("the utterance is empty")
-        if len(text) > MAX_UTTERANCE_CHARS:
-            raise FaceError(f"utterance of {len(text)} characters is longer than {MAX_UTTERANCE_CHARS}")
+        text = normalized_utterance(utterance)
         name, score = self.classify(text)
         if name == "unknown":
             return Response("unknown", score, self.config.fallback_reply, self.config.fallback_expression)

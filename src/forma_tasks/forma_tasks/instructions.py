@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from forma_face.dialogue import MAX_UTTERANCE_CHARS, Dialogue
+from forma_face.dialogue import Dialogue, normalized_utterance
+from forma_face.errors import FaceError
 from forma_tasks.errors import TaskError
 
 # intent (config/interaction/intents.yaml) -> skill
@@ -61,13 +62,10 @@ class InstructionParser:
         return sorted(set(vocabulary.values()))
 
     def parse(self, text: str) -> Instruction:
-        if not isinstance(text, str):
-            raise TaskError("the instruction must be text")
-        text = " ".join(text.split())
-        if not text:
-            raise TaskError("the instruction is empty")
-        if len(text) > MAX_UTTERANCE_CHARS:
-            raise TaskError(f"instruction of {len(text)} characters is longer than {MAX_UTTERANCE_CHARS}")
+        try:
+            text = normalized_utterance(text)
+        except FaceError as exc:
+            raise TaskError(f"instruction refused: {exc}") from None
         intent, score = self.dialogue.classify(text)
         if intent in NOT_SERVED:
             raise TaskError(f"{NOT_SERVED[intent]} ({text!r})")

@@ -23,6 +23,7 @@ import dataclasses
 import math
 import threading
 import time
+import traceback
 from collections.abc import Callable
 
 import numpy as np
@@ -101,23 +102,26 @@ class DdsRobot:
         self.node = node
         self.standing_pelvis_height_m = node.standing_pelvis_height_m
         self.state: RobotState | None = None
+        self.state_wall_s = -math.inf  # when the newest state arrived (monotonic wall clock)
 
     # --- inputs (the worker's thread only) ---------------------------------------------------------
     def _poll(self) -> None:
         msg = self.node.state_in.take_newest()
         if msg is not None:
             self.state = msg
+            self.state_wall_s = time.monotonic()
         for side, sub in self.node.events_in.items():
             for event in sub.take_all():
                 if event.data.startswith("object_lost"):
                     self.node.lost[side] = event.data.removeprefix("object_lost: ")
 
     def _state(self) -> RobotState:
+        """The newest robot state; TaskFailed when none came for perception_timeout_s (wall)."""
         self._poll()
         end = time.monotonic() + self.node.params.perception_timeout_s
-        while self.state is None:
+        while self.state is None or time.monotonic() - self.state_wall_s > self.node.params.perception_timeout_s:
             if time.monotonic() > end:
-                raise TaskFailed("no hardware/robot_state: is the hardware node running?")
+                raise TaskFailed("no hardware/robot_state for a while: is the hardware (or sim) node running?")
             time.sleep(POLL_S)
             self._poll()
         return self.state
@@ -389,8 +393,9 @@ class TasksNode(Node):
 
             outcome = self.runner.run(request.instruction, float(request.timeout_s), feedback,
                                       lambda: goal_handle.is_cancel_requested)
-        except (TaskError, RuntimeError) as exc:  # e.g. no hardware/robot_state
-            outcome = Outcome(False, str(exc), "", 0.0)
+        except Exception as exc:  # noqa: BLE001 - a bug must end the goal, not leave the node busy for ever
+            self.get_logger().error(f"vla/execute {request.instruction!r} failed: {traceback.format_exc()}")
+            outcome = Outcome(False, f"internal error: {exc!r}", "", 0.0)
         self.get_logger().info(f"vla/execute {request.instruction!r}: {outcome.message}")
         with self._lock:
             self.running = ""

@@ -27,6 +27,7 @@ POINT_DISTANCE_M = 0.42  # the palm this far from the shoulder, toward the objec
 PRE_GRASP_RAISE_M = 0.06  # the hand comes to the pre-grasp pose from this far above it
 SETTLE_S = 0.3  # the palm settles this long at the grasp pose before the fingers close
 PLACE_ABOVE_M = 0.04  # the held object comes over its place this high, then down
+PLACED_WITHIN_M = 0.08  # the placed object must be seen this close to where it was put
 PLACE_RELEASE_M = 0.008  # the palm opens this far above where it grasped (the object rests on the table)
 # where the head looks for an object not in the first frame: the table's left and right halves (level
 # frame); with the first frame the whole table top has been in view within 2 s
@@ -46,6 +47,7 @@ class Held:
 
     object: SeenObject
     approach: grasp_plan.Approach  # poses: level frame minus the soles' midpoint
+    feet: np.ndarray  # the soles' midpoint in the level frame when it was picked
 
 
 @dataclasses.dataclass
@@ -154,10 +156,18 @@ def gaze_error_rad(task: Task, point: np.ndarray) -> float:
 
 def look_settled(task: Task, point: np.ndarray, timeout_s: float = 3.0) -> float:
     """Turn the head to the point and wait until the camera's axis is on it (GAZE_TOLERANCE_RAD);
-    the angle still off, 0 when on it."""
-    task.robot.look_at(point)
-    if task.wait_until(lambda: gaze_error_rad(task, point) < GAZE_TOLERANCE_RAD, timeout_s):
-        return 0.0
+    the angle still off, 0 when on it. The head stops a few degrees short (the posture task pulls
+    it back): then the gaze is aimed past the point by what the axis misses, twice at most."""
+    point = np.asarray(point, float)
+    target = point
+    for _ in range(3):
+        task.robot.look_at(target)
+        if task.wait_until(lambda: gaze_error_rad(task, point) < GAZE_TOLERANCE_RAD, timeout_s / 3):
+            return 0.0
+        camera = task.robot.frame("head_camera_color_optical_frame")
+        axis = camera.rotation[:, 2]
+        closest = camera.translation + float((point - camera.translation) @ axis) * axis
+        target = target + (point - closest)
     return gaze_error_rad(task, point)
 
 
@@ -378,7 +388,8 @@ def pick(task: Task, instruction: Instruction) -> str:
     result = robot.hand(side, plan.grasp_type, plan.max_force_n, timeout_s=6.0)
     if not result.holding:
         raise TaskFailed(f"the grasp did not hold {obj.describe()}: {result.message}")
-    memory.held[side] = Held(obj, _shifted(plan, -feet(robot)))
+    feet_now = feet(robot)
+    memory.held[side] = Held(obj, _shifted(plan, -feet_now), feet_now)
     task.phase("lifting", 0.75)
     reach_or_fail(task, side, raised(plan.grasp, LIFT_M), "the lift", 0.03, max_speed_m_s=0.1, timeout_s=4.0)
     lost = robot.object_lost(side)
@@ -414,16 +425,35 @@ def place(task: Task, instruction: Instruction) -> str:
     reach_or_fail(task, side, raised(plan.grasp, PLACE_RELEASE_M), "the table", 0.02, tolerance_m=0.01,
                   max_speed_m_s=0.04, timeout_s=3.0)
     task.phase("letting go", 0.6)
-    robot.hand(side, "open", timeout_s=2.0)
+    # back to the grasp's pre-shape, not open: the opening thumb swung across the cup and knocked it over
+    robot.hand(side, held.approach.grasp_type, held.approach.max_force_n, preshape_only=True, timeout_s=2.0)
     memory.held.pop(side)
     task.wait(0.3)
     task.phase("backing off", 0.75)
     for pose in (*reversed(plan.path()[:-1]), plan.pre):
         reach_or_fail(task, side, pose, "the way back", 0.04, max_speed_m_s=0.08, timeout_s=4.0)
+    robot.hand(side, "open", timeout_s=2.0)
+    task.phase("checking", 0.85)
+    place = obj.position - held.feet + feet(robot)  # where it stood, in the level frame now
+    _check_placed(task, obj, place)
     task.phase("standing up", 0.9)
     stand_up(task)
     hands_to_rest(task, [side])
     return f"put {obj.describe()} down"
+
+
+def _check_placed(task: Task, obj: SeenObject, place: np.ndarray) -> None:
+    """Look: the object stands where it was put (its height as when it was picked up), or the
+    skill fails saying what the camera sees."""
+    look_settled(task, place, timeout_s=1.5)
+    seen = [o for o in task.robot.observe().matching(ObjectQuery(obj.label, obj.color))
+            if np.linalg.norm(o.position[:2] - place[:2]) < PLACED_WITHIN_M]
+    if not seen:
+        raise TaskFailed(f"{obj.describe()} is not where I put it down (within {PLACED_WITHIN_M * 100:.0f} cm)")
+    now = min(seen, key=lambda o: float(np.linalg.norm(o.position[:2] - place[:2])))
+    if now.size_m[2] < 0.85 * obj.size_m[2]:
+        raise TaskFailed(f"{obj.describe()} fell over: {now.size_m[2] * 100:.0f} cm tall now, "
+                         f"{obj.size_m[2] * 100:.0f} cm when I picked it up")
 
 
 def feet(robot: Robot) -> np.ndarray:
