@@ -55,6 +55,7 @@ JITTER_Y_M, JITTER_X_M = 0.08, 0.03
 FOOTPRINT_M = {"red_cup": 0.038, "blue_cup": 0.038, "green_box": 0.043, "orange_ball": 0.034,
                "yellow_box": 0.048, "purple_ball": 0.035}
 CLEARANCE_M = 0.02
+PERSON_JITTER_M = 0.15
 INSTRUCTIONS = pathlib.Path(__file__).parent / "data" / "task_instructions.yaml"
 WORLD_OBJECT = {  # (label, colour) as perception names them -> the world's body
     ("cup", "red"): "red_cup",
@@ -268,8 +269,9 @@ def run_task(seed: int, item: dict) -> TaskRun:
     person = item.get("person")
     sim, harness, wbc = wbc_stand(world=tabletop_with_person() if person else "tabletop", pose="stand_balanced")
     place_objects(sim, seed)
-    if person:
-        place_person(sim, tuple(person))
+    if person:  # where the instruction file puts the person, +-15 cm by seed
+        jitter = np.random.default_rng(seed + 7919).uniform(-PERSON_JITTER_M, PERSON_JITTER_M, 2)
+        place_person(sim, tuple(np.asarray(person, float) + jitter))
     harness.run(1.0)
     robot = LockstepRobot(sim, harness, wbc, seed=seed)
     texts = item["text"] if isinstance(item["text"], list) else [item["text"]]

@@ -57,6 +57,9 @@ class ObjectGrasp:
     approach_clearance_m: float = 0.0  # in along the fingers this far out of the palm, then across
     approach_m: float = 0.10  # the pre-grasp pose this far back along the fingers (the rig's)
     approach_height_m: float = 0.0  # ... and this far above: in over the object, then down beside it
+    # where the closing hand moves the object [m, grasp frame: x along the fingers, z out of the palm]:
+    # put down, the palm goes this much the other way so the object lands where it stood
+    seated_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
     lean: Lean = Lean()
 
 
@@ -65,8 +68,11 @@ OBJECT_GRASPS = {
     # the cup's wall is within a finger's thickness of the straight fingers' path: in along the
     # fingers at the grasp height they pushed it away (lockstep, perception's pose and the true
     # pose alike); in above its rim, down beside it and across onto it they do not
+    # closing, the hand moves the cup 1.3 cm toward the wrist and 0.5 cm out of the palm (lockstep,
+    # dev seeds 2000-2003, either hand)
     "cup": ObjectGrasp(
-        PLANS["cup"], shift_m=(0.0, 0.0, -0.03), approach_clearance_m=0.015, approach_height_m=0.06
+        PLANS["cup"], shift_m=(0.0, 0.0, -0.03), approach_clearance_m=0.015, approach_height_m=0.06,
+        seated_m=(-0.013, 0.0, 0.005),
     ),
     "box": ObjectGrasp(
         PLANS["box"],
@@ -92,6 +98,12 @@ class Approach:
     grasp_type: str
     max_force_n: float
     lean: Lean
+    seated_m: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(3))  # in the grasp frame
+
+    def put_down(self) -> pin.SE3:
+        """The palm's pose that sets the held object down where it stood (the grasp pose less
+        where the closing hand moved the object)."""
+        return pin.SE3(self.grasp.rotation, self.grasp.translation - self.grasp.rotation @ self.seated_m)
 
     def path(self) -> list[pin.SE3]:
         """over, beside, grasp without the repeats (the pre-grasp pose is reached first)."""
@@ -128,7 +140,10 @@ def approach(
     else:
         poses = _right_approach(spec, centre, yaw_rad, palm_to_hand, heading_rad)
         lean = spec.lean
-    return Approach(*poses, spec.rig.grasp_type, spec.rig.max_force_n, lean)
+    seated = np.array(spec.seated_m)
+    if side == "left":  # the left grasp frame is the right's mirror image: y flips
+        seated = MIRROR @ seated
+    return Approach(*poses, spec.rig.grasp_type, spec.rig.max_force_n, lean, seated)
 
 
 def _mirrored(pose: pin.SE3) -> pin.SE3:

@@ -106,6 +106,9 @@ class DdsRobot:
 
     # --- inputs (the worker's thread only) ---------------------------------------------------------
     def _poll(self) -> None:
+        if self.node.state_in is None:  # subscribed for this instruction only
+            self.node.state_in = DirectSubscription(self.node, RobotState, "hardware/robot_state", qos.NEWEST)
+            self.state = None
         msg = self.node.state_in.take_newest()
         if msg is not None:
             self.state = msg
@@ -283,7 +286,7 @@ class TasksNode(Node):
         self._for_executor: collections.deque[Callable[[], None]] = collections.deque()
         self._executor_wake = self.create_guard_condition(self._run_for_executor)
         self._goal_wake = GoalResult.waker(self)
-        self.state_in = DirectSubscription(self, RobotState, "hardware/robot_state", qos.NEWEST)
+        self.state_in: DirectSubscription | None = None  # only while an instruction runs (500 Hz: 0.05 core idle)
         self.objects_in = DirectSubscription(self, DetectedObjectArray, "perception/objects", qos.EVENTS)
         self.people_in = DirectSubscription(self, PersonArray, "perception/people", qos.EVENTS)
         self.events_in = {s: DirectSubscription(self, String, f"hands/{s}/events", qos.EVENTS) for s in SIDES}
@@ -397,6 +400,9 @@ class TasksNode(Node):
             self.get_logger().error(f"vla/execute {request.instruction!r} failed: {traceback.format_exc()}")
             outcome = Outcome(False, f"internal error: {exc!r}", "", 0.0)
         self.get_logger().info(f"vla/execute {request.instruction!r}: {outcome.message}")
+        if self.state_in is not None:
+            self.state_in.destroy()
+            self.state_in = None
         with self._lock:
             self.running = ""
         done.finish(outcome)

@@ -27,7 +27,7 @@ POINT_DISTANCE_M = 0.42  # the palm this far from the shoulder, toward the objec
 PRE_GRASP_RAISE_M = 0.06  # the hand comes to the pre-grasp pose from this far above it
 SETTLE_S = 0.3  # the palm settles this long at the grasp pose before the fingers close
 PLACE_ABOVE_M = 0.04  # the held object comes over its place this high, then down
-PLACED_WITHIN_M = 0.08  # the placed object must be seen this close to where it was put
+PLACED_WITHIN_M = 0.03  # the placed object must be seen this close to where it stood
 PLACE_RELEASE_M = 0.008  # the palm opens this far above where it grasped (the object rests on the table)
 # where the head looks for an object not in the first frame: the table's left and right halves (level
 # frame); with the first frame the whole table top has been in view within 2 s
@@ -420,9 +420,10 @@ def place(task: Task, instruction: Instruction) -> str:
     lean(task, held.approach.lean.drop_m, held.approach.lean.pitch_rad, held.approach.lean.roll_rad)
     plan = _shifted(held.approach, feet(robot))  # the pick's poses in the level frame now
     task.phase("placing", 0.4)
-    reach_or_fail(task, side, raised(plan.grasp, PLACE_ABOVE_M), "the place", 0.03, max_speed_m_s=0.15,
+    put_down = plan.put_down()
+    reach_or_fail(task, side, raised(put_down, PLACE_ABOVE_M), "the place", 0.03, max_speed_m_s=0.15,
                   timeout_s=5.0)
-    reach_or_fail(task, side, raised(plan.grasp, PLACE_RELEASE_M), "the table", 0.02, tolerance_m=0.01,
+    reach_or_fail(task, side, raised(put_down, PLACE_RELEASE_M), "the table", 0.02, tolerance_m=0.01,
                   max_speed_m_s=0.04, timeout_s=3.0)
     task.phase("letting go", 0.6)
     # back to the grasp's pre-shape, not open: the opening thumb swung across the cup and knocked it over
@@ -449,7 +450,7 @@ def _check_placed(task: Task, obj: SeenObject, place: np.ndarray) -> None:
     seen = [o for o in task.robot.observe().matching(ObjectQuery(obj.label, obj.color))
             if np.linalg.norm(o.position[:2] - place[:2]) < PLACED_WITHIN_M]
     if not seen:
-        raise TaskFailed(f"{obj.describe()} is not where I put it down (within {PLACED_WITHIN_M * 100:.0f} cm)")
+        raise TaskFailed(f"{obj.describe()} is not where it stood (within {PLACED_WITHIN_M * 100:.0f} cm)")
     now = min(seen, key=lambda o: float(np.linalg.norm(o.position[:2] - place[:2])))
     if now.size_m[2] < 0.85 * obj.size_m[2]:
         raise TaskFailed(f"{obj.describe()} fell over: {now.size_m[2] * 100:.0f} cm tall now, "
