@@ -197,7 +197,7 @@ class Controls:
             return False
         if not self.vla.server_is_ready():
             self.task_status.content = instruction_markdown(
-                text, "no policy executor serves vla/execute (is the VLA node running?)"
+                text, "nothing serves vla/execute (is the tasks node running? it is in the sim deployment)"
             )
             return False
         self.task_status.content = instruction_markdown(text, "sent, waiting for the executor to accept")

@@ -20,7 +20,10 @@ from forma_tasks.scene import Scene, SeenObject
 
 SIDES = ("left", "right")
 LIFT_M = 0.10  # a picked object is lifted this far off the table
-MAX_REACH_M = 0.70  # an object further than this (horizontally) from the shoulder is out of reach
+# an object further than this (horizontally) from the standing shoulder is out of reach: cups at
+# 0.30-0.37 m and boxes at 0.46-0.48 m were picked; balls at 0.54-0.57 m were not (the crouched arm
+# fell 5 cm short, and once the robot tipped over sideways reaching for one: lockstep, seeds 2400-2405)
+MAX_REACH_M = 0.50
 WAVE_AMPLITUDE_M = 0.08  # the palm swings this far either side
 WAVE_SWINGS = 5  # half-oscillations
 POINT_DISTANCE_M = 0.42  # the palm this far from the shoulder, toward the object
