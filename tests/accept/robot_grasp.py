@@ -224,16 +224,6 @@ def _low_nominal(controller, posture: LowPosture) -> np.ndarray:
     return np.clip(nominal, controller.m.lower, controller.m.upper)
 
 
-def _pelvis_above_soles(controller, joints: np.ndarray) -> float:
-    """Pelvis height above the soles with these body joints and the pelvis level [m]."""
-    m = controller.m
-    q = pin.neutral(m.model)
-    q[m.q_index] = joints
-    data = m.model.createData()
-    pin.framesForwardKinematics(m.model, data, q)
-    return float(-data.oMf[m.frame["right_sole"]].translation[2])
-
-
 def run_robot_grasp(
     seed: int = 0,
     obj: str = "orange_ball",
@@ -315,7 +305,8 @@ def run_robot_grasp(
         mujoco.mj_forward(m, d)
     # --- go down, the hand to its pre-grasp pose ----------------------------------------------
     nominal0, nominal1 = wbc.nominal.copy(), _low_nominal(wbc, posture)
-    height0, drop = wbc.pelvis_height, _pelvis_above_soles(wbc, nominal1) - _pelvis_above_soles(wbc, nominal0)
+    above_soles = wbc.body_posture.pelvis_above_soles
+    height0, drop = wbc.pelvis_height, above_soles(nominal1) - above_soles(nominal0)
     torso0 = wbc.reference_pose("torso")
     pelvis_to_torso = torso0.translation[2] - wbc.reference_pose("base_link").translation[2]
     pitch = posture.waist_pitch_rad + posture.chest_pitch_rad

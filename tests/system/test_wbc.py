@@ -152,3 +152,27 @@ def test_the_handover_ends_on_hardware_without_torque_sensing():
     assert not controller.handing_over
     harness.run(1.0)
     assert not fallen(sim)
+
+
+def test_a_torso_target_lowers_and_leans_the_body_and_release_stands_it_up_again():
+    """wbc/targets/torso as the tasks send it (pelvis 14 cm down, torso pitched 0.47 rad): the body
+    gets there at the torso speed limits without falling, the free hands ride with the torso, and
+    releasing it (None) brings the robot back to standing."""
+    sim, harness, controller = wbc_stand()
+    harness.run(0.5)
+    height0 = controller.pelvis_height - controller.s.crouch_m
+    torso0 = controller.measured_pose("torso")
+    hand_in_torso = torso0.actInv(controller.measured_pose("left_hand"))
+    controller.set_torso_goal(pin.utils.rpyToMatrix(0.0, 0.47, 0.0) @ controller.torso_rotation, height0 - 0.14)
+    harness.run(6.0)
+    base = controller.measured_pose("base_link")
+    torso = controller.measured_pose("torso")
+    assert height0 - base.translation[2] == pytest.approx(0.14, abs=0.015) and not fallen(sim)
+    pitch = pin.rpy.matrixToRpy(torso.rotation)[1] - pin.rpy.matrixToRpy(torso0.rotation)[1]
+    assert pitch == pytest.approx(0.47, abs=0.06)
+    riding = torso.actInv(controller.measured_pose("left_hand"))
+    assert np.linalg.norm(riding.translation - hand_in_torso.translation) < 0.03  # the free hand came along
+    controller.set_torso_goal(None)
+    harness.run(6.0)
+    assert controller.torso_goal is None and not fallen(sim)
+    assert controller.measured_pose("base_link").translation[2] == pytest.approx(height0, abs=0.015)

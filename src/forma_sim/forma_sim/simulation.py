@@ -300,15 +300,19 @@ class Simulation:
     def object_poses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Ground-truth poses of the world's loose objects (bodies on a free joint other than the
         robot's root) [m], (w, x, y, z) in the world frame. For tests and acceptance trials only."""
-        m, d = self.model, self.data
-        out = {}
-        for j in range(m.njnt):
-            root = self.floating and m.jnt_qposadr[j] == self.base_qpos_adr
-            if m.jnt_type[j] != mujoco.mjtJoint.mjJNT_FREE or root:
-                continue
-            body = int(m.jnt_bodyid[j])
-            out[m.body(body).name] = (d.xpos[body].copy(), d.xquat[body].copy())
-        return out
+        d = self.data
+        return {name: (d.xpos[body].copy(), d.xquat[body].copy()) for name, body in self._loose_bodies()}
+
+    def _loose_bodies(self) -> list[tuple[str, int]]:
+        if not hasattr(self, "_loose"):  # the model's bodies never change: found once
+            m = self.model
+            self._loose = [
+                (m.body(int(m.jnt_bodyid[j])).name, int(m.jnt_bodyid[j]))
+                for j in range(m.njnt)
+                if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE
+                and not (self.floating and m.jnt_qposadr[j] == self.base_qpos_adr)
+            ]
+        return self._loose
 
     def stop_states(self) -> dict[str, StopState]:
         return {g: st.state for g, st in self.contract.latch.groups.items()}

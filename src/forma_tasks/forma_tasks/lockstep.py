@@ -19,12 +19,20 @@ from forma_control.wbc.io import TorsoLimits, gaze_goal, torso_goal
 from forma_control.wbc.model import HANDS
 from forma_control.wbc.reach import ReachabilityChecker, ReachProgress, pose_error
 from forma_description.frames import RobotFrames
-from forma_description.poses import named_pose
 from forma_hands.grasp import GraspConfig, GraspController, GraspGoal
 from forma_hands.hand_joints import LOCAL_JOINTS, HandJoints
 from forma_hands.taxonomy import grasp_types
 from forma_hardware import JointCommand, StopState
-from forma_tasks.robot import CANCELED, REACHED, TIMEOUT, UNREACHABLE, HandResult, ReachResult, level_from_base
+from forma_tasks.robot import (
+    CANCELED,
+    REACHED,
+    TIMEOUT,
+    UNREACHABLE,
+    HandResult,
+    ReachResult,
+    level_from_base,
+    standing_pelvis_height,
+)
 from forma_tasks.scene import Scene, SeenObject, SeenPerson
 
 HAND_HZ = 100.0
@@ -59,7 +67,7 @@ class LockstepRobot:
         self.sim, self.harness, self.wbc = sim, harness, controller
         self.frames = RobotFrames(sim.robot.urdf_xml)
         self.names = list(sim.robot.joint_names)
-        self.standing_pelvis_height_m = self._standing_height(stand_pose)
+        self.standing_pelvis_height_m = standing_pelvis_height(self.frames, sim.robot, stand_pose)
         self.checker = ReachabilityChecker(controller.m)
         self.reaches: dict[str, LockstepReach] = {}
         self.camera = RgbdCamera(sim.model, "head_camera", *CAMERA_SIZE)
@@ -82,11 +90,6 @@ class LockstepRobot:
             # the hands' groups latched HOLD while nothing commanded them (their 0.25 s watchdog): the
             # safety supervisor resets them once the hands node commands, as here
             harness.activate()
-
-    def _standing_height(self, pose: str) -> float:
-        self.frames.update(self.names, named_pose(pose, self.sim.robot))
-        soles = [self.frames.transform("base_link", f"{side}_sole")[2, 3] for side in ("left", "right")]
-        return -0.5 * float(sum(soles))
 
     # --- the Robot calls ---------------------------------------------------------------------------
     def now(self) -> float:

@@ -40,7 +40,7 @@ from forma_common.node import GoalResult, declare_params, run_node
 from forma_common.params import param
 from forma_description import RobotModel
 from forma_description.frames import RobotFrames
-from forma_description.poses import available_poses, named_pose
+from forma_description.poses import available_poses
 from forma_interfaces.action import ExecuteInstruction, Grasp, Reach
 from forma_interfaces.msg import DetectedObjectArray, PersonArray, RobotState, SafetyState
 from forma_tasks.errors import TaskError, TaskFailed
@@ -53,6 +53,7 @@ from forma_tasks.robot import (
     HandResult,
     ReachResult,
     level_from_base,
+    standing_pelvis_height,
 )
 from forma_tasks.runner import Outcome, TaskRunner
 from forma_tasks.scene import Scene, SeenObject, SeenPerson
@@ -309,12 +310,10 @@ class TasksNode(Node):
         try:
             robot = RobotModel.from_urdf(msg.data)
             frames = RobotFrames(msg.data)
-            frames.update(list(robot.joint_names), named_pose(self.params.stand_pose, robot))
+            self.standing_pelvis_height_m = standing_pelvis_height(frames, robot, self.params.stand_pose)
         except (ValueError, KeyError) as exc:
             self.get_logger().error(f"robot_description refused: {exc}")
             return
-        soles = [frames.transform("base_link", f"{side}_sole")[2, 3] for side in SIDES]
-        self.standing_pelvis_height_m = -0.5 * float(sum(soles))
         self.robot.standing_pelvis_height_m = self.standing_pelvis_height_m
         self.prefix = robot.prefix
         self.base_frame = f"{robot.prefix}base_link"

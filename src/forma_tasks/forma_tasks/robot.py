@@ -99,6 +99,15 @@ class Robot(Protocol):
         """What the robot says while it works."""
 
 
+def standing_pelvis_height(frames, robot_model, pose: str) -> float:
+    """The pelvis above the soles [m] in a named pose (forma_description RobotFrames and RobotModel)."""
+    from forma_description.poses import named_pose
+
+    frames.update(list(robot_model.joint_names), named_pose(pose, robot_model))
+    soles = [frames.transform("base_link", f"{side}_sole")[2, 3] for side in ("left", "right")]
+    return -0.5 * float(sum(soles))
+
+
 def pelvis_height(robot: Robot) -> float:
     """The measured pelvis height above the soles [m] (the level frame's origin is the pelvis)."""
     return -0.5 * float(robot.frame("left_sole").translation[2] + robot.frame("right_sole").translation[2])

@@ -4,6 +4,7 @@ robot standing, holding what it holds. Pure (the node and the lockstep harness g
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 from forma_tasks.errors import TaskCanceled, TaskError, TaskFailed
@@ -42,6 +43,8 @@ class TaskRunner:
         canceled: Callable[[], bool] = lambda: False,
     ) -> Outcome:
         start = self.robot.now()
+        if not (math.isfinite(timeout_s) and timeout_s >= 0.0):
+            return Outcome(False, f"timeout_s {timeout_s} must be a finite number >= 0 (0 = the default)", "", 0.0)
         try:
             instruction = self.parser.parse(text)
         except TaskError as exc:

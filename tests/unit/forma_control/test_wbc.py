@@ -146,3 +146,21 @@ def test_leg_odometry_matches_simulator_truth_while_standing(controller):
 def test_bad_settings_are_refused_naming_the_field(field, value):
     with pytest.raises(ControlConfigError, match=field):
         WbcSettings(**{field: value})
+
+
+def test_the_body_posture_bends_the_legs_for_a_pelvis_drop_and_turns_the_spine(controller):
+    """BodyPosture: the nominal pose for a drop lowers the pelvis over level feet by that much
+    (forward kinematics), and a torso pitch goes to the spine, not the hips."""
+    posture = controller.body_posture
+    standing = posture.standing
+    drop = 0.12
+    nominal = posture.nominal(drop, pin.utils.rpyToMatrix(0.0, 0.4, 0.0))
+    lowered = posture.pelvis_above_soles(standing) - posture.pelvis_above_soles(nominal)
+    assert lowered == pytest.approx(drop, abs=0.005)
+    names = [n.removeprefix(controller.m.robot.prefix) for n in controller.m.joint_names]
+    spine = sum(nominal[names.index(j)] - standing[names.index(j)] for j in ("waist_pitch", "chest_pitch"))
+    assert spine == pytest.approx(0.4)
+    knee = names.index("left_knee")
+    assert nominal[knee] > standing[knee] + 0.2  # the legs bend
+    np.testing.assert_array_equal(posture.nominal(0.0, np.eye(3)), standing)  # nothing asked: standing
+    np.testing.assert_array_equal(posture.nominal(-0.05, np.eye(3)), standing)  # a raise bends nothing

@@ -185,11 +185,14 @@ def test_reach_goal_defaults_and_unstamped_target_means_now():
     r = reach_request(goal(), now_s=12.0, defaults=ReachDefaults())
     assert r.side == "right" and r.target.stamp_s == 12.0
     assert r.position_tolerance_m == 0.02 and r.orientation_tolerance_rad == pytest.approx(math.radians(5))
-    assert r.timeout_s == 4.0
+    assert r.timeout_s == 4.0 and r.max_speed_m_s is None  # 0: the controller's hand_speed_limit_m_s
     r = reach_request(
-        goal(position_tolerance_m=0.05, timeout_s=2.0, target=pose_stamped(t=11.9)), 12.0, ReachDefaults()
+        goal(position_tolerance_m=0.05, timeout_s=2.0, max_speed_m_s=0.05, target=pose_stamped(t=11.9)),
+        12.0,
+        ReachDefaults(),
     )
     assert r.position_tolerance_m == pytest.approx(0.05) and r.timeout_s == 2.0 and r.target.stamp_s == 11.9
+    assert r.max_speed_m_s == pytest.approx(0.05)
 
 
 @pytest.mark.parametrize(
@@ -199,6 +202,9 @@ def test_reach_goal_defaults_and_unstamped_target_means_now():
         ({"position_tolerance_m": -0.01}, "position_tolerance_m -0.01"),
         ({"orientation_tolerance_rad": math.nan}, "orientation_tolerance_rad nan"),
         ({"timeout_s": 100.0}, "timeout_s 100.0 exceeds 60.0 s"),
+        ({"max_speed_m_s": math.nan}, "max_speed_m_s nan"),
+        ({"max_speed_m_s": -0.1}, "max_speed_m_s -0.1"),
+        ({"max_speed_m_s": math.inf}, "max_speed_m_s inf"),
     ],
 )
 def test_bad_reach_goals_are_refused_with_the_field(kw, reason):

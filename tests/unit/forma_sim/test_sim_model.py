@@ -124,3 +124,17 @@ def test_restart_puts_the_world_and_the_robot_back_and_powers_the_hardware_on():
     assert set(sim.stop_states().values()) == {StopState.HOLD}
     sim.run(1.0)  # held as at power-on: it stands there
     assert abs(sim.base_pose()[0][2] - start_base[2]) < 0.02
+
+
+def test_the_robot_stands_with_its_feet_centred_on_the_spawn_point_and_objects_have_ground_truth():
+    """Every stand pose puts the soles' midpoint at the spawn point (the worlds place the table
+    from there); object_poses gives the loose objects' truth, never the robot's root."""
+    for pose in ("stand", "stand_balanced"):
+        sim = build_simulation(world="tabletop", pose=pose)
+        soles = np.array([sim.data.site_xpos[i] for i in sim.sole_sites.values()])
+        np.testing.assert_allclose(soles[:, :2].mean(axis=0), (0.0, 0.0), atol=1e-9)
+    objects = sim.object_poses()
+    assert sorted(objects) == ["blue_cup", "green_box", "orange_ball", "purple_ball", "red_cup", "yellow_box"]
+    position, quat = objects["red_cup"]
+    np.testing.assert_allclose(position, sim.data.body("red_cup").xpos)
+    assert quat.shape == (4,)

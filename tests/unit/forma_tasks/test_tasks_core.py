@@ -153,3 +153,9 @@ class _IdleRobot:
 def test_a_refused_instruction_moves_nothing(parser):
     outcome = TaskRunner(_IdleRobot(), parser).run("fly to the moon")
     assert not outcome.success and outcome.skill == "" and "nothing I understand" in outcome.message
+
+
+@pytest.mark.parametrize("timeout_s", [math.nan, math.inf, -1.0])
+def test_a_bad_timeout_is_refused_and_moves_nothing(parser, timeout_s):
+    outcome = TaskRunner(_IdleRobot(), parser).run("wave", timeout_s=timeout_s)
+    assert not outcome.success and f"timeout_s {timeout_s} must be a finite number >= 0" in outcome.message

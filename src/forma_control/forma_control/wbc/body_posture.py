@@ -30,12 +30,13 @@ class BodyPosture:
                               for n in names])
         self.index = {n: i for i, n in enumerate(names)}
         bends = np.linspace(0.0, MAX_BEND_RAD, 19)
-        height0 = self._pelvis_above_soles(self.standing)
+        height0 = self.pelvis_above_soles(self.standing)
         # pelvis drop [m] for each bend [rad]: grows monotonically over this range
-        self.drops = np.array([height0 - self._pelvis_above_soles(self.standing + b * self.bend) for b in bends])
+        self.drops = np.array([height0 - self.pelvis_above_soles(self.standing + b * self.bend) for b in bends])
         self.bends = bends
 
-    def _pelvis_above_soles(self, joints: np.ndarray) -> float:
+    def pelvis_above_soles(self, joints: np.ndarray) -> float:
+        """The pelvis height above the soles [m] for these body joints, the pelvis level."""
         q = pin.neutral(self.m.model)
         q[self.m.q_index] = np.clip(joints, self.m.lower, self.m.upper)
         data = self.m.model.createData()
