@@ -3,7 +3,8 @@
 goal with a NaN force, one of an unknown grasp type and one for the other hand end at once with
 INVALID_GOAL and the reason; after opening and moving the stand (sim/stand_target) where there is
 nothing, the grasp ends in failure, never success; an e-stop ends a running grasp with
-HARDWARE_NOT_ACTIVE and stops the hand's commands until a reset.
+HARDWARE_NOT_ACTIVE and stops the hand's commands until a reset. Holding still, the hand's command
+goes out at the keepalive rate, not every tick.
 
 The sim runs in sim time (slower than real time on this machine is fine); the hands node uses sim
 time. Waits are for conditions with generous wall-clock bounds; what is asserted is the action's
@@ -113,6 +114,19 @@ def rig_with_ball(tmp_path_factory, module_domain_id):
         yield Rig(probe, BALL_M, tmp / "logs")
     assert launched.exit_code == 0
     assert launched.leftovers() == []
+
+
+def test_a_hand_holding_still_sends_its_command_at_the_keepalive_rate(rig_with_ball):
+    """Idle, the same command goes out every keepalive_s (0.05 s of robot time), far inside the
+    hardware's 0.25 s hand watchdog, instead of every 10 ms tick."""
+    probe = rig_with_ball.probe
+    start = rig_with_ball.sim_time_s()
+    probe.wait_for(lambda: rig_with_ball.sim_time_s() > start + 1.5, 120, "1.5 s of robot time")
+    with probe.lock:
+        stamps = sorted(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in rig_with_ball.commands)
+    window = [t for t in stamps if start + 0.25 <= t <= start + 1.25]
+    assert 12 <= len(window) <= 30, f"{len(window)} commands in 1 s of robot time (keepalive 0.05 s)"
+    assert max(b - a for a, b in zip(window[:-1], window[1:], strict=True)) < 0.15  # the watchdog is 0.25 s
 
 
 @pytest.mark.parametrize(

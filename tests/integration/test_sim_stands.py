@@ -6,6 +6,7 @@ and simulator truth agrees (the pelvis stays at its height and upright; the IMU 
 from __future__ import annotations
 
 import math
+import os
 import pathlib
 
 import pytest
@@ -40,6 +41,11 @@ def test_the_default_deployment_stands_a_minute_with_the_console_open(tmp_path, 
         truth = probe.collect(PoseStamped, "sim/base_pose_ground_truth", depth=50, keep=4000)
         imu = probe.collect(Imu, "imu/data", depth=50, keep=8000)
         probe.wait_for(lambda: truth, 30, "the simulator's ground-truth pose")
+        policies = {}
+        for process in deployment.process_tree():
+            cmdline = process.cmdline()
+            if "--process" in cmdline:
+                policies[cmdline[cmdline.index("--process") + 1]] = os.sched_getscheduler(process.pid)
         start, modes_seen = stamp_s(truth[-1]), len(safety)
         height0 = truth[-1].pose.position.z
         probe.wait_for(lambda: stamp_s(truth[-1]) >= start + STAND_S, STAND_S * 6, f"{STAND_S:.0f} s of robot time")
@@ -53,6 +59,9 @@ def test_the_default_deployment_stands_a_minute_with_the_console_open(tmp_path, 
                 m for m in hardware if stamp_s(m) >= start and any(s != HardwareState.ACTIVE for s in m.stop_states)
             ]
 
+        if os.geteuid() == 0:  # the loop's processes SCHED_FIFO (the privilege is there), the rest normal
+            realtime = {name for name, policy in policies.items() if policy == os.SCHED_FIFO}
+            assert realtime == {"sim", "control"}, policies
         assert not changes, f"the supervisor left ACTIVE while the robot stood: {changes}"
         assert not holds, f"the hardware held or damped: {holds[0].reasons}"
         assert active, f"whole-body control stopped: {wbc[-1].inactive_reason}"

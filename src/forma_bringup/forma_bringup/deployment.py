@@ -21,6 +21,8 @@ Schema (all keys but `name` and `hosts` optional):
             respawn_delay_s: 1.0
             required: true           # when it exits (and does not respawn) stop everything
             nice: 0                  # 0..19: lower CPU priority (the console and face yield to control)
+            realtime_priority: 0     # 1..98: SCHED_FIFO for a control loop's process (needs the
+                                     # privilege, else it runs at normal priority); 0: normal
             env: {VAR: value}
             nodes:
               - node: sim            # a registered node (entry point group forma.nodes)
@@ -40,6 +42,7 @@ from collections.abc import Callable, Mapping
 import yaml
 
 from forma_bringup.errors import DeploymentError
+from forma_common.scheduling import MAX_PRIORITY
 
 EXECUTORS = ("single", "multi", "events")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -66,6 +69,7 @@ class ProcessSpec:
     required: bool = True
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     nice: int = 0
+    realtime_priority: int = 0  # 0: normal scheduling; 1..98: SCHED_FIFO (forma_common.scheduling)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,7 +231,8 @@ def parse_deployment(
             pm = r.mapping(
                 proc_raw,
                 pf,
-                {"name", "executor", "respawn", "respawn_delay_s", "required", "nice", "env", "nodes"},
+                {"name", "executor", "respawn", "respawn_delay_s", "required", "nice", "realtime_priority", "env"}
+                | {"nodes"},
                 required={"name", "nodes"},
             )
             pname = r.name(pm["name"], f"{pf}.name")
@@ -245,6 +250,11 @@ def parse_deployment(
             nice = r.typed(pm.get("nice", 0), f"{pf}.nice", int, "an integer 0..19")
             if not 0 <= nice <= 19:
                 r.fail(f"{pf}.nice", f"{nice} outside 0..19 (raising priority needs privileges; lower the others)")
+            rt = r.typed(pm.get("realtime_priority", 0), f"{pf}.realtime_priority", int, f"0..{MAX_PRIORITY}")
+            if not 0 <= rt <= MAX_PRIORITY:
+                r.fail(f"{pf}.realtime_priority", f"{rt} outside 0..{MAX_PRIORITY} (0: normal scheduling)")
+            if rt and nice:
+                r.fail(f"{pf}.realtime_priority", "a real-time process has no nice value: set one of the two")
             nodes_raw = r.typed(pm["nodes"], f"{pf}.nodes", list, "a list of nodes")
             if not nodes_raw:
                 r.fail(f"{pf}.nodes", "at least one node is needed")
@@ -281,6 +291,7 @@ def parse_deployment(
                     required,
                     {**env, **r.str_map(pm.get("env"), f"{pf}.env")},
                     nice,
+                    rt,
                 )
             )
         hosts[str(host)] = tuple(procs)

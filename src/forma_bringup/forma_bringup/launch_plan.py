@@ -35,6 +35,7 @@ class ProcessLaunch:
     respawn_delay_s: float
     required: bool
     nice: int = 0  # 0..19
+    realtime_priority: int = 0  # 0: normal scheduling (the process host applies it: --realtime-priority)
 
     def argv(self) -> list[str]:
         return [self.executable, *self.arguments, "--ros-args", *self.ros_arguments]
@@ -75,6 +76,8 @@ def plan_process(deployment: Deployment, process: ProcessSpec, params_dir: str |
     """The launch of one process; its params file goes to params_dir/<process>.params.yaml."""
     params_file = str(pathlib.Path(params_dir) / f"{process.name}.params.yaml")
     arguments = ["--process", process.name, "--executor", process.executor]
+    if process.realtime_priority:
+        arguments += ["--realtime-priority", str(process.realtime_priority)]
     ros_arguments = ["--params-file", params_file]
     parameters = {}
     for node in process.nodes:
@@ -96,6 +99,7 @@ def plan_process(deployment: Deployment, process: ProcessSpec, params_dir: str |
         respawn_delay_s=process.respawn_delay_s,
         required=process.required,
         nice=process.nice,
+        realtime_priority=process.realtime_priority,
     )
 
 

@@ -3,6 +3,10 @@ component composition, DESIGN §6).
 
     forma_process --process sim --node sim:sim --node stand:stand --ros-args --params-file f.yaml
 
+--realtime-priority N puts the process on SCHED_FIFO N before anything starts, so every thread
+(the nodes' loop threads, DDS's receive threads) inherits it (forma_common.scheduling); without
+the privilege it runs at normal priority and logs how to allow it.
+
 SIGINT/SIGTERM shut the nodes down cleanly: the host handles the signals itself (rclpy's handlers
 are off) so that every node's destroy_node runs, and its threads stop, before the ROS context
 goes away; otherwise a node's own thread could still publish into a dead context. A node
@@ -21,6 +25,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, Si
 from rclpy.signals import SignalHandlerOptions
 
 from forma_bringup.registry import load_node_class
+from forma_common.scheduling import MAX_PRIORITY, enter_realtime
 
 EXIT_FAILURE = 1
 EXECUTORS = ("events", "single", "multi")
@@ -43,6 +48,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--process", default="forma", help="process name, for logs")
     parser.add_argument("--executor", choices=EXECUTORS, default="single")
     parser.add_argument(
+        "--realtime-priority",
+        type=int,
+        default=0,
+        choices=range(MAX_PRIORITY + 1),
+        metavar=f"0..{MAX_PRIORITY}",
+        help="SCHED_FIFO priority for every thread of the process (0: normal scheduling)",
+    )
+    parser.add_argument(
         "--node",
         action="append",
         required=True,
@@ -55,11 +68,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    realtime_problem = enter_realtime(args.realtime_priority) if args.realtime_priority else ""
     rclpy.init(args=[sys.argv[0], *argv], signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     logger = rclpy.logging.get_logger(args.process)
+    if realtime_problem:
+        logger.warning(f"process {args.process} runs at normal priority: {realtime_problem}")
+    elif args.realtime_priority:
+        logger.info(f"process {args.process}: SCHED_FIFO priority {args.realtime_priority}")
     executor = make_executor(args.executor)
     nodes = []
     code = 0

@@ -61,6 +61,8 @@ class _Hand:
         self.done: GoalResult | None = None
         self.last_feedback_s = -math.inf
         self.latched = "no hardware/state yet"  # why the hand must not command ("" = it may)
+        self.sent: list[float] | None = None  # the last command's positions (None: send the next at once)
+        self.sent_s = -math.inf  # when it went out [s, the node's clock]
 
     @property
     def group(self) -> str:
@@ -76,6 +78,14 @@ class HandsParams:
         100.0, "command rate per hand (the hardware watchdog per hand is 0.25 s)", unit="Hz", low=10.0, high=500.0
     )
     feedback_rate_hz: float = param(10.0, "Grasp action feedback rate", unit="Hz", low=0.1, high=100.0)
+    keepalive_s: float = param(
+        0.05,
+        "an unchanged command is sent again this often (the hardware's hand watchdog is 0.25 s); a changed one at "
+        "the next tick",
+        unit="s",
+        low=0.0,
+        high=0.2,
+    )
 
 
 class HandsNode(Node):
@@ -92,6 +102,7 @@ class HandsNode(Node):
             raise HandsError(f"parameter sides={sides}: a non-empty list of distinct hands from {', '.join(SIDES)}")
         self.rate_hz = p.rate_hz
         self.feedback_period_s = 1.0 / p.feedback_rate_hz
+        self.keepalive_s = p.keepalive_s
         self.hands = {s: _Hand(s) for s in sides}
         self.positions: dict[str, float] = {}
         self.efforts: dict[str, float] = {}
@@ -181,6 +192,8 @@ class HandsNode(Node):
             elif not latched and h.latched:
                 self.get_logger().info(f"{h.side} hand: {h.group} active; holding the measured pose")
             h.latched = latched
+            if latched:
+                h.sent = None  # after the reset, the first command goes out at once
 
     def _on_touch(self, side: str, msg: FingertipTouch) -> None:
         if list(msg.fingers) != list(FINGERS) or len(msg.force_n) != len(FINGERS):
@@ -304,14 +317,20 @@ class HandsNode(Node):
                 if h.ctrl.outcome is not None and h.ctrl.phase in (Phase.HOLD, Phase.DONE):
                     self._finish(h, h.ctrl.outcome)
             if targets is not None:
-                self._publish(h, targets)
+                self._publish(h, targets, now)
 
-    def _publish(self, h: _Hand, targets: dict[str, float]) -> None:
+    def _publish(self, h: _Hand, targets: dict[str, float], now: float) -> None:
+        """A hand holding still sends its command every keepalive_s, not every tick: the
+        hardware keeps the last one, and each costs a publish here and a take there."""
+        positions = [float(targets[j]) for j in LOCAL_JOINTS]
+        if positions == h.sent and 0.0 <= now - h.sent_s < self.keepalive_s:  # (sim/reset turns the clock back)
+            return
         msg = JointState()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.name = list(h.joints.names)
-        msg.position = [float(targets[j]) for j in LOCAL_JOINTS]
+        msg.position = positions
         self.pub_cmd.publish(msg)
+        h.sent, h.sent_s = positions, now
 
     def _hand_positions(self, h: _Hand) -> dict[str, float] | None:
         try:

@@ -94,6 +94,7 @@ class HardwareNode(Node):
         # through the supervisor. It only engages; release is the supervisor's (hardware/estop).
         self.estop_in = DirectSubscription(self, Bool, "safety/estop", qos.EVENTS)
         self.inputs = InputWaiter(self, [self.commands_in, self.estop_in])
+        self.estop_waiter = InputWaiter(self, [self.estop_in])  # a loop that sleeps between periods wakes for it
         self.create_service(Trigger, "hardware/reset", self._on_reset)
         self.create_service(EStop, "hardware/estop", self._on_estop)
         self.create_service(SetActuatorMode, "hardware/set_actuator_mode", self._on_set_mode)
@@ -227,12 +228,26 @@ class HardwareNode(Node):
     def take_commands(self) -> int:
         """From the loop thread: apply every waiting e-stop message, then every waiting command,
         in arrival order. Returns how many commands were taken."""
-        for msg in self.estop_in.take_all():
-            self._on_estop_topic(msg)
+        self.take_estops()
         commands = self.commands_in.take_all()
         for msg in commands:
             self._on_command(msg)
         return len(commands)
+
+    def take_estops(self) -> None:
+        """From the loop thread: apply every waiting e-stop message."""
+        for msg in self.estop_in.take_all():
+            self._on_estop_topic(msg)
+
+    def sleep_until(self, deadline_s: float) -> None:
+        """From the loop thread: sleep until `deadline_s` [s, time.monotonic], engaging an e-stop
+        the moment it arrives. Commands wait in their reader for the next period: the actuators
+        change only there, so taking each as it came bought nothing and cost a wake-up per command
+        (500 Hz from the WBC, 200 Hz from the hands). wake_loop() ends the sleep (shutdown)."""
+        while (delay := deadline_s - time.monotonic()) > 0:
+            if not self.estop_waiter.wait(delay):
+                return  # the deadline, or wake_loop()
+            self.take_estops()
 
     def wait_for_inputs(self, timeout_s: float) -> bool:
         """From the loop thread: block until a command or e-stop message waits (True), the timeout
@@ -240,12 +255,14 @@ class HardwareNode(Node):
         return self.inputs.wait(timeout_s)
 
     def wake_loop(self) -> None:
-        """From any thread: end the loop thread's wait_for_inputs now (shutdown)."""
+        """From any thread: end the loop thread's wait_for_inputs or sleep_until now (shutdown)."""
         self.inputs.wake()
+        self.estop_waiter.wake()
 
     def destroy_node(self) -> None:
         if hasattr(self, "inputs"):
             self.inputs.destroy()
+            self.estop_waiter.destroy()
             self.commands_in.destroy()
             self.estop_in.destroy()
         super().destroy_node()

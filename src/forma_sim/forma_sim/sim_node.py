@@ -30,6 +30,7 @@ from forma_common import qos
 from forma_common.messages import key_values, to_time_msg
 from forma_common.node import declare_params, run_node
 from forma_common.params import param
+from forma_common.scheduling import leave_realtime
 from forma_description import DescriptionError
 from forma_description.poses import available_poses
 from forma_hardware import HardwareError
@@ -109,6 +110,11 @@ class SimParams:
         low=0.0,
         high=60.0,
     )
+    command_pacing_groups: list[str] = param(
+        ["body"],
+        "simtime: the command groups whose commanders pace the simulation (the balance loop's); the others (the "
+        "hands at 100 Hz) are left to their hardware watchdog, as on the robot",
+    )
     state_rate_hz: float = param(50.0, "hardware/state and ground-truth pose rate", unit="Hz", low=0.0, high=2000.0)
 
 
@@ -178,6 +184,7 @@ class SimNode(HardwareNode):
         if pacing > 0:
             clock_period_s = self._every["clock"] * self.sim.control_period_s  # 0: no /clock
             self.pacer = CommandPacer(self.sim.control_period_s, pacing, clock_period_s=clock_period_s)
+        self.paced_groups = frozenset(p["command_pacing_groups"])
         self._clock_sent_s = math.inf  # the newest /clock published [s] (none: paced by lag alone)
         self._last_reject_log = 0.0
         self._running = True
@@ -265,7 +272,7 @@ class SimNode(HardwareNode):
                         # up (a controller answering each period would see several at once and skip)
                         self._stats["overruns"] += 1
                         next_deadline = time.monotonic()
-                    self._take_commands_until(next_deadline)
+                    self.sleep_until(next_deadline)  # e-stops engage at once; commands at the next step
                 now = time.monotonic()
                 if now - window_wall >= 1.0:
                     self._stats["rtf"] = (self.sim.time - window_sim) / (now - window_wall)
@@ -278,21 +285,17 @@ class SimNode(HardwareNode):
                 self.sim.contract.fault(f"simulation error: {exc}", self.sim.time)
             raise
 
-    def _take_commands_until(self, deadline: float) -> None:
-        """Sleep until `deadline` [s, monotonic], applying commands as they arrive."""
-        while self._running and (delay := deadline - time.monotonic()) > 0:
-            if self.wait_for_inputs(delay):
-                self.take_commands()
-
     def command_accepted(self, groups, stamp_s: float) -> None:
         if self.pacer is not None:
-            with self.lock:
-                self.pacer.note(groups, stamp_s)
+            paced = [g for g in groups if g in self.paced_groups]
+            if paced:
+                with self.lock:
+                    self.pacer.note(paced, stamp_s)
 
     def after_reset(self) -> None:
         if self.pacer is not None:
             for group, state in self.sim.stop_states().items():
-                if state == StopState.ACTIVE:
+                if state == StopState.ACTIVE and group in self.paced_groups:
                     self.pacer.expect(group, self.sim.time)
 
     def _wait_for_commanders(self) -> float:
@@ -398,6 +401,7 @@ class SimNode(HardwareNode):
 
         from forma_sim.camera import RgbdCamera
 
+        leave_realtime()  # rendering must never compete with the physics loop of a real-time process
         width, height, rate, backend = self.camera_cfg
         # The renderer is made now, at start, not when the first subscriber appears: making it
         # (GL context, model upload) stalled the physics thread for ~0.3 s mid-run (measured: a

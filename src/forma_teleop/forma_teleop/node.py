@@ -6,12 +6,14 @@ not importable (the pip side) with forma_teleop.marker_server, which speaks the 
 RViz on another machine drives the robot either way. The markers start at the robot's current
 palms, torso and a point in front of the head (forward kinematics of the first joint_states on
 robot_description); `<ns>/reset` or the markers' right-click menu puts them back there.
-joint_states (500 Hz) is subscribed only while markers are being placed.
+joint_states goes through the executor only while markers are being placed.
 
 Every target is checked (targets.py: finite, unit quaternion, the marker's frame, a robot clock)
-and stamped with the node's clock (sim time under use_sim_time, as the robot's); a refused one is
-logged with its reason, sends nothing and snaps the marker back to the last accepted pose. While
-dragging, each target goes out at most max_rate_hz times a second, the last pose always.
+and stamped with the robot's clock: the stamp of the newest joint_states, read when a marker moves
+(no /clock, no wake-up per message: the node idles at no cost, and the stamp is the robot's in sim
+and on hardware alike). A refused target is logged with its reason, sends nothing and snaps the
+marker back to the last accepted pose. While dragging, each target goes out at most max_rate_hz
+times a second, the last pose always (a timer runs only while one is held back).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PointStamped, Pose, PoseStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -29,6 +32,7 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import InteractiveMarkerFeedback
 
 from forma_common import qos
+from forma_common.direct import DirectSubscription
 from forma_common.node import declare_params, run_node
 from forma_common.params import param
 from forma_description.frames import RobotFrames
@@ -138,8 +142,11 @@ class TeleopMarkersNode(Node):
         self.joint_sub = None
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
         self.create_service(Trigger, f"{self.namespace}/reset", self._on_reset)
+        # the robot's clock: the newest joint_states' stamp, taken when a target is stamped
+        self.robot_clock_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
         steady = Clock(clock_type=ClockType.STEADY_TIME)  # the rate limit runs on wall time, also when sim time stops
-        self.create_timer(1.0 / self.config.max_rate_hz, self._flush, clock=steady)
+        self.flush_timer = self.create_timer(1.0 / self.config.max_rate_hz, self._flush, clock=steady)
+        self.flush_timer.cancel()  # started while a target is held back by the rate limit
         self.get_logger().info(
             f"interactive markers {list(self.config.targets)} in {self.config.frame} on {self.namespace} "
             f"({self.backend} server); waiting for robot_description and joint_states to place them"
@@ -202,9 +209,8 @@ class TeleopMarkersNode(Node):
             self._follow_joint_states()
             return
         try:
-            target = target_from_feedback(
-                feedback, self.config.frame, self.get_clock().now().to_msg(), self.config.quaternion_tolerance
-            )
+            stamp = self._robot_now()
+            target = target_from_feedback(feedback, self.config.frame, stamp, self.config.quaternion_tolerance)
         except TeleopError as exc:
             self.refused += 1
             self.get_logger().warning(f"{name} target refused, nothing sent: {exc}")
@@ -221,12 +227,21 @@ class TeleopMarkersNode(Node):
         ready = self.limiter.offer(name, target, time.monotonic())
         if ready is not None:
             self._publish(name, ready)
+        elif self.flush_timer.is_canceled():
+            self.flush_timer.reset()
 
     def _flush(self) -> None:
         """Targets held back by the rate limit, once their interval has passed (restamped now)."""
         for name, target in self.limiter.due(time.monotonic()):
-            target.header.stamp = self.get_clock().now().to_msg()
+            target.header.stamp = self._robot_now()
             self._publish(name, target)
+        if not self.limiter.pending:
+            self.flush_timer.cancel()
+
+    def _robot_now(self) -> Time:
+        """The robot's time: the newest joint_states stamp (zero before the first: refused)."""
+        msg = self.robot_clock_in.take_newest() or self.robot_clock_in.latest
+        return msg.header.stamp if msg is not None else Time()
 
     def _publish(self, name: str, target) -> None:
         self.publishers_by_target[name].publish(target)
@@ -234,6 +249,7 @@ class TeleopMarkersNode(Node):
 
     def destroy_node(self) -> None:
         self.server.shutdown()
+        self.robot_clock_in.destroy()
         super().destroy_node()
 
 

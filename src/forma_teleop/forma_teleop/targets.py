@@ -126,7 +126,7 @@ def target_from_feedback(
             "(is the RViz marker display time-stamped instead of frame-locked?)"
         )
     if is_zero(stamp):
-        raise TeleopError("no robot clock yet (use_sim_time is set and no /clock has arrived): target not stamped")
+        raise TeleopError("no robot clock yet (no joint_states from the robot): target not stamped")
     if spec.kind == "point":
         p = feedback.pose.position
         if not all(math.isfinite(v) for v in (p.x, p.y, p.z)):

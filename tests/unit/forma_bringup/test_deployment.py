@@ -92,6 +92,16 @@ def test_registered_nodes():
             "hosts.local.processes[0].nice",
             "an integer",
         ),
+        (
+            lambda r: r["hosts"]["local"]["processes"][0].update(realtime_priority=99),
+            "hosts.local.processes[0].realtime_priority",
+            "outside 0..98",
+        ),
+        (
+            lambda r: r["hosts"]["local"]["processes"][0].update(realtime_priority=50, nice=10),
+            "hosts.local.processes[0].realtime_priority",
+            "set one of the two",
+        ),
     ],
 )
 def test_broken_deployment_names_file_field_and_reason(mutate, field, reason):
@@ -132,7 +142,11 @@ def test_plan_maps_processes_nodes_parameters_and_remaps(tmp_path):
         env={"FOO": "1"},
     )
     raw["hosts"]["local"]["processes"] = [
-        {"name": "sim", "nodes": [{"node": "sim", "parameters": {"world": "empty", "camera.width": 640}}]},
+        {
+            "name": "sim",
+            "realtime_priority": 50,
+            "nodes": [{"node": "sim", "parameters": {"world": "empty", "camera.width": 640}}],
+        },
         {
             "name": "ctl",
             "executor": "multi",
@@ -147,12 +161,14 @@ def test_plan_maps_processes_nodes_parameters_and_remaps(tmp_path):
     plans = plan_host(parse(raw), None, tmp_path)
     assert [p.name for p in plans] == ["sim", "ctl"]
     sim, ctl = plans
-    assert sim.argv()[:8] == [
+    assert sim.argv()[:10] == [
         "forma_process",
         "--process",
         "sim",
         "--executor",
         "single",
+        "--realtime-priority",  # the process host applies it (both under forma launch and launch_ros)
+        "50",
         "--node",
         "sim:sim",
         "--ros-args",

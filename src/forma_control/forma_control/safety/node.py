@@ -299,6 +299,7 @@ class SupervisorNode(Node):
         measured = fall = None
         upright = lying = False
         body_rate = 0.0
+        unusable: list[str] = []  # input the fall detector cannot use: blind, so never a silent ACTIVE
         sample = self._sample(now)
         if sample is not None:
             armed = self.core.fall_detection_armed
@@ -317,9 +318,10 @@ class SupervisorNode(Node):
                 q = np.asarray(self.js.position)
                 measured = q[self._js_index] if self._js_index is not None else None
             except (ControlError, IndexError, ValueError) as exc:
+                unusable.append(f"unusable: {exc}")
                 self.get_logger().warning(f"sensor input unusable: {exc}", throttle_duration_sec=1.0)
         actions, command = self.core.tick(
-            now, measured, self.watch.stale(now), fall, upright, self.missing_commanders, body_rate, lying
+            now, measured, self.watch.stale(now) + unusable, fall, upright, self.missing_commanders, body_rate, lying
         )
         self._execute(actions)
         if command is not None:

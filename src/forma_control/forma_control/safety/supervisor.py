@@ -335,7 +335,9 @@ class Supervisor:
             if self.hw.estop_engaged and not self.fault_estop and not self.release_sent:
                 return self._refuse("the hardware e-stop is engaged: release it, safety/reset, then stand up")
             if self.stale_inputs:
-                return self._refuse(f"sensor inputs stale ({'; '.join(self.stale_inputs)}): cannot stand up blind")
+                return self._refuse(
+                    f"sensor inputs stale or unusable ({'; '.join(self.stale_inputs)}): cannot stand up blind"
+                )
             if self.lying:
                 return self._refuse(f"stand-up refused: {LYING}")
             actions = self._begin_stand_up(f"requested: {reason}", now_s)
@@ -423,7 +425,7 @@ class Supervisor:
         self,
         now_s: float,
         measured_q: np.ndarray | None,
-        stale_inputs: Sequence[str] = (),
+        stale_inputs: Sequence[str] = (),  # silent inputs, and ones the fall detector cannot use (NaN, sizes)
         fall: FallVerdict | None = None,
         upright: bool = False,
         waiting_for: Sequence[str] = (),
@@ -466,7 +468,7 @@ class Supervisor:
         if self.stale_inputs and (self.mode == Mode.ACTIVE or self.commanding):
             self._set(
                 Mode.HOLD,
-                f"sensor inputs stale ({'; '.join(self.stale_inputs)}): stopped commanding, "
+                f"sensor inputs stale or unusable ({'; '.join(self.stale_inputs)}): stopped commanding, "
                 "the hardware holds on its command timeout",
                 now_s,
             )

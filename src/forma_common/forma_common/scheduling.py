@@ -1,0 +1,70 @@
+"""CPU scheduling for the real-time loops: SCHED_FIFO for the processes that close the control
+loop (the hardware or sim node, the whole-body controller), normal scheduling for everything else.
+
+Why: on a loaded machine the kernel's fair scheduler shares the cores by weight, so a 500 Hz loop
+waits behind the browser, perception and the console for a few milliseconds at a time (measured
+on the 2-core machine, `sim` deployment: the WBC's 1 ms tick at p99 9 ms, the simulation at
+0.6x real time). With the two loop processes at SCHED_FIFO priority 50 (ros2_control's
+controller_manager uses the same) the tick's p99 is 1.9 ms and the rest of the stack shares what
+they leave. The kernel keeps 5 % of each core for normal tasks (sched_rt_runtime_us), so a runaway
+real-time loop cannot lock the machine up.
+
+Real-time scheduling needs a privilege: root, CAP_SYS_NICE, or an rtprio limit for the user
+(`/etc/security/limits.d/forma.conf`: `@realtime - rtprio 98`, then log in again). Without it
+the process runs at normal priority and says so once; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import os
+
+MAX_PRIORITY = 98  # 99 is left to the kernel's own watchdog threads
+HOW_TO_ALLOW = (
+    "run as root, grant CAP_SYS_NICE (setcap cap_sys_nice+ep on the Python binary), or give the user an "
+    "rtprio limit (/etc/security/limits.d/forma.conf: '<user> - rtprio 98', then log in again)"
+)
+
+
+def _threads(all_threads: bool) -> list[int]:
+    if not all_threads:
+        return [0]  # the calling thread
+    try:
+        return [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:
+        return [0]
+
+
+def enter_realtime(priority: int, all_threads: bool = False) -> str:
+    """SCHED_FIFO at `priority` (1..98) for the calling thread (and the threads it starts later,
+    which inherit it), or every thread of the process. Returns "" or why it could not."""
+    if not 1 <= priority <= MAX_PRIORITY:
+        raise ValueError(f"real-time priority {priority} outside 1..{MAX_PRIORITY}")
+    if not hasattr(os, "sched_setscheduler"):
+        return "this platform has no SCHED_FIFO"
+    for tid in _threads(all_threads):
+        try:
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
+        except PermissionError:
+            return f"SCHED_FIFO {priority} not permitted: {HOW_TO_ALLOW}"
+        except (OSError, ProcessLookupError) as exc:  # a thread that just ended, or a kernel without RT
+            if tid == 0:
+                return f"SCHED_FIFO {priority} refused by the kernel: {exc}"
+    return ""
+
+
+def leave_realtime(all_threads: bool = False) -> None:
+    """The calling thread (or every thread of the process) back to normal scheduling: a render
+    thread inside a real-time process must not compete with the loop."""
+    if not hasattr(os, "sched_setscheduler"):
+        return
+    for tid in _threads(all_threads):
+        try:
+            if os.sched_getscheduler(tid) != os.SCHED_OTHER:
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+        except (OSError, ProcessLookupError):
+            pass  # a thread that just ended
+
+
+def is_realtime() -> bool:
+    """Is the calling thread scheduled SCHED_FIFO or SCHED_RR?"""
+    return hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR)

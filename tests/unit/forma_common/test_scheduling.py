@@ -1,0 +1,62 @@
+"""Real-time scheduling of a control loop's process: granted where permitted (threads started
+later inherit it, a render thread can step down), a clear reason where not; each case in a child
+process so that the test runner itself never runs SCHED_FIFO."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from forma_common.scheduling import enter_realtime
+
+_CHILD = """
+import json, os, threading
+from forma_common.scheduling import enter_realtime, leave_realtime, is_realtime
+problem = enter_realtime(10)
+seen = {}
+def loop():
+    seen["loop"] = is_realtime()
+def render():
+    leave_realtime()
+    seen["render"] = is_realtime()
+for fn in (loop, render):
+    t = threading.Thread(target=fn); t.start(); t.join()
+seen["main"] = is_realtime()
+seen["main_priority"] = os.sched_getparam(0).sched_priority
+print(json.dumps({"problem": problem, **seen}))
+"""
+
+
+def _run(prefix: list[str]) -> dict:
+    out = subprocess.run(
+        [*prefix, sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=60, env=os.environ
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_out_of_range_priority_is_refused():
+    for bad in (0, 99, -1):
+        with pytest.raises(ValueError, match="outside 1..98"):
+            enter_realtime(bad)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="SCHED_FIFO needs root or CAP_SYS_NICE here")
+def test_the_loop_and_its_threads_run_fifo_a_render_thread_steps_down():
+    seen = _run([])
+    assert seen["problem"] == ""
+    assert seen["main"] and seen["main_priority"] == 10
+    assert seen["loop"]  # a thread started afterwards inherits it (DDS's threads, the loop thread)
+    assert not seen["render"]  # leave_realtime: only the calling thread
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to nobody")
+def test_without_the_privilege_it_says_how_to_allow_it_and_runs_normally():
+    seen = _run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+    assert "not permitted" in seen["problem"] and "rtprio" in seen["problem"]
+    assert not seen["main"] and not seen["loop"]
