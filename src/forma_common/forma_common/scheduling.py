@@ -65,6 +65,19 @@ def leave_realtime(all_threads: bool = False) -> None:
             pass  # a thread that just ended
 
 
+def below_the_loop(steps: int = 10) -> None:
+    """A helper thread of a real-time process (the sim's camera renderer) steps `steps`
+    priorities below the loop: the loop preempts it at any time, yet it is never itself preempted
+    by the normal-priority crowd while it holds Python's GIL. At normal priority it was: the
+    physics loop then waited for the GIL until the scheduler came back to the renderer (measured:
+    ~50 stalls of 10-70 ms in 20 s, the simulation at 0.98x instead of 1.0x). No-op outside
+    real-time scheduling."""
+    if not is_realtime():
+        return
+    priority = os.sched_getparam(0).sched_priority
+    os.sched_setscheduler(0, os.sched_getscheduler(0), os.sched_param(max(1, priority - steps)))
+
+
 def is_realtime() -> bool:
     """Is the calling thread scheduled SCHED_FIFO or SCHED_RR?"""
     return hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR)

@@ -30,7 +30,7 @@ from forma_common import qos
 from forma_common.messages import key_values, to_time_msg
 from forma_common.node import declare_params, run_node
 from forma_common.params import param
-from forma_common.scheduling import leave_realtime
+from forma_common.scheduling import below_the_loop
 from forma_description import DescriptionError
 from forma_description.poses import available_poses
 from forma_hardware import HardwareError
@@ -300,8 +300,10 @@ class SimNode(HardwareNode):
 
     def _wait_for_commanders(self) -> float:
         """Hold the next period back while a live commander lags (see forma_sim.pacing); returns
-        how long it held [s, wall]."""
+        how long it held [s, wall]: 0 when nobody lagged (the time this check itself takes is no
+        hold: counted as one, it stretched every period by ~0.15 ms, the simulation at 0.92x)."""
         since = time.monotonic()
+        held = False
         while self._running:
             self.take_commands()
             with self.lock:
@@ -309,7 +311,8 @@ class SimNode(HardwareNode):
                     if state != StopState.ACTIVE:
                         self.pacer.forget(group)
                 if self.pacer.may_step(self.sim.time, time.monotonic(), self._clock_sent_s):
-                    return time.monotonic() - since
+                    return time.monotonic() - since if held else 0.0
+                held = True
                 if time.monotonic() - since > 2.0:
                     self.get_logger().warning(
                         f"sim time {self.sim.time:.3f} s held over 2 s for the commanders: "
@@ -401,7 +404,7 @@ class SimNode(HardwareNode):
 
         from forma_sim.camera import RgbdCamera
 
-        leave_realtime()  # rendering must never compete with the physics loop of a real-time process
+        below_the_loop()  # in a real-time process: preempted by the physics loop, not by the crowd (the GIL)
         width, height, rate, backend = self.camera_cfg
         # The renderer is made now, at start, not when the first subscriber appears: making it
         # (GL context, model upload) stalled the physics thread for ~0.3 s mid-run (measured: a
