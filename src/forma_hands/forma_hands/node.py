@@ -79,7 +79,7 @@ class HandsParams:
     )
     feedback_rate_hz: float = param(10.0, "Grasp action feedback rate", unit="Hz", low=0.1, high=100.0)
     keepalive_s: float = param(
-        0.05,
+        0.02,
         "an unchanged command is sent again this often (the hardware's hand watchdog is 0.25 s); a changed one at "
         "the next tick",
         unit="s",

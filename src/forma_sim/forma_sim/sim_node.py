@@ -111,9 +111,9 @@ class SimParams:
         high=60.0,
     )
     command_pacing_groups: list[str] = param(
-        ["body"],
-        "simtime: the command groups whose commanders pace the simulation (the balance loop's); the others (the "
-        "hands at 100 Hz) are left to their hardware watchdog, as on the robot",
+        ["body", "left_hand", "right_hand"],
+        "simtime: the command groups whose commanders pace the simulation; a group left out is left to its "
+        "hardware watchdog alone, as on the robot (a hands process that lags 0.25 s then latches its hands)",
     )
     state_rate_hz: float = param(50.0, "hardware/state and ground-truth pose rate", unit="Hz", low=0.0, high=2000.0)
 
