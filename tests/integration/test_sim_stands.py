@@ -59,9 +59,11 @@ def test_the_default_deployment_stands_a_minute_with_the_console_open(tmp_path, 
                 m for m in hardware if stamp_s(m) >= start and any(s != HardwareState.ACTIVE for s in m.stop_states)
             ]
 
-        if os.geteuid() == 0:  # the control processes SCHED_FIFO (the privilege is there), the rest normal
-            realtime = {name for name, policy in policies.items() if policy == os.SCHED_FIFO}
-            assert realtime == {"sim", "control", "safety", "hands"}, policies
+        # the control processes SCHED_FIFO, the rest normal; where the privilege is missing, each
+        # control process says so and how to allow it
+        realtime = {name for name, policy in policies.items() if policy == os.SCHED_FIFO}
+        refused = {name for name in policies if f"process {name} runs at normal priority" in deployment.output}
+        assert realtime | refused == {"sim", "control", "safety", "hands"} and not realtime & refused, policies
         assert not changes, f"the supervisor left ACTIVE while the robot stood: {changes}"
         assert not holds, f"the hardware held or damped: {holds[0].reasons}"
         assert active, f"whole-body control stopped: {wbc[-1].inactive_reason}"
