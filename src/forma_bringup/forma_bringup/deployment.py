@@ -23,6 +23,8 @@ Schema (all keys but `name` and `hosts` optional):
             nice: 0                  # 0..19: lower CPU priority (the console and face yield to control)
             realtime_priority: 0     # 1..98: SCHED_FIFO for a control loop's process (needs the
                                      # privilege, else it runs at normal priority); 0: normal
+            cpus: []                 # CPU numbers the process runs on (a control loop on a core of
+                                     # its own); [] = any; ones the machine lacks are left out
             env: {VAR: value}
             nodes:
               - node: sim            # a registered node (entry point group forma.nodes)
@@ -43,6 +45,8 @@ import yaml
 
 from forma_bringup.errors import DeploymentError
 from forma_common.scheduling import MAX_PRIORITY
+
+MAX_CPU = 1023  # the kernel's usual CPU mask size
 
 EXECUTORS = ("single", "multi", "events")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -70,6 +74,7 @@ class ProcessSpec:
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     nice: int = 0
     realtime_priority: int = 0  # 0: normal scheduling; 1..98: SCHED_FIFO (forma_common.scheduling)
+    cpus: tuple[int, ...] = ()  # the CPUs it runs on (forma_common.scheduling.pin_to_cpus); () = any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +237,7 @@ def parse_deployment(
                 proc_raw,
                 pf,
                 {"name", "executor", "respawn", "respawn_delay_s", "required", "nice", "realtime_priority", "env"}
-                | {"nodes"},
+                | {"cpus", "nodes"},
                 required={"name", "nodes"},
             )
             pname = r.name(pm["name"], f"{pf}.name")
@@ -255,6 +260,11 @@ def parse_deployment(
                 r.fail(f"{pf}.realtime_priority", f"{rt} outside 0..{MAX_PRIORITY} (0: normal scheduling)")
             if rt and nice:
                 r.fail(f"{pf}.realtime_priority", "a real-time process has no nice value: set one of the two")
+            cpus = r.typed(pm.get("cpus", []), f"{pf}.cpus", list, "a list of CPU numbers, e.g. [1]")
+            if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= MAX_CPU for c in cpus):
+                r.fail(f"{pf}.cpus", f"{cpus}: CPU numbers 0..{MAX_CPU}, e.g. [1]")
+            if len(set(cpus)) != len(cpus):
+                r.fail(f"{pf}.cpus", f"{cpus} names a CPU twice")
             nodes_raw = r.typed(pm["nodes"], f"{pf}.nodes", list, "a list of nodes")
             if not nodes_raw:
                 r.fail(f"{pf}.nodes", "at least one node is needed")
@@ -292,6 +302,7 @@ def parse_deployment(
                     {**env, **r.str_map(pm.get("env"), f"{pf}.env")},
                     nice,
                     rt,
+                    tuple(cpus),
                 )
             )
         hosts[str(host)] = tuple(procs)

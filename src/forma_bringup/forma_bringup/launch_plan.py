@@ -36,6 +36,7 @@ class ProcessLaunch:
     required: bool
     nice: int = 0  # 0..19
     realtime_priority: int = 0  # 0: normal scheduling (the process host applies it: --realtime-priority)
+    cpus: tuple[int, ...] = ()  # () = any CPU (the process host applies it: --cpus)
 
     def argv(self) -> list[str]:
         return [self.executable, *self.arguments, "--ros-args", *self.ros_arguments]
@@ -78,6 +79,8 @@ def plan_process(deployment: Deployment, process: ProcessSpec, params_dir: str |
     arguments = ["--process", process.name, "--executor", process.executor]
     if process.realtime_priority:
         arguments += ["--realtime-priority", str(process.realtime_priority)]
+    if process.cpus:
+        arguments += ["--cpus", ",".join(str(c) for c in process.cpus)]
     ros_arguments = ["--params-file", params_file]
     parameters = {}
     for node in process.nodes:
@@ -100,6 +103,7 @@ def plan_process(deployment: Deployment, process: ProcessSpec, params_dir: str |
         required=process.required,
         nice=process.nice,
         realtime_priority=process.realtime_priority,
+        cpus=process.cpus,
     )
 
 

@@ -5,7 +5,8 @@ component composition, DESIGN §6).
 
 --realtime-priority N puts the process on SCHED_FIFO N before anything starts, so every thread
 (the nodes' loop threads, DDS's receive threads) inherits it (forma_common.scheduling); without
-the privilege it runs at normal priority and logs how to allow it.
+the privilege it runs at normal priority and logs how to allow it. --cpus 1 keeps the process on
+those CPUs (a control loop on a core of its own); CPUs the machine lacks are left out, and said.
 
 SIGINT/SIGTERM shut the nodes down cleanly: the host handles the signals itself (rclpy's handlers
 are off) so that every node's destroy_node runs, and its threads stop, before the ROS context
@@ -25,7 +26,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, Si
 from rclpy.signals import SignalHandlerOptions
 
 from forma_bringup.registry import load_node_class
-from forma_common.scheduling import MAX_PRIORITY, enter_realtime
+from forma_common.scheduling import MAX_PRIORITY, enter_realtime, pin_to_cpus
 
 EXIT_FAILURE = 1
 EXECUTORS = ("events", "single", "multi")
@@ -42,11 +43,28 @@ def make_executor(kind: str):
     return SingleThreadedExecutor() if kind == "single" else MultiThreadedExecutor()
 
 
+def _cpu_list(text: str) -> tuple[int, ...]:
+    try:
+        cpus = tuple(int(c) for c in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: CPU numbers separated by commas, e.g. 1 or 0,1") from None
+    if any(c < 0 for c in cpus):
+        raise argparse.ArgumentTypeError(f"{text!r}: CPU numbers are >= 0")
+    return cpus
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     own = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
     parser = argparse.ArgumentParser(prog="forma_process", description=__doc__.splitlines()[0])
     parser.add_argument("--process", default="forma", help="process name, for logs")
     parser.add_argument("--executor", choices=EXECUTORS, default="single")
+    parser.add_argument(
+        "--cpus",
+        type=_cpu_list,
+        default=(),
+        metavar="N[,N...]",
+        help="CPUs the process runs on (default: any)",
+    )
     parser.add_argument(
         "--realtime-priority",
         type=int,
@@ -69,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     realtime_problem = enter_realtime(args.realtime_priority) if args.realtime_priority else ""
+    cpus_problem = pin_to_cpus(args.cpus) if args.cpus else ""
     rclpy.init(args=[sys.argv[0], *argv], signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -78,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         logger.warning(f"process {args.process} runs at normal priority: {realtime_problem}")
     elif args.realtime_priority:
         logger.info(f"process {args.process}: SCHED_FIFO priority {args.realtime_priority}")
+    if cpus_problem:
+        logger.warning(f"process {args.process}: {cpus_problem}")
+    elif args.cpus:
+        logger.info(f"process {args.process}: on CPU {','.join(str(c) for c in args.cpus)}")
     executor = make_executor(args.executor)
     nodes = []
     code = 0

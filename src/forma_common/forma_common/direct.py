@@ -74,6 +74,17 @@ class DirectSubscription:
         self.taken += 1
         return self.latest
 
+    def take_newest_serialized(self) -> bytes | None:
+        """The newest waiting message as its serialized bytes (older ones dropped), or None: for
+        a reader that parses them itself (forma_control.wbc.robot_state_cdr)."""
+        newest = None
+        with self._handle:
+            while (result := self._handle.take_message(self.msg_type, True)) is not None:
+                newest = result[0]
+        if newest is not None:
+            self.taken += 1
+        return newest
+
     def publisher_count(self) -> int:
         with self._handle:
             return self._handle.get_publisher_count()

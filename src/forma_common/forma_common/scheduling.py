@@ -12,6 +12,12 @@ real-time loop cannot lock the machine up.
 Real-time scheduling needs a privilege: root, CAP_SYS_NICE, or an rtprio limit for the user
 (`/etc/security/limits.d/forma.conf`: `@realtime - rtprio 98`, then log in again). Without it
 the process runs at normal priority and says so once; nothing else changes.
+
+CPU pinning (pin_to_cpus) keeps each loop on a core of its own: the simulation (or the hardware
+driver) and the whole-body controller take turns every 2 ms, and floating between the cores each
+found its caches filled by the other and by the rest of the stack. Measured on the 2-core machine,
+`sim` deployment with the console open: the controller 0.66 -> 0.52 core, the simulation 0.48 ->
+0.39 for the same work, once each had its own core. Pinning needs no privilege.
 """
 
 from __future__ import annotations
@@ -76,6 +82,26 @@ def below_the_loop(steps: int = 10) -> None:
         return
     priority = os.sched_getparam(0).sched_priority
     os.sched_setscheduler(0, os.sched_getscheduler(0), os.sched_param(max(1, priority - steps)))
+
+
+def pin_to_cpus(cpus) -> str:
+    """Run the calling process's threads (and the ones it starts later) on these CPUs only.
+    CPUs this machine does not have are left out; returns "" or what could not be done (the
+    process then runs where it can, which is always safe)."""
+    wanted = {int(c) for c in cpus}
+    if not hasattr(os, "sched_setaffinity"):
+        return "this platform cannot pin processes to CPUs"
+    present = os.sched_getaffinity(0)
+    usable = wanted & present
+    have = ",".join(str(c) for c in sorted(present))
+    if not usable:
+        return f"cpus {sorted(wanted)} not on this machine (it has {have}): runs on any CPU"
+    try:
+        os.sched_setaffinity(0, usable)
+    except OSError as exc:
+        return f"cpus {sorted(wanted)} refused by the kernel ({exc}): runs on any CPU"
+    missing = sorted(wanted - present)
+    return f"cpus {missing} not on this machine (it has {have}): runs on {sorted(usable)}" if missing else ""
 
 
 def is_realtime() -> bool:

@@ -178,13 +178,19 @@ class FaceNode(Node):
             self.animator.look_at(0.0, 0.0)
             self.last_gaze_s = None
         params = self.animator.params(now)
-        watched = self.image_pub.get_subscription_count() > 0 or self.screen is not None
-        # nobody looks: tick slowly (each executor wake-up costs ~0.5 ms here), at frame rate again
-        # as soon as someone subscribes to face/image
-        period = int(1e9 / self.frame_rate) if watched else int(IDLE_PERIOD_S * 1e9)
+        subscribed = self.image_pub.get_subscription_count() > 0
+        # tick at the rate of whoever looks (each executor wake-up costs ~0.5 ms here): the panel
+        # at frame rate, face/image alone at image rate, nobody slowly; the animation is a function
+        # of time, so a slower tick skips frames and never slows the face down
+        if self.screen is not None:
+            period = int(1e9 / self.frame_rate)
+        elif subscribed:
+            period = int(1e9 / min(self.frame_rate, self.image_rate))
+        else:
+            period = int(IDLE_PERIOD_S * 1e9)
         if self.frame_timer.timer_period_ns != period:
             self.frame_timer.timer_period_ns = period
-        publish = self.image_pub.get_subscription_count() > 0 and now >= self.next_image_s
+        publish = subscribed and now >= self.next_image_s - 0.5 / self.frame_rate  # (a tick a little early counts)
         if not publish and self.screen is None:
             return  # nobody looks: spare the CPU
         frame = self.renderer.render(params)

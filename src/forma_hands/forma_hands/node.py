@@ -18,14 +18,19 @@ Control authority: the last source wins and says so in the log: a HandCommand en
 accepted and then checked: a bad goal ends at once with INVALID_GOAL and the reason (a rejected goal
 could not carry one), and moves nothing.
 
-joint_states, the touch streams and hardware/state are polled at each period from direct
-subscriptions (forma_common.direct): never an executor wake-up per message.
+The hands step in a thread of their own, once per joint_states sample (at most rate_hz), and read
+the touch streams and hardware/state there from direct subscriptions (forma_common.loop: an
+executor wake-up per period and per /clock cost this process ~0.1 core on the 2-core machine).
+Their clock is the robot's: the newest joint_states stamp (sim time in simulation), so they need
+no /clock, and each command carries the time of the sample it answers.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import threading
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.node import Node
@@ -34,7 +39,9 @@ from std_msgs.msg import String
 
 from forma_common import qos
 from forma_common.direct import DirectSubscription
-from forma_common.node import GoalResult, declare_params, run_node
+from forma_common.loop import InputLoop
+from forma_common.messages import to_time_msg
+from forma_common.node import GoalResult, declare_params, on_robot_clock, run_node
 from forma_common.params import param
 from forma_description import RobotModel
 from forma_hands.errors import HandsError
@@ -46,6 +53,17 @@ from forma_interfaces.action import Grasp
 from forma_interfaces.msg import FingertipTouch, HandCommand, HardwareState
 
 TOUCH_MAX_AGE_S = 0.2  # touch older than this is treated as missing (no contact known)
+
+
+def _locked(method):
+    """An executor callback: the step's thread waits until it is done (and the other way round)."""
+
+    @functools.wraps(method)
+    def run(self, *args):
+        with self.lock:
+            return method(self, *args)
+
+    return run
 
 
 class _Hand:
@@ -75,7 +93,11 @@ class HandsParams:
 
     sides: list[str] = param(["left", "right"], "hands to drive; each must be in robot_description", choices=SIDES)
     rate_hz: float = param(
-        100.0, "command rate per hand (the hardware watchdog per hand is 0.25 s)", unit="Hz", low=10.0, high=500.0
+        100.0,
+        "step rate per hand, at most (one step per joint_states sample; the hardware watchdog per hand is 0.25 s)",
+        unit="Hz",
+        low=10.0,
+        high=500.0,
     )
     feedback_rate_hz: float = param(10.0, "Grasp action feedback rate", unit="Hz", low=0.1, high=100.0)
     keepalive_s: float = param(
@@ -95,6 +117,7 @@ class HandsNode(Node):
 
     def __init__(self, node_name: str = "hands", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
+        on_robot_clock(self)  # (module docstring)
         p = declare_params(self, HandsParams, error=HandsError)
         self.config = declare_params(self, GraspConfig, error=HandsError)
         sides = p.sides
@@ -107,6 +130,9 @@ class HandsNode(Node):
         self.positions: dict[str, float] = {}
         self.efforts: dict[str, float] = {}
         self.ticks = 0
+        self.lock = threading.RLock()  # the step's thread vs the executor's callbacks
+        self.robot_now = 0.0  # the robot's clock: the newest joint_states stamp [s]
+        self.last_step_s: float | None = None
 
         self.pub_cmd = None  # created once the hands are known: a supervisor waits for it (`commanders`)
         self.pub_events = {s: self.create_publisher(String, f"hands/{s}/events", 10) for s in sides}
@@ -130,13 +156,23 @@ class HandsNode(Node):
                     cancel_callback=lambda gh: CancelResponse.ACCEPT,
                 )
             )
-        self.create_timer(1.0 / self.rate_hz, self._tick)
+        self.loop = InputLoop(
+            self,
+            self.joint_states_in,
+            self._tick,
+            self.lock,
+            min_interval_s=0.9 / self.rate_hz,
+            silence_s=2.0 / self.rate_hz,
+            name="hands_step",
+        )
         self.get_logger().info(
             f"hands: {', '.join(sides)} at {self.rate_hz:.0f} Hz -> hardware/joint_commands; "
             f"actions {', '.join(f'hands/{s}/grasp' for s in sides)}"
         )
+        self.loop.start()
 
     # --- inputs -------------------------------------------------------------------------------------
+    @_locked
     def _on_description(self, msg: String) -> None:
         try:
             robot = RobotModel.from_urdf(msg.data)
@@ -152,13 +188,14 @@ class HandsNode(Node):
             self.pub_cmd = self.create_publisher(JointState, "hardware/joint_commands", qos.COMMANDS)
         self.get_logger().info(f"robot_description: {robot.name}, hands {', '.join(self.hands)} ready")
 
-    def _take_inputs(self) -> None:
-        """Every hardware/state and the newest joint_states and touch samples since the last
-        period (polled)."""
+    def _take_inputs(self, joint_states_stamp_s: float | None) -> None:
+        """Every hardware/state and the newest touch samples since the last step, and the
+        joint_states sample the step is for (None: the stream was silent)."""
+        if joint_states_stamp_s is not None:
+            self.robot_now = joint_states_stamp_s
+            self._on_joints(self.loop.latest)
         for msg in self.hardware_state_in.take_all():
             self._on_hardware_state(msg)
-        if (msg := self.joint_states_in.take_newest()) is not None:
-            self._on_joints(msg)
         for side, sub in self.touch_in.items():
             if (msg := sub.take_newest()) is not None:
                 self._on_touch(side, msg)
@@ -205,6 +242,7 @@ class HandsNode(Node):
         h = self.hands[side]
         h.touch_n, h.touch_s = [float(f) for f in msg.force_n], self._now()
 
+    @_locked
     def _on_command(self, side: str, msg: HandCommand) -> None:
         h = self.hands[side]
         try:
@@ -234,10 +272,32 @@ class HandsNode(Node):
         h = self.hands[side]
         g = goal_handle.request
         done = GoalResult(self._goal_wake)
+        with self.lock:  # (the goal starts between two steps)
+            refusal = self._start(h, side, g, goal_handle, done)
+        if refusal is not None:
+            return refusal
+        outcome: Outcome = await done
+        result = Grasp.Result(
+            success=outcome.success, holding=outcome.holding, error_code=int(outcome.code), message=outcome.message
+        )
+        if outcome.code == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        elif outcome.success:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        if outcome.success:  # (rclpy refuses two severities from one call site)
+            self.get_logger().info(f"{side} grasp {g.grasp_type!r}: {outcome.message}")
+        else:
+            self.get_logger().warn(f"{side} grasp {g.grasp_type!r} failed: {outcome.message}")
+        return result
+
+    def _start(self, h: _Hand, side: str, g, goal_handle, done: GoalResult) -> Grasp.Result | None:
+        """Start the goal on the hand's controller, or refuse it: the result to return (the goal
+        then ended) or None (started)."""
         try:
             if h.ctrl is None:
                 raise HandsError("no robot_description yet")
-            self._take_inputs()
             pos = self._hand_positions(h)
             if pos is None:
                 raise HandsError("no joint_states for this hand yet: is the hardware running?")
@@ -261,21 +321,7 @@ class HandsNode(Node):
             return Grasp.Result(success=False, holding=False, error_code=ErrorCode.INVALID_GOAL, message=str(exc))
         self.get_logger().info(f"{side} grasp {g.grasp_type!r} started (max {g.max_force_n:.1f} N)")
         h.goal_handle, h.done = goal_handle, done
-        outcome: Outcome = await done
-        result = Grasp.Result(
-            success=outcome.success, holding=outcome.holding, error_code=int(outcome.code), message=outcome.message
-        )
-        if outcome.code == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-        elif outcome.success:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
-        if outcome.success:  # (rclpy refuses two severities from one call site)
-            self.get_logger().info(f"{side} grasp {g.grasp_type!r}: {outcome.message}")
-        else:
-            self.get_logger().warn(f"{side} grasp {g.grasp_type!r} failed: {outcome.message}")
-        return result
+        return None
 
     def _finish(self, h: _Hand, outcome: Outcome) -> None:
         if h.done is not None:
@@ -283,9 +329,15 @@ class HandsNode(Node):
         h.goal_handle = None
 
     # --- the control period -------------------------------------------------------------------------
-    def _tick(self) -> None:
-        self._take_inputs()
-        now = self._now()
+    def _tick(self, joint_states_stamp_s: float | None) -> None:
+        """One step (InputLoop, under the lock) at a joint_states sample; with the stamp None (the
+        stream silent) it only takes hardware/state and touch: no positions, no command."""
+        self._take_inputs(joint_states_stamp_s)
+        if joint_states_stamp_s is None:
+            return
+        now = self.robot_now
+        last, self.last_step_s = self.last_step_s, now
+        dt = 1.0 / self.rate_hz if last is None else min(max(now - last, 0.0), 2.0 / self.rate_hz)
         self.ticks += 1
         for h in self.hands.values():
             if h.ctrl is None or h.latched:
@@ -299,7 +351,7 @@ class HandsNode(Node):
                 self._finish(h, h.ctrl.cancel(now, "canceled by the client; releasing"))
             efforts = {loc: self.efforts.get(full, 0.0) for loc, full in zip(LOCAL_JOINTS, h.joints.names, strict=True)}
             touch = h.touch_n if now - h.touch_s <= TOUCH_MAX_AGE_S else [0.0] * len(FINGERS)
-            targets, feedback = h.ctrl.tick(now, 1.0 / self.rate_hz, pos, efforts, touch)
+            targets, feedback = h.ctrl.tick(now, dt, pos, efforts, touch)
             for event in h.ctrl.pop_events():
                 self.pub_events[h.side].publish(String(data=f"object_lost: {event}"))
                 self.get_logger().warn(f"{h.side} hand: {event}")
@@ -326,7 +378,7 @@ class HandsNode(Node):
         if positions == h.sent and 0.0 <= now - h.sent_s < self.keepalive_s:  # (sim/reset turns the clock back)
             return
         msg = JointState()
-        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.stamp = to_time_msg(now)
         msg.name = list(h.joints.names)
         msg.position = positions
         self.pub_cmd.publish(msg)
@@ -339,9 +391,10 @@ class HandsNode(Node):
             return None
 
     def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return self.robot_now
 
     def destroy_node(self) -> None:
+        self.loop.stop()
         for sub in (self.joint_states_in, *self.touch_in.values(), self.hardware_state_in):
             sub.destroy()
         super().destroy_node()

@@ -8,6 +8,10 @@ TF on a ROS 2 install (`tf`). Poses are published in `frame` (default torso); wi
 (ROS 2 install) every object and person is also broadcast as a TF frame. Bad input is logged
 and reported on diagnostics, and changes nothing: the node keeps running and processes the next
 good frame.
+
+Its clock is the camera's: every output carries the stamp of the frame it comes from, so with
+`camera_pose_source: fk` the node needs no /clock (use_sim_time is turned off: the /clock
+subscription would wake its executor 100 times a second for nothing).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from std_msgs.msg import String
 
 from forma_common import qos
 from forma_common.direct import DirectSubscription
-from forma_common.node import declare_params, run_node
+from forma_common.node import declare_params, on_robot_clock, run_node
 from forma_common.params import param
 from forma_interfaces.msg import DetectedObject, DetectedObjectArray, Person, PersonArray
 from forma_perception.errors import PerceptionError
@@ -133,6 +137,8 @@ class PerceptionNode(Node):
         self.people = PeoplePipeline(p.people_max_range_m) if p.people_enabled else None
         self.people_frame = p.people_frame or self.frame
         self.pose_source = p.camera_pose_source
+        if self.pose_source != "tf":  # (tf2's listener keeps the node's clock)
+            on_robot_clock(self)
         self.tf_buffer = self.tf_broadcaster = None
         if p.publish_tf or self.pose_source == "tf":
             tf2_ros = import_tf2()
@@ -317,7 +323,8 @@ class PerceptionNode(Node):
         status = DiagnosticStatus(level=DiagnosticStatus.ERROR, name=f"{self.get_name()}: input", message=reason)
         status.values = [KeyValue(key="frames_processed", value=str(self.frames_processed))]
         diag = DiagnosticArray(status=[status])
-        diag.header.stamp = self.get_clock().now().to_msg()
+        newest = self.color or self.depth  # the camera's clock (module docstring)
+        diag.header.stamp = newest.header.stamp if newest is not None else self.get_clock().now().to_msg()
         self.pub_diag.publish(diag)
 
     def destroy_node(self) -> None:

@@ -367,17 +367,25 @@ class SimNode(HardwareNode):
         return every > 0 and k % every == 0
 
     def _publish_base_truth(self, stamp: Time) -> None:
+        """Ground truth for whoever listens (tests, benches, the console's view): a topic nobody
+        reads is skipped (the tabletop's objects were 300 messages a second for nobody)."""
+        base_read = self.pub_base_truth.get_subscription_count() > 0
+        objects_read = [n for n, pub in self.pub_object_truth.items() if pub.get_subscription_count() > 0]
+        if not base_read and not objects_read:
+            return
         with self.lock:
             base = self.sim.base_pose()
-            objects = self.sim.object_poses() if self.pub_object_truth else {}
-        self.pub_base_truth.publish(_world_pose(stamp, *base))
-        for name, pose in objects.items():
-            if name in self.pub_object_truth:
-                self.pub_object_truth[name].publish(_world_pose(stamp, *pose))
+            objects = self.sim.object_poses() if objects_read else {}
+        if base_read:
+            self.pub_base_truth.publish(_world_pose(stamp, *base))
+        for name in objects_read:
+            if name in objects:
+                self.pub_object_truth[name].publish(_world_pose(stamp, *objects[name]))
 
     def _publish_diagnostics(self, stamp: Time) -> None:
         with self.lock:
             warnings = self.sim.warnings()
+            step_us = self.sim.step_time_us()
         s = self._stats
         physics = DiagnosticStatus(
             name=f"{self.get_name()}: physics",
@@ -389,6 +397,7 @@ class SimNode(HardwareNode):
                     ("sim_time_s", f"{self.sim.time:.3f}"),
                     ("real_time_factor", f"{s['rtf']:.3f}"),
                     ("overruns", s["overruns"]),
+                    ("physics_step_us", f"{step_us:.0f}"),
                     ("camera_frames", s["frames"]),
                     ("camera_render_ms", f"{s['render_ms']:.1f}"),
                     ("periods_held_for_commanders", self.pacer.waits if self.pacer else 0),

@@ -325,6 +325,17 @@ class Simulation:
                 out[mujoco.mjtWarning(i).name] = int(w.number)
         return out
 
+    def step_time_us(self) -> float:
+        """Mean CPU time of one physics step since the last call [us] (MuJoCo's own timer; nan
+        when no step ran): what the physics itself costs, apart from the node around it."""
+        timer = self.data.timer[int(mujoco.mjtTimer.mjTIMER_STEP)]
+        duration, number = float(timer.duration), int(timer.number)
+        last_duration, last_number = getattr(self, "_step_timer_last", (0.0, 0))
+        self._step_timer_last = (duration, number)
+        if number <= last_number:
+            return math.nan
+        return (duration - last_duration) / (number - last_number) * 1e6
+
     def _read(self, sensor) -> np.ndarray:
         adr, dim = sensor.adr[0], sensor.dim[0]
         return self.data.sensordata[adr : adr + dim].copy()

@@ -102,6 +102,21 @@ def test_registered_nodes():
             "hosts.local.processes[0].realtime_priority",
             "set one of the two",
         ),
+        (
+            lambda r: r["hosts"]["local"]["processes"][0].update(cpus=1),
+            "hosts.local.processes[0].cpus",
+            "a list of CPU numbers",
+        ),
+        (
+            lambda r: r["hosts"]["local"]["processes"][0].update(cpus=[-1]),
+            "hosts.local.processes[0].cpus",
+            "CPU numbers 0..1023",
+        ),
+        (
+            lambda r: r["hosts"]["local"]["processes"][0].update(cpus=[1, 1]),
+            "hosts.local.processes[0].cpus",
+            "names a CPU twice",
+        ),
     ],
 )
 def test_broken_deployment_names_file_field_and_reason(mutate, field, reason):
@@ -145,6 +160,7 @@ def test_plan_maps_processes_nodes_parameters_and_remaps(tmp_path):
         {
             "name": "sim",
             "realtime_priority": 50,
+            "cpus": [0],
             "nodes": [{"node": "sim", "parameters": {"world": "empty", "camera.width": 640}}],
         },
         {
@@ -161,7 +177,7 @@ def test_plan_maps_processes_nodes_parameters_and_remaps(tmp_path):
     plans = plan_host(parse(raw), None, tmp_path)
     assert [p.name for p in plans] == ["sim", "ctl"]
     sim, ctl = plans
-    assert sim.argv()[:10] == [
+    assert sim.argv()[:12] == [
         "forma_process",
         "--process",
         "sim",
@@ -169,6 +185,8 @@ def test_plan_maps_processes_nodes_parameters_and_remaps(tmp_path):
         "single",
         "--realtime-priority",  # the process host applies it (both under forma launch and launch_ros)
         "50",
+        "--cpus",  # so does it the CPUs
+        "0",
         "--node",
         "sim:sim",
         "--ros-args",

@@ -60,3 +60,36 @@ def test_without_the_privilege_it_says_how_to_allow_it_and_runs_normally():
     seen = _run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
     assert "not permitted" in seen["problem"] and "rtprio" in seen["problem"]
     assert not seen["main"] and not seen["loop"]
+
+
+_PIN_CHILD = """
+import json, os, sys, threading
+from forma_common.scheduling import pin_to_cpus
+problem = pin_to_cpus([int(c) for c in sys.argv[1].split(",")])
+seen = {}
+t = threading.Thread(target=lambda: seen.update(thread=sorted(os.sched_getaffinity(0)))); t.start(); t.join()
+print(json.dumps({"problem": problem, "main": sorted(os.sched_getaffinity(0)), **seen}))
+"""
+
+
+def _pin(cpus: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", _PIN_CHILD, cpus], capture_output=True, text=True, timeout=60, env=os.environ
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_pinned_process_and_its_later_threads_run_on_its_cpus_only():
+    last = max(os.sched_getaffinity(0))
+    seen = _pin(str(last))
+    assert seen == {"problem": "", "main": [last], "thread": [last]}
+
+
+def test_cpus_the_machine_lacks_are_left_out_and_said():
+    present = sorted(os.sched_getaffinity(0))
+    seen = _pin(f"{present[0]},4000")
+    assert seen["main"] == [present[0]]
+    assert "cpus [4000] not on this machine" in seen["problem"] and f"runs on [{present[0]}]" in seen["problem"]
+    seen = _pin("4000")
+    assert seen["main"] == present and "runs on any CPU" in seen["problem"]

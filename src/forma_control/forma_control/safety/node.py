@@ -5,17 +5,25 @@ parameters and what each reason means.
 The e-stop path is short on purpose: a safety/estop message or service call hands the e-stop to
 hardware/estop inside its own callback, before anything else runs.
 
-The sensor streams (joint_states, imu/data, feet wrenches) and hardware/state are polled at the
-supervisor's own step (rate_hz) from direct subscriptions: the newest sample of each stream and
-every hardware/state, never an executor wake-up per message (at 500 Hz that cost the process a
-third of a core on the 2-core machine).
+The supervisor steps in a thread of its own, once per joint_states sample (at most rate_hz), and
+reads its other inputs there from direct subscriptions: the newest imu/data and feet wrenches and
+every hardware/state since the last step (forma_common.loop; an executor wake-up per message or
+per /clock cost this process 0.15-0.2 core on the 2-core machine). Its clock is the robot's: the
+stamp of the newest joint_states (sim time in simulation), so it needs no /clock; every stamp it
+publishes, every timeout and ramp uses that clock. When joint_states stops, the other streams'
+stamps keep the clock going (every `silence` of wall time), so the silent stream is reported
+stale; when every input stops, the robot's clock stops with them (a sim paused or stepped in
+lockstep is not a fault) and diagnostics say for how long, in wall time.
 """
 
 from __future__ import annotations
 
 import array
 import dataclasses
+import functools
 import math
+import threading
+import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -27,7 +35,9 @@ from std_srvs.srv import Trigger
 
 from forma_common import qos
 from forma_common.direct import DirectSubscription
-from forma_common.node import declare_params, run_node
+from forma_common.loop import InputLoop
+from forma_common.messages import stamp_s, to_time_msg
+from forma_common.node import declare_params, on_robot_clock, run_node
 from forma_common.params import param
 from forma_control.errors import ControlError
 from forma_control.safety.fall_detection import BalanceModel, BalanceSample, FallDetector, FallLimits
@@ -60,6 +70,17 @@ DIAG_LEVEL = {
 }
 
 
+def _locked(method):
+    """An executor callback: the step's thread waits until it is done (and the other way round)."""
+
+    @functools.wraps(method)
+    def run(self, *args):
+        with self.lock:
+            return method(self, *args)
+
+    return run
+
+
 @dataclasses.dataclass(frozen=True)
 class SupervisorParams:
     """The node's own parameters (the supervisor's are SupervisorConfig's, the fall detector's
@@ -70,7 +91,11 @@ class SupervisorParams:
         ["body"], "command groups the supervisor ramps while STANDING_UP and whose HOLD it reports", choices=GROUPS
     )
     rate_hz: float = param(
-        100.0, "supervisor step: ramp commands, fall detection, input watchdog", unit="Hz", low=1.0, high=1000.0
+        100.0,
+        "supervisor step, at most (one per joint_states sample): ramp commands, fall detection, input watchdog",
+        unit="Hz",
+        low=1.0,
+        high=1000.0,
     )
     commanders: list[str] = param(
         [""],
@@ -86,6 +111,7 @@ class SupervisorNode(Node):
 
     def __init__(self, node_name: str = "safety_supervisor", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
+        on_robot_clock(self)  # (module docstring)
         p = declare_params(self, SupervisorParams, error=ControlError)
         self.config = declare_params(self, SupervisorConfig, error=ControlError)
         self.limits = declare_params(self, FallLimits, error=ControlError)
@@ -106,6 +132,9 @@ class SupervisorNode(Node):
         self.force_z = {"left": None, "right": None}
         self.armed_last = False
         self._cmd = JointState()
+        self.lock = threading.RLock()  # the step's thread vs the executor's callbacks
+        self.robot_now = 0.0  # the robot's clock: the newest joint_states stamp [s]
+        self.last_input_wall = time.monotonic()  # when any sensor input last arrived (diagnostics)
 
         # The e-stop first: its clients and subscription exist before anything else.
         self.hw_estop = self.create_client(EStop, "hardware/estop")
@@ -126,7 +155,15 @@ class SupervisorNode(Node):
             side: DirectSubscription(self, WrenchStamped, f"feet/{side}/wrench", qos.NEWEST)
             for side in ("left", "right")
         }
-        self.create_timer(1.0 / self.rate, self._tick)
+        self.loop = InputLoop(
+            self,
+            self.joint_states_in,
+            self._tick,
+            self.lock,
+            min_interval_s=0.5 / self.rate,
+            silence_s=2.0 / self.rate,
+            name="safety_step",
+        )
         if self.commanders:
             self.create_timer(0.5, self._look_for_commanders)
         self.create_timer(0.1, self._publish_state)
@@ -135,9 +172,10 @@ class SupervisorNode(Node):
             f"safety supervisor: groups {', '.join(self.groups)}, pose {self.pose_name!r}, "
             f"auto_stand {self.config.auto_stand}; waiting for robot_description"
         )
+        self.loop.start()
 
     def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return self.robot_now
 
     def _look_for_commanders(self) -> None:
         """Which of `commanders` has no hardware/joint_commands publisher yet (from the graph)."""
@@ -148,9 +186,11 @@ class SupervisorNode(Node):
                 f"controllers up: {', '.join(c for c in self.commanders if c in present) or 'none'}"
                 + (f"; waiting for {', '.join(missing)}" if missing else "")
             )
-        self.missing_commanders = missing
+        with self.lock:
+            self.missing_commanders = missing
 
     # --- set-up -----------------------------------------------------------------------------------
+    @_locked
     def _on_description(self, msg: String) -> None:
         if self.core is not None:
             return
@@ -181,21 +221,34 @@ class SupervisorNode(Node):
         self._after()
 
     # --- inputs -------------------------------------------------------------------------------------
-    def _take_inputs(self, now: float) -> None:
+    def _take_inputs(self, joint_states_stamp_s: float | None) -> float:
         """Every hardware/state since the last step, in order, and the newest sample of each
-        sensor stream."""
+        sensor stream; returns the robot's clock now (see the module docstring)."""
+        now = self.robot_now
+        if joint_states_stamp_s is not None:
+            if joint_states_stamp_s < now:  # the clock went back (sim/reset): inputs seen now
+                self.watch.restart(joint_states_stamp_s)
+            now = joint_states_stamp_s
+            self.js = self.loop.latest
+            self.watch.seen("joint_states", now)
+        newest = {"imu/data": self.imu_in.take_newest()}
+        if newest["imu/data"] is not None:
+            self.imu = newest["imu/data"]
+        for side, sub in self.wrenches_in.items():
+            newest[f"feet/{side}/wrench"] = msg = sub.take_newest()
+            if msg is not None:
+                self.force_z[side] = msg.wrench.force.z
+        if joint_states_stamp_s is None:  # joint_states silent: the other streams' stamps are the clock
+            now = max([now] + [stamp_s(m.header.stamp) for m in newest.values() if m is not None])
+        for name, msg in newest.items():
+            if msg is not None:
+                self.watch.seen(name, now)
+        if any(m is not None for m in newest.values()) or joint_states_stamp_s is not None:
+            self.last_input_wall = time.monotonic()
+        self.robot_now = now
         for msg in self.hardware_state_in.take_all():
             self._on_hardware_state(msg)
-        if (msg := self.joint_states_in.take_newest()) is not None:
-            self.js = msg
-            self.watch.seen("joint_states", now)
-        if (msg := self.imu_in.take_newest()) is not None:
-            self.imu = msg
-            self.watch.seen("imu/data", now)
-        for side, sub in self.wrenches_in.items():
-            if (msg := sub.take_newest()) is not None:
-                self.force_z[side] = msg.wrench.force.z
-                self.watch.seen(f"feet/{side}/wrench", now)
+        return now
 
     def _on_hardware_state(self, msg: HardwareState) -> None:
         if self.core is None:
@@ -220,13 +273,16 @@ class SupervisorNode(Node):
         self._after()
         return reply.success, reply.message
 
+    @_locked
     def _on_estop_topic(self, msg: Bool) -> None:
         self._estop(bool(msg.data), "safety/estop topic")
 
+    @_locked
     def _on_estop_service(self, request: EStop.Request, response: EStop.Response) -> EStop.Response:
         response.success, response.message = self._estop(request.engage, request.reason or "safety/estop service")
         return response
 
+    @_locked
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self.core is None:
             response.success, response.message = False, "no robot_description yet: is the hardware node running?"
@@ -239,6 +295,7 @@ class SupervisorNode(Node):
         response.success, response.message = reply.success, reply.message
         return response
 
+    @_locked
     def _on_set_mode(self, request: SetOperatingMode.Request, response: SetOperatingMode.Response):
         if self.core is None:
             response.success, response.mode = False, int(Mode.DAMPING)
@@ -278,11 +335,13 @@ class SupervisorNode(Node):
                     continue
                 self.hw_reset.call_async(Trigger.Request()).add_done_callback(self._on_reset_done)
 
+    @_locked
     def _release_after_damp(self, reason: str) -> None:
         # an e-stop or a fault meanwhile keeps the hardware's e-stop engaged
         if self.core is not None and self.core.mode == Mode.DAMPING:
             self._call_estop(False, reason)
 
+    @_locked
     def _on_reset_done(self, future) -> None:
         result = future.result()
         ok = result is not None and result.success
@@ -291,11 +350,13 @@ class SupervisorNode(Node):
         self._after()
 
     # --- the step -----------------------------------------------------------------------------------
-    def _tick(self) -> None:
-        now = self._now()
-        self._take_inputs(now)
-        if self.core is None or now <= 0.0:
-            return
+    def _tick(self, joint_states_stamp_s: float | None) -> None:
+        """One step (InputLoop, under the lock): at a joint_states sample, or with its stamp None
+        after the stream stayed silent (2 steps' worth of wall time)."""
+        before = self.robot_now
+        now = self._take_inputs(joint_states_stamp_s)
+        if self.core is None or now <= 0.0 or (joint_states_stamp_s is None and now <= before):
+            return  # (every input silent: the robot's clock stands still, so does the supervisor)
         measured = fall = None
         upright = lying = False
         body_rate = 0.0
@@ -325,7 +386,7 @@ class SupervisorNode(Node):
         )
         self._execute(actions)
         if command is not None:
-            self._cmd.header.stamp = self.get_clock().now().to_msg()
+            self._cmd.header.stamp = to_time_msg(now)
             self._cmd.position = array.array("d", np.asarray(command.position, float).tobytes())
             self.pub_cmd.publish(self._cmd)
         self._after()
@@ -369,6 +430,7 @@ class SupervisorNode(Node):
         if self.core.changed:
             self._publish_state()
 
+    @_locked
     def _publish_state(self) -> None:
         if self.core is None:
             return
@@ -379,9 +441,10 @@ class SupervisorNode(Node):
             reason=self.core.reason,
             estop_engaged=self.core.estop_engaged,
         )
-        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.stamp = to_time_msg(self.robot_now)
         self.pub_state.publish(msg)
 
+    @_locked
     def _publish_diagnostics(self) -> None:
         if self.core is None:
             return
@@ -396,6 +459,9 @@ class SupervisorNode(Node):
                 ("capture_point_outside_m", f"{st.capture_outside_m:.3f}"),
                 ("loaded_feet", ",".join(st.loaded_feet) or "none"),
             ]
+        silent_wall_s = time.monotonic() - self.last_input_wall
+        if silent_wall_s > self.config.input_timeout_s:  # the robot's clock stopped with its inputs
+            stale = [f"no sensor input for {silent_wall_s:.1f} s (wall clock): is the hardware node running?"]
         name = self.get_name()
         statuses = [
             DiagnosticStatus(
@@ -412,9 +478,10 @@ class SupervisorNode(Node):
                 message="; ".join(stale) if stale else "joint_states, imu/data, feet wrenches fresh",
             ),
         ]
-        self.pub_diag.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=statuses))
+        self.pub_diag.publish(DiagnosticArray(header=Header(stamp=to_time_msg(self.robot_now)), status=statuses))
 
     def destroy_node(self) -> None:
+        self.loop.stop()
         for sub in (self.joint_states_in, self.imu_in, *self.wrenches_in.values(), self.hardware_state_in):
             sub.destroy()
         super().destroy_node()

@@ -614,6 +614,10 @@ class InputWatch:
     def seen(self, name: str, now_s: float) -> None:
         self.last_s[name] = now_s
 
+    def restart(self, now_s: float) -> None:
+        """The clock went back (a simulation reset): what was seen counts as seen now."""
+        self.last_s = {name: None if t is None else now_s for name, t in self.last_s.items()}
+
     def stale(self, now_s: float) -> list[str]:
         """Inputs silent longer than the timeout, as 'name silent 0.31 s (limit 0.25 s)'. An input
         never seen is reported as 'never received'."""

@@ -358,13 +358,20 @@ class WholeBodyController:
         self._last_stamp_s = sensors.stamp_s
         # --- measured state: capture point ------------------------------------------------
         est = self.odometry.estimate(sensors)
-        m.update(est.q, est.v)
-        com_m, vcom_m = m.com, m.com_velocity
+        # the estimate's kinematics are at the base's zero translation: shifted by it, they are
+        # the measured state (no second update; the CoM Jacobian does not change with the shift)
+        base = est.q[:3]
+        com_m, vcom_m = m.com + base, m.com_jacobian @ est.v
         self.last_measured_q = est.q
-        self._measured_frames = {side: m.pose(f).copy() for side, f in HANDS.items()}
+
+        def measured(frame: str) -> pin.SE3:
+            pose = m.pose(frame)
+            return pin.SE3(pose.rotation, pose.translation + base)
+
+        self._measured_frames = {side: measured(f) for side, f in HANDS.items()}
         if self.torso_goal is not None:
-            self._move_torso_targets(m.pose("torso"))
-        soles = [(m.pose(f).translation, m.pose(f).rotation) for f in FEET]
+            self._move_torso_targets(measured("torso"))
+        soles = [(pose.translation, pose.rotation) for pose in (measured(f) for f in FEET)]
         polygon = balance.support_polygon(soles, *self.foot)
         # The measured CoM velocity answers the previous command within a period (the joints'
         # PD follows the commanded velocity), and the capture-point loop's gain on it is
@@ -478,7 +485,7 @@ class WholeBodyController:
             tasks = [(jac, engaged * err, weight) for jac, err, weight in tasks]
         v = self.qp.solve(tasks, a_eq, b_eq, self.c_in, lower, upper)
         # feed-forward on this tick's reference kinematics (one period before the new targets)
-        effort = self._feedforward(q, self._load_split(com_target)) if s.feedforward else np.zeros(m.n_joints)
+        effort = self._feedforward(q, a_eq, self._load_split(com_target)) if s.feedforward else np.zeros(m.n_joints)
         effort = self._bumpless(effort, sensors)
         self.v_ref = v
         self.q_ref = pin.integrate(m.model, q, v * self.dt)
@@ -526,12 +533,12 @@ class WholeBodyController:
         share = float(np.clip((com_xy - right) @ axis / max(axis @ axis, 1e-9), 0.1, 0.9))
         return {"left": share, "right": 1.0 - share}
 
-    def _feedforward(self, q: np.ndarray, weight: dict[str, float]) -> np.ndarray:
+    def _feedforward(self, q: np.ndarray, jc: np.ndarray, weight: dict[str, float]) -> np.ndarray:
         """Joint torques that hold the reference pose against gravity with the measured load
-        split between the soles: tau = g_a - J_a^T f, with f balancing g on the base."""
-        m = self.m  # kinematics and Jacobians at q are current (tick updated them)
+        split between the soles: tau = g_a - J_a^T f, with f balancing g on the base. jc: the
+        soles' Jacobians at q (12 x nv, the contact constraint's)."""
+        m = self.m
         g = m.gravity_torques(q)
-        jc = np.vstack([m.jacobian(f) for f in FEET])  # 12 x nv
         w = np.repeat([max(weight["left"], 0.05), max(weight["right"], 0.05)], 6)
         jb = jc[:, :6].T  # 6 x 12
         f = w * (jb.T @ np.linalg.solve((jb * w) @ jb.T, g[:6]))

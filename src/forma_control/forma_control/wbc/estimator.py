@@ -73,15 +73,14 @@ class LegOdometry:
         v = np.zeros(m.nv)
         v[3:6] = s.imu_angular_velocity
         v[m.v_index] = s.joint_velocities
-        # base linear velocity (base frame) that keeps the contact soles still, weighted
-        rows, rhs = [], []
+        # base linear velocity (base frame) that keeps the contact soles still, weighted least
+        # squares: a sole's velocity is R v_base + J_rest v_rest with R the base rotation (the
+        # base's linear columns of a world-aligned Jacobian), so the normal equations are
+        # (sum w) I v_base = sum w R^T (-J_rest v_rest): no solve needed
+        v_base = np.zeros(3)
         for side, frame in zip(("left", "right"), FEET, strict=True):
-            if weight[side] <= 0.0:
-                continue
-            jac = m.jacobian(frame)[:3]
-            w = np.sqrt(weight[side])
-            rows.append(w * jac[:, :3])
-            rhs.append(-w * (jac[:, 3:] @ v[3:]))
-        a, b = np.vstack(rows), np.concatenate(rhs)
-        v[:3] = np.linalg.solve(a.T @ a, a.T @ b)  # least squares; a's columns: a sole's translation (rank 3)
+            if weight[side] > 0.0:
+                jac = m.jacobian(frame)[:3]
+                v_base -= weight[side] * (jac[:, :3].T @ (jac[:, 3:] @ v[3:]))
+        v[:3] = v_base / sum(weight.values())
         return BaseEstimate(q=q, v=v, contact_weight=weight, load_n=load)

@@ -18,6 +18,7 @@ import pinocchio as pin
 from forma_common.messages import stamp_s
 from forma_control.errors import ControlError, TargetRejected
 from forma_control.wbc.estimator import Sensors
+from forma_control.wbc.robot_state_cdr import RobotStateSample
 from forma_control.wbc.targets import StampedTarget
 
 GROUPS = ("left_hand", "right_hand", "gaze", "torso")
@@ -42,10 +43,12 @@ def joint_indices(message_names: Sequence[str], wanted: Sequence[str], source: s
     return np.array([index[n] for n in wanted])
 
 
-def _sensors(source: str, joints, index: np.ndarray, stamp: float, orientation, angular_velocity, forces) -> Sensors:
+def _sensors(
+    source: str, joints, index: np.ndarray, stamp: float, quat: np.ndarray, gyro: np.ndarray, forces
+) -> Sensors:
     """Sensors from one period's readings; `joints` carries name, position, velocity, effort
-    (JointState or RobotState). Refuses mismatched arrays, non-finite values and a quaternion
-    that is not a unit one, naming `source`."""
+    (JointState, RobotState or a RobotStateSample); quat: w, x, y, z. Refuses mismatched arrays,
+    non-finite values and a quaternion that is not a unit one, naming `source`."""
     n = len(joints.name)
     if len(joints.position) != n or len(joints.velocity) != n:
         raise SensorsNotReady(
@@ -53,9 +56,6 @@ def _sensors(source: str, joints, index: np.ndarray, stamp: float, orientation, 
         )
     q = np.asarray(joints.position, float)[index]
     qd = np.asarray(joints.velocity, float)[index]
-    o, w = orientation, angular_velocity
-    quat = np.array([o.w, o.x, o.y, o.z])
-    gyro = np.array([w.x, w.y, w.z])
     efforts = np.asarray(joints.effort, float)[index] if len(joints.effort) == n else None
     for what, values in (
         ("joint positions or velocities", np.concatenate([q, qd])),
@@ -97,7 +97,9 @@ def sensors_from_messages(joint_states, index: np.ndarray, imu, wrenches: dict, 
             when = "older" if age > 0 else "newer"
             raise SensorsNotReady(f"{topic} is {abs(age):.3f} s {when} than joint_states (limit {max_age_s:.3f} s)")
     forces = {side: float(wrenches[side].wrench.force.z) for side in SIDES}
-    return _sensors("joint_states/imu/data", joint_states, index, now, imu.orientation, imu.angular_velocity, forces)
+    o, w = imu.orientation, imu.angular_velocity
+    quat, gyro = np.array([o.w, o.x, o.y, o.z]), np.array([w.x, w.y, w.z])
+    return _sensors("joint_states/imu/data", joint_states, index, now, quat, gyro, forces)
 
 
 def sensors_from_robot_state(state, index: np.ndarray) -> Sensors:
@@ -105,7 +107,17 @@ def sensors_from_robot_state(state, index: np.ndarray) -> Sensors:
     period's joints, IMU and foot wrenches, so no freshness check between streams is needed."""
     forces = {"left": float(state.left_foot.force.z), "right": float(state.right_foot.force.z)}
     stamp = stamp_s(state.header.stamp)
-    return _sensors("hardware/robot_state", state, index, stamp, state.orientation, state.angular_velocity, forces)
+    o, w = state.orientation, state.angular_velocity
+    quat, gyro = np.array([o.w, o.x, o.y, o.z]), np.array([w.x, w.y, w.z])
+    return _sensors("hardware/robot_state", state, index, stamp, quat, gyro, forces)
+
+
+def sensors_from_robot_state_sample(sample: RobotStateSample, index: np.ndarray) -> Sensors:
+    """The same from a RobotStateSample (hardware/robot_state read from its bytes)."""
+    forces = {"left": float(sample.left_foot[2]), "right": float(sample.right_foot[2])}
+    x, y, z, w = sample.orientation_xyzw
+    quat = np.array([w, x, y, z])
+    return _sensors("hardware/robot_state", sample, index, sample.stamp_s, quat, sample.angular_velocity, forces)
 
 
 def pose_target(msg) -> StampedTarget:

@@ -27,10 +27,11 @@ import time
 
 import numpy as np
 import pinocchio as pin
+from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PointStamped, PoseStamped, WrenchStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.node import Node
-from rclpy.parameter import Parameter
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -38,7 +39,7 @@ from std_srvs.srv import Trigger
 from forma_common import qos
 from forma_common.direct import DirectSubscription, InputWaiter
 from forma_common.messages import float_array, stamp_s, to_time_msg
-from forma_common.node import GoalResult, declare_params, run_node
+from forma_common.node import GoalResult, declare_params, on_robot_clock, run_node
 from forma_common.params import param
 from forma_control.errors import ControlConfigError, ControlError, TargetRejected
 from forma_control.wbc.controller import WbcSettings
@@ -59,11 +60,13 @@ from forma_control.wbc.io import (
     reach_request,
     sensors_from_messages,
     sensors_from_robot_state,
+    sensors_from_robot_state_sample,
     torso_goal,
 )
 from forma_control.wbc.lockstep import build_controller
 from forma_control.wbc.model import HANDS
 from forma_control.wbc.reach import ReachabilityChecker, ReachProgress, pose_error
+from forma_control.wbc.robot_state_cdr import RobotStateFormatError, RobotStateReader, RobotStateSample
 from forma_control.wbc.targets import TargetLimits, check_target, to_odom
 from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses
@@ -141,11 +144,8 @@ class WbcNode(Node):
     def __init__(self, node_name: str = "wbc", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         # The controller's clock is the hardware's: every tick, target check, timeout and stamp
-        # uses the stamps of the state it receives (sim time in simulation, the robot's clock on
-        # hardware), so use_sim_time changes nothing here, and the /clock subscription it would
-        # add cost an executor wake-up per /clock message (100 Hz) in the control loop's process.
-        if self.get_parameter("use_sim_time").value:
-            self.set_parameters([Parameter("use_sim_time", value=False)])
+        # uses the stamps of the state it receives.
+        on_robot_clock(self)
         self._declare_parameters()
         self.lock = threading.RLock()
         self.robot: RobotModel | None = None
@@ -184,6 +184,7 @@ class WbcNode(Node):
         self.inputs: list[DirectSubscription] = []
         if self.state_input == "robot_state":
             self.state_in = DirectSubscription(self, RobotState, "hardware/robot_state", qos.NEWEST)
+            self.state_reader = RobotStateReader()
             self.inputs = [self.state_in]
         else:
             self.state_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
@@ -273,7 +274,7 @@ class WbcNode(Node):
         while self._running:
             if not self._waiter.wait(0.1):
                 continue
-            msg = self.state_in.take_newest()
+            msg = self._take_robot_state() if self.state_input == "robot_state" else self.state_in.take_newest()
             if msg is None:
                 continue
             if self.state_input == "topics":  # the newest imu/data and wrenches, published just before
@@ -332,18 +333,36 @@ class WbcNode(Node):
             return "waiting for hardware/reset (no safety supervisor)"
         return ""
 
+    def _take_robot_state(self) -> RobotStateSample | RobotState | None:
+        """The newest hardware/robot_state, read from its bytes (robot_state_cdr: a sixth of the
+        cost of rclpy's message); a message that reader cannot parse goes through rclpy."""
+        data = self.state_in.take_newest_serialized()
+        if data is None:
+            return None
+        try:
+            return self.state_reader.read(data)
+        except RobotStateFormatError as exc:
+            self.get_logger().warning(f"hardware/robot_state read through rclpy: {exc}", once=True)
+            return deserialize_message(data, RobotState)
+
     def _sensors(self, msg) -> Sensors:
         """Sensors from the state sample (RobotState, or JointState + the newest IMU and wrenches)."""
-        if tuple(msg.name) != self._index_names:
+        if msg.name is not self._index_names and tuple(msg.name) != self._index_names:
             self._index = joint_indices(msg.name, self.body_names, self.state_in.topic_name)
             self._index_names = tuple(msg.name)
+        if isinstance(msg, RobotStateSample):
+            return sensors_from_robot_state_sample(msg, self._index)
         if self.state_input == "robot_state":
             return sensors_from_robot_state(msg, self._index)
         return sensors_from_messages(msg, self._index, self.imu, self.wrenches, self.sensor_timeout)
 
     def _on_state(self, msg) -> None:
+        if isinstance(msg, RobotStateSample):
+            stamp = Time(sec=msg.stamp_sec, nanosec=msg.stamp_nanosec)
+        else:
+            stamp = msg.header.stamp
         with self.lock:
-            self.robot_now = stamp_s(msg.header.stamp)
+            self.robot_now = stamp_s(stamp)
             self.last_joint_states_wall = time.monotonic()
             reason = self._gate()
             sensors = None
@@ -385,7 +404,7 @@ class WbcNode(Node):
                 self._publish_status_if_changed()
                 return
             cmd = self._cmd
-            cmd.header.stamp = msg.header.stamp
+            cmd.header.stamp = stamp  # (the period it answers, to the nanosecond)
             cmd.position = float_array(out.position)
             cmd.velocity = float_array(out.velocity)
             cmd.effort = float_array(out.effort)

@@ -1,0 +1,108 @@
+"""forma_common.loop.InputLoop over real DDS: a node's step runs in its own thread once per sample
+of its trigger stream, at the sample's stamp, never closer than min_interval_s of stamps; a
+silent stream gets step(None) after silence_s; a step that raises stops the executor with the
+reason (so the process exits and says why) instead of leaving the node alive without its loop."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+
+from forma_common import qos
+from forma_common.direct import DirectSubscription
+from forma_common.loop import InputLoop, LoopStopped
+from forma_common.messages import to_time_msg
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def nodes(domain_id):
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    node = Node("looped", context=context)
+    sender = Node("sender", context=context)
+    yield node, sender
+    node.destroy_node()
+    sender.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+def _wait(predicate, timeout_s: float = 10.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.005)
+
+
+def _send(pub, stamp_s: float) -> None:
+    msg = JointState(name=["a"], position=[stamp_s])
+    msg.header.stamp = to_time_msg(stamp_s)
+    pub.publish(msg)
+
+
+def test_one_step_per_sample_at_its_stamp_thinned_by_min_interval(nodes):
+    node, sender = nodes
+    pub = sender.create_publisher(JointState, "joint_states", qos.COMMANDS)
+    trigger = DirectSubscription(node, JointState, "joint_states", qos.NEWEST)
+    steps: list[float | None] = []
+    loop = InputLoop(node, trigger, steps.append, threading.RLock(), min_interval_s=0.009, silence_s=30.0)
+    loop.start()
+    try:
+        _wait(lambda: trigger.publisher_count() == 1)
+        for k in range(1, 13):  # a 500 Hz stream, 2 ms apart: a 100 Hz step takes every 5th
+            _send(pub, k * 0.002)
+            _wait(lambda k=k: loop.latest is not None and loop.latest.position[0] == k * 0.002)
+        assert steps == pytest.approx([0.002, 0.012, 0.022])
+        _send(pub, 0.001)  # the clock went back (a simulation reset): a step at once
+        _wait(lambda: len(steps) == 4)
+        assert steps[-1] == pytest.approx(0.001)
+    finally:
+        loop.stop()
+        trigger.destroy()
+
+
+def test_a_silent_trigger_gets_a_step_without_a_stamp(nodes):
+    node, _ = nodes
+    trigger = DirectSubscription(node, JointState, "joint_states", qos.NEWEST)
+    steps: list[float | None] = []
+    loop = InputLoop(node, trigger, steps.append, threading.RLock(), silence_s=0.02)
+    loop.start()
+    try:
+        _wait(lambda: len(steps) >= 2)
+        assert set(steps) == {None}
+    finally:
+        loop.stop()
+        trigger.destroy()
+
+
+def test_a_step_that_raises_stops_the_executor_with_the_reason(nodes):
+    node, sender = nodes
+    pub = sender.create_publisher(JointState, "joint_states", qos.COMMANDS)
+    trigger = DirectSubscription(node, JointState, "joint_states", qos.NEWEST)
+
+    def step(stamp_s):
+        raise ValueError(f"bad sample at {stamp_s}")
+
+    loop = InputLoop(node, trigger, step, threading.RLock(), silence_s=30.0, name="broken_step")
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    loop.start()
+    try:
+        _wait(lambda: trigger.publisher_count() == 1)
+        _send(pub, 0.5)
+        with pytest.raises(LoopStopped, match=r"broken_step stopped: ValueError\('bad sample at 0.5'\)"):
+            end = time.monotonic() + 10.0
+            while time.monotonic() < end:
+                executor.spin_once(timeout_sec=0.1)
+    finally:
+        executor.shutdown()
+        loop.stop()
+        trigger.destroy()
