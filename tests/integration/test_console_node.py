@@ -117,7 +117,7 @@ def test_console_node_draws_sends_and_refuses(domain_id):
             assert not node.streams, "no viewer: no 500 Hz subscriptions"
             with viewer(port):
                 wait_until(
-                    lambda: len(node.streams) == 2 and node.joint_states_in is not None,
+                    lambda: len(node.streams) == 1 and None not in (node.joint_states_in, node.base_pose_in),
                     10,
                     "joint_states, base pose and face subscriptions",
                 )

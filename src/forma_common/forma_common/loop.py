@@ -14,6 +14,7 @@ which node and why, and exits non-zero) instead of leaving a node alive without 
 
 from __future__ import annotations
 
+import functools
 import threading
 import traceback
 from collections.abc import Callable
@@ -22,6 +23,19 @@ from rclpy.node import Node
 
 from forma_common.direct import DirectSubscription, InputWaiter
 from forma_common.messages import stamp_s
+
+
+def locked(method):
+    """For a method the executor calls (a service, a subscription, a timer) on a node whose loop
+    runs in an InputLoop: it runs holding the node's `lock`, so it and the loop's step never
+    interleave."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 class LoopStopped(RuntimeError):

@@ -38,6 +38,20 @@ def _rgb(material, materials: dict[str, tuple]) -> tuple[int, int, int]:
     return (int(r * 255), int(g * 255), int(b * 255))
 
 
+def quaternions_wxyz(rotations: np.ndarray) -> np.ndarray:
+    """(n, 4) unit quaternions w, x, y, z (w >= 0) of (n, 3, 3) rotation matrices."""
+    r = rotations
+    w = 0.5 * np.sqrt(np.maximum(0.0, 1.0 + r[:, 0, 0] + r[:, 1, 1] + r[:, 2, 2]))
+    x = 0.5 * np.sqrt(np.maximum(0.0, 1.0 + r[:, 0, 0] - r[:, 1, 1] - r[:, 2, 2]))
+    y = 0.5 * np.sqrt(np.maximum(0.0, 1.0 - r[:, 0, 0] + r[:, 1, 1] - r[:, 2, 2]))
+    z = 0.5 * np.sqrt(np.maximum(0.0, 1.0 - r[:, 0, 0] - r[:, 1, 1] + r[:, 2, 2]))
+    x = np.copysign(x, r[:, 2, 1] - r[:, 1, 2])
+    y = np.copysign(y, r[:, 0, 2] - r[:, 2, 0])
+    z = np.copysign(z, r[:, 1, 0] - r[:, 0, 1])
+    q = np.stack([w, x, y, z], axis=1)
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
 class RobotView:
     """Draws a URDF under `root` in a viser scene and poses it from joint positions."""
 
@@ -50,7 +64,8 @@ class RobotView:
             m.get("name"): m.find("color").get("rgba") for m in urdf.findall("material") if m.find("color") is not None
         }
         self.handles: dict[int, object] = {}
-        self.last: dict[int, np.ndarray] = {}
+        self._last_positions: np.ndarray | None = None  # what the browser shows, per link
+        self._last_wxyz: np.ndarray | None = None
         for link in urdf.findall("link"):
             visuals = link.findall("visual")
             if not visuals or not self.model.existFrame(link.get("name")):
@@ -100,23 +115,25 @@ class RobotView:
         for i in range(1, model.njoints):
             self.q[model.joints[i].idx_q] = joint_positions[i - 1]
         pin.framesForwardKinematics(model, data, self.q)
-        changed = 0
-        for fid, handle in self.handles.items():
-            m = data.oMf[fid]
-            quat = pin.Quaternion(m.rotation)
-            pose = np.concatenate([m.translation, [quat.w, quat.x, quat.y, quat.z]])
-            last = self.last.get(fid)
-            if (
-                last is not None
-                and np.all(np.abs(pose[:3] - last[:3]) < POSITION_EPS_M)
-                and np.all(np.abs(pose[3:] - last[3:]) < ROTATION_EPS)
-            ):
-                continue
-            handle.position = pose[:3]
-            handle.wxyz = pose[3:]
-            self.last[fid] = pose
-            changed += 1
-        return changed
+        # every link's pose at once, and only the links that moved are sent (one Python step per
+        # link and a quaternion object each cost the console ~0.03 core at 20 Hz)
+        fids = list(self.handles)
+        poses = np.array([data.oMf[fid].homogeneous for fid in fids])
+        positions, wxyz = poses[:, :3, 3], quaternions_wxyz(poses[:, :3, :3])
+        if self._last_positions is None or len(self._last_positions) != len(fids):
+            self._last_positions = np.full_like(positions, np.nan)
+            self._last_wxyz = np.full_like(wxyz, np.nan)
+        still = (np.abs(positions - self._last_positions) < POSITION_EPS_M).all(axis=1) & (
+            np.abs(wxyz - self._last_wxyz) < ROTATION_EPS
+        ).all(axis=1)
+        moved = np.flatnonzero(~still)
+        for k in moved:
+            handle = self.handles[fids[k]]
+            handle.position = positions[k]
+            handle.wxyz = wxyz[k]
+        self._last_positions[moved] = positions[moved]
+        self._last_wxyz[moved] = wxyz[moved]
+        return len(moved)
 
     def frame_pose(self, frame: str) -> tuple[np.ndarray, np.ndarray] | None:
         """A frame of the description in the root (base_link) frame at the last update: position,

@@ -28,7 +28,6 @@ no /clock, and each command carries the time of the sample it answers.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import threading
 
@@ -39,7 +38,7 @@ from std_msgs.msg import String
 
 from forma_common import qos
 from forma_common.direct import DirectSubscription
-from forma_common.loop import InputLoop
+from forma_common.loop import InputLoop, locked
 from forma_common.messages import to_time_msg
 from forma_common.node import GoalResult, declare_params, on_robot_clock, run_node
 from forma_common.params import param
@@ -53,17 +52,6 @@ from forma_interfaces.action import Grasp
 from forma_interfaces.msg import FingertipTouch, HandCommand, HardwareState
 
 TOUCH_MAX_AGE_S = 0.2  # touch older than this is treated as missing (no contact known)
-
-
-def _locked(method):
-    """An executor callback: the step's thread waits until it is done (and the other way round)."""
-
-    @functools.wraps(method)
-    def run(self, *args):
-        with self.lock:
-            return method(self, *args)
-
-    return run
 
 
 class _Hand:
@@ -172,7 +160,7 @@ class HandsNode(Node):
         self.loop.start()
 
     # --- inputs -------------------------------------------------------------------------------------
-    @_locked
+    @locked
     def _on_description(self, msg: String) -> None:
         try:
             robot = RobotModel.from_urdf(msg.data)
@@ -242,7 +230,7 @@ class HandsNode(Node):
         h = self.hands[side]
         h.touch_n, h.touch_s = [float(f) for f in msg.force_n], self._now()
 
-    @_locked
+    @locked
     def _on_command(self, side: str, msg: HandCommand) -> None:
         h = self.hands[side]
         try:

@@ -145,3 +145,16 @@ def test_safety_and_instruction_text():
     assert safety_markdown(2, "", "", False) == "**safety: ACTIVE**"
     text = instruction_markdown("pick up the red cup", "running", "reaching", 0.5)
     assert text == "**pick up the red cup**  \nrunning  \nphase: reaching (50 %)"
+def test_link_quaternions_are_the_rotations_the_view_sends():
+    """The 3D view's poses, all links at once: each quaternion rotates as its matrix does,
+    including the half turns where the trace is -1."""
+    import pinocchio as pin
+
+    from forma_console.robot_view import quaternions_wxyz
+
+    rng = np.random.default_rng(3)
+    rotations = [pin.exp3(rng.normal(size=3) * 2.0) for _ in range(500)]
+    rotations += [np.diag(d) for d in ((1.0, -1.0, -1.0), (-1.0, 1.0, -1.0), (-1.0, -1.0, 1.0), (1.0, 1.0, 1.0))]
+    for rotation, (w, x, y, z) in zip(rotations, quaternions_wxyz(np.array(rotations)), strict=True):
+        assert w >= 0.0
+        np.testing.assert_allclose(pin.Quaternion(w, x, y, z).toRotationMatrix(), rotation, atol=1e-9)

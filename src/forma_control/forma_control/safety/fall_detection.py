@@ -164,6 +164,8 @@ class BalanceModel:
         self.model, self.data = model, self.frames.data
         self.v = np.zeros(model.nv)
         self.index = self.frames.index
+        self._names: list[str] | None = None  # the joint names last mapped, and the mapping:
+        self._from = self._to = np.zeros(0, dtype=int)  # sample index -> model index
         self.sole_frames = {}
         for side in SIDES:
             name = f"{prefix}{side}_sole"
@@ -180,15 +182,19 @@ class BalanceModel:
             raise ControlError(
                 f"joint_states with {len(names)} names, {len(positions)} positions, {len(velocities)} velocities"
             )
+        if names is not self._names and list(names) != self._names:  # (the same every sample: mapped once)
+            self._names = list(names)
+            pairs = [(k, self.index[n]) for k, n in enumerate(self._names) if n in self.index]
+            self._from = np.array([k for k, _ in pairs], dtype=int)
+            self._to = np.array([i for _, i in pairs], dtype=int)
         q, v = self.frames.q, self.v
-        for k, name in enumerate(names):
-            i = self.index.get(name)
-            if i is None:
-                continue
-            if not math.isfinite(positions[k]) or (len(velocities) and not math.isfinite(velocities[k])):
-                raise ControlError(f"joint_states: {name} is not finite")
-            q[i] = positions[k]
-            v[i] = velocities[k] if len(velocities) else 0.0
+        position = np.asarray(positions, float)[self._from]
+        velocity = np.asarray(velocities, float)[self._from] if len(velocities) else np.zeros(len(self._from))
+        if not (np.isfinite(position).all() and np.isfinite(velocity).all()):
+            bad = next(k for k, p, w in zip(self._from, position, velocity, strict=True) if not np.isfinite(p + w))
+            raise ControlError(f"joint_states: {self._names[bad]} is not finite")
+        q[self._to] = position
+        v[self._to] = velocity
         pin.forwardKinematics(self.model, self.data, q, v)
         pin.updateFramePlacements(self.model, self.data)
         pin.centerOfMass(self.model, self.data, q, v, False)
@@ -247,7 +253,10 @@ class FallDetector:
         sole_b, vsole_b = self.model.sole_in_base(ref)
         rel_b = com_b - sole_b
         com_w = rot @ rel_b
-        vcom_w = rot @ (np.cross(gyro, rel_b) + vcom_b - vsole_b)
+        gx, gy, gz = gyro
+        rx, ry, rz = rel_b
+        omega_x_rel = np.array([gy * rz - gz * ry, gz * rx - gx * rz, gx * ry - gy * rx])  # (np.cross: 10x slower)
+        vcom_w = rot @ (omega_x_rel + vcom_b - vsole_b)
         height = max(com_w[2], 0.05)
         omega0 = math.sqrt(GRAVITY_M_S2 / height)
         cp = com_w[:2] + vcom_w[:2] / omega0

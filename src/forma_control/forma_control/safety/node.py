@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import array
 import dataclasses
-import functools
 import math
 import threading
 import time
@@ -35,7 +34,7 @@ from std_srvs.srv import Trigger
 
 from forma_common import qos
 from forma_common.direct import DirectSubscription
-from forma_common.loop import InputLoop
+from forma_common.loop import InputLoop, locked
 from forma_common.messages import stamp_s, to_time_msg
 from forma_common.node import declare_params, on_robot_clock, run_node
 from forma_common.params import param
@@ -68,17 +67,6 @@ DIAG_LEVEL = {
     Mode.ESTOP: DiagnosticStatus.ERROR,
     Mode.FAULT: DiagnosticStatus.ERROR,
 }
-
-
-def _locked(method):
-    """An executor callback: the step's thread waits until it is done (and the other way round)."""
-
-    @functools.wraps(method)
-    def run(self, *args):
-        with self.lock:
-            return method(self, *args)
-
-    return run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,7 +178,7 @@ class SupervisorNode(Node):
             self.missing_commanders = missing
 
     # --- set-up -----------------------------------------------------------------------------------
-    @_locked
+    @locked
     def _on_description(self, msg: String) -> None:
         if self.core is not None:
             return
@@ -273,16 +261,16 @@ class SupervisorNode(Node):
         self._after()
         return reply.success, reply.message
 
-    @_locked
+    @locked
     def _on_estop_topic(self, msg: Bool) -> None:
         self._estop(bool(msg.data), "safety/estop topic")
 
-    @_locked
+    @locked
     def _on_estop_service(self, request: EStop.Request, response: EStop.Response) -> EStop.Response:
         response.success, response.message = self._estop(request.engage, request.reason or "safety/estop service")
         return response
 
-    @_locked
+    @locked
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self.core is None:
             response.success, response.message = False, "no robot_description yet: is the hardware node running?"
@@ -295,7 +283,7 @@ class SupervisorNode(Node):
         response.success, response.message = reply.success, reply.message
         return response
 
-    @_locked
+    @locked
     def _on_set_mode(self, request: SetOperatingMode.Request, response: SetOperatingMode.Response):
         if self.core is None:
             response.success, response.mode = False, int(Mode.DAMPING)
@@ -335,13 +323,13 @@ class SupervisorNode(Node):
                     continue
                 self.hw_reset.call_async(Trigger.Request()).add_done_callback(self._on_reset_done)
 
-    @_locked
+    @locked
     def _release_after_damp(self, reason: str) -> None:
         # an e-stop or a fault meanwhile keeps the hardware's e-stop engaged
         if self.core is not None and self.core.mode == Mode.DAMPING:
             self._call_estop(False, reason)
 
-    @_locked
+    @locked
     def _on_reset_done(self, future) -> None:
         result = future.result()
         ok = result is not None and result.success
@@ -430,7 +418,7 @@ class SupervisorNode(Node):
         if self.core.changed:
             self._publish_state()
 
-    @_locked
+    @locked
     def _publish_state(self) -> None:
         if self.core is None:
             return
@@ -444,7 +432,7 @@ class SupervisorNode(Node):
         msg.header.stamp = to_time_msg(self.robot_now)
         self.pub_state.publish(msg)
 
-    @_locked
+    @locked
     def _publish_diagnostics(self) -> None:
         if self.core is None:
             return

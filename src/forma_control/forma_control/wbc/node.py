@@ -642,7 +642,9 @@ class WbcNode(Node):
 
     def _status_change_key(self) -> tuple:
         """What counts as a change for wbc/status (numbers in a reason, e.g. an age, do not)."""
-        reason = re.sub(r"[0-9.]+", "#", self.inactive_reason + self.paused_reason)
+        reason = self.inactive_reason + self.paused_reason
+        if reason:  # (every tick asks: active, there is none)
+            reason = re.sub(r"[0-9.]+", "#", reason)
         return (self.active, reason, tuple(self.authority.owners.values()), self.targets_rejected)
 
     def _publish_status_if_changed(self) -> None:
