@@ -209,3 +209,39 @@ def test_bad_input_is_refused_and_the_face_keeps_running(stack):
     # the refusals reach the output through the nodes' stderr and the launcher, not DDS: wait for them
     refusals = ("unknown expression 'grumpy'", "valence is nan", "the utterance is empty", "longer than 500")
     stack.probe.wait_for(lambda: all(t in stack.launched.output for t in refusals), 30, f"{refusals} in the log")
+
+
+def test_face_image_goes_out_at_the_size_its_viewer_shows(domain_id):
+    """image_width_px: face/image is rendered at that width (the panel's proportions), not the
+    panel's 1280 px and scaled down by the viewer."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    from forma_common import qos
+    from forma_face.face_node import FaceNode
+
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    face = FaceNode(context=context, parameter_overrides=[Parameter("image_width_px", value=320)])
+    viewer = Node("face_viewer", context=context)
+    images: list[Image] = []
+    viewer.create_subscription(Image, "face/image", images.append, qos.SENSORS)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(face)
+    executor.add_node(viewer)
+    try:
+        end = time.monotonic() + 20.0
+        while not images and time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.1)
+        assert images, "no face/image in 20 s"
+        assert (images[-1].width, images[-1].height, images[-1].encoding) == (320, 120, "rgb8")
+        assert len(images[-1].data) == 320 * 120 * 3
+    finally:
+        executor.shutdown()
+        face.destroy_node()
+        viewer.destroy_node()
+        rclpy.shutdown(context=context)

@@ -113,7 +113,7 @@ def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
         assert replies[0].data.startswith("Hello")
         face = probe.collect(Image, "face/image", keep=1)
         probe.wait_for(lambda: face, 30, "face/image")
-        assert (face[-1].width, face[-1].height) == (1280, 480)
+        assert (face[-1].width, face[-1].height) == (480, 180)  # image_width_px: the size the console shows
 
         # perception sees the table's objects (in the console too)
         objects = probe.collect(DetectedObjectArray, "perception/objects", keep=1)

@@ -65,6 +65,14 @@ class FaceParams:
     image_rate_hz: float = param(
         5.0, "face/image publish rate while subscribed (the browser view shows it)", unit="Hz", low=0.5, high=120.0
     )
+    image_width_px: int = param(
+        0,
+        "face/image width, its height in the panel's proportions (the console shows 480 px): rendered at that size; "
+        "0 = the panel's",
+        unit="px",
+        low=0,
+        high=4096,
+    )
     display: str = param(
         "none", "show the frames through SDL2 (pygame) in a window or fullscreen; none = not at all", choices=DISPLAYS
     )
@@ -91,6 +99,12 @@ class FaceNode(Node):
         if p.theme not in themes:
             raise FaceError(f"parameter theme={p.theme!r} not in the themes file; have: {', '.join(themes)}")
         self.renderer = FaceRenderer(p.width_px, p.height_px, p.arc_deg, themes[p.theme])
+        # face/image at the size its viewer shows (a 1280x480 frame took ~25 ms to render here,
+        # a 480x180 one 5x less); the panel, if any, keeps its own size
+        self.image_renderer = self.renderer
+        if 0 < p.image_width_px != p.width_px:
+            height = max(1, round(p.height_px * p.image_width_px / p.width_px))
+            self.image_renderer = FaceRenderer(p.image_width_px, height, p.arc_deg, themes[p.theme])
         self.animator = FaceAnimator(seed=p.seed, idle=p.idle)
         self.gaze_timeout = p.gaze_timeout_s
         self.gaze_max_angle = p.gaze_max_angle_rad
@@ -193,12 +207,15 @@ class FaceNode(Node):
         publish = subscribed and now >= self.next_image_s - 0.5 / self.frame_rate  # (a tick a little early counts)
         if not publish and self.screen is None:
             return  # nobody looks: spare the CPU
-        frame = self.renderer.render(params)
-        self.frames_rendered += 1
+        frame = self.renderer.render(params) if self.screen is not None else None
         if publish:
+            image = frame if frame is not None and self.image_renderer is self.renderer else None
+            if image is None:
+                image = self.image_renderer.render(params)
             self.next_image_s = max(self.next_image_s + 1.0 / self.image_rate, now)
-            self.image_pub.publish(self._image_msg(frame))
-        if self.screen is not None:
+            self.image_pub.publish(self._image_msg(image))
+        self.frames_rendered += 1
+        if frame is not None:
             self._show(frame)
 
     def _image_msg(self, frame: np.ndarray) -> Image:
