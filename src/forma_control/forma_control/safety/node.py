@@ -59,6 +59,7 @@ from forma_interfaces.msg import HardwareState, SafetyState
 from forma_interfaces.srv import EStop, SetOperatingMode
 
 INPUTS = ("joint_states", "imu/data", "feet/left/wrench", "feet/right/wrench")
+RESET_WAIT_S = 2.0  # [s, robot time] a hardware/reset waits this long for the service to be discovered
 DIAG_LEVEL = {
     Mode.DAMPING: DiagnosticStatus.OK,
     Mode.STANDING_UP: DiagnosticStatus.OK,
@@ -123,6 +124,7 @@ class SupervisorNode(Node):
         self.lock = threading.RLock()  # the step's thread vs the executor's callbacks
         self.robot_now = 0.0  # the robot's clock: the newest joint_states stamp [s]
         self.last_input_wall = time.monotonic()  # when any sensor input last arrived (diagnostics)
+        self.reset_wanted_since: float | None = None  # a hardware/reset waiting for its service [s]
 
         # The e-stop first: its clients and subscription exist before anything else.
         self.hw_estop = self.create_client(EStop, "hardware/estop")
@@ -318,10 +320,23 @@ class SupervisorNode(Node):
             elif isinstance(action, DampHardware):
                 self._call_estop(True, action.reason, then=lambda r=action.reason: self._release_after_damp(r))
             elif isinstance(action, ResetHardware):
-                if not self.hw_reset.service_is_ready():
-                    self._execute(self.core.reset_done(False, "hardware/reset is not available", self._now()))
-                    continue
-                self.hw_reset.call_async(Trigger.Request()).add_done_callback(self._on_reset_done)
+                self.reset_wanted_since = self._now()
+                self._call_reset()
+
+    def _call_reset(self) -> None:
+        """hardware/reset, once the service is discovered: at start-up the hardware's topics can
+        be seen a little before its services (measured: the automatic stand-up, asked for the
+        moment the first joint_states came, found no hardware/reset and stayed DAMPING). Refused
+        after RESET_WAIT_S of the robot's time without it."""
+        if self.reset_wanted_since is None:
+            return
+        if self.hw_reset.service_is_ready():
+            self.reset_wanted_since = None
+            self.hw_reset.call_async(Trigger.Request()).add_done_callback(self._on_reset_done)
+        elif self._now() - self.reset_wanted_since > RESET_WAIT_S:
+            self.reset_wanted_since = None
+            reason = f"hardware/reset is not available (waited {RESET_WAIT_S:.0f} s): is the hardware node running?"
+            self._execute(self.core.reset_done(False, reason, self._now()))
 
     @locked
     def _release_after_damp(self, reason: str) -> None:
@@ -343,6 +358,7 @@ class SupervisorNode(Node):
         after the stream stayed silent (2 steps' worth of wall time)."""
         before = self.robot_now
         now = self._take_inputs(joint_states_stamp_s)
+        self._call_reset()
         if self.core is None or now <= 0.0 or (joint_states_stamp_s is None and now <= before):
             return  # (every input silent: the robot's clock stands still, so does the supervisor)
         measured = fall = None
