@@ -23,8 +23,8 @@ Schema (all keys but `name` and `hosts` optional):
             nice: 0                  # 0..19: lower CPU priority (the console and face yield to control)
             realtime_priority: 0     # 1..98: SCHED_FIFO for a control loop's process (needs the
                                      # privilege, else it runs at normal priority); 0: normal
-            cpus: []                 # CPU numbers the process runs on (a control loop on a core of
-                                     # its own); [] = any; ones the machine lacks are left out
+            cpus: []                 # CPUs the process's control loop thread runs on (a core of its
+                                     # own); [] = any; ones the machine lacks are left out
             env: {VAR: value}
             nodes:
               - node: sim            # a registered node (entry point group forma.nodes)
@@ -74,7 +74,7 @@ class ProcessSpec:
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     nice: int = 0
     realtime_priority: int = 0  # 0: normal scheduling; 1..98: SCHED_FIFO (forma_common.scheduling)
-    cpus: tuple[int, ...] = ()  # the CPUs it runs on (forma_common.scheduling.pin_to_cpus); () = any
+    cpus: tuple[int, ...] = ()  # its control loop thread's CPUs (forma_common.scheduling.set_loop_cpus); () = any
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,8 +5,9 @@ component composition, DESIGN §6).
 
 --realtime-priority N puts the process on SCHED_FIFO N before anything starts, so every thread
 (the nodes' loop threads, DDS's receive threads) inherits it (forma_common.scheduling); without
-the privilege it runs at normal priority and logs how to allow it. --cpus 1 keeps the process on
-those CPUs (a control loop on a core of its own); CPUs the machine lacks are left out, and said.
+the privilege it runs at normal priority and logs how to allow it. --cpus 1 keeps the process's
+control loop thread (the sim's physics, the WBC's ticks, the bus cycle) on CPU 1; its other threads
+keep every core. CPUs the machine lacks are left out, and said.
 
 SIGINT/SIGTERM shut the nodes down cleanly: the host handles the signals itself (rclpy's handlers
 are off) so that every node's destroy_node runs, and its threads stop, before the ROS context
@@ -26,7 +27,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, Si
 from rclpy.signals import SignalHandlerOptions
 
 from forma_bringup.registry import load_node_class
-from forma_common.scheduling import MAX_PRIORITY, enter_realtime, pin_to_cpus
+from forma_common.scheduling import MAX_PRIORITY, enter_realtime, set_loop_cpus
 
 EXIT_FAILURE = 1
 EXECUTORS = ("events", "single", "multi")
@@ -63,7 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=_cpu_list,
         default=(),
         metavar="N[,N...]",
-        help="CPUs the process runs on (default: any)",
+        help="CPUs the process's control loop thread runs on (default: any)",
     )
     parser.add_argument(
         "--realtime-priority",
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     realtime_problem = enter_realtime(args.realtime_priority) if args.realtime_priority else ""
-    cpus_problem = pin_to_cpus(args.cpus) if args.cpus else ""
+    cpus_problem = set_loop_cpus(args.cpus) if args.cpus else ""
     rclpy.init(args=[sys.argv[0], *argv], signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if cpus_problem:
         logger.warning(f"process {args.process}: {cpus_problem}")
     elif args.cpus:
-        logger.info(f"process {args.process}: on CPU {','.join(str(c) for c in args.cpus)}")
+        logger.info(f"process {args.process}: control loop on CPU {','.join(str(c) for c in args.cpus)}")
     executor = make_executor(args.executor)
     nodes = []
     code = 0

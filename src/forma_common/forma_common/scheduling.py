@@ -13,15 +13,19 @@ Real-time scheduling needs a privilege: root, CAP_SYS_NICE, or an rtprio limit f
 (`/etc/security/limits.d/forma.conf`: `@realtime - rtprio 98`, then log in again). Without it
 the process runs at normal priority and says so once; nothing else changes.
 
-CPU pinning (pin_to_cpus) keeps each loop on a core of its own: the simulation (or the hardware
-driver) and the whole-body controller take turns every 2 ms, and floating between the cores each
-found its caches filled by the other and by the rest of the stack. Measured on the 2-core machine,
-`sim` deployment with the console open: the controller 0.66 -> 0.52 core, the simulation 0.48 ->
-0.39 for the same work, once each had its own core. Pinning needs no privilege.
+CPU pinning (set_loop_cpus, pin_loop_thread) keeps each control loop thread on a core of its own:
+the simulation (or the hardware driver) and the whole-body controller take turns every 2 ms, and
+floating between the cores each found its caches filled by the other and by the rest of the stack.
+Measured on the 2-core machine, `sim` deployment with the console open: the controller 0.66 -> 0.52
+core, the simulation 0.48 -> 0.39 for the same work, once each had its own core. Only the loop
+thread: with the whole process pinned, its executor and signal handling shared one core with a
+SCHED_FIFO loop of the same priority, and a CI run saw the pinned sim stop answering, even SIGTERM. Pinning
+needs no privilege.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 MAX_PRIORITY = 98  # 99 is left to the kernel's own watchdog threads
@@ -84,24 +88,35 @@ def below_the_loop(steps: int = 10) -> None:
     os.sched_setscheduler(0, os.sched_getscheduler(0), os.sched_param(max(1, priority - steps)))
 
 
-def pin_to_cpus(cpus) -> str:
-    """Run the calling process's threads (and the ones it starts later) on these CPUs only.
-    CPUs this machine does not have are left out; returns "" or what could not be done (the
-    process then runs where it can, which is always safe)."""
+_LOOP_CPUS: set[int] = set()  # the CPUs a process's control loop thread runs on (set_loop_cpus)
+
+
+def set_loop_cpus(cpus) -> str:
+    """The CPUs this process's control loop thread will run on (pin_loop_thread, called by the loop
+    thread itself); CPUs this machine does not have are left out. Only the loop thread is pinned:
+    the executor, DDS and helper threads keep every core, so a busy loop can never starve its own
+    process's services and signal handling on that core. Returns "" or what could not be done."""
+    global _LOOP_CPUS
     wanted = {int(c) for c in cpus}
     if not hasattr(os, "sched_setaffinity"):
-        return "this platform cannot pin processes to CPUs"
+        return "this platform cannot pin threads to CPUs"
     present = os.sched_getaffinity(0)
-    usable = wanted & present
     have = ",".join(str(c) for c in sorted(present))
-    if not usable:
-        return f"cpus {sorted(wanted)} not on this machine (it has {have}): runs on any CPU"
-    try:
-        os.sched_setaffinity(0, usable)
-    except OSError as exc:
-        return f"cpus {sorted(wanted)} refused by the kernel ({exc}): runs on any CPU"
+    _LOOP_CPUS = wanted & present
+    if not _LOOP_CPUS:
+        return f"cpus {sorted(wanted)} not on this machine (it has {have}): its loop runs on any CPU"
     missing = sorted(wanted - present)
-    return f"cpus {missing} not on this machine (it has {have}): runs on {sorted(usable)}" if missing else ""
+    if missing:
+        return f"cpus {missing} not on this machine (it has {have}): its loop runs on {sorted(_LOOP_CPUS)}"
+    return ""
+
+
+def pin_loop_thread() -> None:
+    """Called by a control loop thread as it starts: it runs on the process's loop CPUs from now on
+    (no-op when none were set)."""
+    if _LOOP_CPUS:
+        with contextlib.suppress(OSError):  # the CPU went offline: run where the kernel lets it
+            os.sched_setaffinity(0, _LOOP_CPUS)
 
 
 def is_realtime() -> bool:

@@ -20,6 +20,7 @@ from forma_common import qos
 from forma_common.messages import key_values, to_time_msg
 from forma_common.node import declare_params, run_node
 from forma_common.params import param
+from forma_common.scheduling import pin_loop_thread
 from forma_description import DescriptionError, RobotModel, expand_description
 from forma_description.poses import named_pose
 from forma_hardware.bus.driver import BusDriver
@@ -141,6 +142,7 @@ class BusDriverNode(HardwareNode):
 
     # --- the cycle ----------------------------------------------------------------------------------
     def _loop(self) -> None:
+        pin_loop_thread()  # on the deployment's `cpus`, if any (the process's other threads float)
         period = self.driver.control_period_s
         deadline = time.monotonic()
         k = 0

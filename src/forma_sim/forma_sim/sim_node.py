@@ -30,7 +30,7 @@ from forma_common import qos
 from forma_common.messages import key_values, to_time_msg
 from forma_common.node import declare_params, run_node
 from forma_common.params import param
-from forma_common.scheduling import below_the_loop
+from forma_common.scheduling import below_the_loop, pin_loop_thread
 from forma_description import DescriptionError
 from forma_description.poses import available_poses
 from forma_hardware import HardwareError
@@ -256,6 +256,7 @@ class SimNode(HardwareNode):
 
     # --- physics loop ---------------------------------------------------------------------------
     def _physics_loop(self) -> None:
+        pin_loop_thread()  # on the deployment's `cpus`, if any (the process's other threads float)
         period = self.sim.control_period_s
         next_deadline = time.monotonic()
         window_wall, window_sim = time.monotonic(), self.sim.time

@@ -64,10 +64,14 @@ def test_without_the_privilege_it_says_how_to_allow_it_and_runs_normally():
 
 _PIN_CHILD = """
 import json, os, sys, threading
-from forma_common.scheduling import pin_to_cpus
-problem = pin_to_cpus([int(c) for c in sys.argv[1].split(",")])
+from forma_common.scheduling import pin_loop_thread, set_loop_cpus
+problem = set_loop_cpus([int(c) for c in sys.argv[1].split(",")])
 seen = {}
-t = threading.Thread(target=lambda: seen.update(thread=sorted(os.sched_getaffinity(0)))); t.start(); t.join()
+def loop():
+    pin_loop_thread()
+    seen["loop"] = sorted(os.sched_getaffinity(0))
+    t = threading.Thread(target=lambda: seen.update(loop_child=sorted(os.sched_getaffinity(0)))); t.start(); t.join()
+t = threading.Thread(target=loop); t.start(); t.join()
 print(json.dumps({"problem": problem, "main": sorted(os.sched_getaffinity(0)), **seen}))
 """
 
@@ -80,16 +84,16 @@ def _pin(cpus: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_a_pinned_process_and_its_later_threads_run_on_its_cpus_only():
-    last = max(os.sched_getaffinity(0))
-    seen = _pin(str(last))
-    assert seen == {"problem": "", "main": [last], "thread": [last]}
+def test_only_the_loop_thread_is_pinned_the_rest_of_the_process_keeps_every_cpu():
+    present = sorted(os.sched_getaffinity(0))
+    seen = _pin(str(present[-1]))
+    assert seen == {"problem": "", "main": present, "loop": [present[-1]], "loop_child": [present[-1]]}
 
 
 def test_cpus_the_machine_lacks_are_left_out_and_said():
     present = sorted(os.sched_getaffinity(0))
     seen = _pin(f"{present[0]},4000")
-    assert seen["main"] == [present[0]]
+    assert seen["loop"] == [present[0]] and seen["main"] == present
     assert "cpus [4000] not on this machine" in seen["problem"] and f"runs on [{present[0]}]" in seen["problem"]
     seen = _pin("4000")
-    assert seen["main"] == present and "runs on any CPU" in seen["problem"]
+    assert seen["loop"] == present and "runs on any CPU" in seen["problem"]

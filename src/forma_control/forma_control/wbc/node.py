@@ -41,6 +41,7 @@ from forma_common.direct import DirectSubscription, InputWaiter
 from forma_common.messages import float_array, stamp_s, to_time_msg
 from forma_common.node import GoalResult, declare_params, on_robot_clock, run_node
 from forma_common.params import param
+from forma_common.scheduling import pin_loop_thread
 from forma_control.errors import ControlConfigError, ControlError, TargetRejected
 from forma_control.wbc.controller import WbcSettings
 from forma_control.wbc.estimator import Sensors
@@ -271,6 +272,7 @@ class WbcNode(Node):
 
     def _control_loop(self) -> None:
         """One tick per state sample (the newest: a tick on an old one would send a stale command)."""
+        pin_loop_thread()  # on the deployment's `cpus`, if any (the process's other threads float)
         while self._running:
             if not self._waiter.wait(0.1):
                 continue

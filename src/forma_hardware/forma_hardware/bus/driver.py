@@ -31,23 +31,6 @@ from forma_hardware.protocols.mit import MotorError
 from forma_hardware.protocols.sensor_frames import SensorFrameError
 from forma_hardware.stop_latch import StopState
 
-SENSOR_IDS = {
-    "imu": sensor_frames.IMU_ID,
-    "power": sensor_frames.POWER_ID,
-    "ft_left": sensor_frames.FT_BASE_ID,
-    "ft_right": sensor_frames.FT_BASE_ID + 1,
-    "touch_left": sensor_frames.TOUCH_BASE_ID,
-    "touch_right": sensor_frames.TOUCH_BASE_ID + 1,
-}
-SENSOR_FORMATS = {
-    "imu": sensor_frames.IMU,
-    "power": sensor_frames.POWER,
-    "ft_left": sensor_frames.FT,
-    "ft_right": sensor_frames.FT,
-    "touch_left": sensor_frames.TOUCH,
-    "touch_right": sensor_frames.TOUCH,
-}
-
 
 @dataclasses.dataclass
 class _Bus:
@@ -244,10 +227,10 @@ class BusDriver:
             if msg.arbitration_id == master:
                 self._on_reply(b, bytes(msg.data))
                 return True
-            board = next((s for s in b.spec.sensors if SENSOR_IDS[s] == msg.arbitration_id), None)
+            board = next((s for s in b.spec.sensors if sensor_frames.BOARD_IDS[s] == msg.arbitration_id), None)
             if board is not None:
                 try:
-                    self.sensors[board] = sensor_frames.decode(SENSOR_FORMATS[board], bytes(msg.data))
+                    self.sensors[board] = sensor_frames.decode(sensor_frames.BOARD_FORMATS[board], bytes(msg.data))
                     b.sensors_seen.add(board)
                 except SensorFrameError:
                     self.sensor_errors += 1

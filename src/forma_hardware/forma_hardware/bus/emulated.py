@@ -15,22 +15,6 @@ from forma_hardware.errors import HardwareConfigError
 from forma_hardware.protocols import sensor_frames
 
 FAULTS = ("drop_frames", "bit_errors", "silent", "encoder_error", "temperature", "voltage", "clear")
-BOARD_IDS = {
-    "imu": sensor_frames.IMU_ID,
-    "power": sensor_frames.POWER_ID,
-    "ft_left": sensor_frames.FT_BASE_ID,
-    "ft_right": sensor_frames.FT_BASE_ID + 1,
-    "touch_left": sensor_frames.TOUCH_BASE_ID,
-    "touch_right": sensor_frames.TOUCH_BASE_ID + 1,
-}
-BOARD_FORMATS = {
-    "imu": sensor_frames.IMU,
-    "power": sensor_frames.POWER,
-    "ft_left": sensor_frames.FT,
-    "ft_right": sensor_frames.FT,
-    "touch_left": sensor_frames.TOUCH,
-    "touch_right": sensor_frames.TOUCH,
-}
 
 
 class EmulatedBuses:
@@ -90,7 +74,8 @@ class EmulatedBuses:
                 values = self.sensor_values(board)
                 if board == "power" and self.voltage_override is not None:
                     values = (self.voltage_override, *values[1:])
-                self._send(port, bus, BOARD_IDS[board], sensor_frames.encode(BOARD_FORMATS[board], values))
+                frame = sensor_frames.encode(sensor_frames.BOARD_FORMATS[board], values)
+                self._send(port, bus, sensor_frames.BOARD_IDS[board], frame)
             return True
         return False  # our own replies, looped back
 

@@ -47,6 +47,25 @@ FT = FrameFormat("ft", 6)
 TOUCH = FrameFormat("touch", 5)
 POWER = FrameFormat("power", 4)
 
+# The robot's sensor boards by the name the hardware config gives them: CAN id and frame format
+# (what the bus driver decodes and the emulated boards send).
+BOARD_IDS = {
+    "imu": IMU_ID,
+    "power": POWER_ID,
+    "ft_left": FT_BASE_ID,
+    "ft_right": FT_BASE_ID + 1,
+    "touch_left": TOUCH_BASE_ID,
+    "touch_right": TOUCH_BASE_ID + 1,
+}
+BOARD_FORMATS = {
+    "imu": IMU,
+    "power": POWER,
+    "ft_left": FT,
+    "ft_right": FT,
+    "touch_left": TOUCH,
+    "touch_right": TOUCH,
+}
+
 
 def encode(fmt: FrameFormat, values) -> bytes:
     values = [float(v) for v in values]
