@@ -64,14 +64,10 @@ class DirectSubscription:
         """The newest waiting message (older ones are dropped unread), or None when nothing new
         came. Older ones are taken serialized and never converted to Python (a RobotState costs
         ~50 us to convert)."""
-        newest = None
-        with self._handle:
-            while (result := self._handle.take_message(self.msg_type, True)) is not None:
-                newest = result[0]
+        newest = self.take_newest_serialized()
         if newest is None:
             return None
         self.latest = deserialize_message(newest, self.msg_type)
-        self.taken += 1
         return self.latest
 
     def take_newest_serialized(self) -> bytes | None:

@@ -257,3 +257,13 @@ def test_param_overrides_reach_the_named_node_only():
         with_overrides(load("sim"), ["simm.world=empty"])
     with pytest.raises(DeploymentError, match="expected NODE.PARAM=VALUE"):
         with_overrides(load("sim"), ["world=empty"])
+
+
+@pytest.mark.parametrize("bad", ["a", "1,x", "-1", ""])
+def test_the_process_host_refuses_a_cpu_list_it_cannot_read(bad, capsys):
+    from forma_bringup.process_host import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--process", "sim", "--cpus", bad, "--node", "sim"])
+    assert "--cpus" in capsys.readouterr().err
+    assert parse_args(["--process", "sim", "--cpus", "0,1", "--node", "sim"]).cpus == (0, 1)
