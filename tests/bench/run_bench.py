@@ -275,7 +275,8 @@ def bench_safety() -> dict:
             r["median_ms"],
             "ms",
             note=f"median of {r['n']}, max {r['max_ms']:.1f} ms: safety/estop topic -> hardware/state body DAMP "
-            "over DDS (sim node + supervisor processes; hardware/state at 500 Hz); goal 2 control periods = 4 ms",
+            f"over DDS (sim node + supervisor processes at the sim deployment's priorities, {r['priority']}; "
+            "hardware/state at 500 Hz); goal 2 control periods = 4 ms",
             lower_is_better=True,
         ),
         "estop_to_damping_max_ms": figure(r["max_ms"], "ms", note=f"worst of {r['n']}", lower_is_better=True),

@@ -16,10 +16,12 @@ import rclpy
 from geometry_msgs.msg import WrenchStamped
 from rclpy.context import Context
 from rclpy.parameter import Parameter
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import String
 
 from forma_common.messages import to_time_msg
+from forma_common.state_cdr import JointStateReader
 from forma_control.wbc.node import WbcNode
 from forma_description import RobotModel, expand_description
 from forma_description.poses import named_pose
@@ -71,15 +73,30 @@ class Hardware:
         return msg
 
 
-def make_node(state_input: str, domain_id: int):
+def make_node(state_input: str, domain_id: int, rate_hz: float = 500.0):
     context = Context()
     rclpy.init(context=context, domain_id=domain_id)
     overrides = [
         Parameter("require_safety_state", value=True),
         Parameter("sensor_timeout_s", value=0.05),
         Parameter("state_input", value=state_input),
+        Parameter("rate_hz", value=rate_hz),
     ]
     return WbcNode(context=context, parameter_overrides=overrides), context
+
+
+def describe(node: WbcNode, urdf: str) -> list[bytes]:
+    """Hand the node its robot description; returns the list its commands are sent into (the
+    bytes of each hardware/joint_commands, as the hardware reads them)."""
+    node._on_description(String(data=urdf))
+    sent: list[bytes] = []
+    node.pub_cmd.publish = sent.append
+    node.sent = sent
+    return sent
+
+
+def sent_position(node: WbcNode) -> np.ndarray:
+    return JointStateReader().read(node.sent[-1]).position
 
 
 @pytest.fixture
@@ -116,7 +133,7 @@ def safety(node: WbcNode, mode: int, name: str, reason: str = "") -> None:
 def test_the_gate_pause_and_stop(node):
     urdf = expand_description()
     hw = Hardware(RobotModel.from_urdf(urdf))
-    node._on_description(String(data=urdf))
+    describe(node, urdf)
     for _ in range(10):
         period(node, hw)
     assert node.ticks == 0 and "no safety/state yet" in node.inactive_reason
@@ -128,7 +145,7 @@ def test_the_gate_pause_and_stop(node):
     period(node, hw)
     # activated from the measured pose: the first command is where the robot is (no lunge)
     body = [hw.robot.joint_names.index(n) for n in node.body_names]
-    assert np.max(np.abs(np.array(node._cmd.position) - hw.pose[body])) < 0.01
+    assert np.max(np.abs(sent_position(node) - hw.pose[body])) < 0.01
     for _ in range(19):
         period(node, hw)
     assert node.ticks == 20 and node.active, "one command per joint_states while ACTIVE"
@@ -168,14 +185,14 @@ def test_robot_state_ticks_once_per_period_and_never_on_a_non_finite_imu(bundled
     node = bundled_node
     urdf = expand_description()
     hw = Hardware(RobotModel.from_urdf(urdf))
-    node._on_description(String(data=urdf))
+    describe(node, urdf)
     safety(node, SafetyState.ACTIVE, "ACTIVE")
     for _ in range(10):
         hw.t += PERIOD_S
         node._on_state(hw.robot_state())
     assert node.ticks == 10 and node.active
     body = [hw.robot.joint_names.index(n) for n in node.body_names]
-    assert np.max(np.abs(np.array(node._cmd.position) - hw.pose[body])) < 0.01
+    assert np.max(np.abs(sent_position(node) - hw.pose[body])) < 0.01
     hw.t += PERIOD_S
     node._on_state(hw.robot_state(w=math.nan))  # what the hardware sends when its IMU did not answer
     assert node.ticks == 10 and "non-finite IMU orientation" in node.paused_reason
@@ -190,7 +207,7 @@ def test_a_failing_tick_stops_the_commands_until_the_supervisor_restarts(node):
     safety/state remains ACTIVE; the supervisor's next ACTIVE starts it afresh."""
     urdf = expand_description()
     hw = Hardware(RobotModel.from_urdf(urdf))
-    node._on_description(String(data=urdf))
+    describe(node, urdf)
     safety(node, SafetyState.ACTIVE, "ACTIVE")
     for _ in range(5):
         period(node, hw)
@@ -205,3 +222,30 @@ def test_a_failing_tick_stops_the_commands_until_the_supervisor_restarts(node):
     safety(node, SafetyState.ACTIVE, "ACTIVE")
     period(node, hw)
     assert node.ticks == 6 and node.active and node.failure == ""
+
+
+def test_a_slower_controller_decimates_a_faster_state_stream(domain_id):
+    """rate_hz 250 on the hardware's 500 Hz robot_state: every other sample ticks, each tick
+    integrates the 4 ms that passed, and a stamp going back (the sim reset) ticks at once."""
+    node, context = make_node("robot_state", domain_id, rate_hz=250.0)
+    try:
+        urdf = expand_description()
+        hw = Hardware(RobotModel.from_urdf(urdf))
+        describe(node, urdf)
+        safety(node, SafetyState.ACTIVE, "ACTIVE")
+
+        def sample() -> None:  # what the control loop does with each sample it takes
+            msg = node.state_reader.read(serialize_message(hw.robot_state()))
+            if not node._too_soon(msg):
+                node._on_state(msg)
+
+        for _ in range(20):
+            hw.t += PERIOD_S
+            sample()
+        assert node.ticks == 10 and len(node.sent) == 10 and node.controller.dt == pytest.approx(0.004)
+        hw.t -= 1.0  # reset: the clock goes back
+        sample()
+        assert node.ticks == 11
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)

@@ -53,6 +53,16 @@ class DirectSubscription:
         self.taken += 1
         return self.latest
 
+    def take_serialized(self) -> bytes | None:
+        """The oldest waiting message as its serialized bytes, or None: for a reader that parses
+        them itself (forma_common.state_cdr)."""
+        with self._handle:
+            result = self._handle.take_message(self.msg_type, True)
+        if result is None:
+            return None
+        self.taken += 1
+        return result[0]
+
     def take_all(self) -> list:
         """Every waiting message, oldest first (at most the QoS depth)."""
         out = []
@@ -72,7 +82,7 @@ class DirectSubscription:
 
     def take_newest_serialized(self) -> bytes | None:
         """The newest waiting message as its serialized bytes (older ones dropped), or None: for
-        a reader that parses them itself (forma_control.wbc.robot_state_cdr)."""
+        a reader that parses them itself (forma_common.state_cdr)."""
         newest = None
         with self._handle:
             while (result := self._handle.take_message(self.msg_type, True)) is not None:

@@ -18,6 +18,8 @@ controller), and every n-th period (sensor_rate_hz) the standard joint_states, i
 feet/{left,right}/wrench for everyone else. Each sample costs its writer ~25 us per reader here
 and each reader a wake-up; one 500 Hz message with one reader, and the standard topics at the rate
 their readers use, cut the sim's publishing cost by ~4x (measured, README "CPU budget").
+robot_state and joint_states are written, and commands read, as their bytes
+(forma_common.state_cdr): rclpy's conversion of an 82-joint message cost ~50 us each way.
 """
 
 from __future__ import annotations
@@ -31,13 +33,21 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import WrenchStamped
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 
 from forma_common import qos
 from forma_common.direct import DirectSubscription, InputWaiter
-from forma_common.messages import float_array, key_values, to_time_msg
+from forma_common.messages import key_values, stamp_s, to_time_msg
+from forma_common.state_cdr import (
+    CdrFormatError,
+    JointStateReader,
+    JointStateSample,
+    JointStateWriter,
+    RobotStateWriter,
+)
 from forma_description import RobotModel
 from forma_description.robot_model import FINGERS
 from forma_hardware.command_gate import JointCommand
@@ -98,9 +108,10 @@ class HardwareNode(Node):
         self.create_service(Trigger, "hardware/reset", self._on_reset)
         self.create_service(EStop, "hardware/estop", self._on_estop)
         self.create_service(SetActuatorMode, "hardware/set_actuator_mode", self._on_set_mode)
-        self._js = JointState()
-        self._js.name = list(joint_names if joint_names is not None else robot.joint_names)
-        self._robot_state = RobotState(name=self._js.name)
+        names = list(joint_names if joint_names is not None else robot.joint_names)
+        self._joint_states_writer = JointStateWriter(names)
+        self._robot_state_writer = RobotStateWriter(names)
+        self._command_reader = JointStateReader()
         self._imu = Imu()
         self._imu.header.frame_id = robot.prefix + "imu_link"
         self._wrench = {s: WrenchStamped() for s in ("left", "right")}
@@ -124,20 +135,10 @@ class HardwareNode(Node):
         reader woken by joint_states finds that period's). imu: (orientation wxyz, angular
         velocity, linear acceleration) or None; wrenches: side -> (force, torque); a sensor
         missing this period goes out as NaN in the RobotState and not at all on its own topic."""
-        m = self._robot_state
-        m.header.stamp = stamp
-        m.position, m.velocity, m.effort = float_array(q), float_array(qd), float_array(tau)
-        o, w, a = m.orientation, m.angular_velocity, m.linear_acceleration
-        if imu is not None:
-            (o.w, o.x, o.y, o.z), (w.x, w.y, w.z), (a.x, a.y, a.z) = ([float(v) for v in x] for x in imu)
-        else:
-            o.w = o.x = o.y = o.z = w.x = w.y = w.z = a.x = a.y = a.z = float("nan")
-        for side, wrench in (("left", m.left_foot), ("right", m.right_foot)):
-            force, torque = wrenches.get(side, ((float("nan"),) * 3, (float("nan"),) * 3))
-            f, t = wrench.force, wrench.torque
-            f.x, f.y, f.z = (float(v) for v in force)
-            t.x, t.y, t.z = (float(v) for v in torque)
-        self.pub_robot_state.publish(m)
+        left, right = wrenches.get("left"), wrenches.get("right")
+        self.pub_robot_state.publish(
+            self._robot_state_writer.write_state(stamp.sec, stamp.nanosec, q, qd, tau, imu, left, right)
+        )
         if not standard:
             return
         if imu is not None:
@@ -147,10 +148,7 @@ class HardwareNode(Node):
         self.publish_joint_states(stamp, q, qd, tau)
 
     def publish_joint_states(self, stamp: Time, q: np.ndarray, qd: np.ndarray, tau: np.ndarray) -> None:
-        js = self._js
-        js.header.stamp = stamp
-        js.position, js.velocity, js.effort = float_array(q), float_array(qd), float_array(tau)
-        self.pub_joint_states.publish(js)
+        self.pub_joint_states.publish(self._joint_states_writer.write(stamp.sec, stamp.nanosec, q, qd, tau))
 
     def publish_imu(self, stamp: Time, orientation_wxyz, angular_velocity, linear_acceleration) -> None:
         m = self._imu
@@ -229,10 +227,16 @@ class HardwareNode(Node):
         """From the loop thread: apply every waiting e-stop message, then every waiting command,
         in arrival order. Returns how many commands were taken."""
         self.take_estops()
-        commands = self.commands_in.take_all()
-        for msg in commands:
+        taken = 0
+        while (data := self.commands_in.take_serialized()) is not None:
+            taken += 1
+            try:
+                msg = self._command_reader.read(data)
+            except CdrFormatError as exc:
+                self.get_logger().warning(f"hardware/joint_commands read through rclpy: {exc}", once=True)
+                msg = deserialize_message(data, JointState)
             self._on_command(msg)
-        return len(commands)
+        return taken
 
     def take_estops(self) -> None:
         """From the loop thread: apply every waiting e-stop message."""
@@ -267,13 +271,10 @@ class HardwareNode(Node):
             self.estop_in.destroy()
         super().destroy_node()
 
-    def _on_command(self, msg: JointState) -> None:
+    def _on_command(self, msg: JointStateSample | JointState) -> None:
+        stamp = msg.stamp_s if isinstance(msg, JointStateSample) else stamp_s(msg.header.stamp)
         cmd = JointCommand(
-            names=msg.name,
-            position=msg.position,
-            velocity=msg.velocity,
-            effort=msg.effort,
-            stamp_s=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+            names=msg.name, position=msg.position, velocity=msg.velocity, effort=msg.effort, stamp_s=stamp
         )
         try:
             with self.lock:

@@ -252,7 +252,7 @@ def test_param_overrides_reach_the_named_node_only():
     assert nodes["sim"].parameters["world"] == "empty" and nodes["sim"].parameters["camera.width"] == 160
     assert nodes["sim"].parameters["initial_pose"] == "stand_balanced"  # the deployment's own value stays
     assert nodes["console"].parameters["port"] == 8099 and nodes["console"].parameters["use_sim_time"] is False
-    assert nodes["wbc"].parameters == {"pose": "stand_balanced", "com_gain": 12.0}
+    assert nodes["wbc"].parameters == {"pose": "stand_balanced", "rate_hz": 250.0, "com_gain": 12.0}
     with pytest.raises(DeploymentError, match="no node named 'simm'"):
         with_overrides(load("sim"), ["simm.world=empty"])
     with pytest.raises(DeploymentError, match="expected NODE.PARAM=VALUE"):

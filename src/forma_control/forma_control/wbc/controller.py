@@ -36,7 +36,8 @@ class WbcSettings:
 
     rate_hz: float = param(
         500.0,
-        "controller rate: one tick per hardware state, so the hardware's control_rate_hz",
+        "controller rate: at most one tick per hardware state; set it to the hardware's control_rate_hz or a "
+        "whole fraction of it (a faster state stream is decimated)",
         unit="Hz",
         low=50.0,
         high=2000.0,

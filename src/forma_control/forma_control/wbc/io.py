@@ -16,9 +16,9 @@ import numpy as np
 import pinocchio as pin
 
 from forma_common.messages import stamp_s
+from forma_common.state_cdr import RobotStateSample
 from forma_control.errors import ControlError, TargetRejected
 from forma_control.wbc.estimator import Sensors
-from forma_control.wbc.robot_state_cdr import RobotStateSample
 from forma_control.wbc.targets import StampedTarget
 
 GROUPS = ("left_hand", "right_hand", "gaze", "torso")

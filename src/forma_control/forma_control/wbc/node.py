@@ -38,10 +38,11 @@ from std_srvs.srv import Trigger
 
 from forma_common import qos
 from forma_common.direct import DirectSubscription, InputWaiter
-from forma_common.messages import float_array, stamp_s, to_time_msg
+from forma_common.messages import stamp_s, to_time_msg
 from forma_common.node import GoalResult, declare_params, on_robot_clock, run_node
 from forma_common.params import param
 from forma_common.scheduling import pin_loop_thread
+from forma_common.state_cdr import JointStateWriter, RobotStateFormatError, RobotStateReader, RobotStateSample
 from forma_control.errors import ControlConfigError, ControlError, TargetRejected
 from forma_control.wbc.controller import WbcSettings
 from forma_control.wbc.estimator import Sensors
@@ -67,7 +68,6 @@ from forma_control.wbc.io import (
 from forma_control.wbc.lockstep import build_controller
 from forma_control.wbc.model import HANDS
 from forma_control.wbc.reach import ReachabilityChecker, ReachProgress, pose_error
-from forma_control.wbc.robot_state_cdr import RobotStateFormatError, RobotStateReader, RobotStateSample
 from forma_control.wbc.targets import TargetLimits, check_target, to_odom
 from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses
@@ -169,6 +169,7 @@ class WbcNode(Node):
         self.last_rejection = ""
         self.tick_us = 0.0
         self.qp_us = 0.0
+        self._last_sample_s = -math.inf  # stamp of the last state sample ticked on [s, robot time]
         self.margin_m = math.nan
         self.ticks = 0
         self.paused_since: float | None = None  # robot time the ticks paused on a lagging stream
@@ -176,7 +177,7 @@ class WbcNode(Node):
         self.reset_state = "pending" if not self.require_safety else "not used"
         self.hardware_valid_from = math.inf
         self._status_key = None
-        self._cmd = JointState()
+        self._cmd_writer: JointStateWriter | None = None  # hardware/joint_commands, written as bytes
 
         self.pub_cmd = None  # created once the controller exists: a supervisor waits for it (`commanders`)
         self.pub_status = self.create_publisher(WbcStatus, "wbc/status", qos.STATUS)
@@ -253,7 +254,7 @@ class WbcNode(Node):
             self.robot, self.controller = robot, controller
             self.checker = ReachabilityChecker(controller.m)
             self.body_names = list(controller.m.joint_names)
-            self._cmd.name = self.body_names
+            self._cmd_writer = JointStateWriter(self.body_names)
             solve = controller.qp.solve
 
             def timed_solve(*args, **kwargs):  # the solver's share of the tick, for wbc/status
@@ -277,7 +278,7 @@ class WbcNode(Node):
             if not self._waiter.wait(0.1):
                 continue
             msg = self._take_robot_state() if self.state_input == "robot_state" else self.state_in.take_newest()
-            if msg is None:
+            if msg is None or self._too_soon(msg):
                 continue
             if self.state_input == "topics":  # the newest imu/data and wrenches, published just before
                 self.imu = self.imu_in.take_newest() or self.imu
@@ -289,6 +290,16 @@ class WbcNode(Node):
                 if self._running and self.context.ok():
                     self.get_logger().fatal(f"wbc control loop stopped: {exc!r}")
                 raise
+
+    def _too_soon(self, msg) -> bool:
+        """A sample less than 0.75 of a period (rate_hz) after the last one ticked on: skipped, so
+        the controller runs at rate_hz on a faster hardware (a 250 Hz WBC on a 500 Hz stream).
+        A stamp going back (a reset of the sim's clock) is never too soon."""
+        stamp = msg.stamp_s if isinstance(msg, RobotStateSample) else stamp_s(msg.header.stamp)
+        if 0.0 <= stamp - self._last_sample_s < 0.75 / self.settings.rate_hz:
+            return True
+        self._last_sample_s = stamp
+        return False
 
     def _on_safety(self, msg: SafetyState) -> None:
         with self.lock:
@@ -336,7 +347,7 @@ class WbcNode(Node):
         return ""
 
     def _take_robot_state(self) -> RobotStateSample | RobotState | None:
-        """The newest hardware/robot_state, read from its bytes (robot_state_cdr: a sixth of the
+        """The newest hardware/robot_state, read from its bytes (forma_common.state_cdr: a sixth of the
         cost of rclpy's message); a message that reader cannot parse goes through rclpy."""
         data = self.state_in.take_newest_serialized()
         if data is None:
@@ -405,12 +416,10 @@ class WbcNode(Node):
                 self._deactivate(self.failure)
                 self._publish_status_if_changed()
                 return
-            cmd = self._cmd
-            cmd.header.stamp = stamp  # (the period it answers, to the nanosecond)
-            cmd.position = float_array(out.position)
-            cmd.velocity = float_array(out.velocity)
-            cmd.effort = float_array(out.effort)
-            self.pub_cmd.publish(cmd)
+            # stamped with the period it answers, to the nanosecond; bytes: a sixth of rclpy's cost
+            self.pub_cmd.publish(
+                self._cmd_writer.write(stamp.sec, stamp.nanosec, out.position, out.velocity, out.effort)
+            )
             self.margin_m = out.capture_point_margin_m
             self.ticks += 1
             if self.reaches and self.ticks % 5 == 0:
