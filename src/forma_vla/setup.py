@@ -1,0 +1,21 @@
+"""forma_vla: vision-language-action policies on the robot."""
+
+from setuptools import find_packages, setup
+
+PACKAGE = "forma_vla"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="Forma maintainers",
+    maintainer_email="maintainers@forma-robotics.org",
+    description="VLA policies: the action space, real-time chunk execution, policy runtimes.",
+    license="Apache-2.0",
+)
