@@ -18,4 +18,8 @@ setup(
     maintainer_email="maintainers@forma-robotics.org",
     description="VLA policies: the action space, real-time chunk execution, policy runtimes.",
     license="Apache-2.0",
+    entry_points={
+        "console_scripts": ["vla_node = forma_vla.node:main"],
+        "forma.nodes": ["vla = forma_vla.node:VlaNode"],
+    },
 )

@@ -4,8 +4,10 @@ balance and turns it into joint commands.
 
 | slice | names | meaning |
 |---|---|---|
-| 0:9 | left_palm_{x,y,z}_m, left_palm_r{0..5} | the left palm frame in `torso`: position [m], rotation
-|     |                                         | as its matrix's first two columns (the continuous "6D" form) |
+| 0:9 | left_palm_{x,y,z}_m, left_palm_r{0..5} | the left palm frame (`left_hand`: at the palm's face,
+|     |                                         | x along the fingers, z out of the palm; the frame
+|     |                                         | wbc/targets/left_hand moves) in `torso`: position [m],
+|     |                                         | rotation as its matrix's first two columns ("6D" form) |
 | 9:18 | right_palm_... | the same for the right palm |
 | 18:21 | left_hand_{closure,spread,thumb_opposition} | forma_hands synergies, each 0..1 |
 | 21:24 | right_hand_... | the same for the right hand |
