@@ -57,5 +57,14 @@ def controllers_config(robot: RobotModel, update_rate_hz: int = 500) -> dict:
     return cfg
 
 
+class _WithoutAliases(yaml.SafeDumper):
+    """Every list written out in full: rcl's parameter parser refuses YAML anchors and aliases
+    ("Will not support aliasing"), which PyYAML writes for a list used twice (the body's joints)."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def controllers_yaml(robot: RobotModel, update_rate_hz: int = 500) -> str:
-    return HEADER + yaml.safe_dump(controllers_config(robot, update_rate_hz), sort_keys=False, width=100)
+    config = controllers_config(robot, update_rate_hz)
+    return HEADER + yaml.dump(config, Dumper=_WithoutAliases, sort_keys=False, width=100)

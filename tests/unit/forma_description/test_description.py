@@ -166,6 +166,19 @@ def test_ros2_control_block_names_exactly_the_actuated_joints(hardware):
     assert has_gz_plugin == (hardware == "gazebo")
 
 
+def test_rcl_parses_the_controllers_file():
+    """What controller_manager (ros2_control_node, gz_ros2_control) and every spawned controller
+    read: rcl's own parser must take it (it refuses YAML aliases, which PyYAML accepts)."""
+    import rclpy
+    from rclpy.context import Context
+
+    path = share_dir("forma_bringup") / "config" / "controllers.yaml"
+    assert "&id" not in path.read_text() and "*id" not in path.read_text()
+    context = Context()
+    rclpy.init(context=context, args=["--ros-args", "--params-file", str(path)])
+    rclpy.shutdown(context=context)
+
+
 def test_controllers_yaml_is_generated_from_the_description(robot):
     from forma_description.controllers import controllers_yaml
 
