@@ -26,6 +26,14 @@ APT_PACKAGES=(
   alsa-utils                          # aplay: speech out of the robot's speaker
 )
 
+# The real ros2_control (test infrastructure, not a dependency of the stack): where CI and the
+# developers' machines keep it; its tests say so and are skipped where it is not.
+ROS2_CONTROL_TARBALL=${FORMA_ROS2_CONTROL_TARBALL:-$ROOT/../shared/ros2_control/ros2_control-jazzy-cp311-debian12-x86_64.tar.gz}
+if [ -f "$ROS2_CONTROL_TARBALL" ]; then
+  APT_PACKAGES+=(liburdfdom-model3.0 liburdfdom-world3.0 liburdfdom-sensor3.0 liburdfdom-model-state3.0
+                 libtinyxml2-9 libtinyxml2.6.2v5 liborocos-kdl1.5 libfmt9 libdw1 libelf1 libconsole-bridge1.0)
+fi
+
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
 hash_of() {  # hash_of PATH... -> one sha256 over the files' names and contents
@@ -125,4 +133,14 @@ for setup in "$ROOT"/src/*/setup.py; do
     stamp_set "pkg-$pkg" "$pkg_hash"
   fi
 done
+# --- 6. the real ros2_control, when it is here (tests/integration/test_ros2_control.py) ------------
+if [ -f "$ROS2_CONTROL_TARBALL" ]; then
+  rc_id=$(stat -c '%s %Y' "$ROS2_CONTROL_TARBALL")
+  if ! stamp_is ros2_control "$rc_id" || [ ! -x "$BUILD/ros2_control/install/lib/controller_manager/ros2_control_node" ]; then
+    say "extracting the real ros2_control into build/ros2_control"
+    rm -rf "$BUILD/ros2_control" && mkdir -p "$BUILD/ros2_control"
+    tar -xzf "$ROS2_CONTROL_TARBALL" -C "$BUILD/ros2_control"
+    stamp_set ros2_control "$rc_id"
+  fi
+fi
 say "ready: $VENV"
