@@ -28,7 +28,7 @@ APT_PACKAGES=(
 
 # The real ros2_control (test infrastructure, not a dependency of the stack): where CI and the
 # developers' machines keep it; its tests say so and are skipped where it is not.
-ROS2_CONTROL_TARBALL=${FORMA_ROS2_CONTROL_TARBALL:-$ROOT/../shared/ros2_control/ros2_control-jazzy-cp311-debian12-x86_64.tar.gz}
+ROS2_CONTROL_TARBALL=${FORMA_ROS2_CONTROL_TARBALL:-$(dirname "$ROOT")/shared/ros2_control/ros2_control-jazzy-cp311-debian12-x86_64.tar.gz}
 if [ -f "$ROS2_CONTROL_TARBALL" ]; then
   APT_PACKAGES+=(liburdfdom-model3.0 liburdfdom-world3.0 liburdfdom-sensor3.0 liburdfdom-model-state3.0
                  libtinyxml2-9 libtinyxml2.6.2v5 liborocos-kdl1.5 libfmt9 libdw1 libelf1 libconsole-bridge1.0)
