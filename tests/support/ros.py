@@ -129,8 +129,12 @@ class RosProbe:
         while self.context.ok():
             try:
                 self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # shutting down
-                return
+            except Exception as exc:  # noqa: BLE001 - shutting down ends the loop; nothing else may
+                if not self.context.ok():
+                    return
+                # a spin that died here silently starved every later wait of the test (seen: a
+                # subscription destroyed while the executor built its wait set)
+                print(f"probe executor: {exc!r}; spinning on")
 
     def on_executor(self, fn: Callable, *args, timeout_s: float = 30.0):
         """Call fn(*args) on the probe's executor thread and return what it returns. rclpy's
@@ -156,12 +160,19 @@ class RosProbe:
                 if keep is not None and len(store) > keep:
                     del store[0]
 
-        self.subscriptions[topic] = self.node.create_subscription(msg_type, topic, on_message, qos)
+        # made and destroyed on the executor's own thread: rclpy's executor is not safe against a
+        # subscription changing under it while it waits (a CI run lost every message after one)
         self.messages[topic] = store
+        self.subscriptions[topic] = self._on_own_thread(self.node.create_subscription, msg_type, topic, on_message, qos)
         return store
 
     def stop_collecting(self, topic: str) -> None:
-        self.node.destroy_subscription(self.subscriptions.pop(topic))
+        self._on_own_thread(self.node.destroy_subscription, self.subscriptions.pop(topic))
+
+    def _on_own_thread(self, fn: Callable, *args):
+        if threading.current_thread() is self._thread or not self._thread.is_alive():
+            return fn(*args)
+        return self.on_executor(fn, *args)
 
     def latest(self, topic: str):
         with self.lock:
