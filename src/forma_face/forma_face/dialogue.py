@@ -17,6 +17,8 @@ from forma_face.expressions import EXPRESSIONS
 
 MAX_UTTERANCE_CHARS = 500
 
+SUBJECT_PRONOUNS = frozenset({"you", "i", "we", "they", "he", "she"})  # after a verb that asks
+
 
 @dataclasses.dataclass(frozen=True)
 class Intent:
@@ -160,10 +162,12 @@ class Dialogue:
         words = re.findall(r"[a-z]+", utterance.lower())
         found: dict[str, str] = {}
         vocabulary = {**self.config.objects, **self.extra_objects}
-        for w in words:
+        for i, w in enumerate(words):
             singular = w[:-1] if w.endswith("s") and len(w) > 3 else w
             if "color" not in found and (w in self.config.colors or w in self.extra_colors):
                 found["color"] = w
+            if i + 1 < len(words) and words[i + 1] in SUBJECT_PRONOUNS:
+                continue  # "can you ...", "can I ...": the verb, not the object
             if "object" not in found and (w in vocabulary or singular in vocabulary):
                 found["object"] = vocabulary.get(w, vocabulary.get(singular))
         if "object" not in found and re.search(r"\b(me|myself)\b", utterance.lower()):

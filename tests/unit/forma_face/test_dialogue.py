@@ -80,6 +80,8 @@ def test_out_of_domain_requests_come_back_unknown_with_a_polite_fallback(dialogu
         ("grab the blue mug please", "pick up the blue cup"),
         ("hand me the green ball", "hand the green ball to me"),
         ("look at me", "look at you"),
+        ("can you pick up the blue cup", "pick up the blue cup"),  # "can" asks; it is not the can
+        ("can I have the orange can", "hand the orange can to me"),
     ],
 )
 def test_task_requests_become_instructions(dialogue, utterance, instruction):
