@@ -54,6 +54,9 @@ TORSO = slice(27, 30)
 BASE = slice(30, 33)
 
 
+EPSILON = 1e-6  # what blending two actions at a limit may add in rounding
+
+
 @dataclasses.dataclass(frozen=True)
 class ActionLimits:
     """What an action may ask; beyond these the whole step is refused (nothing is clamped)."""
@@ -61,7 +64,7 @@ class ActionLimits:
     palm_reach_m: float = 1.0  # a palm at most this far from the torso frame's origin [m]
     gaze_max_m: float = 10.0  # a gaze point at most this far [m]
     torso_height_m: tuple[float, float] = (-0.15, 0.02)  # the WBC's torso limits [m]
-    torso_tilt_rad: float = 0.5  # roll and pitch each [rad]
+    torso_tilt_rad: float = 0.5  # the torso's z axis from vertical, roll and pitch together [rad]
     base_speed_m_s: float = 0.0  # no walking yet: any base velocity is refused
     base_turn_rad_s: float = 0.0
 
@@ -127,14 +130,36 @@ def decode(vector: np.ndarray, limits: ActionLimits = ActionLimits()) -> Action:
         raise ActionError(f"gaze point {np.linalg.norm(gaze):.1f} m away (limit {limits.gaze_max_m})")
     height, roll, pitch = (float(x) for x in v[TORSO])
     lo, hi = limits.torso_height_m
-    if not lo <= height <= hi:
+    if not lo - EPSILON <= height <= hi + EPSILON:
         raise ActionError(f"torso height {height:+.3f} m outside {lo:+.2f}..{hi:+.2f} m")
-    if max(abs(roll), abs(pitch)) > limits.torso_tilt_rad:
-        raise ActionError(f"torso roll/pitch {roll:+.2f}/{pitch:+.2f} rad beyond {limits.torso_tilt_rad}")
+    if torso_tilt_rad(roll, pitch) > limits.torso_tilt_rad + EPSILON:
+        raise ActionError(f"torso roll/pitch {roll:+.2f}/{pitch:+.2f} rad tilt it "
+                          f"{torso_tilt_rad(roll, pitch):.2f} rad from vertical (limit {limits.torso_tilt_rad})")
     base = v[BASE]
     if math.hypot(base[0], base[1]) > limits.base_speed_m_s + 1e-9 or abs(base[2]) > limits.base_turn_rad_s + 1e-9:
         raise ActionError(f"base velocity {np.round(base, 3).tolist()}: the robot does not walk yet")
     return Action(positions, rotations, synergies, gaze.copy(), height, roll, pitch, base.copy())
+
+
+def within_limits(vector: np.ndarray, limits: ActionLimits = ActionLimits()) -> np.ndarray:
+    """The torso's height, roll and pitch clipped into the limits (for actions read from the robot,
+    which may sit a little past them; a policy's actions are refused, never clipped)."""
+    v = np.array(vector, float)
+    lo, hi = limits.torso_height_m
+    v[TORSO.start] = min(max(v[TORSO.start], lo), hi)
+    roll, pitch = v[TORSO.start + 1], v[TORSO.start + 2]
+    for _ in range(20):  # scaled toward level until the tilt is within the limit
+        tilt = torso_tilt_rad(roll, pitch)
+        if tilt <= limits.torso_tilt_rad:
+            break
+        roll, pitch = (x * limits.torso_tilt_rad / tilt * 0.999 for x in (roll, pitch))
+    v[TORSO.start + 1], v[TORSO.start + 2] = roll, pitch
+    return v
+
+
+def torso_tilt_rad(roll_rad: float, pitch_rad: float) -> float:
+    """The angle of the torso's z axis from vertical for a roll and a pitch (what the WBC limits)."""
+    return math.acos(max(-1.0, min(1.0, math.cos(roll_rad) * math.cos(pitch_rad))))
 
 
 def encode(action: Action) -> np.ndarray:

@@ -51,14 +51,16 @@ def gaze_target(action: Action, stamp, frame: str) -> PointStamped:
 
 
 def torso_target(
-    action: Action, stamp, odom_frame: str, torso_rotation_world: np.ndarray, standing_torso_height_m: float
+    action: Action, stamp, odom_frame: str, base_rotation_world: np.ndarray, standing_torso_height_m: float
 ) -> PoseStamped:
     """The torso frame's target pose in odom (what wbc/targets/torso takes: its height above the
     floor and its orientation; x and y are balance's): the standing height plus the action's
-    change, the action's roll and pitch from level at the torso's present heading. A target in a
-    frame that moves with the robot (base_link) would sink with the pelvis it lowers.
-    torso_rotation_world: the torso's orientation now, from the IMU (odom's axes are the IMU's)."""
-    r = np.asarray(torso_rotation_world, float)
+    change, the action's roll and pitch from level, facing where the pelvis faces (the task
+    expert's lean: a torso left at its own heading would drift about the vertical, nothing pulling
+    it back, and carry the palms' `torso` frame with it). A target in a frame that moves with the
+    robot (base_link) would sink with the pelvis it lowers.
+    base_rotation_world: the pelvis's orientation now, from the IMU (odom's axes are the IMU's)."""
+    r = np.asarray(base_rotation_world, float)
     yaw = math.atan2(r[1, 0], r[0, 0])
     goal = pin.utils.rpyToMatrix(action.torso_roll_rad, action.torso_pitch_rad, yaw)
     msg = PoseStamped()

@@ -35,24 +35,25 @@ from forma_common.node import GoalResult, declare_params, on_robot_clock, run_no
 from forma_common.params import param
 from forma_description import RobotModel
 from forma_description.frames import RobotFrames
-from forma_description.poses import available_poses, named_pose
-from forma_hands.hand_joints import HandJoints
+from forma_description.poses import available_poses
 from forma_interfaces.action import ExecuteInstruction
 from forma_interfaces.msg import HandCommand, SafetyState
 from forma_vla.action_space import ACTION_DIM, SIDES, decode
 from forma_vla.chunking import Chunk, ChunkExecutor
 from forma_vla.errors import ActionError, ChunkRefused, ObservationError, VlaError
 from forma_vla.io import gaze_target, hand_commands, image_rgb, palm_target, torso_target
-from forma_vla.policy import Observation, OnnxPolicy
+from forma_vla.policy import Observation
 from forma_vla.present import PresentAction
+from forma_vla.torch_policy import load_policy
 
 
 @dataclasses.dataclass(frozen=True)
 class VlaParams:
     model_path: str = param(
-        "", "the policy model (ONNX, forma_vla.policy's signature); empty: serve nothing", read_only=True
+        "", "the policy model: .onnx (ONNX Runtime, forma_vla.policy's signature) or .pt (PyTorch, forma vla "
+        "train); empty: serve nothing", read_only=True
     )
-    threads: int = param(1, "ONNX Runtime intra-op threads", low=1, high=16, read_only=True)
+    threads: int = param(1, "the runtime's intra-op threads", low=1, high=16, read_only=True)
     action_name: str = param(
         "vla/execute", "the action served (the deployment says which node serves vla/execute)", read_only=True
     )
@@ -81,7 +82,7 @@ class VlaNode(Node):
         self.p = declare_params(self, VlaParams, error=VlaError)
         on_robot_clock(self)
         self.lock = threading.RLock()
-        self.policy = OnnxPolicy(self.p.model_path, self.p.threads) if self.p.model_path else None
+        self.policy = load_policy(self.p.model_path, self.p.threads) if self.p.model_path else None
         self.present: PresentAction | None = None
         self.prefix = ""
         self.safety: SafetyState | None = None
@@ -129,11 +130,7 @@ class VlaNode(Node):
     def _on_description(self, msg: String) -> None:
         try:
             robot = RobotModel.from_urdf(msg.data)
-            frames = RobotFrames(msg.data)
-            hands = {s: HandJoints.from_robot(robot, s, robot.prefix) for s in SIDES}
-            present = PresentAction(frames, hands, 0.0, robot.prefix)
-            frames.update(robot.joint_names, named_pose(self.p.stand_pose, robot))
-            present.standing_torso_height_m = present.torso_height_m()
+            present = PresentAction.standing(robot, RobotFrames(msg.data), self.p.stand_pose)
         except (ValueError, KeyError) as exc:
             self.get_logger().error(f"robot_description refused: {exc}")
             return
@@ -166,8 +163,6 @@ class VlaNode(Node):
             why = ep.last_problem or "inference too slow"
             ep.end(False, f"no usable observation for {self.p.starved_end_s:.1f} s ({why}); the robot holds")
             return
-        self.present.frames.update(self.joints.name, self.joints.position)
-        self.torso_in_base = self.present.frames.transform(f"{self.prefix}base_link", f"{self.prefix}torso")
         try:
             action = decode(ep.executor.action(stamp))
         except ActionError as exc:
@@ -181,9 +176,8 @@ class VlaNode(Node):
         for side in SIDES:
             self.pub_palm[side].publish(palm_target(action, side, stamp, f"{p}torso"))
         self.pub_gaze.publish(gaze_target(action, stamp, f"{p}torso"))
-        torso_world = self._base_rotation() @ self.torso_in_base[:3, :3]
         standing = self.present.standing_torso_height_m
-        self.pub_torso.publish(torso_target(action, stamp, f"{p}odom", torso_world, standing))
+        self.pub_torso.publish(torso_target(action, stamp, f"{p}odom", self._base_rotation(), standing))
         for side, msg in hand_commands(action, stamp).items():
             self.pub_hand[side].publish(msg)
 

@@ -6,7 +6,9 @@ Each part inverts what its consumer does with the action: palm poses by forward 
 `torso` frame; hand synergies from the 22 finger joints (the inverse of forma_hands' synergy map,
 exact for a hand the synergies posed); gaze as the point 1 m along the head camera's optical axis;
 the torso's height change from standing and its roll and pitch from level, from the IMU's
-orientation of the pelvis. The base velocity is 0 (the robot does not walk yet).
+orientation of the pelvis. The base velocity is 0 (the robot does not walk yet). A measured torso a
+few millimetres past the limits an action may ask (the WBC overshoots its own targets) is brought
+back within them, so the present action is always one decode accepts.
 """
 
 from __future__ import annotations
@@ -17,34 +19,55 @@ import numpy as np
 
 from forma_description.frames import RobotFrames
 from forma_hands.hand_joints import LONG_FINGERS, HandJoints
-from forma_hands.synergies import FLEX_AT_CLOSURE, SPREAD_FAN, THUMB_BESIDE, THUMB_OPPOSED
-from forma_vla.action_space import ACTION_DIM, GAZE, HAND, PALM, SIDES, TORSO, rotation_r6
+from forma_hands.synergies import SPREAD_FAN, THUMB_BESIDE, THUMB_OPPOSED_OPEN, flex_at_closure
+from forma_vla.action_space import ACTION_DIM, GAZE, HAND, PALM, SIDES, TORSO, ActionLimits, rotation_r6, within_limits
 
 GAZE_DISTANCE_M = 1.0  # the gaze point along the optical axis: any distance names the same direction
 CAMERA_FRAME = "head_camera_color_optical_frame"
 
 
 def synergies_from_joints(q_local: dict[str, float], hand: HandJoints) -> np.ndarray:
-    """(closure, spread, thumb_opposition) of one hand from its joints by local name [rad]."""
-    abd0, abd1 = THUMB_BESIDE["thumb_cmc_abd"], THUMB_OPPOSED["thumb_cmc_abd"]
-    opposition = (q_local["thumb_cmc_abd"] - abd0) / (abd1 - abd0)
-    flex = [q_local[f"{f}_{j}"] / full for f in LONG_FINGERS for j, full in FLEX_AT_CLOSURE.items()]
-    closure = float(np.mean(flex))
+    """(closure, spread, thumb_opposition) of one hand from its joints by local name [rad]: the
+    opposition from the thumb's carpometacarpal flexion and rotation (which closing leaves alone),
+    the closure from the index finger's flexion against that opposition's closed shape (the index
+    is the finger a pointing hand keeps straight while the others curl: read from all four, a
+    pointing hand would come back half closed, its index curled off its target), the spread from
+    the fingers' abduction."""
+    opposition = float(np.mean([
+        (q_local[j] - THUMB_BESIDE[j]) / (THUMB_OPPOSED_OPEN[j] - THUMB_BESIDE[j])
+        for j in ("thumb_cmc_flex", "thumb_cmc_rot")
+    ]))
+    o = min(max(opposition, 0.0), 1.0)
+    full = flex_at_closure(o)
+    closure = float(np.mean([q_local[f"index_{j}"] / full[j] for j in full]))
     fanned = [f for f in LONG_FINGERS if SPREAD_FAN[f] > 0.0]
     applied = float(np.mean([q_local[f"{f}_mcp_abd"] / (SPREAD_FAN[f] * hand.upper[f"{f}_mcp_abd"]) for f in fanned]))
     c = min(max(closure, 0.0), 1.0)
-    spread = applied / (1.0 - c) if c < 0.999 else 0.0  # a closed fist has no spread to read
+    spread = applied / (1.0 - c) if c < 0.999 else 0.0  # a closed hand has no spread to read
     return np.clip([closure, spread, opposition], 0.0, 1.0)
 
 
 class PresentAction:
     """Computes the present action of one robot (its description, hands and standing height)."""
 
-    def __init__(self, frames: RobotFrames, hands: dict[str, HandJoints], standing_torso_height_m: float, prefix=""):
+    def __init__(self, frames: RobotFrames, hands: dict[str, HandJoints], standing_torso_height_m: float, prefix="",
+                 limits: ActionLimits = ActionLimits()):
         self.frames = frames
+        self.limits = limits
         self.hands = hands
         self.standing_torso_height_m = standing_torso_height_m
         self.prefix = prefix
+
+    @classmethod
+    def standing(cls, robot, frames: RobotFrames, stand_pose: str = "stand_balanced") -> PresentAction:
+        """For a RobotModel: both hands, and 'standing' the torso's height in the named pose."""
+        from forma_description.poses import named_pose
+
+        hands = {side: HandJoints.from_robot(robot, side, robot.prefix) for side in SIDES}
+        present = cls(frames, hands, 0.0, robot.prefix)
+        frames.update(robot.joint_names, named_pose(stand_pose, robot))
+        present.standing_torso_height_m = present.torso_height_m()
+        return present
 
     def torso_height_m(self) -> float:
         """The torso frame above the lower sole, along the pelvis's z (level when standing) [m]."""
@@ -74,4 +97,4 @@ class PresentAction:
         roll = math.atan2(torso_world[2, 1], torso_world[2, 2])
         pitch = math.asin(max(-1.0, min(1.0, -torso_world[2, 0])))
         v[TORSO] = (self.torso_height_m() - self.standing_torso_height_m, roll, pitch)
-        return v
+        return within_limits(v, self.limits)

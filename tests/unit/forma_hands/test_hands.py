@@ -343,3 +343,14 @@ def test_description_without_the_hand_is_refused(urdf):
     robot = RobotModel.from_urdf(hand_urdf(urdf, "right"))
     with pytest.raises(HandsError, match="no left hand joints .* hands in it: right"):
         HandJoints.from_robot(robot, "left")
+
+
+def test_opposed_synergies_close_along_the_power_grasps_path(hand):
+    """thumb_opposition 1: closure 0 is the power grasp's pre-shape, 1 its closed shape, and every
+    closure between is the straight line of the grasp controller's own closing (a policy commanding
+    synergies wraps a cup as the controller does)."""
+    power = grasp_types(hand)["power"]
+    for closure in np.linspace(0.0, 1.0, 5):
+        q = synergy_targets(Synergy(closure, 0.0, 1.0), hand)
+        want = {j: power.preshape[j] + closure * (power.closed[j] - power.preshape[j]) for j in LOCAL_JOINTS}
+        assert max(abs(q[j] - want[j]) for j in LOCAL_JOINTS) < 1e-9

@@ -61,3 +61,21 @@ def test_a_tilted_pelvis_shows_as_the_torso_roll_and_pitch(robot):
     tilt = pin.utils.rpyToMatrix(0.1, -0.2, 0.7)  # the heading (yaw) does not count
     v = present(model.joint_names, q, tilt)
     assert v[TORSO][1:] == pytest.approx([0.1, -0.2], abs=0.02)
+
+
+def test_the_grasp_controllers_power_wrap_and_pointing_hand_read_back_as_synergies_that_redo_them(robot):
+    """What a demonstration records for the hands: the power grasp's pre-shape and closed shape are
+    the opposed synergy path's ends (so a policy replaying them grasps as the controller did), and a
+    pointing hand reads back open (its index straight), not half closed."""
+    from forma_hands.taxonomy import grasp_types
+
+    hand = HandJoints.from_robot(robot[1], "right")
+    types = grasp_types(hand)
+    power = types["power"]
+    for shape, closure in ((power.preshape, 0.0), (power.closed, 1.0)):
+        s = synergies_from_joints(dict(shape), hand)
+        np.testing.assert_allclose(s[[0, 2]], [closure, 1.0], atol=1e-9)
+        redone = synergy_targets(Synergy(*s), hand)
+        assert max(abs(redone[j] - shape[j]) for j in shape) < 1e-9
+    closure, _, _ = synergies_from_joints(dict(types["point"].preshape), hand)
+    assert closure < 0.05
