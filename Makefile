@@ -29,10 +29,11 @@ bench: setup  ## speed and cost figures beside same-run baselines -> build/bench
 lint: setup
 	@$(VENV)/bin/ruff check src tests tools launch
 
-lock:  ## re-pin requirements/constraints.txt from a fresh venv built from requirements.txt
+lock:  ## re-pin requirements/constraints.txt from a fresh venv built from requirements.txt and torch.txt
 	rm -rf build/lock-venv && python3 -m venv build/lock-venv
 	build/lock-venv/bin/pip install -q --upgrade pip
 	build/lock-venv/bin/pip install -q -r requirements/requirements.txt
+	build/lock-venv/bin/pip install -q --no-deps -r requirements/torch.txt
 	build/lock-venv/bin/python tools/lock.py requirements/constraints.txt
 	rm -rf build/lock-venv
 

@@ -80,6 +80,8 @@ if ! stamp_is deps "$deps_hash"; then
   say "installing Python dependencies (pinned in requirements/constraints.txt)"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
     -r "$ROOT/requirements/requirements.txt" -c "$ROOT/requirements/constraints.txt"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    -r "$ROOT/requirements/torch.txt" -c "$ROOT/requirements/constraints.txt"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$ROOT/requirements/no-deps.txt"
   # --- 3. the wheel cmake-path patch ------------------------------------------------------
   # The *_rosidl_generator_pyExport.cmake files name the wheel build machine's Python and numpy

@@ -10,7 +10,7 @@ setup(
     packages=find_packages(exclude=["test"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
-        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}", ["package.xml", "data/eval_instructions.yaml"]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -1,7 +1,7 @@
 """Acceptance trial of the tasks (issue 18): instructions in held-out phrasings
 (tests/accept/data/task_instructions.yaml, or --instructions FILE) on seeds 2000-2019 (or --seeds):
 every skill on every seed, its phrasings in turn, each on a fresh robot in the seed's layout
-(tests/accept/tasks_scenario.py), judged from simulator truth. Criteria (issue 18): pick >= 90 %,
+(forma_tasks.tabletop), judged from simulator truth. Criteria (issue 18): pick >= 90 %,
 place >= 85 %, hand-over >= 80 %, wave, point, look >= 95 %; never fallen; every report matches
 what happened; refusals within 2 s.
 
@@ -10,12 +10,14 @@ python -m tests.accept.run_accept tasks --seeds 2000-2019 --instructions my_phra
 
 from __future__ import annotations
 
+import pathlib
 import statistics
 
+from forma_tasks.tabletop import load_instructions, run_task
 from tests.accept.registry import OPTIONS, Figure, trial
-from tests.accept.tasks_scenario import load_instructions, run_task
 
 SEEDS = range(2000, 2020)
+INSTRUCTIONS = pathlib.Path(__file__).parent / "data" / "task_instructions.yaml"
 REQUIRED = {"pick": 0.90, "place": 0.85, "hand_over": 0.80, "wave": 0.95, "point": 0.95, "look": 0.95}
 REFUSALS = ["pick up the unicorn", "fly to the moon", "pick up the green cup"]  # unknown, unserved, absent
 
@@ -23,7 +25,7 @@ REFUSALS = ["pick up the unicorn", "fly to the moon", "pick up the green cup"]  
 @trial("tasks")
 def tasks_trial() -> dict:
     seeds = OPTIONS.get("seeds") or SEEDS
-    items = load_instructions(OPTIONS["instructions"]) if OPTIONS.get("instructions") else load_instructions()
+    items = load_instructions(OPTIONS.get("instructions") or INSTRUCTIONS)
     by_skill: dict[str, list[dict]] = {}
     for item in items:
         by_skill.setdefault(item["skill"], []).append(item)

@@ -20,7 +20,7 @@ CUPS = ({"object": "cup", "color": "red"}, {"object": "cup", "color": "blue"})
 
 def bench_tasks() -> dict:
     from forma_tasks.errors import TaskError
-    from tests.accept.tasks_scenario import parser, run_task
+    from forma_tasks.tabletop import parser, run_task
 
     picks = [
         run_task(seed, {"text": f"pick up the {cup['color']} cup", "skill": "pick", "slots": cup})

@@ -6,43 +6,14 @@ import math
 
 import numpy as np
 
-from forma_control.stand.posture import stand_controller
-from forma_control.wbc.lockstep import build_controller, wbc_controller
+from forma_control.lockstep_stand import fallen, pd_stand, tilt_rad, wbc_stand
 from forma_description.poses import named_pose
-from forma_sim.lockstep import LockstepHarness
 from forma_sim.simulation import Simulation, build_simulation
+
+__all__ = ["fallen", "pd_stand", "tilt_rad", "wbc_stand"]  # re-exported: the trials import them from here
 
 PUSH_DIRECTIONS = {"front": (-1.0, 0.0), "back": (1.0, 0.0), "left": (0.0, -1.0), "right": (0.0, 1.0)}
 # a push "from the front" is applied to the chest and points backward (-x), etc.
-
-
-def pd_stand(
-    world: str = "empty", physics_rate_hz: float = 500.0, pose: str = "stand"
-) -> tuple[Simulation, LockstepHarness]:
-    """The robot standing on the joint-PD stand in a named pose, hardware active, commands at 100 Hz."""
-    sim = build_simulation(world=world, physics_rate_hz=physics_rate_hz, pose=pose)
-    limits = sim.robot.limits_arrays()
-    harness = LockstepHarness(sim)
-    harness.add_controller(
-        "stand",
-        100.0,
-        stand_controller(sim.robot.joint_names, named_pose(pose, sim.robot), limits["lower"], limits["upper"]),
-    )
-    harness.activate()
-    return sim, harness
-
-
-def wbc_stand(world: str = "empty", ramp_s: float = 1.5, outputs: list | None = None, pose: str = "stand"):
-    """The robot on whole-body control: the start ramp of the joint-PD stand (what the safety
-    supervisor's stand-up does), then the WBC at 500 Hz from the measured pose, its posture's
-    nominal the same named pose (the sim deployment's: stand_balanced).
-    Returns (sim, harness, controller); every WbcOutput is appended to `outputs`."""
-    sim, harness = pd_stand(world=world, pose=pose)
-    harness.run(ramp_s)
-    controller, body = build_controller(sim.robot, pose)
-    harness.remove_controller("stand")
-    harness.add_controller("wbc", 500.0, wbc_controller(controller, body, outputs))
-    return sim, harness, controller
 
 
 def _stand_for(controller: str):
@@ -52,16 +23,6 @@ def _stand_for(controller: str):
         sim, harness, _ = wbc_stand()
         return sim, harness
     raise ValueError(f"unknown controller {controller!r}: pd or wbc")
-
-
-def tilt_rad(sim: Simulation) -> float:
-    """Angle between the pelvis z axis and the vertical."""
-    w, x, y, z = sim.base_pose()[1]
-    return math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * (x * x + y * y))))
-
-
-def fallen(sim: Simulation) -> bool:
-    return sim.base_pose()[0][2] < 0.6 or tilt_rad(sim) > math.radians(45)
 
 
 def survives_push(

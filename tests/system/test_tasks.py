@@ -1,7 +1,7 @@
 """Smoke trials of the tasks (issue 18) on the deterministic lockstep harness: an instruction in
 words runs through forma_tasks' parser, skills and runner on the deployed nodes' cores
 (forma_tasks.lockstep: whole-body control, the hands, perception on rendered frames) and is judged
-from simulator truth (tests/accept/tasks_scenario.py). One pick and one wave on held-out seeds; an
+from simulator truth (forma_tasks.tabletop). One pick and one wave on held-out seeds; an
 absent object fails within 2 s with what the robot sees; a cancel mid-pick leaves it standing up
 straight. The statistics are `make accept` (tasks)."""
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
+from forma_control.lockstep_stand import fallen, wbc_stand
 from forma_tasks.lockstep import LockstepRobot
 from forma_tasks.runner import TaskRunner
 from forma_tasks.skills import drop_now
-from tests.accept.tasks_scenario import parser, place_objects, run_task
-from tests.support.scenarios import fallen, wbc_stand
+from forma_tasks.tabletop import parser, place_objects, run_task
 
 pytestmark = pytest.mark.system
 

@@ -6,6 +6,7 @@ forma check sim                  validate a deployment and print what would run
 forma deployments                list the shipped deployments
 forma nodes                      list the registered nodes
 forma describe --body female --height 1.65 [--format urdf|mjcf|summary]
+forma vla collect --seeds 0-299 --out DIR   demonstrations for a policy (forma_vla)
 """
 
 from __future__ import annotations
@@ -140,8 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_describe)
     from forma_bringup.process_host import main as process_host
     from forma_record.cli import add_commands
+    from forma_vla.cli import add_commands as add_vla_commands
 
     add_commands(sub, process_host)
+    add_vla_commands(sub)
     return parser
 
 

@@ -22,3 +22,7 @@ class PolicyLoadError(VlaError):
 
 class ObservationError(VlaError):
     """An observation that must not reach the policy (corrupt image, non-finite state, stale)."""
+
+
+class DatasetError(VlaError):
+    """A dataset that cannot be written or read as a LeRobot dataset of forma_vla's features."""

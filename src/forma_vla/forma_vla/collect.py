@@ -1,0 +1,211 @@
+"""Demonstrations from the task expert: `forma vla collect --seeds A-B --out DIR`.
+
+Each seed is one episode on the deterministic lockstep harness (forma_tasks.tabletop): the seed's
+layout, the seed's looks (forma_vla.appearance: cup colours, light, table and floor colours, the
+camera's pose), an instruction drawn from the training paraphrases below, run by forma_tasks' skills
+on the deployed nodes' cores (whole-body control, the hands, perception on rendered frames). While
+it runs, every 1 / fps of robot time: the head camera's image (rendered as the sim node renders it,
+resized to the dataset's size as the vla node resizes it), the joints, and the action the robot is
+at (forma_vla.present; the hands' synergies read from what the hands were commanded, since a
+closed hand's joints stop at the object). Only episodes the judge (simulator truth) calls a success
+are written; the dataset (forma_vla.dataset) is regenerated from its seeds, never committed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+
+from forma_vla.action_space import HAND, SIDES
+from forma_vla.appearance import ALL_COLOURS, TRAIN_CUP_COLOURS, Appearance, apply, draw
+from forma_vla.dataset import DatasetWriter, Episode
+from forma_vla.lockstep import base_rotation
+from forma_vla.present import PresentAction, synergies_from_joints
+
+CAMERA_SIZE = (320, 240)  # the sim node's head camera (sim.camera.width/height)
+LEG_WORDS = ("hip", "knee", "ankle", "toe")
+HOLD_AFTER_S = 0.5  # recorded after the skill ends: the policy learns to stay
+# The training paraphrases ({o}: the object as "<colour> cup" or "<colour> mug"). The held-out
+# phrasings of the evaluation (tests/accept/data/task_instructions.yaml) are none of these.
+PARAPHRASES = {
+    "pick": ("pick up the {o}", "grab the {o}", "take the {o}", "please pick the {o} up",
+             "get the {o} off the table", "lift the {o}", "can you pick up the {o}", "take hold of the {o}"),
+    "point": ("point at the {o}", "point to the {o}", "please point at the {o}", "show me the {o} with your finger",
+              "can you point at the {o}"),
+    "wave": ("wave", "wave at me", "wave hello", "wave your hand", "give a wave", "please wave"),
+}
+SKILL_SHARE = {"pick": 0.5, "point": 0.25, "wave": 0.25}
+SKILL_SECONDS = {"pick": 20.0, "point": 12.0, "wave": 10.0}  # a policy's episode on the same skill
+
+
+def state_names(joint_names) -> tuple[str, ...]:
+    """What the policy reads: every joint but the legs' (balance is whole-body control's)."""
+    return tuple(n for n in joint_names if not any(w in n for w in LEG_WORDS))
+
+
+@dataclasses.dataclass(frozen=True)
+class Assignment:
+    """What one seed asks: the instruction, what it names, how the scene looks."""
+
+    seed: int
+    skill: str
+    text: str
+    slots: dict
+    appearance: Appearance
+
+    def item(self) -> dict:
+        return {"text": self.text, "skill": self.skill, "slots": dict(self.slots)}
+
+
+def assign(seed: int, cup_colours: tuple[str, ...] = TRAIN_CUP_COLOURS, skills: tuple[str, ...] = tuple(SKILL_SHARE),
+           paraphrases: dict[str, tuple[str, ...]] = PARAPHRASES) -> Assignment:
+    """The seed's skill (by SKILL_SHARE among `skills`), cup, wording and looks."""
+    rng = np.random.default_rng([seed, 0x5C111])
+    share = np.array([SKILL_SHARE[s] for s in skills])
+    skill = str(rng.choice(skills, p=share / share.sum()))
+    appearance = draw(seed, cup_colours)
+    template = str(rng.choice(paraphrases[skill]))
+    slots: dict = {}
+    if "{o}" in template:
+        cup = str(rng.choice(sorted(appearance.cup_colour)))
+        colour = appearance.cup_colour[cup]
+        slots = {"object": "cup", "color": colour}
+        template = template.format(o=f"{colour} {rng.choice(['cup', 'mug'])}")
+    return Assignment(seed, skill, template, slots, appearance)
+
+
+class Recorder:
+    """A lockstep controller at `fps` that records the observation and the action the robot is at."""
+
+    def __init__(self, robot, image_size: tuple[int, int], names: tuple[str, ...]) -> None:
+        from forma_description.frames import RobotFrames
+        from forma_sim.camera import RgbdCamera
+
+        self.robot, self.image_size = robot, tuple(image_size)
+        sim = robot.sim
+        self.camera = RgbdCamera(sim.model, "head_camera", *CAMERA_SIZE)
+        joint_names = list(sim.robot.joint_names)
+        self.state_index = [joint_names.index(n) for n in names]
+        self.present = PresentAction.standing(sim.robot, RobotFrames(sim.robot.urdf_xml))
+        self.joint_names = joint_names
+        self.images: list[np.ndarray] = []
+        self.states: list[np.ndarray] = []
+        self.actions: list[np.ndarray] = []
+
+    def __call__(self, sim) -> None:
+        rgb, _ = self.camera.render(sim.data)
+        self.images.append(cv2.resize(rgb, self.image_size, interpolation=cv2.INTER_AREA))
+        q = sim.joint_positions()
+        self.states.append(q[self.state_index].astype(np.float32))
+        action = self.present(self.joint_names, q, base_rotation(sim))
+        for side in SIDES:
+            hand, ctrl, _ = self.robot.hands[side]
+            if ctrl.targets is not None:  # what the hand was told: a grasp's fingers stop at the object
+                action[HAND[side]] = synergies_from_joints(ctrl.targets, hand)
+        self.actions.append(action.astype(np.float32))
+
+    def close(self) -> None:
+        self.camera.close()
+
+
+def demonstrate(a: Assignment, fps: float, image_size: tuple[int, int]):
+    """Run the expert on one assignment; (TaskRun, Episode of the recording)."""
+    from forma_tasks.tabletop import run_task
+
+    recorders: list[Recorder] = []
+
+    def record(robot) -> None:
+        names = state_names(robot.sim.robot.joint_names)
+        recorder = Recorder(robot, image_size, names)
+        robot.harness.add_controller("recorder", fps, recorder)
+        recorders.append(recorder)
+
+    run = run_task(a.seed, a.item(), appearance=lambda sim: apply(a.appearance, sim), on_robot=record,
+                   hold_after_s=HOLD_AFTER_S)
+    rec = recorders[0]
+    rec.close()
+    info = {"seed": a.seed, "skill": a.skill, "slots": a.slots, "appearance": dataclasses.asdict(a.appearance),
+            "expert": run.message, "judged": run.judged, "duration_s": round(run.duration_s, 2)}
+    return run, Episode(a.text, rec.images, rec.states, rec.actions, info)
+
+
+def git_commit() -> str:
+    try:
+        here = pathlib.Path(__file__).resolve().parent
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def collect(seeds, out: pathlib.Path | str, fps: float = 10.0, image_size: tuple[int, int] = (96, 72),
+            cup_colours: tuple[str, ...] = TRAIN_CUP_COLOURS, skills: tuple[str, ...] = tuple(SKILL_SHARE),
+            log=print) -> dict:
+    """Run the expert on every seed and write its successful episodes; a summary."""
+    from forma_sim.simulation import build_simulation
+
+    seeds = list(seeds)
+    names = state_names(build_simulation(world="tabletop").robot.joint_names)
+    writer = DatasetWriter(out, fps, image_size, names, provenance={
+        "made_by": "forma vla collect", "commit": git_commit(), "seeds": [seeds[0], seeds[-1]] if seeds else [],
+        "cup_colours": list(cup_colours), "skills": list(skills), "fps": fps, "image_size": list(image_size),
+    })
+    kept, tried, t0 = 0, 0, time.perf_counter()
+    failures: list[str] = []
+    for i, seed in enumerate(seeds):
+        a = assign(seed, cup_colours, skills)
+        run, episode = demonstrate(a, fps, image_size)
+        tried += 1
+        if run.achieved and not run.fell:
+            writer.add(episode)
+            kept += 1
+        else:
+            failures.append(f"seed {seed} {a.text!r}: {run.message} [truth: {run.judged}]")
+        elapsed = time.perf_counter() - t0
+        left = elapsed / (i + 1) * (len(seeds) - i - 1)
+        log(f"[{i + 1}/{len(seeds)}] seed {seed} {a.text!r}: {'kept' if run.achieved and not run.fell else 'dropped'}"
+            f" ({len(episode)} frames, {run.judged}); {kept} kept, {elapsed / 60:.1f} min, ~{left / 60:.1f} min left")
+    return {"tried": tried, "kept": kept, "frames": writer.frames, "failures": failures}
+
+
+def parse_seeds(text: str) -> range:
+    """"A-B" (inclusive) or "A"."""
+    try:
+        first, _, last = text.partition("-")
+        lo, hi = int(first), int(last or first)
+    except ValueError:
+        raise ValueError(f"seeds {text!r}: A-B (inclusive) or A") from None
+    if hi < lo:
+        raise ValueError(f"seeds {text!r}: the last is before the first")
+    return range(lo, hi + 1)
+
+
+def main_collect(args) -> int:
+    skills = tuple(args.skills.split(",")) if args.skills else tuple(SKILL_SHARE)
+    unknown = [s for s in skills if s not in SKILL_SHARE]
+    if unknown:
+        raise ValueError(f"skills {unknown}: the expert demonstrates {', '.join(SKILL_SHARE)}")
+    colours = tuple(args.cup_colours.split(",")) if args.cup_colours else TRAIN_CUP_COLOURS
+    width, _, height = args.image_size.partition("x")
+    summary = collect(parse_seeds(args.seeds), args.out, args.fps, (int(width), int(height)), colours, skills,
+                      log=lambda line: print(line, flush=True))
+    print(f"wrote {summary['kept']} of {summary['tried']} episodes ({summary['frames']} frames) to {args.out}")
+    for line in summary["failures"]:
+        print(f"  dropped: {line}", file=sys.stderr)
+    return 0 if summary["kept"] else 1
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--seeds", required=True, help="A-B: one episode per seed (its layout, looks, instruction)")
+    p.add_argument("--out", required=True, help="directory of the new dataset (must not hold one)")
+    p.add_argument("--fps", type=float, default=10.0, help="frames per second of robot time (divides 500)")
+    p.add_argument("--image-size", default="96x72", help="WxH of the stored images")
+    p.add_argument("--skills", default="", help=f"comma-separated subset of {','.join(SKILL_SHARE)}")
+    p.add_argument("--cup-colours", default="", help=f"the cups' colours (default {','.join(TRAIN_CUP_COLOURS)}; "
+                   f"any of {','.join(ALL_COLOURS)})")
