@@ -24,6 +24,7 @@ Whole-body control (wbc_bench.py): wbc_tick_p50_us, wbc_tick_p99_us, wbc_qp_shar
   push_recovery_impulse_Ns (baseline: the joint-PD hold).
 Safety supervisor (safety_bench.py): estop_to_damping_ms (median), estop_to_damping_max_ms.
 Hands (hands_bench.py): hand_tick_p99_us, grasp_cycle_s, grasp_success_rate.
+VLA (vla_bench.py): vla_infer_p50_ms, vla_infer_p99_ms (beside session.run alone), vla_overhead_ratio.
 """
 
 from __future__ import annotations
@@ -289,6 +290,12 @@ def bench_tasks() -> dict:
     return run()
 
 
+def bench_vla() -> dict:
+    from tests.bench.vla_bench import bench_vla as run
+
+    return run()
+
+
 BENCHES = [
     bench_stack,
     bench_sim_rtf,
@@ -302,6 +309,7 @@ BENCHES = [
     bench_safety,
     bench_hands,
     bench_tasks,
+    bench_vla,
 ]
 
 

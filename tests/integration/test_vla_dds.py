@@ -46,11 +46,12 @@ def _present_at_stand():
     return present, present(robot.joint_names, q, np.eye(3)), robot
 
 
-def _constant_policy(path, action: np.ndarray) -> None:
+def _constant_policy(path, action: np.ndarray, skills: tuple[str, ...] = ()) -> None:
     """A policy whose every chunk is `action` (8 steps of 50 ms): zero weights, the action as the
     de-normalisation's mean."""
     sig = PolicySignature(
-        0.05, (64, 48), STATE_NAMES, Normalizer(np.zeros(2), np.ones(2)), Normalizer(action, np.ones(ACTION_DIM))
+        0.05, (64, 48), STATE_NAMES, Normalizer(np.zeros(2), np.ones(2)), Normalizer(action, np.ones(ACTION_DIM)),
+        skills=skills,
     )
     n_in = 3 + len(STATE_NAMES) + INSTRUCTION_DIM
     zeros = np.zeros((n_in, 8 * ACTION_DIM))
@@ -79,10 +80,11 @@ def _deployment(tmp, good_model, bad_model) -> str:
     return write_deployment(tmp, "vla_test", processes)
 
 
-def _run(probe: RosProbe, action_name: str, timeout_s: float) -> ExecuteInstruction.Result:
+def _run(probe: RosProbe, action_name: str, timeout_s: float, text: str = "raise your right hand"
+         ) -> ExecuteInstruction.Result:
     client = ActionClient(probe.node, ExecuteInstruction, action_name)
     probe.wait_for(lambda: client.wait_for_server(timeout_sec=0.5), 60, action_name)
-    goal = ExecuteInstruction.Goal(instruction="raise your right hand", timeout_s=timeout_s)
+    goal = ExecuteInstruction.Goal(instruction=text, timeout_s=timeout_s)
     for _ in range(30):  # the node hears the description and ACTIVE shortly after this probe does
         sent = probe.on_executor(client.send_goal_async, goal)
         probe.wait_for(sent.done, 30, "the goal answered")
@@ -104,7 +106,7 @@ def test_a_policy_drives_the_palm_through_whole_body_control(tmp_path, domain_id
     _constant_policy(tmp_path / "raise.onnx", target)
     walking = start.copy()
     walking[BASE.start] = 0.3
-    _constant_policy(tmp_path / "walk.onnx", walking)
+    _constant_policy(tmp_path / "walk.onnx", walking, skills=("pick", "point", "wave"))
     path = _deployment(tmp_path, tmp_path / "raise.onnx", tmp_path / "walk.onnx")
     with LaunchedDeployment(path, domain_id, tmp_path / "logs") as deployment, RosProbe(domain_id) as probe:
         safety = probe.collect(SafetyState, "safety/state", depth=50, latched=True)
@@ -129,8 +131,11 @@ def test_a_policy_drives_the_palm_through_whole_body_control(tmp_path, domain_id
         assert np.linalg.norm(after["right"] - before["right"]) > 0.1  # it moved there
         assert np.linalg.norm(after["left"] - before["left"]) < 0.03  # the left palm stayed
 
-        refused = _run(probe, "vla_walker/execute", timeout_s=4.0)
+        refused = _run(probe, "vla_walker/execute", timeout_s=4.0, text="give us a wave")
         assert not refused.success and "does not walk yet" in refused.message, refused.message
+        untrained = _run(probe, "vla_walker/execute", timeout_s=4.0, text="look at the red cup")
+        assert not untrained.success and untrained.duration_s == 0.0
+        assert "walk.onnx was trained for pick, point, wave; 'look at the red cup' asks to look" in untrained.message
         assert safety[-1].mode == SafetyState.ACTIVE
 
     assert deployment.exit_code == 0, deployment.output[-3000:]

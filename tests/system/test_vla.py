@@ -32,7 +32,7 @@ class Replay:
     def __init__(self, actions: np.ndarray, fps: float, state_names) -> None:
         self.actions, self.fps = actions, fps
         n = len(state_names)
-        self.signature = PolicySignature(1.0 / fps, (96, 72), tuple(state_names), Normalizer(np.zeros(n), np.ones(n)),
+        self.signature = PolicySignature(1.0 / fps, (80, 60), tuple(state_names), Normalizer(np.zeros(n), np.ones(n)),
                                          Normalizer(np.zeros(33), np.ones(33)))
         self.t0 = None
 

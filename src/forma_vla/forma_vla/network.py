@@ -28,7 +28,7 @@ from forma_vla.policy import INSTRUCTION_DIM
 class NetworkConfig:
     state_dim: int
     horizon: int = 10  # actions per chunk
-    image_size: tuple[int, int] = (96, 72)  # (W, H)
+    image_size: tuple[int, int] = (80, 60)  # (W, H)
     channels: tuple[int, ...] = (32, 64, 64, 64)
     hidden: int = 512
     dropout: float = 0.1

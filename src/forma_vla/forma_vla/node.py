@@ -38,6 +38,7 @@ from forma_description.frames import RobotFrames
 from forma_description.poses import available_poses
 from forma_interfaces.action import ExecuteInstruction
 from forma_interfaces.msg import HandCommand, SafetyState
+from forma_tasks.errors import TaskError
 from forma_vla.action_space import ACTION_DIM, SIDES, decode
 from forma_vla.chunking import Chunk, ChunkExecutor
 from forma_vla.errors import ActionError, ChunkRefused, ObservationError, VlaError
@@ -118,11 +119,12 @@ class VlaNode(Node):
                 f"{sig.step_s * 1e3:.0f} ms steps, image {sig.image_size[0]}x{sig.image_size[1]}, "
                 f"{len(sig.state_names)} joints)"
             )
-        self._encoder = None
+        self._encoder = self._parser = None
         if self.policy is not None:
             from forma_face.minilm import MiniLM
 
             self._encoder = MiniLM()  # loaded now: the first goal must not wait for it
+            self._parser = skill_parser(self._encoder) if self.policy.signature.skills else None
         self.loop.start()
 
     # --- inputs on the executor ----------------------------------------------------------------------
@@ -201,8 +203,9 @@ class VlaNode(Node):
     async def _execute(self, goal_handle):
         request = goal_handle.request
         instruction = self._encode(request.instruction)  # before the clock starts: ~50 ms
+        untrained = self._untrained_skill(request.instruction)
         with self.lock:
-            refusal = self._refusal()
+            refusal = untrained or self._refusal()
             if not refusal:
                 executor = ChunkExecutor(ACTION_DIM, self.p.blend_s, self.p.max_latency_s)
                 start = self.present(list(self.joints.name), list(self.joints.position), self._base_rotation())
@@ -284,6 +287,21 @@ class VlaNode(Node):
         state = np.array([joints.position[index[n]] for n in names])
         return Observation(image_s, image_rgb(msg), state, embedding)
 
+    def _untrained_skill(self, text: str) -> str:
+        """Why the model cannot serve this instruction ('' if it can, or it does not say what it was
+        trained for): the skill the tasks' parser reads in it is not one of the model's."""
+        if self._parser is None:
+            return ""
+        skills = self.policy.signature.skills
+        try:
+            skill = self._parser.parse(text).skill
+        except TaskError as exc:
+            return f"{exc} (the policy {self.policy.path.name} knows {', '.join(skills)})"
+        if skill not in skills:
+            return (f"the policy {self.policy.path.name} was trained for {', '.join(skills)}; "
+                    f"{text!r} asks to {skill}: not done, the robot holds")
+        return ""
+
     def _encode(self, text: str) -> np.ndarray:
         return self._encoder.encode([text])[0].astype(float)
 
@@ -316,6 +334,15 @@ class _Episode:
         if not self.ended:
             self.ended = True
             self.done.finish((success, message, canceled))
+
+
+def skill_parser(encoder):
+    """forma_tasks' instruction parser on the dialogue's intents, sharing the node's encoder."""
+    from forma_face.dialogue import Dialogue, load_dialogue_config
+    from forma_face.interaction_node import default_intents_path
+    from forma_tasks.instructions import InstructionParser
+
+    return InstructionParser(Dialogue(load_dialogue_config(default_intents_path()), encoder))
 
 
 def main(args=None) -> None:

@@ -15,9 +15,11 @@ and the signature as JSON in the model's metadata under the key `forma.policy`:
     {"format": 1, "step_s": 0.05, "image_size": [W, H], "state_names": [...],
      "action_names": [... the 33 of forma_vla.action_space ...],
      "normalization": {"state": {"mean": [...], "std": [...]}, "action": {"mean": [...], "std": [...]}},
-     "instruction_encoder": "minilm"}
+     "instruction_encoder": "minilm", "skills": ["pick", "point", "wave"]}
 
-Normalisation travels with the model: x_normalised = (x - mean) / std, std floored at 1e-6.
+`skills` (optional) names what the model was trained for, in forma_tasks' words (pick, place,
+hand_over, wave, point, look): the node refuses an instruction for any other skill, with the reason,
+before the robot moves. Normalisation travels with the model: x_normalised = (x - mean) / std, std floored at 1e-6.
 """
 
 from __future__ import annotations
@@ -60,10 +62,12 @@ class PolicySignature:
     state_norm: Normalizer
     action_norm: Normalizer
     instruction_encoder: str = "minilm"
+    skills: tuple[str, ...] = ()  # what it was trained for (forma_tasks' skill names); empty: not said
 
     def to_json(self) -> str:
         return json.dumps(
             {
+                **({"skills": list(self.skills)} if self.skills else {}),
                 "format": SIGNATURE_FORMAT,
                 "step_s": self.step_s,
                 "image_size": list(self.image_size),
@@ -110,7 +114,10 @@ class PolicySignature:
         state_norm = _normalizer(norms.get("state"), len(state_names), f"{source}: normalization.state")
         action_norm = _normalizer(norms.get("action"), ACTION_DIM, f"{source}: normalization.action")
         encoder = d.get("instruction_encoder", "minilm")
-        return cls(step_s, (size[0], size[1]), state_names, state_norm, action_norm, encoder)
+        skills = d.get("skills", [])
+        if not isinstance(skills, list) or not all(isinstance(k, str) for k in skills):
+            raise PolicyLoadError(f"{source}: {SIGNATURE_KEY} 'skills' must be a list of skill names")
+        return cls(step_s, (size[0], size[1]), state_names, state_norm, action_norm, encoder, tuple(skills))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,7 +26,7 @@ class TorchPolicy:
     def __init__(self, net, signature: PolicySignature, source: str, threads: int = 1) -> None:
         import torch
 
-        self.net, self.signature, self.path, self.threads = net, signature, source, threads
+        self.net, self.signature, self.path, self.threads = net, signature, pathlib.Path(source), threads
         self.net.eval()
         self._torch = torch
 
@@ -105,3 +105,19 @@ def untrained_like(path: str | pathlib.Path, seed: int = 0) -> TorchPolicy | Non
         signature = PolicySignature.from_json(props[SIGNATURE_KEY], str(path))
     torch.manual_seed(seed)
     return TorchPolicy(PolicyNetwork(config), signature, f"untrained {path.name}")
+
+
+SHIPPED = "models/forma_tabletop/policy.onnx"  # in share/forma_vla
+
+
+def shipped_model() -> pathlib.Path | None:
+    """The model forma_vla ships (trained by the project's scripts; its train.json and eval.json
+    beside it), or None when this install carries none."""
+    from forma_description.errors import DescriptionError
+    from forma_description.paths import share_dir
+
+    try:
+        path = share_dir("forma_vla") / SHIPPED
+    except DescriptionError:  # forma_vla is not installed (a source tree on PYTHONPATH)
+        return None
+    return path if path.is_file() else None

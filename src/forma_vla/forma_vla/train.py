@@ -122,7 +122,8 @@ def train(data_dir: pathlib.Path | str, out_dir: pathlib.Path | str, config: Tra
             progress(step, elapsed, fraction, float(np.mean(losses[-100:])))
     minutes = (time.perf_counter() - t0) / 60.0
     net.eval()
-    signature = PolicySignature(step_s, (width, height), data.state_names, state_norm, action_norm)
+    skills = tuple(data.provenance.get("skills", ()))  # forma vla collect says which; other datasets: unsaid
+    signature = PolicySignature(step_s, (width, height), data.state_names, state_norm, action_norm, skills=skills)
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = {

@@ -1,0 +1,101 @@
+"""VLA speed figures (issue 19): vla_infer_p50_ms and vla_infer_p99_ms (one chunk of the project's
+network on ONNX Runtime, 1 thread, the node's runtime as it calls it: resize, normalise, run,
+denormalise) beside the raw model time (session.run on ready inputs: the baseline), and
+vla_overhead_ratio (the node's work per chunk: the camera message decoded and checked, the
+observation built and checked, the inference, the chunk submitted to the executor; over the raw
+model time; goal <= 1.2). The model is the shipped one when there is one, else an untrained
+network of the same shape (the same arithmetic)."""
+
+from __future__ import annotations
+
+import pathlib
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+CHUNKS = 300
+
+
+def _model(directory: pathlib.Path) -> tuple[pathlib.Path, str]:
+    from forma_vla.torch_policy import shipped_model
+
+    shipped = shipped_model()
+    if shipped is not None:
+        return shipped, f"the shipped model {shipped.name}"
+    import torch
+
+    from forma_vla.network import NetworkConfig, PolicyNetwork
+    from forma_vla.policy import Normalizer, PolicySignature
+    from forma_vla.train import export_onnx
+
+    torch.manual_seed(0)
+    config = NetworkConfig(state_dim=68)
+    signature = PolicySignature(0.1, config.image_size, tuple(f"j{k}" for k in range(68)),
+                                Normalizer(np.zeros(68), np.ones(68)), Normalizer(np.zeros(33), np.ones(33)))
+    path = directory / "policy.onnx"
+    export_onnx(PolicyNetwork(config).eval(), signature, path, {"network": config.to_json()})
+    return path, "an untrained network of the shipped shape (no model shipped)"
+
+
+def _p(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def bench_vla() -> dict:
+    from sensor_msgs.msg import Image
+
+    from forma_vla.action_space import ACTION_DIM
+    from forma_vla.chunking import Chunk, ChunkExecutor
+    from forma_vla.io import image_rgb
+    from forma_vla.policy import Observation, OnnxPolicy, image_input
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path, which = _model(pathlib.Path(tmp))
+        policy = OnnxPolicy(path, threads=1)
+        sig = policy.signature
+        rng = np.random.default_rng(0)
+        n = len(sig.state_names)
+        frames = [rng.integers(0, 256, (240, 320, 3), dtype=np.uint8) for _ in range(8)]
+        msgs = []
+        for f in frames:
+            msg = Image(height=240, width=320, encoding="rgb8", step=960)
+            msg.data = f.tobytes()
+            msgs.append(msg)
+        feeds = {"image": image_input(frames[0], sig.image_size), "state": np.zeros((1, n), np.float32),
+                 "instruction": np.zeros((1, 384), np.float32)}
+        for _ in range(20):  # warm up
+            policy.session.run(["actions"], feeds)
+        raw, infer, node = [], [], []
+        executor = ChunkExecutor(ACTION_DIM)
+        executor.start(0.0, np.zeros(ACTION_DIM))
+        embedding = rng.normal(size=384)
+        for k in range(CHUNKS):
+            t0 = time.perf_counter()
+            policy.session.run(["actions"], feeds)
+            raw.append((time.perf_counter() - t0) * 1e3)
+            stamp = 0.1 * (k + 1)
+            t0 = time.perf_counter()
+            obs = Observation(stamp, image_rgb(msgs[k % len(msgs)]), rng.normal(size=n) * 0.1, embedding)
+            t1 = time.perf_counter()
+            actions = policy.infer(obs)
+            t2 = time.perf_counter()
+            executor.submit(Chunk(stamp, sig.step_s, np.clip(actions, -0.5, 0.5)), stamp)
+            t3 = time.perf_counter()
+            infer.append((t2 - t1) * 1e3)
+            node.append((t3 - t0) * 1e3)
+    raw_p50 = statistics.median(raw)
+    return {
+        "vla_infer_p50_ms": {"value": round(statistics.median(infer), 2), "unit": "ms", "baseline": round(raw_p50, 2),
+                             "ratio": round(statistics.median(infer) / raw_p50, 2), "lower_is_better": True,
+                             "note": f"one chunk, ONNX Runtime 1 thread, {which}; baseline: session.run alone"},
+        "vla_infer_p99_ms": {"value": round(_p(infer, 99), 2), "unit": "ms", "baseline": round(_p(raw, 99), 2),
+                             "ratio": round(_p(infer, 99) / _p(raw, 99), 2), "lower_is_better": True,
+                             "note": f"{CHUNKS} chunks"},
+        "vla_overhead_ratio": {"value": round(statistics.median(node) / raw_p50, 3), "unit": "", "baseline": None,
+                               "ratio": None, "lower_is_better": True,
+                               "note": f"node work per chunk (image decoded, observation checked, inference, chunk "
+                               f"submitted) {statistics.median(node):.2f} ms over session.run {raw_p50:.2f} ms; "
+                               "goal <= 1.2"},
+    }
