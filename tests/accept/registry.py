@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 
 TRIALS: dict[str, Callable[[], dict]] = {}
-# run_accept's options for the trials that take them: seeds (a list of ints), instructions (a path)
+# run_accept's options for the trials that take them: seeds (a list of ints), instructions, model (paths)
 OPTIONS: dict = {}
 
 

@@ -3,6 +3,7 @@
 python -m tests.accept.run_accept              # every trial
 python -m tests.accept.run_accept stand_60s    # some trials
 python -m tests.accept.run_accept tasks --seeds 2000-2019 --instructions FILE   # trials that take them
+python -m tests.accept.run_accept vla --seeds 5000-5019 --model build/vla/model/policy.onnx
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ TRIAL_MODULES = [
     "tests.accept.trials_hands",
     "tests.accept.trials_robot_grasp",
     "tests.accept.trials_tasks",
+    "tests.accept.trials_vla",
 ]
 
 
@@ -38,13 +40,15 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def take_options(argv: list[str]) -> list[str]:
-    """--seeds A-B and --instructions FILE into registry.OPTIONS; the trial names remain."""
+    """--seeds A-B, --instructions FILE and --model FILE into registry.OPTIONS; the trial names remain."""
     names, args = [], iter(argv)
     for arg in args:
         if arg == "--seeds":
             OPTIONS["seeds"] = parse_seeds(next(args, ""))
         elif arg == "--instructions":
             OPTIONS["instructions"] = next(args, "")
+        elif arg == "--model":
+            OPTIONS["model"] = next(args, "")
         else:
             names.append(arg)
     return names
