@@ -84,6 +84,8 @@ class VlaNode(Node):
         on_robot_clock(self)
         self.lock = threading.RLock()
         self.policy = load_policy(self.p.model_path, self.p.threads) if self.p.model_path else None
+        # what results and the console name: the model's directory and file (models/<name>/policy.onnx)
+        self.model_name = f"{self.policy.path.parent.name}/{self.policy.path.name}" if self.policy else ""
         self.present: PresentAction | None = None
         self.prefix = ""
         self.safety: SafetyState | None = None
@@ -115,7 +117,7 @@ class VlaNode(Node):
             )
             sig = self.policy.signature
             self.get_logger().info(
-                f"vla: serving {self.p.action_name} with {self.policy.path.name} ({self.policy.runtime}; chunks of "
+                f"vla: serving {self.p.action_name} with {self.model_name} ({self.policy.runtime}; chunks of "
                 f"{sig.step_s * 1e3:.0f} ms steps, image {sig.image_size[0]}x{sig.image_size[1]}, "
                 f"{len(sig.state_names)} joints)"
             )
@@ -156,7 +158,7 @@ class VlaNode(Node):
             ep.end(False, f"the robot left ACTIVE ({self.safety.mode_name if self.safety else '?'}): policy stopped")
             return
         if stamp - ep.started_s > ep.duration_s:
-            ep.end(True, f"ran the policy for {ep.duration_s:.1f} s")
+            ep.end(True, f"ran the policy {self.model_name} for {ep.duration_s:.1f} s")
             return
         if ep.cancel_requested():
             ep.end(False, "canceled: the robot holds its targets", canceled=True)
@@ -296,9 +298,9 @@ class VlaNode(Node):
         try:
             skill = self._parser.parse(text).skill
         except TaskError as exc:
-            return f"{exc} (the policy {self.policy.path.name} knows {', '.join(skills)})"
+            return f"{exc} (the policy {self.model_name} knows {', '.join(skills)})"
         if skill not in skills:
-            return (f"the policy {self.policy.path.name} was trained for {', '.join(skills)}; "
+            return (f"the policy {self.model_name} was trained for {', '.join(skills)}; "
                     f"{text!r} asks to {skill}: not done, the robot holds")
         return ""
 
