@@ -1,8 +1,17 @@
 """forma_vla: vision-language-action policies on the robot."""
 
+import glob
+import os
+
 from setuptools import find_packages, setup
 
 PACKAGE = "forma_vla"
+# the shipped models (models/<name>/: policy.onnx, train.json, eval.json) -> share/forma_vla/models/<name>
+MODELS = [
+    (f"share/{PACKAGE}/{directory}", sorted(glob.glob(f"{directory}/*")))
+    for directory in sorted(glob.glob("models/*"))
+    if os.path.isdir(directory)
+]
 
 setup(
     name=PACKAGE,
@@ -11,6 +20,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml", "data/eval_instructions.yaml"]),
+        *MODELS,
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -76,6 +76,10 @@ class TasksParams:
     server_timeout_s: float = param(
         2.0, "wbc/reach and hands/<side>/grasp must answer a goal within this", unit="s", low=0.1, high=60.0
     )
+    action_name: str = param(
+        "vla/execute", "the action served (tasks/execute where a learned policy's vla node serves vla/execute)",
+        read_only=True,
+    )
 
 
 class DdsReach:
@@ -300,10 +304,10 @@ class TasksNode(Node):
         self.robot = DdsRobot(self)
         self.runner = TaskRunner(self.robot, _parser(), self.params.default_timeout_s)
         self.server = ActionServer(
-            self, ExecuteInstruction, "vla/execute", execute_callback=self._execute,
+            self, ExecuteInstruction, self.params.action_name, execute_callback=self._execute,
             goal_callback=lambda goal: GoalResponse.ACCEPT, cancel_callback=lambda handle: CancelResponse.ACCEPT,
         )
-        self.get_logger().info("tasks: serving vla/execute (pick, place, hand over, wave, point, look)")
+        self.get_logger().info(f"tasks: serving {self.params.action_name} (pick, place, hand over, wave, point, look)")
 
     # --- inputs on the executor -----------------------------------------------------------------------
     def _on_description(self, msg: String) -> None:

@@ -51,8 +51,8 @@ from forma_vla.torch_policy import load_policy
 @dataclasses.dataclass(frozen=True)
 class VlaParams:
     model_path: str = param(
-        "", "the policy model: .onnx (ONNX Runtime, forma_vla.policy's signature) or .pt (PyTorch, forma vla "
-        "train); empty: serve nothing", read_only=True
+        "", "the policy model: .onnx (ONNX Runtime, forma_vla.policy's signature), .pt (PyTorch, forma vla "
+        "train), or the name of a model forma_vla ships; empty: serve nothing", read_only=True
     )
     threads: int = param(1, "the runtime's intra-op threads", low=1, high=16, read_only=True)
     action_name: str = param(

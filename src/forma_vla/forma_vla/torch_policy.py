@@ -73,9 +73,17 @@ class TorchPolicy:
 
 
 def load_policy(path: str | pathlib.Path, threads: int = 1):
-    """The runtime a model file asks for: .onnx -> ONNX Runtime, .pt -> PyTorch."""
+    """The runtime a model file asks for: .onnx -> ONNX Runtime, .pt -> PyTorch. A bare name
+    (`forma_tabletop`) is a model forma_vla ships (share/forma_vla/models/<name>/policy.onnx)."""
     from forma_vla.policy import OnnxPolicy
 
+    text = str(path)
+    if text and "/" not in text and not pathlib.Path(text).suffix:
+        shipped = shipped_model(text)
+        if shipped is None:
+            raise PolicyLoadError(f"{text!r}: no model of that name ships with forma_vla "
+                                  f"(shipped: {', '.join(shipped_models()) or 'none'}); or give a file path")
+        path = shipped
     suffix = pathlib.Path(path).suffix
     if suffix == ".onnx":
         return OnnxPolicy(path, threads)
@@ -107,17 +115,27 @@ def untrained_like(path: str | pathlib.Path, seed: int = 0) -> TorchPolicy | Non
     return TorchPolicy(PolicyNetwork(config), signature, f"untrained {path.name}")
 
 
-SHIPPED = "models/forma_tabletop/policy.onnx"  # in share/forma_vla
+DEFAULT_MODEL = "forma_tabletop"  # share/forma_vla/models/<name>/policy.onnx
 
 
-def shipped_model() -> pathlib.Path | None:
-    """The model forma_vla ships (trained by the project's scripts; its train.json and eval.json
-    beside it), or None when this install carries none."""
+def _models_dir() -> pathlib.Path | None:
     from forma_description.errors import DescriptionError
     from forma_description.paths import share_dir
 
     try:
-        path = share_dir("forma_vla") / SHIPPED
+        return share_dir("forma_vla") / "models"
     except DescriptionError:  # forma_vla is not installed (a source tree on PYTHONPATH)
         return None
-    return path if path.is_file() else None
+
+
+def shipped_models() -> list[str]:
+    models = _models_dir()
+    return sorted(p.parent.name for p in models.glob("*/policy.onnx")) if models and models.is_dir() else []
+
+
+def shipped_model(name: str = DEFAULT_MODEL) -> pathlib.Path | None:
+    """A model forma_vla ships (trained by the project's scripts; its train.json and eval.json
+    beside it), or None when this install carries none of that name."""
+    models = _models_dir()
+    path = models / name / "policy.onnx" if models else None
+    return path if path is not None and path.is_file() else None
