@@ -5,9 +5,10 @@ Each frame t of an episode teaches the chunk action[t + LEAD .. t + LEAD + T - 1
 last action repeated past its end), from the frame's image, joints and instruction (its MiniLM
 embedding). The labels are where the robot was (forma_vla.present); LEAD = 1 frame makes the
 chunk's first action the pose a step ahead, which whole-body control then reaches in time, instead
-of trailing the demonstration by its tracking lag. Images are shifted by up to 4 px at random
-(the camera never sits exactly where it sat), the loss is L1 on normalised actions, AdamW with a
-cosine schedule. Stops after --minutes of wall time or --steps, whichever is first.
+of trailing the demonstration by its tracking lag. Images are shifted by up to 1 px at random (the
+camera never sits exactly where it sat; more would blur where the cup is), the loss is L1 on
+normalised actions, AdamW with a cosine schedule. Stops after --minutes of wall time or --steps,
+whichever is first.
 
 Writes to MODEL_DIR: policy.onnx (the signature and normalisation in its metadata: what the vla
 node loads), policy.pt (the PyTorch checkpoint: forma_vla.torch_policy), train.json (the
@@ -29,7 +30,7 @@ from forma_vla.dataset import LoadedDataset, load
 from forma_vla.policy import SIGNATURE_KEY, Normalizer, PolicySignature
 
 LEAD = 1  # frames the chunk's first action leads the observation
-SHIFT_PX = 4
+SHIFT_PX = 1  # a pixel is ~1.3 cm on the table at 80x60: more would blur where the cup is
 
 
 @dataclasses.dataclass(frozen=True)
