@@ -55,6 +55,10 @@ BASE = slice(30, 33)
 
 
 EPSILON = 1e-6  # what blending two actions at a limit may add in rounding
+# A learned policy answers a dimension its data held at 0 with a tiny number (the network's output
+# times the floored std): a base velocity within 1 mm/s (1 mrad/s) of zero is none.
+BASE_DEAD_BAND = 1e-3
+SYNERGY_DEAD_BAND = 0.02  # a synergy this little outside 0..1 is its end (a learned policy's rounding)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +126,7 @@ def decode(vector: np.ndarray, limits: ActionLimits = ActionLimits()) -> Action:
             raise ActionError(f"{side} palm {distance:.2f} m from the torso (limit {limits.palm_reach_m})")
         positions[side], rotations[side] = palm[:3].copy(), palm_rotation(palm[3:])
         s = v[HAND[side]]
-        if np.any(s < -1e-6) or np.any(s > 1.0 + 1e-6):
+        if np.any(s < -SYNERGY_DEAD_BAND) or np.any(s > 1.0 + SYNERGY_DEAD_BAND):
             raise ActionError(f"{side} hand synergies {np.round(s, 3).tolist()} outside 0..1")
         synergies[side] = np.clip(s, 0.0, 1.0)
     gaze = v[GAZE]
@@ -136,8 +140,11 @@ def decode(vector: np.ndarray, limits: ActionLimits = ActionLimits()) -> Action:
         raise ActionError(f"torso roll/pitch {roll:+.2f}/{pitch:+.2f} rad tilt it "
                           f"{torso_tilt_rad(roll, pitch):.2f} rad from vertical (limit {limits.torso_tilt_rad})")
     base = v[BASE]
-    if math.hypot(base[0], base[1]) > limits.base_speed_m_s + 1e-9 or abs(base[2]) > limits.base_turn_rad_s + 1e-9:
+    slack = BASE_DEAD_BAND
+    if math.hypot(base[0], base[1]) > limits.base_speed_m_s + slack or abs(base[2]) > limits.base_turn_rad_s + slack:
         raise ActionError(f"base velocity {np.round(base, 3).tolist()}: the robot does not walk yet")
+    if limits.base_speed_m_s == 0.0 and limits.base_turn_rad_s == 0.0:
+        base = np.zeros(3)  # within the dead band: none
     return Action(positions, rotations, synergies, gaze.copy(), height, roll, pitch, base.copy())
 
 

@@ -26,6 +26,7 @@ from forma_vla.action_space import HAND, SIDES
 from forma_vla.appearance import ALL_COLOURS, TRAIN_CUP_COLOURS, Appearance, apply, draw
 from forma_vla.dataset import DatasetWriter, Episode
 from forma_vla.lockstep import base_rotation
+from forma_vla.policy import VELOCITY_SUFFIX, StateReader
 from forma_vla.present import PresentAction, synergies_from_joints
 
 CAMERA_SIZE = (320, 240)  # the sim node's head camera (sim.camera.width/height)
@@ -45,8 +46,10 @@ SKILL_SECONDS = {"pick": 20.0, "point": 12.0, "wave": 10.0}  # a policy's episod
 
 
 def state_names(joint_names) -> tuple[str, ...]:
-    """What the policy reads: every joint but the legs' (balance is whole-body control's)."""
-    return tuple(n for n in joint_names if not any(w in n for w in LEG_WORDS))
+    """What the policy reads: every joint but the legs' (balance is whole-body control's), its
+    position and its velocity (which way a swinging hand is going: a position alone cannot say)."""
+    upper = [n for n in joint_names if not any(w in n for w in LEG_WORDS)]
+    return tuple(upper) + tuple(n + VELOCITY_SUFFIX for n in upper)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +94,7 @@ class Recorder:
         sim = robot.sim
         self.camera = RgbdCamera(sim.model, "head_camera", *CAMERA_SIZE)
         joint_names = list(sim.robot.joint_names)
-        self.state_index = [joint_names.index(n) for n in names]
+        self.state = StateReader(names, joint_names)
         self.present = PresentAction.standing(sim.robot, RobotFrames(sim.robot.urdf_xml))
         self.joint_names = joint_names
         self.images: list[np.ndarray] = []
@@ -102,7 +105,7 @@ class Recorder:
         rgb, _ = self.camera.render(sim.data)
         self.images.append(cv2.resize(rgb, self.image_size, interpolation=cv2.INTER_AREA))
         q = sim.joint_positions()
-        self.states.append(q[self.state_index].astype(np.float32))
+        self.states.append(self.state(q, sim.joint_velocities()).astype(np.float32))
         action = self.present(self.joint_names, q, base_rotation(sim))
         for side in SIDES:
             hand, ctrl, _ = self.robot.hands[side]

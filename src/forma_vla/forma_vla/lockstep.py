@@ -25,7 +25,7 @@ from forma_hands.synergies import Synergy, synergy_targets
 from forma_vla.action_space import ACTION_DIM, SIDES, Action, decode
 from forma_vla.chunking import Chunk, ChunkExecutor
 from forma_vla.errors import ActionError, ChunkRefused, ObservationError
-from forma_vla.policy import Observation
+from forma_vla.policy import Observation, StateReader
 from forma_vla.present import CAMERA_FRAME, PresentAction
 
 CAMERA_SIZE = (320, 240)  # the sim node's head camera
@@ -64,7 +64,7 @@ class LockstepPolicy:
         self.latency_s = latency_s
         self.camera = RgbdCamera(sim.model, "head_camera", *CAMERA_SIZE)
         self.names = list(sim.robot.joint_names)
-        self.state_index = [self.names.index(n) for n in policy.signature.state_names]
+        self.state = StateReader(policy.signature.state_names, self.names)
         self.present = PresentAction.standing(sim.robot, RobotFrames(sim.robot.urdf_xml), stand_pose)
         self.reach = ReachDefaults()
         self.log = PolicyLog()
@@ -79,7 +79,7 @@ class LockstepPolicy:
 
     def _see(self, sim) -> None:
         rgb, _ = self.camera.render(sim.data)
-        obs = Observation(sim.time, rgb, sim.joint_positions()[self.state_index].astype(float), self.embedding)
+        obs = Observation(sim.time, rgb, self.state(sim.joint_positions(), sim.joint_velocities()), self.embedding)
         t0 = self._clock()
         try:
             actions = self.policy.infer(obs)

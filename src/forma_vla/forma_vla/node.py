@@ -43,7 +43,7 @@ from forma_vla.action_space import ACTION_DIM, SIDES, decode
 from forma_vla.chunking import Chunk, ChunkExecutor
 from forma_vla.errors import ActionError, ChunkRefused, ObservationError, VlaError
 from forma_vla.io import gaze_target, hand_commands, image_rgb, palm_target, torso_target
-from forma_vla.policy import Observation
+from forma_vla.policy import Observation, StateReader
 from forma_vla.present import PresentAction
 from forma_vla.torch_policy import load_policy
 
@@ -122,6 +122,7 @@ class VlaNode(Node):
                 f"{len(sig.state_names)} joints)"
             )
         self._encoder = self._parser = None
+        self._state_reader, self._state_reader_for = None, ()
         if self.policy is not None:
             from forma_face.minilm import MiniLM
 
@@ -282,11 +283,10 @@ class VlaNode(Node):
             raise ObservationError(
                 f"camera image {now - image_s:+.3f} s from joint_states (limit {self.p.image_max_age_s} s)"
             )
-        index = {n: i for i, n in enumerate(joints.name)}
-        missing = [n for n in names if n not in index]
-        if missing:
-            raise ObservationError(f"joint_states lacks {', '.join(missing[:3])} the model reads")
-        state = np.array([joints.position[index[n]] for n in names])
+        if self._state_reader is None or self._state_reader_for != tuple(joints.name):
+            self._state_reader = StateReader(names, list(joints.name))  # ObservationError if it lacks one
+            self._state_reader_for = tuple(joints.name)
+        state = self._state_reader(joints.position, joints.velocity if len(joints.velocity) else None)
         return Observation(image_s, image_rgb(msg), state, embedding)
 
     def _untrained_skill(self, text: str) -> str:

@@ -6,7 +6,7 @@ ONNX (the default runtime) — export your model with these inputs and outputs:
 | name | type, shape | meaning |
 |---|---|---|
 | input `image` | float32 [1, 3, H, W] | the head camera's colour image, RGB in 0..1, resized to W x H |
-| input `state` | float32 [1, S] | proprioception: the joints named in `state_names` [rad], normalised |
+| input `state` | float32 [1, S] | the joints named in `state_names` [rad], normalised (`x/velocity`: x's [rad/s]) |
 | input `instruction` | float32 [1, E] | the instruction's sentence embedding (forma_face's MiniLM, E = 384) |
 | output `actions` | float32 [1, T, 33] | a chunk of T actions (forma_vla.action_space), normalised |
 
@@ -128,6 +128,36 @@ class Observation:
     image_rgb: np.ndarray  # (h, w, 3) uint8
     state: np.ndarray  # (S,) in signature.state_names order [rad]
     instruction: np.ndarray  # (E,) embedding
+
+
+VELOCITY_SUFFIX = "/velocity"
+
+
+class StateReader:
+    """The state vector a signature names (joint positions, and velocities for names ending in
+    /velocity), read from joint arrays in some other order."""
+
+    def __init__(self, state_names, joint_names) -> None:
+        index = {n: i for i, n in enumerate(joint_names)}
+        joints = [n.removesuffix(VELOCITY_SUFFIX) for n in state_names]
+        missing = [n for n in joints if n not in index]
+        if missing:
+            raise ObservationError(f"the model reads {', '.join(missing[:3])}, which the joints do not have")
+        self.position = [(k, index[j]) for k, (n, j) in enumerate(zip(state_names, joints, strict=True))
+                         if not n.endswith(VELOCITY_SUFFIX)]
+        self.velocity = [(k, index[j]) for k, (n, j) in enumerate(zip(state_names, joints, strict=True))
+                         if n.endswith(VELOCITY_SUFFIX)]
+        self.size = len(state_names)
+
+    def __call__(self, positions, velocities=None) -> np.ndarray:
+        out = np.empty(self.size)
+        if self.position:
+            out[[k for k, _ in self.position]] = np.asarray(positions, float)[[i for _, i in self.position]]
+        if self.velocity:
+            if velocities is None or len(velocities) != len(positions):
+                raise ObservationError("the model reads joint velocities; joint_states carries none")
+            out[[k for k, _ in self.velocity]] = np.asarray(velocities, float)[[i for _, i in self.velocity]]
+        return out
 
 
 def check_observation(obs: Observation, signature: PolicySignature) -> None:

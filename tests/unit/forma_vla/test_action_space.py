@@ -86,3 +86,16 @@ def _set(v, index, value):
     v = v.copy()
     v[index] = value
     return v
+
+
+def test_a_base_velocity_within_the_dead_band_is_none_and_roll_with_pitch_is_limited_together():
+    """A learned policy answers the base it never saw move with ~1e-4 (its output times the floored
+    std): that is no motion, and what reaches the base is exactly 0; 2 mm/s is refused. Roll and
+    pitch are each within 0.5 rad but tilt the torso 0.56 rad together: refused, as the WBC would."""
+    v = _valid(np.random.default_rng(1))
+    assert np.all(decode(_set(v, BASE.start, 3e-4)).base_velocity == 0.0)
+    with pytest.raises(ActionError, match="does not walk yet"):
+        decode(_set(v, BASE.start, 0.002))
+    tilted = _set(_set(v, TORSO.start + 1, 0.4), TORSO.start + 2, 0.4)
+    with pytest.raises(ActionError, match="from vertical"):
+        decode(tilted)

@@ -96,3 +96,15 @@ def test_a_dataset_of_other_features_is_refused_with_what_differs(tmp_path):
         load(tmp_path / "d")
     with pytest.raises(DatasetError, match="not a LeRobot dataset"):
         load(tmp_path / "nothing")
+
+
+def test_the_state_a_model_reads_positions_and_velocities_by_name_from_any_joint_order():
+    from forma_vla.errors import ObservationError
+    from forma_vla.policy import StateReader
+
+    reader = StateReader(("b", "a", "a/velocity"), ["a", "b", "c"])
+    np.testing.assert_array_equal(reader([1.0, 2.0, 3.0], [10.0, 20.0, 30.0]), [2.0, 1.0, 10.0])
+    with pytest.raises(ObservationError, match="velocities"):
+        reader([1.0, 2.0, 3.0], None)  # joint_states without velocities: refused, never zeros
+    with pytest.raises(ObservationError, match="reads d"):
+        StateReader(("d/velocity",), ["a", "b"])
