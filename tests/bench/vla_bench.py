@@ -4,7 +4,9 @@ denormalise) beside the raw model time (session.run on ready inputs: the baselin
 vla_overhead_ratio (the node's work per chunk: the camera message decoded and checked, the
 observation built and checked, the inference, the chunk submitted to the executor; over the raw
 model time; goal <= 1.2). The model is the shipped one when there is one, else an untrained
-network of the same shape (the same arithmetic)."""
+network of the same shape (the same arithmetic). With a shipped model also vla_pick_success (the
+policy alone on PICK_SEEDS, judged from simulator truth; the statistics are `make accept` vla) and
+vla_train_minutes (from its train.json)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import time
 import numpy as np
 
 CHUNKS = 300
+PICK_SEEDS = range(6000, 6004)
 
 
 def _model(directory: pathlib.Path) -> tuple[pathlib.Path, str]:
@@ -86,7 +89,8 @@ def bench_vla() -> dict:
             infer.append((t2 - t1) * 1e3)
             node.append((t3 - t0) * 1e3)
     raw_p50 = statistics.median(raw)
-    return {
+    figures = _shipped_figures()
+    return figures | {
         "vla_infer_p50_ms": {"value": round(statistics.median(infer), 2), "unit": "ms", "baseline": round(raw_p50, 2),
                              "ratio": round(statistics.median(infer) / raw_p50, 2), "lower_is_better": True,
                              "note": f"one chunk, ONNX Runtime 1 thread, {which}; baseline: session.run alone"},
@@ -98,4 +102,27 @@ def bench_vla() -> dict:
                                "note": f"node work per chunk (image decoded, observation checked, inference, chunk "
                                f"submitted) {statistics.median(node):.2f} ms over session.run {raw_p50:.2f} ms; "
                                "goal <= 1.2"},
+    }
+
+
+def _shipped_figures() -> dict:
+    import json
+
+    from forma_vla.evaluate import evaluate
+    from forma_vla.torch_policy import shipped_model
+
+    model = shipped_model()
+    if model is None:
+        return {}
+    report = evaluate(model, PICK_SEEDS, {"pick": ["pick up the {o}"]}, expert=False, untrained=False,
+                      log=lambda line: None)
+    pick = report["skills"]["pick"]["policy"]
+    train = json.loads((model.parent / "train.json").read_text())
+    return {
+        "vla_pick_success": {"value": round(pick["success"] / pick["runs"], 3), "unit": "", "baseline": None,
+                             "ratio": None, "note": f"{pick['success']}/{pick['runs']} (seeds {PICK_SEEDS.start}-"
+                             f"{PICK_SEEDS.stop - 1}, {model.parent.name}, judged from simulator truth)"},
+        "vla_train_minutes": {"value": train["minutes"], "unit": "min", "baseline": None, "ratio": None,
+                              "lower_is_better": True,
+                              "note": f"{train['steps']} steps on {train['dataset']['frames']} frames, 2 threads"},
     }
