@@ -73,8 +73,9 @@ class TorchPolicy:
 
 
 def load_policy(path: str | pathlib.Path, threads: int = 1):
-    """The runtime a model file asks for: .onnx -> ONNX Runtime, .pt -> PyTorch. A bare name
-    (`forma_tabletop`) is a model forma_vla ships (share/forma_vla/models/<name>/policy.onnx)."""
+    """The runtime a model asks for: .onnx -> ONNX Runtime, .pt -> PyTorch, a directory with a
+    config.json -> a LeRobot ACT checkpoint (forma_vla.lerobot_act). A bare name (`forma_tabletop`)
+    is a model forma_vla ships (share/forma_vla/models/<name>/policy.onnx)."""
     from forma_vla.policy import OnnxPolicy
 
     text = str(path)
@@ -84,12 +85,17 @@ def load_policy(path: str | pathlib.Path, threads: int = 1):
             raise PolicyLoadError(f"{text!r}: no model of that name ships with forma_vla "
                                   f"(shipped: {', '.join(shipped_models()) or 'none'}); or give a file path")
         path = shipped
+    if (pathlib.Path(path) / "config.json").is_file():
+        from forma_vla.lerobot_act import LeRobotActPolicy
+
+        return LeRobotActPolicy(path, threads)
     suffix = pathlib.Path(path).suffix
     if suffix == ".onnx":
         return OnnxPolicy(path, threads)
     if suffix == ".pt":
         return TorchPolicy.load(path, threads)
-    raise PolicyLoadError(f"{path}: a policy is an .onnx (ONNX Runtime) or .pt (PyTorch, forma vla train) file")
+    raise PolicyLoadError(f"{path}: a policy is an .onnx (ONNX Runtime) or .pt (PyTorch, forma vla train) file, "
+                          "or a LeRobot ACT checkpoint directory (config.json, model.safetensors, forma.json)")
 
 
 def untrained_like(path: str | pathlib.Path, seed: int = 0) -> TorchPolicy | None:
