@@ -139,12 +139,17 @@ def demonstrate(a: Assignment, fps: float, image_size: tuple[int, int]):
 
 
 def git_commit() -> str:
+    """The checkout's commit ('+dirty' with uncommitted changes), for the dataset's provenance;
+    'unknown' where this runs from an install outside a checkout."""
     try:
-        here = pathlib.Path(__file__).resolve().parent
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
+        cwd = pathlib.Path.cwd()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    commit = head.stdout.strip()
+    return (commit + ("+dirty" if dirty.stdout.strip() else "")) if commit else "unknown"
 
 
 def collect(seeds, out: pathlib.Path | str, fps: float = 10.0, image_size: tuple[int, int] = (80, 60),
