@@ -23,6 +23,8 @@ from torch import nn
 from forma_vla.action_space import ACTION_DIM
 from forma_vla.policy import INSTRUCTION_DIM
 
+STATE_CLAMP = 5.0  # normalised state, in stds
+
 
 @dataclasses.dataclass(frozen=True)
 class NetworkConfig:
@@ -84,6 +86,7 @@ class PolicyNetwork(nn.Module):
         )
 
     def forward(self, image: torch.Tensor, state: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor:
+        state = state.clamp(-STATE_CLAMP, STATE_CLAMP)  # a state far outside the data says nothing more
         x = image - 0.5
         for block in self.blocks:
             x = block(x, instruction)

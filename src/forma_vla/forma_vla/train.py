@@ -27,7 +27,7 @@ import numpy as np
 
 from forma_vla.action_space import within_limits
 from forma_vla.dataset import LoadedDataset, load
-from forma_vla.policy import SIGNATURE_KEY, Normalizer, PolicySignature
+from forma_vla.policy import SIGNATURE_KEY, VELOCITY_SUFFIX, Normalizer, PolicySignature
 
 LEAD = 1  # frames the chunk's first action leads the observation
 SHIFT_PX = 1  # a pixel is ~1.3 cm on the table at 80x60: more would blur where the cup is
@@ -69,8 +69,18 @@ def embed(texts: list[str]) -> np.ndarray:
     return np.asarray(MiniLM().encode(texts), np.float32)
 
 
+POSITION_STD_FLOOR = 0.05  # [rad]
+VELOCITY_STD_FLOOR = 0.5  # [rad/s]
+
+
 def normalizers(data: LoadedDataset) -> tuple[Normalizer, Normalizer]:
-    return (Normalizer(data.states.mean(0).astype(float), np.maximum(data.states.std(0), 1e-3).astype(float)),
+    """Mean and std of the states and actions. A joint the demonstrations barely moved (a palm arch
+    with a std of 3 mrad) would turn the policy's own small motions into a state 30 std away,
+    far outside what it learned from (measured: a first model dithered between skills): the
+    states' std is floored at 0.05 rad and 0.5 rad/s."""
+    velocity = np.array([n.endswith(VELOCITY_SUFFIX) for n in data.state_names])
+    floor = np.where(velocity, VELOCITY_STD_FLOOR, POSITION_STD_FLOOR)
+    return (Normalizer(data.states.mean(0).astype(float), np.maximum(data.states.std(0), floor).astype(float)),
             Normalizer(data.actions.mean(0).astype(float), np.maximum(data.actions.std(0), 1e-3).astype(float)))
 
 
