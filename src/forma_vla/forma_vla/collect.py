@@ -194,14 +194,24 @@ def parse_seeds(text: str) -> range:
     return range(lo, hi + 1)
 
 
+def parse_image_size(text: str) -> tuple[int, int]:
+    """"WxH" in pixels, each 8..640."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"image size {text!r}: WxH in pixels, e.g. 80x60") from None
+    if not (8 <= width <= 640 and 8 <= height <= 640):
+        raise ValueError(f"image size {text!r}: each side 8..640 px")
+    return width, height
+
+
 def main_collect(args) -> int:
     skills = tuple(args.skills.split(",")) if args.skills else tuple(SKILL_SHARE)
     unknown = [s for s in skills if s not in SKILL_SHARE]
     if unknown:
         raise ValueError(f"skills {unknown}: the expert demonstrates {', '.join(SKILL_SHARE)}")
     colours = tuple(args.cup_colours.split(",")) if args.cup_colours else TRAIN_CUP_COLOURS
-    width, _, height = args.image_size.partition("x")
-    summary = collect(parse_seeds(args.seeds), args.out, args.fps, (int(width), int(height)), colours, skills,
+    summary = collect(parse_seeds(args.seeds), args.out, args.fps, parse_image_size(args.image_size), colours, skills,
                       log=lambda line: print(line, flush=True))
     print(f"wrote {summary['kept']} of {summary['tried']} episodes ({summary['frames']} frames) to {args.out}")
     for line in summary["failures"]:
