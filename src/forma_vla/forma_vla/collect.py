@@ -19,17 +19,15 @@ import subprocess
 import sys
 import time
 
-import cv2
 import numpy as np
 
 from forma_vla.action_space import HAND, SIDES
 from forma_vla.appearance import ALL_COLOURS, TRAIN_CUP_COLOURS, Appearance, apply, draw
 from forma_vla.dataset import DatasetWriter, Episode
 from forma_vla.lockstep import base_rotation
-from forma_vla.policy import VELOCITY_SUFFIX, StateReader
+from forma_vla.policy import VELOCITY_SUFFIX, StateReader, resize_image
 from forma_vla.present import PresentAction, synergies_from_joints
 
-CAMERA_SIZE = (320, 240)  # the sim node's head camera (sim.camera.width/height)
 LEG_WORDS = ("hip", "knee", "ankle", "toe")
 HOLD_AFTER_S = 0.5  # recorded after the skill ends: the policy learns to stay
 # The training paraphrases ({o}: the object as "<colour> cup" or "<colour> mug"). The held-out
@@ -88,11 +86,9 @@ class Recorder:
 
     def __init__(self, robot, image_size: tuple[int, int], names: tuple[str, ...]) -> None:
         from forma_description.frames import RobotFrames
-        from forma_sim.camera import RgbdCamera
 
         self.robot, self.image_size = robot, tuple(image_size)
         sim = robot.sim
-        self.camera = RgbdCamera(sim.model, "head_camera", *CAMERA_SIZE)
         joint_names = list(sim.robot.joint_names)
         self.state = StateReader(names, joint_names)
         self.present = PresentAction.standing(sim.robot, RobotFrames(sim.robot.urdf_xml))
@@ -102,8 +98,8 @@ class Recorder:
         self.actions: list[np.ndarray] = []
 
     def __call__(self, sim) -> None:
-        rgb, _ = self.camera.render(sim.data)
-        self.images.append(cv2.resize(rgb, self.image_size, interpolation=cv2.INTER_AREA))
+        rgb, _ = self.robot.camera.render(sim.data)  # the head camera perception renders, as the sim node's
+        self.images.append(resize_image(rgb, self.image_size))
         q = sim.joint_positions()
         self.states.append(self.state(q, sim.joint_velocities()).astype(np.float32))
         action = self.present(self.joint_names, q, base_rotation(sim))
@@ -112,10 +108,6 @@ class Recorder:
             if ctrl.targets is not None:  # what the hand was told: a grasp's fingers stop at the object
                 action[HAND[side]] = synergies_from_joints(ctrl.targets, hand)
         self.actions.append(action.astype(np.float32))
-
-    def close(self) -> None:
-        self.camera.close()
-
 
 def demonstrate(a: Assignment, fps: float, image_size: tuple[int, int]):
     """Run the expert on one assignment; (TaskRun, Episode of the recording)."""
@@ -132,7 +124,6 @@ def demonstrate(a: Assignment, fps: float, image_size: tuple[int, int]):
     run = run_task(a.seed, a.item(), appearance=lambda sim: apply(a.appearance, sim), on_robot=record,
                    hold_after_s=HOLD_AFTER_S)
     rec = recorders[0]
-    rec.close()
     info = {"seed": a.seed, "skill": a.skill, "slots": a.slots, "appearance": dataclasses.asdict(a.appearance),
             "expert": run.message, "judged": run.judged, "duration_s": round(run.duration_s, 2)}
     return run, Episode(a.text, rec.images, rec.states, rec.actions, info)

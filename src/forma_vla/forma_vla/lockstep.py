@@ -28,8 +28,6 @@ from forma_vla.errors import ActionError, ChunkRefused, ObservationError
 from forma_vla.policy import Observation, StateReader
 from forma_vla.present import CAMERA_FRAME, PresentAction
 
-CAMERA_SIZE = (320, 240)  # the sim node's head camera
-
 
 @dataclasses.dataclass
 class PolicyLog:
@@ -54,7 +52,6 @@ class LockstepPolicy:
         import time
 
         from forma_description.frames import RobotFrames
-        from forma_sim.camera import RgbdCamera
 
         self._clock = time.perf_counter
         self.robot, self.policy = robot, policy
@@ -62,7 +59,6 @@ class LockstepPolicy:
         self.sim, self.wbc = sim, robot.wbc
         self.embedding = np.asarray(instruction_embedding, float)
         self.latency_s = latency_s
-        self.camera = RgbdCamera(sim.model, "head_camera", *CAMERA_SIZE)
         self.names = list(sim.robot.joint_names)
         self.state = StateReader(policy.signature.state_names, self.names)
         self.present = PresentAction.standing(sim.robot, RobotFrames(sim.robot.urdf_xml), stand_pose)
@@ -78,7 +74,7 @@ class LockstepPolicy:
         return self.present(self.names, self.sim.joint_positions(), base_rotation(self.sim))
 
     def _see(self, sim) -> None:
-        rgb, _ = self.camera.render(sim.data)
+        rgb, _ = self.robot.camera.render(sim.data)  # the head camera, 320x240 as the sim node renders it
         obs = Observation(sim.time, rgb, self.state(sim.joint_positions(), sim.joint_velocities()), self.embedding)
         t0 = self._clock()
         try:
@@ -137,7 +133,6 @@ class LockstepPolicy:
     def close(self) -> None:
         self.robot.harness.remove_controller("vla_camera")
         self.robot.harness.remove_controller("vla_act")
-        self.camera.close()
 
 
 def base_rotation(sim) -> np.ndarray:

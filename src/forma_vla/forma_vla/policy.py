@@ -173,13 +173,19 @@ def check_observation(obs: Observation, signature: PolicySignature) -> None:
         )
 
 
-def image_input(image_rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(h, w, 3) uint8 -> (1, 3, H, W) float32 in 0..1, resized (area) to size = (W, H)."""
+def resize_image(image_rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w, 3) uint8 resized (area) to size = (W, H): how a model's images are made, in the
+    demonstrations (forma_vla.collect) and at inference alike."""
     import cv2
 
-    if (image_rgb.shape[1], image_rgb.shape[0]) != tuple(size):
-        image_rgb = cv2.resize(image_rgb, tuple(size), interpolation=cv2.INTER_AREA)
-    return (image_rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+    if (image_rgb.shape[1], image_rgb.shape[0]) == tuple(size):
+        return image_rgb
+    return cv2.resize(image_rgb, tuple(size), interpolation=cv2.INTER_AREA)
+
+
+def image_input(image_rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w, 3) uint8 -> (1, 3, H, W) float32 in 0..1, resized (area) to size = (W, H)."""
+    return (resize_image(image_rgb, size).astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
 
 
 class OnnxPolicy:
