@@ -22,23 +22,28 @@ import time
 import numpy as np
 
 from forma_vla.action_space import HAND, SIDES
-from forma_vla.appearance import ALL_COLOURS, TRAIN_CUP_COLOURS, Appearance, apply, draw
+from forma_vla.appearance import ALL_COLOURS, CUPS, TRAIN_CUP_COLOURS, Appearance, apply, draw
 from forma_vla.dataset import DatasetWriter, Episode
 from forma_vla.lockstep import base_rotation
-from forma_vla.policy import VELOCITY_SUFFIX, StateReader, resize_image
+from forma_vla.policy import INSTRUCTION_DIM, VELOCITY_SUFFIX, StateReader, resize_image
 from forma_vla.present import PresentAction, synergies_from_joints
 
 LEG_WORDS = ("hip", "knee", "ankle", "toe")
 HOLD_AFTER_S = 0.5  # recorded after the skill ends: the policy learns to stay
-# The training paraphrases ({o}: the object as "<colour> cup" or "<colour> mug"). The held-out
-# phrasings of the evaluation (tests/accept/data/task_instructions.yaml) are none of these.
+# The training paraphrases ({o}: the object as "<colour> <noun>": a cup is "cup" or "mug"). The
+# held-out phrasings of the evaluation (data/eval_instructions.yaml, tests/accept/data) are none of these.
 PARAPHRASES = {
     "pick": ("pick up the {o}", "grab the {o}", "take the {o}", "please pick the {o} up",
-             "get the {o} off the table", "lift the {o}", "can you pick up the {o}", "take hold of the {o}"),
+             "get the {o} off the table", "lift the {o}", "can you pick up the {o}", "take hold of the {o}",
+             "grasp the {o}", "pick up that {o}", "raise the {o}", "i want you to pick up the {o}"),
     "point": ("point at the {o}", "point to the {o}", "please point at the {o}", "show me the {o} with your finger",
-              "can you point at the {o}"),
-    "wave": ("wave", "wave at me", "wave hello", "wave your hand", "give a wave", "please wave"),
+              "can you point at the {o}", "point your finger at the {o}", "which one is the {o}, point at it",
+              "indicate the {o} by pointing"),
+    "wave": ("wave", "wave at me", "wave hello", "wave your hand", "give a wave", "please wave",
+             "wave goodbye", "can you wave", "wave to me", "greet me with a wave"),
 }
+PICKED = CUPS  # what the expert picks in the demonstrations; it points at any object (colours name all six)
+NOUNS = {"cup": ("cup", "mug"), "box": ("box",), "ball": ("ball",)}
 SKILL_SHARE = {"pick": 0.5, "point": 0.25, "wave": 0.25}
 SKILL_SECONDS = {"pick": 20.0, "point": 12.0, "wave": 10.0}  # a policy's episode on the same skill
 
@@ -74,10 +79,10 @@ def assign(seed: int, cup_colours: tuple[str, ...] = TRAIN_CUP_COLOURS, skills: 
     template = str(rng.choice(paraphrases[skill]))
     slots: dict = {}
     if "{o}" in template:
-        cup = str(rng.choice(sorted(appearance.cup_colour)))
-        colour = appearance.cup_colour[cup]
-        slots = {"object": "cup", "color": colour}
-        template = template.format(o=f"{colour} {rng.choice(['cup', 'mug'])}")
+        body = str(rng.choice(sorted(PICKED if skill == "pick" else appearance.object_colour)))
+        colour, label = appearance.object_colour[body], body.rsplit("_", 1)[1]
+        slots = {"object": label, "color": colour}
+        template = template.format(o=f"{colour} {rng.choice(NOUNS[label])}")
     return Assignment(seed, skill, template, slots, appearance)
 
 
@@ -129,6 +134,41 @@ def demonstrate(a: Assignment, fps: float, image_size: tuple[int, int]):
     return run, Episode(a.text, rec.images, rec.states, rec.actions, info)
 
 
+def through_action_path(a: Assignment, expert: Episode, fps: float, image_size: tuple[int, int]):
+    """The expert's actions replayed as chunks through what the vla node does with them
+    (forma_vla.lockstep) on the same seed, observed as a policy would observe them: (judged success,
+    judged text, Episode of the replay's images and joints labelled with the expert's actions).
+
+    Why: the action path (streamed palm, gaze and torso targets; synergy hands) moves the robot a
+    little differently from the expert's own skills. A policy trained on the expert's observations
+    sees, from its first step on, joints it never saw (measured: a wrist 5 rad/s off 0.1 s in) and
+    drifts away from what it learned; trained on the replay's, it sees what its own actions make."""
+    from forma_control.lockstep_stand import fallen
+    from forma_tasks.lockstep import LockstepRobot
+    from forma_tasks.tabletop import set_up
+    from forma_vla.action_space import within_limits
+    from forma_vla.lockstep import LockstepPolicy, Replay
+
+    actions = np.asarray([within_limits(x) for x in expert.actions], np.float32)
+    ep = set_up(a.seed, a.item(), appearance=lambda sim: apply(a.appearance, sim))
+    robot = LockstepRobot(ep.sim, ep.harness, ep.wbc, seed=a.seed)
+    names = state_names(ep.sim.robot.joint_names)
+    recorder = Recorder(robot, image_size, names)
+    robot.harness.add_controller("recorder", fps, recorder)
+    driver = LockstepPolicy(robot, Replay(actions, fps, names, image_size), np.zeros(INSTRUCTION_DIM),
+                            camera_hz=fps)
+    ep.harness.run((len(actions) - 0.5) / fps)
+    achieved, judged = ep.judge()
+    achieved = achieved and not fallen(ep.sim) and driver.log.refusals == 0
+    if driver.log.refusals:
+        judged += f"; {driver.log.refusals} refused ({driver.log.refused[0]})"
+    driver.close()
+    robot.close()
+    n = min(len(actions), len(recorder.images))
+    info = {**expert.info, "through_action_path": True, "replay_judged": judged}
+    return achieved, judged, Episode(a.text, recorder.images[:n], recorder.states[:n], list(actions[:n]), info)
+
+
 def git_commit() -> str:
     """The checkout's commit ('+dirty' with uncommitted changes), for the dataset's provenance;
     'unknown' where this runs from an install outside a checkout."""
@@ -145,8 +185,10 @@ def git_commit() -> str:
 
 def collect(seeds, out: pathlib.Path | str, fps: float = 10.0, image_size: tuple[int, int] = (80, 60),
             cup_colours: tuple[str, ...] = TRAIN_CUP_COLOURS, skills: tuple[str, ...] = tuple(SKILL_SHARE),
-            log=print) -> dict:
-    """Run the expert on every seed and write its successful episodes; a summary."""
+            log=print, replay: bool = True) -> dict:
+    """Run the expert on every seed and write its successful episodes; a summary. With `replay`
+    the observations are those of the expert's actions replayed through the action path
+    (through_action_path), kept where the replay succeeds too."""
     from forma_sim.simulation import build_simulation
 
     seeds = list(seeds)
@@ -154,6 +196,7 @@ def collect(seeds, out: pathlib.Path | str, fps: float = 10.0, image_size: tuple
     writer = DatasetWriter(out, fps, image_size, names, provenance={
         "made_by": "forma vla collect", "commit": git_commit(), "seeds": [seeds[0], seeds[-1]] if seeds else [],
         "cup_colours": list(cup_colours), "skills": list(skills), "fps": fps, "image_size": list(image_size),
+        "observations": "replayed through the action path" if replay else "the expert's",
     })
     kept, tried, t0 = 0, 0, time.perf_counter()
     failures: list[str] = []
@@ -161,15 +204,20 @@ def collect(seeds, out: pathlib.Path | str, fps: float = 10.0, image_size: tuple
         a = assign(seed, cup_colours, skills)
         run, episode = demonstrate(a, fps, image_size)
         tried += 1
-        if run.achieved and not run.fell:
+        ok, judged = run.achieved and not run.fell, run.judged
+        if not ok:
+            failures.append(f"seed {seed} {a.text!r}: {run.message} [truth: {run.judged}]")
+        elif replay:
+            ok, judged, episode = through_action_path(a, episode, fps, image_size)
+            if not ok:
+                failures.append(f"seed {seed} {a.text!r}: the expert succeeded, its replay did not [truth: {judged}]")
+        if ok:
             writer.add(episode)
             kept += 1
-        else:
-            failures.append(f"seed {seed} {a.text!r}: {run.message} [truth: {run.judged}]")
         elapsed = time.perf_counter() - t0
         left = elapsed / (i + 1) * (len(seeds) - i - 1)
-        log(f"[{i + 1}/{len(seeds)}] seed {seed} {a.text!r}: {'kept' if run.achieved and not run.fell else 'dropped'}"
-            f" ({len(episode)} frames, {run.judged}); {kept} kept, {elapsed / 60:.1f} min, ~{left / 60:.1f} min left")
+        log(f"[{i + 1}/{len(seeds)}] seed {seed} {a.text!r}: {'kept' if ok else 'dropped'}"
+            f" ({len(episode)} frames, {judged}); {kept} kept, {elapsed / 60:.1f} min, ~{left / 60:.1f} min left")
     return {"tried": tried, "kept": kept, "frames": writer.frames, "failures": failures}
 
 
@@ -203,7 +251,7 @@ def main_collect(args) -> int:
         raise ValueError(f"skills {unknown}: the expert demonstrates {', '.join(SKILL_SHARE)}")
     colours = tuple(args.cup_colours.split(",")) if args.cup_colours else TRAIN_CUP_COLOURS
     summary = collect(parse_seeds(args.seeds), args.out, args.fps, parse_image_size(args.image_size), colours, skills,
-                      log=lambda line: print(line, flush=True))
+                      log=lambda line: print(line, flush=True), replay=not args.expert_observations)
     print(f"wrote {summary['kept']} of {summary['tried']} episodes ({summary['frames']} frames) to {args.out}")
     for line in summary["failures"]:
         print(f"  dropped: {line}", file=sys.stderr)
@@ -217,5 +265,8 @@ def add_arguments(p) -> None:
     # a quarter of the camera's 320x240: resizing by a whole factor costs the node 0.08 ms (96x72: 0.37)
     p.add_argument("--image-size", default="80x60", help="WxH of the stored images")
     p.add_argument("--skills", default="", help=f"comma-separated subset of {','.join(SKILL_SHARE)}")
+    p.add_argument("--expert-observations", action="store_true",
+                   help="record what the expert's own skills make the robot see, not its actions replayed "
+                        "through the vla action path (the default, what a policy's actions make it see)")
     p.add_argument("--cup-colours", default="", help=f"the cups' colours (default {','.join(TRAIN_CUP_COLOURS)}; "
                    f"any of {','.join(ALL_COLOURS)})")

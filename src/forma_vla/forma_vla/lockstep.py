@@ -25,7 +25,7 @@ from forma_hands.synergies import Synergy, synergy_targets
 from forma_vla.action_space import ACTION_DIM, SIDES, Action, decode
 from forma_vla.chunking import Chunk, ChunkExecutor
 from forma_vla.errors import ActionError, ChunkRefused, ObservationError
-from forma_vla.policy import Observation, StateReader
+from forma_vla.policy import Normalizer, Observation, PolicySignature, StateReader
 from forma_vla.present import CAMERA_FRAME, PresentAction
 
 
@@ -133,6 +133,27 @@ class LockstepPolicy:
     def close(self) -> None:
         self.robot.harness.remove_controller("vla_camera")
         self.robot.harness.remove_controller("vla_act")
+
+
+class Replay:
+    """A 'policy' answering each image with recorded actions from its time on (the chunk a trained
+    policy would give if it had learned them exactly): to replay a demonstration through the action
+    path, to collect observations of it, and to test that path."""
+
+    def __init__(self, actions: np.ndarray, fps: float, state_names, image_size: tuple[int, int] = (80, 60),
+                 horizon: int = 10, lead: int = 1) -> None:
+        self.actions, self.fps, self.horizon, self.lead = np.asarray(actions, float), fps, horizon, lead
+        n = len(state_names)
+        self.signature = PolicySignature(1.0 / fps, tuple(image_size), tuple(state_names),
+                                         Normalizer(np.zeros(n), np.ones(n)),
+                                         Normalizer(np.zeros(ACTION_DIM), np.ones(ACTION_DIM)))
+        self.t0: float | None = None
+
+    def infer(self, obs: Observation) -> np.ndarray:
+        self.t0 = obs.stamp_s if self.t0 is None else self.t0
+        k = round((obs.stamp_s - self.t0) * self.fps)
+        index = np.minimum(np.arange(k + self.lead, k + self.lead + self.horizon), len(self.actions) - 1)
+        return self.actions[index]
 
 
 def base_rotation(sim) -> np.ndarray:
