@@ -16,35 +16,18 @@ import pytest
 from forma_control.lockstep_stand import fallen
 from forma_tasks.lockstep import LockstepRobot
 from forma_tasks.tabletop import set_up
-from forma_vla.action_space import decode
+from forma_vla.action_space import decode, within_limits
 from forma_vla.appearance import apply
 from forma_vla.collect import assign, collect
 from forma_vla.dataset import load
-from forma_vla.lockstep import LockstepPolicy
-from forma_vla.policy import Normalizer, PolicySignature
+from forma_vla.lockstep import LockstepPolicy, Replay
 
 pytestmark = pytest.mark.system
 
 
-class Replay:
-    """A 'policy' answering each image with the recorded actions from its time on."""
-
-    def __init__(self, actions: np.ndarray, fps: float, state_names) -> None:
-        self.actions, self.fps = actions, fps
-        n = len(state_names)
-        self.signature = PolicySignature(1.0 / fps, (80, 60), tuple(state_names), Normalizer(np.zeros(n), np.ones(n)),
-                                         Normalizer(np.zeros(33), np.ones(33)))
-        self.t0 = None
-
-    def infer(self, obs):
-        self.t0 = obs.stamp_s if self.t0 is None else self.t0
-        k = round((obs.stamp_s - self.t0) * self.fps)
-        return self.actions[np.minimum(np.arange(k + 1, k + 11), len(self.actions) - 1)]
-
-
 @pytest.mark.parametrize("skill, seed", [("wave", 4100), ("pick", 4101)])
 def test_a_recorded_demonstration_played_back_as_chunks_redoes_the_skill(tmp_path, skill, seed):
-    summary = collect([seed], tmp_path / "demo", skills=(skill,), log=lambda line: None)
+    summary = collect([seed], tmp_path / "demo", skills=(skill,), log=lambda line: None, replay=False)
     assert summary["kept"] == 1, summary["failures"]
     data = load(tmp_path / "demo")
     made = json.loads((tmp_path / "demo" / "meta" / "forma.json").read_text())["episodes"][0]
@@ -60,3 +43,19 @@ def test_a_recorded_demonstration_played_back_as_chunks_redoes_the_skill(tmp_pat
     achieved, judged = ep.judge()
     assert achieved and not fallen(ep.sim), judged
     assert driver.log.refusals == 0, driver.log.refused
+
+
+def test_collected_observations_are_those_of_the_replay_labelled_with_the_experts_actions(tmp_path):
+    seed = 4102
+    expert = collect([seed], tmp_path / "expert", skills=("wave",), log=lambda line: None, replay=False)
+    replayed = collect([seed], tmp_path / "replayed", skills=("wave",), log=lambda line: None)
+    assert expert["kept"] == replayed["kept"] == 1, replayed["failures"]
+    a, b = load(tmp_path / "expert"), load(tmp_path / "replayed")
+    n = min(len(a.actions), len(b.actions))
+    assert n >= len(a.actions) - 1
+    expert_actions = np.array([within_limits(x) for x in a.actions[:n]])
+    np.testing.assert_allclose(b.actions[:n], expert_actions, atol=1e-6)  # the expert's labels
+    assert np.abs(b.states[:n] - a.states[:n]).max() > 0.05  # what the action path made the joints do
+    made = json.loads((tmp_path / "replayed" / "meta" / "forma.json").read_text())
+    assert made["observations"] == "replayed through the action path"
+    assert made["episodes"][0]["through_action_path"] is True

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from forma_vla.action_space import HAND, SIDES
+from forma_vla.action_space import HAND, PALM, SIDES
 from forma_vla.appearance import ALL_COLOURS, CUPS, TRAIN_CUP_COLOURS, Appearance, apply, draw
 from forma_vla.dataset import DatasetWriter, Episode
 from forma_vla.lockstep import base_rotation
@@ -134,10 +134,34 @@ def demonstrate(a: Assignment, fps: float, image_size: tuple[int, int]):
     return run, Episode(a.text, rec.images, rec.states, rec.actions, info)
 
 
+PALM_NOISE_M = 0.02  # the largest amplitude of the palms' drift in a replay
+# a pick's grasp fails on 5 mm of drift near the cup (measured): its replays go unperturbed
+NOISE_SKILLS = ("wave", "point")
+PALM_POSITIONS = np.r_[PALM["left"].start : PALM["left"].start + 3, PALM["right"].start : PALM["right"].start + 3]
+
+
+def perturbed(actions: np.ndarray, fps: float, seed: int) -> np.ndarray:
+    """The actions with the palms' positions drifting off them smoothly (a sum of slow sines, an
+    amplitude up to PALM_NOISE_M drawn per episode), so that the replay visits states beside the
+    expert's path while its labels stay the expert's: the policy learns the way back (as DART does)
+    instead of meeting its own small errors for the first time at run time."""
+    rng = np.random.default_rng([seed, 0xDA27])
+    t = np.arange(len(actions))[:, None] / fps
+    amplitude = rng.uniform(0.0, PALM_NOISE_M)
+    drift = np.zeros((len(actions), len(PALM_POSITIONS)))
+    for _ in range(3):
+        period = rng.uniform(1.0, 4.0, len(PALM_POSITIONS))
+        drift += np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi, len(PALM_POSITIONS))) / 3.0
+    out = np.array(actions, float)
+    out[:, PALM_POSITIONS] += amplitude * drift
+    return out
+
+
 def through_action_path(a: Assignment, expert: Episode, fps: float, image_size: tuple[int, int]):
-    """The expert's actions replayed as chunks through what the vla node does with them
-    (forma_vla.lockstep) on the same seed, observed as a policy would observe them: (judged success,
-    judged text, Episode of the replay's images and joints labelled with the expert's actions).
+    """The expert's actions (perturbed for NOISE_SKILLS: palms drifting by up to PALM_NOISE_M) replayed as chunks
+    through what the vla node does with them (forma_vla.lockstep) on the same seed, observed as a
+    policy would observe them: (judged success, judged text, Episode of the replay's images and
+    joints labelled with the expert's own actions).
 
     Why: the action path (streamed palm, gaze and torso targets; synergy hands) moves the robot a
     little differently from the expert's own skills. A policy trained on the expert's observations
@@ -150,12 +174,14 @@ def through_action_path(a: Assignment, expert: Episode, fps: float, image_size: 
     from forma_vla.lockstep import LockstepPolicy, Replay
 
     actions = np.asarray([within_limits(x) for x in expert.actions], np.float32)
+    noisy = perturbed(actions, fps, a.seed) if a.skill in NOISE_SKILLS else actions
+    executed = np.asarray([within_limits(x) for x in noisy], np.float32)
     ep = set_up(a.seed, a.item(), appearance=lambda sim: apply(a.appearance, sim))
     robot = LockstepRobot(ep.sim, ep.harness, ep.wbc, seed=a.seed)
     names = state_names(ep.sim.robot.joint_names)
     recorder = Recorder(robot, image_size, names)
     robot.harness.add_controller("recorder", fps, recorder)
-    driver = LockstepPolicy(robot, Replay(actions, fps, names, image_size), np.zeros(INSTRUCTION_DIM),
+    driver = LockstepPolicy(robot, Replay(executed, fps, names, image_size), np.zeros(INSTRUCTION_DIM),
                             camera_hz=fps)
     ep.harness.run((len(actions) - 0.5) / fps)
     achieved, judged = ep.judge()
@@ -165,7 +191,8 @@ def through_action_path(a: Assignment, expert: Episode, fps: float, image_size: 
     driver.close()
     robot.close()
     n = min(len(actions), len(recorder.images))
-    info = {**expert.info, "through_action_path": True, "replay_judged": judged}
+    info = {**expert.info, "through_action_path": True, "replay_judged": judged,
+            "palm_noise_m": round(float(np.abs(executed - actions)[:, PALM_POSITIONS].max()), 4)}
     return achieved, judged, Episode(a.text, recorder.images[:n], recorder.states[:n], list(actions[:n]), info)
 
 

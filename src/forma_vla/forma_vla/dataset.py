@@ -231,3 +231,24 @@ def load(root: pathlib.Path | str, image_key: str = IMAGE_KEY) -> LoadedDataset:
     return LoadedDataset(float(info["fps"]), tuple(features[STATE_KEY]["names"]), np.asarray(images, np.uint8),
                          np.concatenate(states), np.concatenate(actions), np.concatenate(episode_of), tasks, info,
                          provenance)
+
+
+def load_all(roots) -> LoadedDataset:
+    """Several datasets as one (e.g. collected in parallel on seed ranges); DatasetError if their
+    frame rates, image sizes or states differ."""
+    parts = [load(root) for root in roots]
+    if not parts:
+        raise DatasetError("no dataset given")
+    first = parts[0]
+    for root, part in zip(roots, parts, strict=True):
+        if (part.fps, part.state_names, part.image_size) != (first.fps, first.state_names, first.image_size):
+            raise DatasetError(f"{root}: its fps, image size or state names differ from {roots[0]}'s")
+    offsets = np.cumsum([0] + [len(p.tasks) for p in parts[:-1]])
+    provenance = dict(first.provenance)
+    seeds = [p.provenance.get("seeds") for p in parts]
+    if all(seeds):
+        provenance["seeds"] = [[int(a), int(b)] for a, b in seeds] if len(parts) > 1 else seeds[0]
+    return LoadedDataset(first.fps, first.state_names, np.concatenate([p.images for p in parts]),
+                         np.concatenate([p.states for p in parts]), np.concatenate([p.actions for p in parts]),
+                         np.concatenate([p.episode + off for p, off in zip(parts, offsets, strict=True)]),
+                         [t for p in parts for t in p.tasks], first.info, provenance)

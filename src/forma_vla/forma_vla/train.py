@@ -26,10 +26,11 @@ import time
 import numpy as np
 
 from forma_vla.action_space import within_limits
-from forma_vla.dataset import LoadedDataset, load
+from forma_vla.dataset import LoadedDataset, load_all
 from forma_vla.policy import SIGNATURE_KEY, VELOCITY_SUFFIX, Normalizer, PolicySignature
 
 LEAD = 1  # frames the chunk's first action leads the observation
+VALIDATE_EVERY = 500  # steps
 SHIFT_PX = 1  # a pixel is ~1.3 cm on the table at 80x60: more would blur where the cup is
 
 
@@ -43,6 +44,8 @@ class TrainConfig:
     steps: int = 0  # 0: as many as fit in `minutes`
     seed: int = 0
     threads: int = 2
+    validation: float = 0.05  # the share of episodes held out to measure the loss on (0: none)
+    instruction_noise: float = 0.01  # std of the noise on the unit-length instruction embedding
 
 
 def chunk_targets(actions: np.ndarray, episode: np.ndarray, horizon: int, lead: int = LEAD) -> np.ndarray:
@@ -84,9 +87,17 @@ def normalizers(data: LoadedDataset) -> tuple[Normalizer, Normalizer]:
             Normalizer(data.actions.mean(0).astype(float), np.maximum(data.actions.std(0), 1e-3).astype(float)))
 
 
-def train(data_dir: pathlib.Path | str, out_dir: pathlib.Path | str, config: TrainConfig = TrainConfig(),
+def split_episodes(episodes: int, share: float, rng: np.random.Generator) -> np.ndarray:
+    """The episodes held out for validation: `share` of them (at least one when share > 0 and
+    there are two or more), drawn by rng."""
+    count = min(episodes - 1, max(1, round(episodes * share))) if share > 0 and episodes > 1 else 0
+    return np.sort(rng.choice(episodes, count, replace=False))
+
+
+def train(data_dir, out_dir: pathlib.Path | str, config: TrainConfig = TrainConfig(),
           progress=None) -> dict:
-    """Train, export and write the model; returns the summary also written to train.json."""
+    """Train, export and write the model; returns the summary also written to train.json.
+    `data_dir`: a dataset's directory, or a list of them (trained on as one)."""
     import torch
 
     from forma_vla.network import NetworkConfig, PolicyNetwork
@@ -94,7 +105,8 @@ def train(data_dir: pathlib.Path | str, out_dir: pathlib.Path | str, config: Tra
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    data = load(data_dir)
+    roots = [data_dir] if isinstance(data_dir, str | pathlib.Path) else list(data_dir)
+    data = load_all(roots)
     # actions read from a robot may sit a little past the limits: a policy taught them would ask
     # for refused actions
     data.actions = np.asarray([within_limits(a) for a in data.actions], np.float32)
@@ -107,7 +119,27 @@ def train(data_dir: pathlib.Path | str, out_dir: pathlib.Path | str, config: Tra
     net = PolicyNetwork(net_config)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     images = torch.from_numpy(data.images).permute(0, 3, 1, 2)  # uint8 (N, 3, H, W)
-    n, (width, height) = len(images), data.image_size
+    (width, height) = data.image_size
+    held_out = split_episodes(len(data.tasks), config.validation, rng)
+    validation = np.flatnonzero(np.isin(data.episode, held_out))
+    training = np.flatnonzero(~np.isin(data.episode, held_out))
+    n = len(training)
+
+    def validation_loss() -> float | None:
+        if not len(validation):
+            return None
+        was_training = net.training
+        net.eval()
+        with torch.no_grad():
+            total = 0.0
+            for part in np.array_split(validation, max(1, len(validation) // 256)):
+                predicted = net(images[part].float() / 255.0, torch.from_numpy(states[part]),
+                                torch.from_numpy(instructions[part]))
+                total += float(torch.nn.functional.l1_loss(predicted, torch.from_numpy(targets[part]))) * len(part)
+        net.train(was_training)
+        return total / len(validation)
+
+    validation_losses: list[tuple[int, float]] = []
     budget_s = config.minutes * 60.0
     t0 = time.perf_counter()
     losses: list[float] = []
@@ -119,16 +151,21 @@ def train(data_dir: pathlib.Path | str, out_dir: pathlib.Path | str, config: Tra
         fraction = step / config.steps if config.steps else elapsed / budget_s
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate * 0.5 * (1.0 + np.cos(np.pi * min(fraction, 1.0)))
-        batch = rng.integers(0, n, config.batch)
+        batch = training[rng.integers(0, n, config.batch)]
         image = _shifted(images[batch], rng).float() / 255.0
         state = torch.from_numpy(states[batch] + rng.normal(0.0, 0.01, states[batch].shape).astype(np.float32))
-        predicted = net(image, state, torch.from_numpy(instructions[batch]))
+        # phrasings the demonstrations never used land near theirs: noise keeps the policy from
+        # keying on one embedding's exact numbers
+        instruction = instructions[batch] + rng.normal(0.0, config.instruction_noise, instructions[batch].shape)
+        predicted = net(image, state, torch.from_numpy(instruction.astype(np.float32)))
         loss = torch.nn.functional.l1_loss(predicted, torch.from_numpy(targets[batch]))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
         step += 1
+        if step % VALIDATE_EVERY == 0 and len(validation):
+            validation_losses.append((step, validation_loss()))
         if progress is not None and (step % 20 == 0 or step == 1):
             progress(step, elapsed, fraction, float(np.mean(losses[-100:])))
     minutes = (time.perf_counter() - t0) / 60.0
@@ -139,8 +176,10 @@ def train(data_dir: pathlib.Path | str, out_dir: pathlib.Path | str, config: Tra
     out.mkdir(parents=True, exist_ok=True)
     summary = {
         "train": dataclasses.asdict(config), "network": net_config.to_json(), "lead_frames": LEAD,
-        "dataset": {"path": str(data_dir), "episodes": len(data.tasks), "frames": n, "fps": data.fps,
-                    **data.provenance},
+        "dataset": {"paths": [str(r) for r in roots], "episodes": len(data.tasks), "frames": len(data.actions),
+                    "fps": data.fps, **data.provenance},
+        "validation": {"episodes": len(held_out), "frames": len(validation), "loss": validation_loss(),
+                       "curve": [[k, round(v, 5)] for k, v in validation_losses]},
         "steps": step, "minutes": round(minutes, 2), "final_loss": float(np.mean(losses[-100:])) if losses else None,
         "parameters": sum(p.numel() for p in net.parameters()),
     }
@@ -178,11 +217,13 @@ def export_onnx(net, signature: PolicySignature, path: pathlib.Path, summary: di
 
 def main_train(args) -> int:
     config = TrainConfig(horizon=args.horizon, batch=args.batch, learning_rate=args.lr, minutes=args.minutes,
-                         steps=args.steps, seed=args.seed, threads=args.threads)
+                         steps=args.steps, seed=args.seed, threads=args.threads, validation=args.validation)
     summary = train(args.data, args.out, config, progress=_progress_bar(config))
     print(file=sys.stderr)
     print(f"trained {summary['steps']} steps in {summary['minutes']:.1f} min on {summary['dataset']['frames']} frames "
-          f"({summary['dataset']['episodes']} episodes); final loss {summary['final_loss']:.4f}; wrote {args.out}")
+          f"({summary['dataset']['episodes']} episodes); final loss {summary['final_loss']:.4f}"
+          + (f", validation {summary['validation']['loss']:.4f} on {summary['validation']['episodes']} episodes"
+             if summary["validation"]["loss"] is not None else "") + f"; wrote {args.out}")
     return 0
 
 
@@ -198,7 +239,9 @@ def _progress_bar(config: TrainConfig):
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--data", required=True, help="a LeRobot dataset directory (forma vla collect --out)")
+    p.add_argument("--data", required=True, nargs="+",
+                   help="LeRobot dataset directories (forma vla collect --out), trained on as one")
+    p.add_argument("--validation", type=float, default=0.05, help="share of episodes held out to measure the loss")
     p.add_argument("--out", required=True, help="directory for policy.onnx, policy.pt, train.json")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: fill the budget)")

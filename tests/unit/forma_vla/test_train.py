@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from forma_vla.action_space import ACTION_DIM
-from forma_vla.dataset import DatasetWriter, Episode
+from forma_vla.dataset import DatasetError, DatasetWriter, Episode, load_all
 from forma_vla.errors import PolicyLoadError
 from forma_vla.policy import Observation
-from forma_vla.train import TrainConfig, chunk_targets, train
+from forma_vla.train import TrainConfig, chunk_targets, split_episodes, train
 
 STATE = ("waist_yaw", "neck_pitch")
 SIZE = (32, 24)
@@ -31,11 +31,32 @@ def test_each_frame_learns_its_own_episodes_next_actions():
     assert chunks[4, :, 0].tolist() == [5, 6, 6]
 
 
-def _toy_dataset(root):
+def test_validation_holds_out_whole_episodes_and_never_all():
+    rng = np.random.default_rng(0)
+    held = split_episodes(100, 0.05, rng)
+    assert len(held) == 5 and len(set(held.tolist())) == 5
+    assert len(split_episodes(8, 0.05, rng)) == 1  # at least one
+    assert len(split_episodes(1, 0.5, rng)) == 0  # never the only episode
+    assert len(split_episodes(50, 0.0, rng)) == 0
+
+
+def test_datasets_collected_apart_train_as_one(tmp_path):
+    _toy_dataset(tmp_path / "a")
+    _toy_dataset(tmp_path / "b", episodes=3)
+    both = load_all([tmp_path / "a", tmp_path / "b"])
+    assert len(both.tasks) == 11 and len(both.actions) == 11 * 6
+    assert both.episode.tolist() == [k for k in range(11) for _ in range(6)]  # episodes renumbered, in order
+    DatasetWriter(tmp_path / "c", 10.0, (16, 12), STATE).add(
+        Episode("wave", [np.zeros((12, 16, 3), np.uint8)], [np.zeros(2)], [np.zeros(ACTION_DIM)]))
+    with pytest.raises(DatasetError, match="differ"):
+        load_all([tmp_path / "a", tmp_path / "c"])
+
+
+def _toy_dataset(root, episodes: int = 8):
     """The palm's x follows the image's colour (red +, blue -), its y follows the instruction."""
     rng = np.random.default_rng(0)
     writer = DatasetWriter(root, 10.0, SIZE, STATE)
-    for k in range(8):
+    for k in range(episodes):
         colour, task = (RED, BLUE)[k % 2], ("wave your hand", "point at the cup")[(k // 2) % 2]
         n = 6
         images = [np.full((SIZE[1], SIZE[0], 3), colour, np.uint8) for _ in range(n)]
@@ -59,6 +80,7 @@ def test_the_trained_policy_follows_the_image_and_the_instruction(model):
 
     path, summary = model
     assert summary["steps"] == 250 and summary["dataset"]["episodes"] == 8
+    assert summary["validation"]["episodes"] == 1 and summary["validation"]["loss"] < 0.5  # normalised L1
     policy = load_policy(path / "policy.onnx")
     encoder = MiniLM()
     for colour, x in ((RED, 0.2), (BLUE, -0.2)):
