@@ -296,6 +296,12 @@ def bench_vla() -> dict:
     return run()
 
 
+def bench_vla_remote() -> dict:
+    from tests.bench.vla_bench import bench_vla_remote as run
+
+    return run()
+
+
 BENCHES = [
     bench_stack,
     bench_sim_rtf,
@@ -310,6 +316,7 @@ BENCHES = [
     bench_hands,
     bench_tasks,
     bench_vla,
+    bench_vla_remote,
 ]
 
 

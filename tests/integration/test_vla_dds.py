@@ -8,6 +8,8 @@ ACTIVE. Ctrl-C leaves nothing behind."""
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 
 import numpy as np
@@ -27,7 +29,7 @@ from forma_vla.policy import INSTRUCTION_DIM, Normalizer, PolicySignature
 from forma_vla.present import PresentAction
 from tests.support.deployments import node, process, write_deployment
 from tests.support.onnx_models import make_policy_model
-from tests.support.ros import LaunchedDeployment, RosProbe
+from tests.support.ros import LaunchedDeployment, RosProbe, VlaStandIn
 
 pytestmark = pytest.mark.integration
 STATE_NAMES = ("right_shoulder_pitch", "right_elbow")
@@ -70,23 +72,28 @@ def _deployment(tmp, good_model, bad_model) -> str:
     wbc = node("wbc", pose="stand_balanced", rate_hz=250.0)
     vla = node("vla", model_path=str(good_model))
     walker = node("vla", "vla_walker", model_path=str(bad_model), action_name="vla_walker/execute")
+    # the same model, instructions for other skills forwarded to the task skills (a stand-in here)
+    forwarding = node("vla", "vla_forwarding", model_path=str(bad_model), action_name="vla_forwarding/execute",
+                      fallback_action="skills_stand_in/execute")
     processes = [
         process("sim", sim, realtime_priority=50),
         process("safety", safety, realtime_priority=45),
         process("control", wbc, realtime_priority=50),
         process("hands", node("hands", rate_hz=125.0), realtime_priority=40),
-        process("vla", vla, walker),
+        process("vla", vla, walker, forwarding),
     ]
     return write_deployment(tmp, "vla_test", processes)
 
 
-def _run(probe: RosProbe, action_name: str, timeout_s: float, text: str = "raise your right hand"
-         ) -> ExecuteInstruction.Result:
+def _run(probe: RosProbe, action_name: str, timeout_s: float, text: str = "raise your right hand",
+         feedback: list | None = None) -> ExecuteInstruction.Result:
     client = ActionClient(probe.node, ExecuteInstruction, action_name)
     probe.wait_for(lambda: client.wait_for_server(timeout_sec=0.5), 60, action_name)
     goal = ExecuteInstruction.Goal(instruction=text, timeout_s=timeout_s)
+    heard = feedback if feedback is not None else []
     for _ in range(30):  # the node hears the description and ACTIVE shortly after this probe does
-        sent = probe.on_executor(client.send_goal_async, goal)
+        sent = probe.on_executor(functools.partial(client.send_goal_async, goal,
+                                                   feedback_callback=lambda f: heard.append(f.feedback)))
         probe.wait_for(sent.done, 30, "the goal answered")
         handle = sent.result()
         assert handle.accepted
@@ -122,9 +129,16 @@ def test_a_policy_drives_the_palm_through_whole_body_control(tmp_path, domain_id
             return {s: present.frames.transform("torso", f"{s}_hand")[:3, 3] for s in ("left", "right")}
 
         before = palms()
-        result = _run(probe, "vla/execute", timeout_s=4.0)
+        feedback: list = []
+        result = _run(probe, "vla/execute", timeout_s=4.0, feedback=feedback)
         assert result.success, result.message
         assert "raise.onnx for 4.0 s" in result.message  # the console shows which model served
+        c2c = re.search(r"camera to command p50 (\d+) ms, p99 (\d+) ms", result.message)
+        assert c2c and int(c2c[2]) < 300, result.message  # chunks older than max_latency_s are refused
+        phases = {f.phase for f in feedback}
+        assert len(phases) == 1 and phases.pop().startswith("learned policy "), phases  # and which model
+        assert feedback[0].phase.endswith("/raise.onnx")
+        assert 0.0 <= feedback[0].progress < feedback[-1].progress <= 1.0
         after = palms()
         goal = target[PALM["right"]][:3]
         assert np.linalg.norm(after["right"] - goal) < 0.03, (after["right"], goal, before["right"])
@@ -136,6 +150,16 @@ def test_a_policy_drives_the_palm_through_whole_body_control(tmp_path, domain_id
         untrained = _run(probe, "vla_walker/execute", timeout_s=4.0, text="look at the red cup")
         assert not untrained.success and untrained.duration_s == 0.0
         assert "walk.onnx was trained for pick, point, wave; 'look at the red cup' asks to look" in untrained.message
+        skills = VlaStandIn(domain_id, "skills_stand_in/execute")
+        try:
+            relayed: list = []
+            forwarded = _run(probe, "vla_forwarding/execute", timeout_s=4.0, text="look at the red cup",
+                             feedback=relayed)
+            assert forwarded.success and skills.goals == ["look at the red cup"], forwarded.message
+            assert forwarded.message.startswith("served by the task skills (skills_stand_in/execute)")
+            assert [f.phase for f in relayed] == ["task skills: reaching"]
+        finally:
+            skills.close()
         assert safety[-1].mode == SafetyState.ACTIVE
 
     assert deployment.exit_code == 0, deployment.output[-3000:]

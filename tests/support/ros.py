@@ -44,8 +44,11 @@ def stamp_s(msg) -> float:
 class LaunchedDeployment:
     """`forma launch <deployment>` in its own process group, stopped with SIGINT like Ctrl-C."""
 
-    def __init__(self, deployment: str, domain_id: int, log_dir: pathlib.Path, params: list[str] = ()):
+    def __init__(self, deployment: str, domain_id: int, log_dir: pathlib.Path, params: list[str] = (),
+                 host: str = ""):
         self.argv = [str(VENV_BIN / "forma"), "launch", str(deployment), "--log-dir", str(log_dir)]
+        if host:  # one host of a multi-host deployment (each host's `forma launch ... --host NAME`)
+            self.argv += ["--host", host]
         for p in params:
             self.argv += ["--param", p]
         self.env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
@@ -235,7 +238,7 @@ class VlaStandIn:
     (phase "reaching", progress 0.5) and succeeds, or runs until cancelled when the instruction
     mentions the box."""
 
-    def __init__(self, domain_id: int):
+    def __init__(self, domain_id: int, action_name: str = "vla/execute"):
         self.context = Context()
         rclpy.init(context=self.context, domain_id=domain_id)
         self.node = rclpy.create_node("vla_stand_in", context=self.context)
@@ -244,7 +247,7 @@ class VlaStandIn:
         self.server = ActionServer(
             self.node,
             ExecuteInstruction,
-            "vla/execute",
+            action_name,
             self._execute,
             cancel_callback=lambda _: CancelResponse.ACCEPT,
             callback_group=ReentrantCallbackGroup(),

@@ -1,5 +1,6 @@
 """The console's controls that command the robot: draggable hand and gaze targets (wbc/targets/*), the
-walking joystick (cmd_vel) and the instruction box (vla/execute goals with their feedback).
+walking joystick (cmd_vel) and the instruction box (goals with their feedback, to the learned policy
+on vla/execute or to the task skills on tasks/execute where a deployment runs both).
 
 Everything a control publishes is stamped with the robot's clock (the newest joint_states
 stamp), so the stamps are right under sim time and on the real robot alike, and the console
@@ -21,6 +22,10 @@ from forma_console.view_model import instruction_markdown
 from forma_interfaces.action import ExecuteInstruction
 
 BASE_FRAME = "base_link"
+# who carries out an instruction: the label in the console -> the action. Where no vla node runs,
+# the tasks node serves vla/execute itself (the deployment says which: config/deployments/*.yaml).
+EXECUTORS = {"vla/execute (learned policy where one is deployed)": "vla/execute",
+             "tasks/execute (task skills)": "tasks/execute"}
 WALK_PUBLISH_HZ = 10.0
 
 
@@ -36,7 +41,7 @@ class Controls:
         self.hand_pubs = {h: node.create_publisher(PoseStamped, f"wbc/targets/{h}", 10) for h in HANDS}
         self.gaze_pub = node.create_publisher(PointStamped, "wbc/targets/gaze", 10)
         self.cmd_vel_pub = node.create_publisher(TwistStamped, "cmd_vel", 10)
-        self.vla = ActionClient(node, ExecuteInstruction, "vla/execute")
+        self.executors = {action: ActionClient(node, ExecuteInstruction, action) for action in EXECUTORS.values()}
         self._for_executor: deque[Callable[[], None]] = deque()  # action calls from viser's threads
         self._executor_wake = node.create_guard_condition(self._run_for_executor)
         self.goal_handle = None
@@ -182,7 +187,8 @@ class Controls:
     def _task_panel(self, tab) -> None:
         gui = self.server.gui
         with tab:
-            self.instruction = gui.add_text("Instruction", "", hint='e.g. "pick up the red cup" (vla/execute)')
+            self.instruction = gui.add_text("Instruction", "", hint='e.g. "pick up the red cup"')
+            self.executor = gui.add_dropdown("Run on", tuple(EXECUTORS), initial_value=next(iter(EXECUTORS)))
             run = gui.add_button("Execute", color="green")
             cancel = gui.add_button("Cancel")
             self.task_status = gui.add_markdown("no instruction yet")
@@ -195,16 +201,18 @@ class Controls:
         if not text:
             self.task_status.content = "type an instruction first"
             return False
-        if not self.vla.server_is_ready():
+        action = EXECUTORS.get(self.executor.value, "vla/execute")
+        client = self.executors[action]
+        if not client.server_is_ready():
             self.task_status.content = instruction_markdown(
-                text, "nothing serves vla/execute (is the tasks node running? it is in the sim deployment)"
+                text, f"nothing serves {action} (is the tasks or the vla node running? the sim deployment runs both)"
             )
             return False
-        self.task_status.content = instruction_markdown(text, "sent, waiting for the executor to accept")
+        self.task_status.content = instruction_markdown(text, f"sent to {action}, waiting for it to accept")
         goal = ExecuteInstruction.Goal(instruction=text)
 
         def send() -> None:
-            future = self.vla.send_goal_async(goal, feedback_callback=lambda fb: self._on_feedback(text, fb.feedback))
+            future = client.send_goal_async(goal, feedback_callback=lambda fb: self._on_feedback(text, fb.feedback))
             future.add_done_callback(lambda f: self._on_accepted(text, f.result()))
 
         self._on_executor(send)

@@ -21,6 +21,8 @@ MAX_HEIGHT_M = 0.40
 DEPTH_EDGE_M = 0.03  # neighbouring pixels further apart than this belong to different surfaces
 MIN_PIXELS = 25
 TOP_BAND_M = 0.012  # the top surface: points within this of an object's highest point
+CLIPPED_VALUE = 250  # HSV value at which a pixel counts as clipped by the light
+MIN_UNCLIPPED_PIXELS, UNCLIPPED_SHARE = 10, 0.15
 HUES = (  # OpenCV hue (0..180) upper bounds
     (8, "red"),
     (20, "orange"),
@@ -54,6 +56,12 @@ def colour_name(rgb_pixels: np.ndarray) -> str:
     if s < 60:
         return "white" if v > 190 else "grey"
     saturated = hsv[hsv[:, 1] >= 60]
+    # a brightly lit surface clips a channel at 255 and its hue slides toward the next colour (an
+    # orange cup in full light read hue 21-23, "yellow"; its unclipped pixels 15): the unclipped
+    # pixels say the colour where there are enough of them
+    unclipped = saturated[saturated[:, 2] < CLIPPED_VALUE]
+    if len(unclipped) >= max(MIN_UNCLIPPED_PIXELS, UNCLIPPED_SHARE * len(saturated)):
+        saturated = unclipped
     hue = float(np.median(saturated[:, 0])) if len(saturated) else h
     return next(name for bound, name in HUES if hue <= bound)
 

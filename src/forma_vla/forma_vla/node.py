@@ -7,6 +7,9 @@ cancel, or a refusal. Two threads beside the executor:
 - actions: one step per joint_states sample (at most `action_rate_hz`, on the robot's clock): the
   executor's action for now, checked (forma_vla.action_space.decode), sent as the WBC's targets
   (palms and gaze in `torso`, the torso's height and tilt in `odom`) and the hands' synergies.
+Feedback every 0.5 s of robot time names the model serving (phase "learned policy <model>") and
+how far the goal is. With `fallback_action` (tasks/execute), an instruction for a skill the model was
+not trained for goes to the task skills, their feedback ("task skills: <phase>") and result relayed.
 The plan starts from the robot's present action (forma_vla.present), so taking over never moves
 the robot. A stale or corrupt observation is skipped (the plan plays on, then holds); an action the
 limits refuse, or no usable observation for `starved_end_s`, ends the goal with the reason; nothing
@@ -21,8 +24,9 @@ import time
 
 import numpy as np
 import pinocchio as pin
+from action_msgs.msg import GoalStatus
 from geometry_msgs.msg import PointStamped, PoseStamped
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.node import Node
 from sensor_msgs.msg import Image, Imu, JointState
 from std_msgs.msg import String
@@ -47,6 +51,8 @@ from forma_vla.policy import Observation, StateReader
 from forma_vla.present import PresentAction
 from forma_vla.torch_policy import load_policy
 
+FEEDBACK_PERIOD_S = 0.5  # [s] of robot time between feedback messages
+
 
 @dataclasses.dataclass(frozen=True)
 class VlaParams:
@@ -68,6 +74,10 @@ class VlaParams:
     )
     starved_end_s: float = param(
         1.0, "the goal ends when the plan ran out this long ago (no usable observation)", unit="s", low=0.1, high=10.0
+    )
+    fallback_action: str = param(
+        "", "an instruction for a skill the model was not trained for goes to this action (tasks/execute: the "
+        "task skills), its feedback and result relayed; empty: refused with the reason", read_only=True
     )
     episode_s: float = param(20.0, "a goal without a timeout runs the policy this long", unit="s", low=0.5, high=600.0)
     stand_pose: str = param("stand_balanced", "named pose whose torso height is 'standing'", choices=available_poses())
@@ -113,7 +123,7 @@ class VlaNode(Node):
         else:
             self.server = ActionServer(
                 self, ExecuteInstruction, self.p.action_name, execute_callback=self._execute,
-                goal_callback=lambda goal: GoalResponse.ACCEPT, cancel_callback=lambda handle: CancelResponse.ACCEPT,
+                goal_callback=lambda goal: GoalResponse.ACCEPT, cancel_callback=self._on_cancel,
             )
             sig = self.policy.signature
             self.get_logger().info(
@@ -121,6 +131,9 @@ class VlaNode(Node):
                 f"{sig.step_s * 1e3:.0f} ms steps, image {sig.image_size[0]}x{sig.image_size[1]}, "
                 f"{len(sig.state_names)} joints)"
             )
+        fallback = self.p.fallback_action
+        self.fallback = ActionClient(self, ExecuteInstruction, fallback) if fallback else None
+        self._forwarded = None  # the fallback's goal handle while one runs
         self._encoder = self._parser = None
         self._state_reader, self._state_reader_for = None, ()
         if self.policy is not None:
@@ -159,7 +172,7 @@ class VlaNode(Node):
             ep.end(False, f"the robot left ACTIVE ({self.safety.mode_name if self.safety else '?'}): policy stopped")
             return
         if stamp - ep.started_s > ep.duration_s:
-            ep.end(True, f"ran the policy {self.model_name} for {ep.duration_s:.1f} s")
+            ep.end(True, f"ran the policy {self.model_name} for {ep.duration_s:.1f} s ({ep.timing()})")
             return
         if ep.cancel_requested():
             ep.end(False, "canceled: the robot holds its targets", canceled=True)
@@ -175,6 +188,13 @@ class VlaNode(Node):
             return
         self._send(action, stamp)
         ep.steps += 1
+        if ep.chunk_image is not None:  # the first command from the newest chunk
+            age_s, taken = ep.chunk_image
+            ep.camera_to_command_ms.append(age_s * 1e3 + (time.perf_counter() - taken) * 1e3)
+            ep.chunk_image = None
+        if stamp - ep.feedback_s >= FEEDBACK_PERIOD_S:
+            ep.feedback_s = stamp
+            ep.feedback(f"learned policy {self.model_name}", (stamp - ep.started_s) / ep.duration_s)
 
     def _send(self, action, stamp_s_: float) -> None:
         stamp, p = to_time_msg(stamp_s_), self.prefix
@@ -194,6 +214,8 @@ class VlaNode(Node):
     def _refusal(self) -> str:
         if self.episode is not None and not self.episode.ended:
             return f"busy: still running {self.episode.instruction!r} (cancel it first)"
+        if self._forwarded is not None:
+            return f"busy: {self.p.fallback_action} still runs an instruction (cancel it first)"
         if self.present is None:
             return "no robot_description yet"
         if self.joints is None or self.imu is None:
@@ -207,6 +229,8 @@ class VlaNode(Node):
         request = goal_handle.request
         instruction = self._encode(request.instruction)  # before the clock starts: ~50 ms
         untrained = self._untrained_skill(request.instruction)
+        if untrained and self.fallback is not None:
+            return await self._forward(goal_handle, untrained)
         with self.lock:
             refusal = untrained or self._refusal()
             if not refusal:
@@ -218,6 +242,8 @@ class VlaNode(Node):
                 ep = self.episode = _Episode(
                     request.instruction, instruction, executor, self.robot_now, duration, done,
                     lambda: goal_handle.is_cancel_requested,
+                    lambda phase, progress: goal_handle.publish_feedback(
+                        ExecuteInstruction.Feedback(phase=phase, progress=float(min(max(progress, 0.0), 1.0)))),
                 )
         if refusal:
             self.get_logger().warning(f"vla/execute {request.instruction!r} refused: {refusal}")
@@ -236,6 +262,50 @@ class VlaNode(Node):
         elapsed_s = float(self.robot_now - ep.started_s)
         return ExecuteInstruction.Result(success=success, message=message, duration_s=elapsed_s)
 
+    def _on_cancel(self, _handle) -> CancelResponse:
+        if self._forwarded is not None:  # a forwarded instruction: the executor serving it cancels
+            self._forwarded.cancel_goal_async()
+        return CancelResponse.ACCEPT
+
+    async def _forward(self, goal_handle, why: str):
+        """The instruction to fallback_action (the task skills), feedback and result relayed: the
+        model was not trained for its skill (`why`)."""
+        request, action = goal_handle.request, self.p.fallback_action
+        if self._forwarded is not None or (self.episode is not None and not self.episode.ended):
+            goal_handle.abort()
+            return ExecuteInstruction.Result(success=False,
+                                             message="busy: still running an instruction (cancel it first)")
+        if not self.fallback.server_is_ready():
+            goal_handle.abort()
+            return ExecuteInstruction.Result(success=False, message=f"{why}; and nothing serves {action}")
+        self.get_logger().info(f"vla/execute {request.instruction!r}: to {action} ({why})")
+
+        def relay(feedback) -> None:
+            fb = feedback.feedback
+            goal_handle.publish_feedback(ExecuteInstruction.Feedback(phase=f"task skills: {fb.phase}",
+                                                                     progress=fb.progress))
+
+        handle = await self.fallback.send_goal_async(
+            ExecuteInstruction.Goal(instruction=request.instruction, timeout_s=request.timeout_s),
+            feedback_callback=relay)
+        if not handle.accepted:
+            goal_handle.abort()
+            return ExecuteInstruction.Result(success=False, message=f"{action} refused the goal")
+        self._forwarded = handle
+        try:
+            response = await handle.get_result_async()
+        finally:
+            self._forwarded = None
+        result = response.result
+        if response.status == GoalStatus.STATUS_CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        elif result.success:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        message = f"served by the task skills ({action}): {result.message}"
+        return ExecuteInstruction.Result(success=result.success, message=message, duration_s=result.duration_s)
+
     def _infer(self, ep: _Episode) -> None:
         """Inference thread: one chunk per new camera image while the episode runs."""
         try:
@@ -248,6 +318,7 @@ class VlaNode(Node):
                     msg = self.camera_in.take_newest()
                     if msg is None:
                         continue
+                    taken = time.perf_counter()
                     with self.lock:
                         joints, now = self.joints, self.robot_now
                     image_s = stamp_s(msg.header.stamp)
@@ -266,6 +337,7 @@ class VlaNode(Node):
                             try:
                                 chunk = Chunk(image_s, self.policy.signature.step_s, actions)
                                 ep.executor.submit(chunk, max(self.robot_now, image_s))
+                                ep.chunk_image = (max(now - image_s, 0.0), taken)
                             except ChunkRefused as exc:
                                 self.get_logger().warning(f"chunk refused: {exc}", throttle_duration_sec=1.0)
             finally:
@@ -318,7 +390,8 @@ class VlaNode(Node):
 class _Episode:
     """One goal's run of the policy."""
 
-    def __init__(self, instruction, embedding, executor, started_s, duration_s, done: GoalResult, cancel_requested):
+    def __init__(self, instruction, embedding, executor, started_s, duration_s, done: GoalResult, cancel_requested,
+                 feedback) -> None:
         self.instruction = instruction
         self.embedding = embedding
         self.executor = executor
@@ -326,11 +399,25 @@ class _Episode:
         self.duration_s = duration_s
         self.done = done
         self.cancel_requested = cancel_requested
+        self.feedback = feedback  # (phase, progress 0..1): which model serves, how far the goal is
+        self.feedback_s = float("-inf")  # robot time of the last feedback
         self.ended = False
         self.steps = 0
         self.infer_ms: list[float] = []
+        # camera to command: the image's age on the robot's clock when taken (render, DDS; a remote
+        # policy's network hop) plus the node's time from taking it to the first command of its chunk
+        self.camera_to_command_ms: list[float] = []
+        self.chunk_image: tuple[float, float] | None = None  # (age [s], perf_counter when taken)
         self.observations_refused = 0
         self.last_problem = ""  # why the last observation was refused
+
+    def timing(self) -> str:
+        """What the results say of speed: chunks, inference and camera-to-command times."""
+        if not self.infer_ms:
+            return "no chunk"
+        c2c = self.camera_to_command_ms or [float("nan")]
+        return (f"{len(self.infer_ms)} chunks, inference p50 {np.percentile(self.infer_ms, 50):.1f} ms, "
+                f"camera to command p50 {np.percentile(c2c, 50):.0f} ms, p99 {np.percentile(c2c, 99):.0f} ms")
 
     def end(self, success: bool, message: str, canceled: bool = False) -> None:
         if not self.ended:

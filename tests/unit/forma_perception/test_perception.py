@@ -191,3 +191,17 @@ def test_onnx_detector_runs_a_user_model_and_lifts_its_boxes_to_3d(tabletop, tmp
         OnnxDetector(tmp_path / "junk.onnx", ["mug"])
     with pytest.raises(PerceptionError, match="needs its labels"):
         OnnxDetector(model, [])
+
+
+def test_a_brightly_lit_orange_is_still_orange():
+    """Light that clips the red channel slides the hue toward yellow (measured on a rendered orange
+    cup: hue 21-23 where clipped, 15 where not): the unclipped pixels name the colour."""
+    import cv2
+
+    from forma_perception.objects import colour_name
+
+    hsv = np.array([[15, 230, 200]] * 30 + [[23, 200, 255]] * 70, np.uint8)  # 70 % clipped
+    rgb = cv2.cvtColor(hsv.reshape(-1, 1, 3), cv2.COLOR_HSV2RGB).reshape(-1, 3)
+    assert colour_name(rgb) == "orange"
+    yellow = cv2.cvtColor(np.array([[[28, 220, 230]]] * 30 + [[[30, 200, 255]]] * 70, np.uint8), cv2.COLOR_HSV2RGB)
+    assert colour_name(yellow.reshape(-1, 3)) == "yellow"
