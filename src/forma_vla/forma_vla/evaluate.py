@@ -116,6 +116,9 @@ def run_expert(e: EvalItem) -> EvalRun:
 def evaluate(model: pathlib.Path | str, seeds, instructions: dict[str, list[str]], expert: bool = True,
              untrained: bool = True, latency_s: float = 0.0, log=print) -> dict:
     from forma_face.minilm import MiniLM
+    from forma_tasks.errors import TaskError
+    from forma_tasks.tabletop import parser
+    from forma_vla.instructions import policy_text
     from forma_vla.torch_policy import load_policy, untrained_like
 
     policy = load_policy(model)
@@ -124,7 +127,12 @@ def evaluate(model: pathlib.Path | str, seeds, instructions: dict[str, list[str]
     plan = items(seeds, instructions)
     runs: list[EvalRun] = []
     for k, e in enumerate(plan):
-        embedding = encoder.encode([e.text])[0]
+        try:  # a model trained on parsed instructions is told them parsed (forma_vla.instructions)
+            told = policy_text(policy.signature, e.text, parser())
+        except TaskError as exc:
+            told = e.text
+            log(f"seed {e.seed} {e.text!r}: the parser cannot read it ({exc}); the policy is told the words")
+        embedding = encoder.encode([told])[0]
         mine = [run_policy(policy, e, embedding, latency_s)]
         if expert:
             mine.append(run_expert(e))

@@ -46,6 +46,7 @@ from forma_tasks.errors import TaskError
 from forma_vla.action_space import ACTION_DIM, SIDES, decode
 from forma_vla.chunking import Chunk, ChunkExecutor
 from forma_vla.errors import ActionError, ChunkRefused, ObservationError, VlaError
+from forma_vla.instructions import policy_text
 from forma_vla.io import gaze_target, hand_commands, image_rgb, palm_target, torso_target
 from forma_vla.policy import Observation, StateReader
 from forma_vla.present import PresentAction
@@ -140,7 +141,8 @@ class VlaNode(Node):
             from forma_face.minilm import MiniLM
 
             self._encoder = MiniLM()  # loaded now: the first goal must not wait for it
-            self._parser = skill_parser(self._encoder) if self.policy.signature.skills else None
+            sig = self.policy.signature
+            self._parser = skill_parser(self._encoder) if sig.skills or sig.instruction_form == "parsed" else None
         self.loop.start()
 
     # --- inputs on the executor ----------------------------------------------------------------------
@@ -227,10 +229,12 @@ class VlaNode(Node):
 
     async def _execute(self, goal_handle):
         request = goal_handle.request
-        instruction = self._encode(request.instruction)  # before the clock starts: ~50 ms
         untrained = self._untrained_skill(request.instruction)
         if untrained and self.fallback is not None:
             return await self._forward(goal_handle, untrained)
+        # the embedding before the clock starts (~50 ms); a refusal above already has its reason
+        instruction = None if untrained else self._encode(
+            policy_text(self.policy.signature, request.instruction, self._parser))
         with self.lock:
             refusal = untrained or self._refusal()
             if not refusal:
@@ -370,8 +374,8 @@ class VlaNode(Node):
         try:
             skill = self._parser.parse(text).skill
         except TaskError as exc:
-            return f"{exc} (the policy {self.model_name} knows {', '.join(skills)})"
-        if skill not in skills:
+            return f"{exc} (the policy {self.model_name} knows {', '.join(skills) or 'what it was trained on'})"
+        if skills and skill not in skills:
             return (f"the policy {self.model_name} was trained for {', '.join(skills)}; "
                     f"{text!r} asks to {skill}: not done, the robot holds")
         return ""

@@ -15,8 +15,11 @@ and the signature as JSON in the model's metadata under the key `forma.policy`:
     {"format": 1, "step_s": 0.05, "image_size": [W, H], "state_names": [...],
      "action_names": [... the 33 of forma_vla.action_space ...],
      "normalization": {"state": {"mean": [...], "std": [...]}, "action": {"mean": [...], "std": [...]}},
-     "instruction_encoder": "minilm", "skills": ["pick", "point", "wave"]}
+     "instruction_encoder": "minilm", "skills": ["pick", "point", "wave"], "instruction_form": "parsed"}
 
+`instruction_form` (optional, default "text"): "parsed" says the model was trained on the instruction
+as forma_tasks' parser reads it, put one canonical way ("point at the green cup" for "would you aim
+your finger at the green mug"; forma_vla.instructions), and is told it that way.
 `skills` (optional) names what the model was trained for, in forma_tasks' words (pick, place,
 hand_over, wave, point, look): the node refuses an instruction for any other skill, with the reason,
 before the robot moves. Normalisation travels with the model: x_normalised = (x - mean) / std, std floored at 1e-6.
@@ -37,6 +40,7 @@ SIGNATURE_KEY = "forma.policy"
 SIGNATURE_FORMAT = 1
 INSTRUCTION_DIM = 384  # forma_face.minilm: all-MiniLM-L6-v2 sentence embeddings
 STD_FLOOR = 1e-6
+INSTRUCTION_FORMS = ("text", "parsed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,11 +67,13 @@ class PolicySignature:
     action_norm: Normalizer
     instruction_encoder: str = "minilm"
     skills: tuple[str, ...] = ()  # what it was trained for (forma_tasks' skill names); empty: not said
+    instruction_form: str = "text"  # "text": the instruction's words; "parsed": forma_vla.instructions.canonical
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 **({"skills": list(self.skills)} if self.skills else {}),
+                **({"instruction_form": self.instruction_form} if self.instruction_form != "text" else {}),
                 "format": SIGNATURE_FORMAT,
                 "step_s": self.step_s,
                 "image_size": list(self.image_size),
@@ -117,7 +123,10 @@ class PolicySignature:
         skills = d.get("skills", [])
         if not isinstance(skills, list) or not all(isinstance(k, str) for k in skills):
             raise PolicyLoadError(f"{source}: {SIGNATURE_KEY} 'skills' must be a list of skill names")
-        return cls(step_s, (size[0], size[1]), state_names, state_norm, action_norm, encoder, tuple(skills))
+        form = d.get("instruction_form", "text")
+        if form not in INSTRUCTION_FORMS:
+            raise PolicyLoadError(f"{source}: {SIGNATURE_KEY} 'instruction_form' {form!r}: one of {INSTRUCTION_FORMS}")
+        return cls(step_s, (size[0], size[1]), state_names, state_norm, action_norm, encoder, tuple(skills), form)
 
 
 @dataclasses.dataclass(frozen=True)

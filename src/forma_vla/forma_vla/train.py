@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from forma_vla.action_space import within_limits
-from forma_vla.dataset import LoadedDataset, load_all
+from forma_vla.dataset import DatasetError, LoadedDataset, load_all
 from forma_vla.policy import SIGNATURE_KEY, VELOCITY_SUFFIX, Normalizer, PolicySignature
 
 LEAD = 1  # frames the chunk's first action leads the observation
@@ -46,6 +46,7 @@ class TrainConfig:
     threads: int = 2
     validation: float = 0.05  # the share of episodes held out to measure the loss on (0: none)
     instruction_noise: float = 0.01  # std of the noise on the unit-length instruction embedding
+    instruction_form: str = "text"  # "parsed": trained on the parser's canonical instruction (forma_vla.instructions)
 
 
 def chunk_targets(actions: np.ndarray, episode: np.ndarray, horizon: int, lead: int = LEAD) -> np.ndarray:
@@ -70,6 +71,27 @@ def embed(texts: list[str]) -> np.ndarray:
     from forma_face.minilm import MiniLM
 
     return np.asarray(MiniLM().encode(texts), np.float32)
+
+
+def taught(texts: list[str], form: str) -> list[str]:
+    """The instructions as the model is taught them: their words, or ("parsed") the parser's reading
+    said the canonical way; DatasetError naming an instruction the parser cannot read."""
+    if form == "text":
+        return list(texts)
+    if form != "parsed":
+        raise ValueError(f"instruction form {form!r}: text or parsed")
+    from forma_tasks.errors import TaskError
+    from forma_tasks.tabletop import parser
+    from forma_vla.instructions import canonical
+
+    out = []
+    for text in texts:
+        try:
+            out.append(canonical(parser().parse(text)))
+        except TaskError as exc:
+            raise DatasetError(f"instruction {text!r}: the parser cannot read it ({exc}); train with "
+                               "--instruction-form text") from None
+    return out
 
 
 POSITION_STD_FLOOR = 0.05  # [rad]
@@ -113,7 +135,7 @@ def train(data_dir, out_dir: pathlib.Path | str, config: TrainConfig = TrainConf
     state_norm, action_norm = normalizers(data)
     targets = action_norm.normalize(chunk_targets(data.actions, data.episode, config.horizon)).astype(np.float32)
     states = state_norm.normalize(data.states).astype(np.float32)
-    instructions = embed(data.tasks)[data.episode]
+    instructions = embed(taught(data.tasks, config.instruction_form))[data.episode]
     step_s = 1.0 / data.fps
     net_config = NetworkConfig(state_dim=len(data.state_names), horizon=config.horizon, image_size=data.image_size)
     net = PolicyNetwork(net_config)
@@ -171,7 +193,8 @@ def train(data_dir, out_dir: pathlib.Path | str, config: TrainConfig = TrainConf
     minutes = (time.perf_counter() - t0) / 60.0
     net.eval()
     skills = tuple(data.provenance.get("skills", ()))  # forma vla collect says which; other datasets: unsaid
-    signature = PolicySignature(step_s, (width, height), data.state_names, state_norm, action_norm, skills=skills)
+    signature = PolicySignature(step_s, (width, height), data.state_names, state_norm, action_norm, skills=skills,
+                                instruction_form=config.instruction_form)
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = {
@@ -217,7 +240,8 @@ def export_onnx(net, signature: PolicySignature, path: pathlib.Path, summary: di
 
 def main_train(args) -> int:
     config = TrainConfig(horizon=args.horizon, batch=args.batch, learning_rate=args.lr, minutes=args.minutes,
-                         steps=args.steps, seed=args.seed, threads=args.threads, validation=args.validation)
+                         steps=args.steps, seed=args.seed, threads=args.threads, validation=args.validation,
+                         instruction_form=args.instruction_form)
     summary = train(args.data, args.out, config, progress=_progress_bar(config))
     print(file=sys.stderr)
     print(f"trained {summary['steps']} steps in {summary['minutes']:.1f} min on {summary['dataset']['frames']} frames "
@@ -242,6 +266,9 @@ def add_arguments(p) -> None:
     p.add_argument("--data", required=True, nargs="+",
                    help="LeRobot dataset directories (forma vla collect --out), trained on as one")
     p.add_argument("--validation", type=float, default=0.05, help="share of episodes held out to measure the loss")
+    p.add_argument("--instruction-form", choices=("parsed", "text"), default="parsed",
+                   help="parsed: taught (and told at run time) the instruction as forma_tasks' parser reads it, "
+                        "said one way; text: its words as they are")
     p.add_argument("--out", required=True, help="directory for policy.onnx, policy.pt, train.json")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: fill the budget)")

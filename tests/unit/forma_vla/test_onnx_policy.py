@@ -73,6 +73,7 @@ def test_the_runtime_feeds_the_model_and_undoes_its_normalisation(tmp_path):
         ("{not json", {}, "not JSON"),
         (json.dumps({"format": 2}), {}, "signature format 2"),
         ("wrong_actions", {}, "not forma_vla's 33"),
+        ("odd_form", {}, "'instruction_form' 'spoken'"),
         ("default", {"state_dim": 5}, "input 'state' has shape"),
         ("default", {"image_hw": (24, 30)}, "input 'image' has shape"),
     ],
@@ -83,6 +84,8 @@ def test_a_model_that_does_not_match_its_signature_is_refused(tmp_path, signatur
         d = json.loads(_signature(rng).to_json())
         d["action_names"][3] = "left_palm_qw"
         signature_json = json.dumps(d)
+    if signature_json == "odd_form":
+        signature_json = json.dumps(json.loads(_signature(rng).to_json()) | {"instruction_form": "spoken"})
     if overrides.get("state_dim") == 5:
         overrides["state_dim"] = 5  # the model reads 5 numbers, the signature names 4 joints
     with pytest.raises(PolicyLoadError, match=reason):
