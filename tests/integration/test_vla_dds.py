@@ -72,9 +72,9 @@ def _deployment(tmp, good_model, bad_model) -> str:
     wbc = node("wbc", pose="stand_balanced", rate_hz=250.0)
     vla = node("vla", model_path=str(good_model))
     walker = node("vla", "vla_walker", model_path=str(bad_model), action_name="vla_walker/execute")
-    # the same model, instructions for other skills forwarded to the task skills (a stand-in here)
+    # the same model serving two of its skills, the others forwarded to the task skills (a stand-in here)
     forwarding = node("vla", "vla_forwarding", model_path=str(bad_model), action_name="vla_forwarding/execute",
-                      fallback_action="skills_stand_in/execute")
+                      serve_skills=["pick", "wave"], fallback_action="skills_stand_in/execute")
     processes = [
         process("sim", sim, realtime_priority=50),
         process("safety", safety, realtime_priority=45),
@@ -116,6 +116,7 @@ def test_a_policy_drives_the_palm_through_whole_body_control(tmp_path, domain_id
     _constant_policy(tmp_path / "walk.onnx", walking, skills=("pick", "point", "wave"))
     path = _deployment(tmp_path, tmp_path / "raise.onnx", tmp_path / "walk.onnx")
     with LaunchedDeployment(path, domain_id, tmp_path / "logs") as deployment, RosProbe(domain_id) as probe:
+        skills = VlaStandIn(domain_id, "skills_stand_in/execute")  # early: discovered while the robot stands up
         safety = probe.collect(SafetyState, "safety/state", depth=50, latched=True)
         joints = probe.collect(JointState, "joint_states", keep=1)
         probe.collect(String, "robot_description", latched=True)
@@ -134,7 +135,7 @@ def test_a_policy_drives_the_palm_through_whole_body_control(tmp_path, domain_id
         assert result.success, result.message
         assert "raise.onnx for 4.0 s" in result.message  # the console shows which model served
         c2c = re.search(r"camera to command p50 (\d+) ms, p99 (\d+) ms", result.message)
-        assert c2c and int(c2c[2]) < 300, result.message  # chunks older than max_latency_s are refused
+        assert c2c and int(c2c[1]) < 200, result.message  # images older than image_max_age_s are skipped
         phases = {f.phase for f in feedback}
         assert len(phases) == 1 and phases.pop().startswith("learned policy "), phases  # and which model
         assert feedback[0].phase.endswith("/raise.onnx")
@@ -150,12 +151,11 @@ def test_a_policy_drives_the_palm_through_whole_body_control(tmp_path, domain_id
         untrained = _run(probe, "vla_walker/execute", timeout_s=4.0, text="look at the red cup")
         assert not untrained.success and untrained.duration_s == 0.0
         assert "walk.onnx was trained for pick, point, wave; 'look at the red cup' asks to look" in untrained.message
-        skills = VlaStandIn(domain_id, "skills_stand_in/execute")
         try:
             relayed: list = []
-            forwarded = _run(probe, "vla_forwarding/execute", timeout_s=4.0, text="look at the red cup",
+            forwarded = _run(probe, "vla_forwarding/execute", timeout_s=4.0, text="point at the red cup",
                              feedback=relayed)
-            assert forwarded.success and skills.goals == ["look at the red cup"], forwarded.message
+            assert forwarded.success and skills.goals == ["point at the red cup"], forwarded.message
             assert forwarded.message.startswith("served by the task skills (skills_stand_in/execute)")
             assert [f.phase for f in relayed] == ["task skills: reaching"]
         finally:

@@ -205,7 +205,7 @@ class Controls:
         client = self.executors[action]
         if not client.server_is_ready():
             self.task_status.content = instruction_markdown(
-                text, f"nothing serves {action} (is the tasks or the vla node running? the sim deployment runs both)"
+                text, f"nothing serves {action} (is the tasks or the vla node running? `sim` runs tasks on vla/execute)"
             )
             return False
         self.task_status.content = instruction_markdown(text, f"sent to {action}, waiting for it to accept")

@@ -7,8 +7,9 @@ it), an observation per image (joints, the instruction's embedding), the policy'
 to the ChunkExecutor `latency_s` of robot time later (0: inference is instantaneous in robot time;
 the node's is measured by the benchmark), and at `action_hz` the executor's action decoded and sent
 as the node sends it: palm targets in `torso` (checked for reachability, as the WBC node checks
-every target), the gaze point, the torso's height and tilt, the hands' synergies. Refused actions
-and chunks change nothing, and are counted.
+every target), the gaze point, the torso's height and tilt, the hands' synergies. Refused
+chunks change nothing and are counted; a refused action ends the episode (the robot holds its
+last targets), as the node ends the goal.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class LockstepPolicy:
         self.reach = ReachDefaults()
         self.log = PolicyLog()
         self.pending: list[tuple[float, Chunk]] = []
+        self.stopped = False  # an action the limits refused ended the episode
         self.executor = ChunkExecutor(ACTION_DIM, blend_s, max_latency_s)
         self.executor.start(sim.time, self._present())
         robot.harness.add_controller("vla_camera", camera_hz, self._see)
@@ -93,10 +95,13 @@ class LockstepPolicy:
                 self.log.chunks += 1
             except ChunkRefused as exc:
                 self.log.refuse(f"chunk: {exc}")
+        if self.stopped:
+            return
         try:
             action = decode(self.executor.action(sim.time))
-        except ActionError as exc:
+        except ActionError as exc:  # as the node: the episode ends and the robot holds its last targets
             self.log.refuse(f"action: {exc}")
+            self.stopped = True
             return
         self._send(action)
         self.log.steps += 1

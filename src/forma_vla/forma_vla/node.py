@@ -76,6 +76,10 @@ class VlaParams:
     starved_end_s: float = param(
         1.0, "the goal ends when the plan ran out this long ago (no usable observation)", unit="s", low=0.1, high=10.0
     )
+    serve_skills: list[str] = param(
+        [""], "the skills this deployment lets the model serve (its eval.json says which it does well); the "
+        "others go to fallback_action or are refused; empty = every skill it was trained for", read_only=True
+    )
     fallback_action: str = param(
         "", "an instruction for a skill the model was not trained for goes to this action (tasks/execute: the "
         "task skills), its feedback and result relayed; empty: refused with the reason", read_only=True
@@ -141,8 +145,10 @@ class VlaNode(Node):
             from forma_face.minilm import MiniLM
 
             self._encoder = MiniLM()  # loaded now: the first goal must not wait for it
+            self._warm_up()
             sig = self.policy.signature
-            self._parser = skill_parser(self._encoder) if sig.skills or sig.instruction_form == "parsed" else None
+            parse = sig.skills or sig.instruction_form == "parsed" or any(self.p.serve_skills)
+            self._parser = skill_parser(self._encoder) if parse else None
         self.loop.start()
 
     # --- inputs on the executor ----------------------------------------------------------------------
@@ -378,7 +384,20 @@ class VlaNode(Node):
         if skills and skill not in skills:
             return (f"the policy {self.model_name} was trained for {', '.join(skills)}; "
                     f"{text!r} asks to {skill}: not done, the robot holds")
+        served = [k for k in self.p.serve_skills if k]
+        if served and skill not in served:
+            return (f"the policy {self.model_name} serves {', '.join(served)} here (serve_skills); "
+                    f"{text!r} asks to {skill}: not done, the robot holds")
         return ""
+
+    def _warm_up(self) -> None:
+        """One inference on a blank observation: a runtime's first run allocates and plans (measured:
+        a first chunk 0.85 s late on a loaded 2-core machine, refused as stale)."""
+        sig = self.policy.signature
+        width, height = sig.image_size
+        blank = Observation(0.0, np.zeros((height, width, 3), np.uint8), sig.state_norm.mean.copy(),
+                            self._encode("wave"))
+        self.policy.infer(blank)
 
     def _encode(self, text: str) -> np.ndarray:
         return self._encoder.encode([text])[0].astype(float)
