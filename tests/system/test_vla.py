@@ -25,7 +25,8 @@ from forma_vla.lockstep import LockstepPolicy, Replay
 pytestmark = pytest.mark.system
 
 
-@pytest.mark.parametrize("skill, seed", [("wave", 4100), ("pick", 3)])  # pick: seed 3 (about one pick replay in six nudges the cup and fails: collect drops those)
+# the pick on seed 3: about one pick replay in six nudges the cup and fails (collect drops those)
+@pytest.mark.parametrize("skill, seed", [("wave", 4100), ("pick", 3)])
 def test_a_recorded_demonstration_played_back_as_chunks_redoes_the_skill(tmp_path, skill, seed):
     summary = collect([seed], tmp_path / "demo", skills=(skill,), log=lambda line: None, replay=False)
     assert summary["kept"] == 1, summary["failures"]
