@@ -70,6 +70,7 @@ def test_console_drives_the_robot_from_a_browser(tmp_path, domain_id):
 
     port = free_port()
     params = [f"console.port={port}", "sim.camera.width=160", "sim.camera.height=120", "sim.camera.rate_hz=10.0"]
+    params.append("vla.action_name=deployed_vla/execute")  # vla/execute is the test's stand-in's (VlaStandIn)
     with (
         LaunchedDeployment("sim", domain_id, tmp_path / "logs", params) as deployment,
         RosProbe(domain_id) as probe,

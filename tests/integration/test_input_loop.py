@@ -69,6 +69,38 @@ def test_one_step_per_sample_at_its_stamp_thinned_by_min_interval(nodes):
         trigger.destroy()
 
 
+def test_an_idle_loop_steps_on_the_newest_sample_per_interval_and_wakes_at_once(nodes):
+    """Idle: a 100-sample burst is one step (the newest), not 100; wake() steps at once; busy again,
+    one step per sample."""
+    node, sender = nodes
+    pub = sender.create_publisher(JointState, "joint_states", qos.COMMANDS)
+    trigger = DirectSubscription(node, JointState, "joint_states", qos.NEWEST)
+    steps: list[float | None] = []
+    idle = threading.Event()
+    idle.set()
+    loop = InputLoop(
+        node, trigger, steps.append, threading.RLock(), silence_s=30.0, idle=idle.is_set, idle_interval_s=30.0
+    )
+    loop.start()
+    try:
+        _wait(lambda: trigger.publisher_count() == 1)
+        for k in range(1, 101):
+            _send(pub, k * 0.002)
+        time.sleep(0.3)
+        assert [s for s in steps if s is not None] == []  # asleep for its interval
+        loop.wake()
+        _wait(lambda: any(s is not None and abs(s - 0.2) < 1e-6 for s in steps))
+        assert [s for s in steps if s is not None] == pytest.approx([0.2])
+        idle.clear()
+        loop.wake()
+        for k in range(101, 104):
+            _send(pub, k * 0.002)
+            _wait(lambda k=k: any(s is not None and abs(s - k * 0.002) < 1e-6 for s in steps))
+    finally:
+        loop.stop()
+        trigger.destroy()
+
+
 def test_a_silent_trigger_gets_a_step_without_a_stamp(nodes):
     node, _ = nodes
     trigger = DirectSubscription(node, JointState, "joint_states", qos.NEWEST)

@@ -4,8 +4,10 @@ stands the robot up and whole-body control keeps it standing,
 hardware/robot_state carries all 82 joints at >= 90 % of 500 Hz and joint_states at >= 90 % of its
 100 Hz (counted in sim time), the IMU and foot sensors read like a standing robot, camera images match camera_info, the
 browser view is served, the robot answers a greeting and its face renders, an instruction sent as
-the console sends it (vla/execute) picks the red cup up (the cup's rise read from the simulator's
-truth), and Ctrl-C leaves no process and no Fast DDS shared memory behind."""
+the console sends it (vla/execute) picks the red cup up through the task skills (the cup's rise
+read from the simulator's truth), a wave runs the shipped learned policy on every camera image,
+after the console's Reset simulation the task skills know the hand is empty, and Ctrl-C leaves no
+process and no Fast DDS shared memory behind."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from rcl_interfaces.srv import DescribeParameters
 from rclpy.action import ActionClient
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from forma_bringup.cli import deployment_path
 from forma_bringup.deployment import load_deployment
@@ -29,6 +32,7 @@ from forma_bringup.registry import load_node_class
 from forma_common.params import declared
 from forma_interfaces.action import ExecuteInstruction
 from forma_interfaces.msg import DetectedObjectArray, HardwareState, RobotState, SafetyState, WbcStatus
+from forma_interfaces.srv import SetOperatingMode
 from tests.support.ros import LaunchedDeployment, RosProbe, free_port, stamp_s
 
 pytestmark = pytest.mark.integration
@@ -131,7 +135,8 @@ def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
         probe.wait_for(lambda: safety, 30, "safety/state")
         assert safety[-1].mode == SafetyState.ACTIVE and wbc[-1].active, (safety[-1].reason, wbc[-1].inactive_reason)
 
-        # an instruction as the console sends it (vla/execute): the tasks node picks the red cup up
+        # an instruction as the console sends it (vla/execute): the learned policy was not trained to
+        # pick, so the vla node hands it to the task skills (tasks/execute), which pick the red cup up
         # from what perception sees; the cup's rise is read from the simulator's truth
         cup = probe.collect(PoseStamped, "sim/objects/red_cup/pose_ground_truth", keep=1)
         probe.wait_for(lambda: cup, 30, "the red cup's ground truth")
@@ -153,10 +158,28 @@ def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
         probe.wait_for(result.done, 240, "the pick's result")
         outcome = result.result().result
         assert outcome.success, (outcome.message, phases)
-        assert {"finding", "reaching", "grasping", "lifting"} <= set(phases), phases
-        probe.on_executor(execute.destroy)  # (an action client left to the garbage collector kept DDS memory)
+        assert {f"task skills: {p}" for p in ("finding", "reaching", "grasping", "lifting")} <= set(phases), phases
+        assert "served by the task skills" in outcome.message, outcome.message
         assert cup[-1].pose.position.z - cup_z0 > 0.05, "the red cup did not come up"
         assert safety[-1].mode == SafetyState.ACTIVE
+
+        # a wave is the learned policy's own (the shipped model, from the head camera's images at the
+        # deployment's 5 Hz): every image becomes a chunk, none refused as stale
+        outcome = run_goal(probe, execute, ExecuteInstruction.Goal(instruction="wave", timeout_s=3.0))
+        assert outcome.success and "forma_tabletop/policy.onnx" in outcome.message, outcome.message
+        chunks = int(outcome.message.split("(")[1].split(" chunks")[0])
+        assert chunks >= 10, outcome.message  # 3 s at 5 Hz: 15
+
+        # the console's Reset simulation: the world and the robot back at the start, stood up again;
+        # the task skills know the hand no longer holds the cup
+        assert probe.call(Trigger, "sim/reset", Trigger.Request(), timeout_s=60.0).success
+        stand_up = SetOperatingMode.Request(mode=SafetyState.STANDING_UP)
+        standing = probe.call(SetOperatingMode, "safety/set_mode", stand_up)
+        assert standing.success, standing.message
+        probe.wait_for(lambda: safety[-1].mode == SafetyState.ACTIVE, 60, "ACTIVE again after the reset")
+        outcome = run_goal(probe, execute, ExecuteInstruction.Goal(instruction="put it down"))
+        assert not outcome.success and "not holding anything" in outcome.message, outcome.message
+        probe.on_executor(execute.destroy)  # (an action client left to the garbage collector kept DDS memory)
 
         # every node describes every parameter with its unit, range and read-only flag (ros2 param describe)
         for process in load_deployment(deployment_path("sim")).processes(None):
@@ -171,6 +194,14 @@ def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
     assert deployment.leftovers() == [], "processes left behind after Ctrl-C"
     assert "received SIGINT; stopping" in deployment.output
     assert fastdds_shm_files() <= shm_before, "Fast DDS shared memory left behind"
+
+
+def run_goal(probe: RosProbe, client: ActionClient, goal) -> ExecuteInstruction.Result:
+    sent = probe.on_executor(client.send_goal_async, goal)
+    probe.wait_for(sent.done, 30, f"{goal.instruction!r} to be answered")
+    result = probe.on_executor(sent.result().get_result_async)
+    probe.wait_for(result.done, 120, f"the result of {goal.instruction!r}")
+    return result.result().result
 
 
 def check_described(probe: RosProbe, node_name: str, node_class) -> None:

@@ -27,6 +27,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, Si
 from rclpy.signals import SignalHandlerOptions
 
 from forma_bringup.registry import load_node_class
+from forma_common.dds import use_forma_dds_profile
 from forma_common.scheduling import MAX_PRIORITY, enter_realtime, set_loop_cpus
 
 EXIT_FAILURE = 1
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     realtime_problem = enter_realtime(args.realtime_priority) if args.realtime_priority else ""
     cpus_problem = set_loop_cpus(args.cpus) if args.cpus else ""
+    use_forma_dds_profile()  # before the first participant: Fast DDS reads its profile then
     rclpy.init(args=[sys.argv[0], *argv], signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

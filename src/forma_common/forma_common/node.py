@@ -15,6 +15,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.task import Future
 
+from forma_common.dds import use_forma_dds_profile
 from forma_common.params import Declared, ParameterError, check, declared, refusal
 
 _BIG_FLOAT = sys.float_info.max
@@ -90,6 +91,7 @@ def on_robot_clock(node: Node) -> None:
 def run_node(node_class, errors: tuple[type[Exception], ...] = (ParameterError,), args=None) -> None:
     """`main()` of a node run alone (`ros2 run <package> <node>`): init, spin, and on a
     configuration error (one of `errors`) a fatal log line with the reason and exit status 1."""
+    use_forma_dds_profile()
     rclpy.init(args=args)
     node = None
     try:

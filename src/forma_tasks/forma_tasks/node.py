@@ -287,6 +287,7 @@ class TasksNode(Node):
         self.lost: dict[str, str] = {}
         self.people_seen = False
         self.running: str = ""  # the instruction being carried out
+        self.stood_up = False  # STANDING_UP seen since the last instruction (runner.forget_body)
         self._lock = threading.Lock()
         self._for_executor: collections.deque[Callable[[], None]] = collections.deque()
         self._executor_wake = self.create_guard_condition(self._run_for_executor)
@@ -325,6 +326,8 @@ class TasksNode(Node):
 
     def _on_safety(self, msg: SafetyState) -> None:
         self.safety = msg
+        if msg.mode == SafetyState.STANDING_UP:
+            self.stood_up = True  # the next instruction starts from a body that holds nothing
 
     # --- the executor runs what the worker asks ------------------------------------------------------
     def on_executor(self, call: Callable[[], None]) -> None:
@@ -374,6 +377,9 @@ class TasksNode(Node):
             refusal = self._refusal()
             if not refusal:
                 self.running = text
+                if self.stood_up:
+                    self.runner.forget_body()
+                    self.stood_up = False
         if refusal:
             self.get_logger().warning(f"vla/execute {text!r} refused: {refusal}")
             goal_handle.abort()

@@ -30,6 +30,12 @@ class TaskRunner:
         self.memory = Memory()
         self.default_timeout_s = default_timeout_s
 
+    def forget_body(self) -> None:
+        """After a stand-up (a reset, a fall, an e-stop release) the hands hold nothing and rest where
+        the stand-up put them: what the last instructions left is forgotten (measured before this:
+        after sim/reset a pick was refused with "the left hand already holds the red cup")."""
+        self.memory = Memory()
+
     def remember_rest(self) -> None:
         """The hands' poses now are their rest poses (call while standing with the arms down)."""
         for side in SIDES:

@@ -120,8 +120,9 @@ class VlaNode(Node):
         self.pub_hand = {s: self.create_publisher(HandCommand, f"hands/{s}/command", qos.EVENTS) for s in SIDES}
         self.loop = InputLoop(
             self, self.joint_states_in, self._step, self.lock, min_interval_s=0.9 / self.p.action_rate_hz,
-            silence_s=0.5, name="vla_actions",
+            silence_s=0.5, name="vla_actions", idle=self._idle,
         )
+        self._fresh: list[GoalResult] = []  # goals waiting for the next joint_states sample
         self.server = None
         if self.policy is None:
             self.get_logger().warning("vla: no model_path: serving nothing (the tasks node may serve vla/execute)")
@@ -167,7 +168,14 @@ class VlaNode(Node):
         self.safety = msg
 
     # --- the action loop (InputLoop: one step per joint_states sample) ---------------------------------
+    def _idle(self) -> bool:
+        """Between goals the action loop looks at joint_states 4 times a second, not 125."""
+        return self.episode is None or self.episode.ended
+
     def _step(self, stamp: float | None) -> None:
+        waiting, self._fresh = self._fresh, []
+        for goal in waiting:
+            goal.finish(stamp)
         if stamp is None:
             return
         self.joints = self.joint_states_in.latest
@@ -241,6 +249,11 @@ class VlaNode(Node):
         # the embedding before the clock starts (~50 ms); a refusal above already has its reason
         instruction = None if untrained else self._encode(
             policy_text(self.policy.signature, request.instruction, self._parser))
+        fresh = GoalResult(self._goal_wake)  # the robot as it is now: the idle loop's sample may be 0.25 s old
+        with self.lock:
+            self._fresh.append(fresh)
+        self.loop.wake()
+        await fresh
         with self.lock:
             refusal = untrained or self._refusal()
             if not refusal:
