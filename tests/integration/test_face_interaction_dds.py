@@ -1,11 +1,12 @@
 """The face and interaction nodes as deployed (`forma launch`, one process, real DDS), with the
 face on an SDL2 window (dummy video driver) and a test action server standing in for the VLA
 node on vla/execute: a greeting is answered with speech visemes and a happy face; a task request
-becomes a vla/execute goal and "stop" cancels it; speech recognition through the fifo backend
+becomes a vla/execute goal and "stop" cancels it; a two-step request runs its steps in order; a
+negated request cancels only the task it names; speech recognition through the fifo backend
 works like the topic; the eyes turn toward a person; bad input is refused while the face keeps
 running; shutdown is clean. Open chat goes to a local OpenAI-compatible endpoint
 (tests/chat_server.py): an unknown request is answered by it, or, when it fails, by the polite
-fallback."""
+fallback; a task it proposes is only asked back and runs on "yes"."""
 
 from __future__ import annotations
 
@@ -140,6 +141,41 @@ def test_stop_cancels_the_running_task(stack):
     stack.probe.wait_for(lambda: "pick up the blue box" in stack.vla.goals, 20, "the long task")
     assert stack.say("stop")[0] == "Stopping."
     stack.probe.wait_for(lambda: "pick up the blue box" in stack.vla.cancelled, 20, "the cancellation")
+
+
+def test_a_two_step_request_runs_its_steps_one_after_the_other(stack):
+    replies = stack.ask_task("pick up the green cup and hand it to me")
+    assert replies[0] == "Okay, I'll pick up the green cup, then hand it to you."
+    stack.probe.wait_for(lambda: "hand the green cup to me" in stack.vla.goals, 20, "the second step")
+    goals = stack.vla.goals
+    assert goals.index("pick up the green cup") < goals.index("hand the green cup to me")
+    stack.probe.wait_for(lambda: stack.replies[-1].data == "Done.", 20, "the outcome of both")
+
+
+def test_a_negated_request_starts_nothing_and_cancels_only_the_task_it_names(stack):
+    stack.ask_task("please grab the yellow box")  # the stand-in runs a box task until it is cancelled
+    stack.probe.wait_for(lambda: "pick up the yellow box" in stack.vla.goals, 20, "the long task")
+    goals = len(stack.vla.goals)
+    assert stack.say("don't wave")[0] == "Okay, I won't wave."
+    time.sleep(1.0)
+    assert "pick up the yellow box" not in stack.vla.cancelled and len(stack.vla.goals) == goals
+    assert stack.say("do not pick up the yellow box")[0] == "Okay, I won't pick up the yellow box."
+    stack.probe.wait_for(lambda: "pick up the yellow box" in stack.vla.cancelled, 20, "the cancellation")
+    assert len(stack.vla.goals) == goals
+
+
+def test_a_task_open_chat_proposes_is_only_asked_back(stack):
+    stack.chat.status, stack.chat.reply = 200, "Happy to.\nTASK: point at the red ball"
+    try:
+        goals = len(stack.vla.goals)
+        assert stack.say("tell me a fun fact about the red ball") == ["Happy to. Should I point at the red ball?"]
+        time.sleep(1.0)
+        assert len(stack.vla.goals) == goals  # nothing moved on the LLM's word
+        assert stack.say("yes")[0] == "That one."
+        stack.probe.wait_for(lambda: "point at the red ball" in stack.vla.goals, 20, "the goal after yes")
+        stack.probe.wait_for(lambda: stack.replies[-1].data == "Done.", 20, "its outcome")
+    finally:
+        stack.chat.reply = "Paris is the capital of France."
 
 
 def test_speech_recognition_fifo_works_like_the_topic(stack):

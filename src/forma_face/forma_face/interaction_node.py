@@ -4,9 +4,12 @@ An utterance (interaction/utterance, or a speech-recognition backend) is matched
 (MiniLM embeddings, offline), its slots filled from the words and from what perception sees
 (perception/objects), and answered: the reply on interaction/reply, spoken with espeak-ng (audio
 to the speaker, visemes to the face on face/visemes), an expression on face/expression, and for
-task requests a vla/execute goal. "stop" cancels the running task. An utterance no intent
-matches gets a polite fallback and a confused face, or, when llm.url is set, an answer from an
-external OpenAI-compatible LLM.
+task requests vla/execute goals, one after the other ("take the cup and give it to me": the hand-over
+starts when the pick-up succeeded; a failure or cancel drops the rest). "stop" cancels the running
+tasks; a negated request ("don't pick up the cup") cancels only the tasks it names. A request the
+dialogue is not sure of is asked back and runs on "yes". An utterance no intent matches gets a
+polite fallback and a confused face, or, when llm.url is set, an answer from an external
+OpenAI-compatible LLM, whose proposed task is only ever asked back.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from std_msgs.msg import Header, String
 from forma_common.node import declare_params, run_node
 from forma_common.params import param
 from forma_face.asr import make_speech_input
-from forma_face.dialogue import Dialogue, Response, load_dialogue_config
+from forma_face.dialogue import Dialogue, Response, Task, load_dialogue_config, spoken
 from forma_face.errors import FaceError
+from forma_face.llm import speech_and_offer
 from forma_face.minilm import MiniLM
 from forma_face.speech import Espeak, Speech, VisemeTrack
 from forma_interfaces.action import ExecuteInstruction
@@ -105,9 +109,10 @@ class InteractionNode(Node):
             self.llm = ChatBackend(llm.url, llm.model, llm.timeout_s, llm.api_key_env)
         self.lock = threading.Lock()
         self.playback: subprocess.Popen | None = None
-        self.goals: list = []  # ClientGoalHandles of running tasks
-        self.sending: list = []  # goals sent, not yet accepted or rejected
+        self.goals: list[tuple[object, Task]] = []  # (ClientGoalHandle, its task) of running tasks
+        self.sending: list[tuple[object, Task]] = []  # (future, task) of goals sent, not yet accepted or rejected
         self.cancel_on_accept: set = set()
+        self.queues: list[list[Task]] = []  # the tasks still to come of each running sequence
         self.idle_timer = None
 
         self.reply_pub = self.create_publisher(String, "interaction/reply", 10)
@@ -175,14 +180,16 @@ class InteractionNode(Node):
 
     def _answer(self, response: Response) -> None:
         if response.cancel:
-            self._cancel_tasks()
-        if response.instruction is not None and not self.execute.server_is_ready():
+            self._cancel_tasks(response.cancel_matching, response.cancel_object)
+        if response.tasks and not self.execute.server_is_ready():
             self.say("I can't do that right now: no task executor is running.", "sad")
             self.get_logger().error("vla/execute is not available: start the VLA node to run tasks")
             return
         self.say(response.reply, response.expression)
-        if response.instruction is not None:
-            self._send_task(response.instruction)
+        if response.tasks:
+            queue = list(response.tasks)
+            self.queues.append(queue)
+            self._send_next(queue)
 
     def _ask_llm(self, utterance: str) -> None:
         """On its own thread (the endpoint may take seconds); the answer is spoken by the executor."""
@@ -191,7 +198,17 @@ class InteractionNode(Node):
         except FaceError as exc:
             self.get_logger().error(f"open chat failed, using the fallback: {exc}")
             text, expression = self.dialogue.config.fallback_reply, self.dialogue.config.fallback_expression
-        self._on_executor(lambda: self._say_locked(text, expression))
+            self._on_executor(lambda: self._say_locked(text, expression))
+            return
+        self._on_executor(lambda: self._llm_answer(text, expression))
+
+    def _llm_answer(self, text: str, expression: str) -> None:
+        """The LLM's answer spoken; a task it proposes is only asked back (it runs on "yes")."""
+        with self.lock:
+            speech, offer = speech_and_offer(text, self.dialogue)
+            if offer is not None:
+                self.get_logger().info(f"open chat proposes {offer.proposal[0].instruction!r}: asked back")
+            self.say(speech or self.dialogue.config.fallback_reply, expression)
 
     def _say_locked(self, text: str, expression: str) -> None:
         with self.lock:
@@ -254,44 +271,71 @@ class InteractionNode(Node):
         self.playback = None
 
     # --- tasks --------------------------------------------------------------------------------------
-    def _send_task(self, instruction: str) -> None:
-        goal = ExecuteInstruction.Goal(instruction=instruction, timeout_s=self.execute_timeout)
+    def _send_next(self, queue: list[Task]) -> None:
+        """Send the first task of a sequence; the rest follow one by one on success."""
+        if not queue:
+            self.queues.remove(queue)
+            return
+        task = queue.pop(0)
+        goal = ExecuteInstruction.Goal(instruction=task.instruction, timeout_s=self.execute_timeout)
         sending = self.execute.send_goal_async(goal)
-        self.sending.append(sending)
-        sending.add_done_callback(lambda f: self._on_goal_response(instruction, f))
+        self.sending.append((sending, task))
+        sending.add_done_callback(lambda f: self._on_goal_response(task, queue, f))
 
-    def _on_goal_response(self, instruction: str, future) -> None:
-        self.sending.remove(future)
+    def _drop(self, queue: list[Task]) -> None:
+        queue.clear()
+        if queue in self.queues:
+            self.queues.remove(queue)
+
+    def _on_goal_response(self, task: Task, queue: list[Task], future) -> None:
+        self.sending = [(f, t) for f, t in self.sending if f is not future]
         handle = future.result()
         if handle is None or not handle.accepted:
+            self._drop(queue)
             with self.lock:
-                self.say(f"I can't {instruction} right now.", "sad")
+                self.say(f"I can't {spoken(task.instruction)} right now.", "sad")
             return
-        if future in self.cancel_on_accept:  # "stop" came while the goal was on its way
+        if future in self.cancel_on_accept:  # cancelled while the goal was on its way
             self.cancel_on_accept.discard(future)
+            self._drop(queue)
             handle.cancel_goal_async()
             return
-        self.goals.append(handle)
-        handle.get_result_async().add_done_callback(lambda f: self._on_result(handle, instruction, f))
+        self.goals.append((handle, task))
+        handle.get_result_async().add_done_callback(lambda f: self._on_result(handle, task, queue, f))
 
-    def _on_result(self, handle, instruction: str, future) -> None:
-        if handle in self.goals:
-            self.goals.remove(handle)
+    def _on_result(self, handle, task: Task, queue: list[Task], future) -> None:
+        self.goals = [(h, t) for h, t in self.goals if h is not handle]
         wrapped = future.result()
         with self.lock:
-            if wrapped is None or wrapped.status == GoalStatus.STATUS_CANCELED:  # "stop" already answered
+            if wrapped is None or wrapped.status == GoalStatus.STATUS_CANCELED:  # the cancel already answered
+                self._drop(queue)
                 return
-            if wrapped.result.success:
-                self.say("Done.", "happy")
-            else:
+            if not wrapped.result.success:
+                self._drop(queue)
                 why = wrapped.result.message or "it did not work"
-                self.say(f"I couldn't {instruction}: {why}.", "sad")
+                self.say(f"I couldn't {spoken(task.instruction)}: {why}.", "sad")
+            elif queue:
+                self._send_next(queue)  # the next step of the request
+            else:
+                self._drop(queue)
+                self.say("Done.", "happy")
 
-    def _cancel_tasks(self) -> None:
+    def _cancel_tasks(self, intent: str | None = None, object_class: str | None = None) -> None:
+        """Cancel the running, sent and queued tasks of `intent` about `object_class` (None: any)."""
+
+        def matches(task: Task) -> bool:
+            return (intent is None or task.intent == intent) and (object_class is None or task.object == object_class)
+
         self._stop_playback()
-        self.cancel_on_accept.update(self.sending)
-        for handle in list(self.goals):
-            handle.cancel_goal_async()
+        self.cancel_on_accept.update(f for f, t in self.sending if matches(t))
+        for handle, task in list(self.goals):
+            if matches(task):
+                handle.cancel_goal_async()
+        for queue in self.queues:
+            if intent is None and object_class is None:
+                queue.clear()
+            else:
+                queue[:] = [t for t in queue if not matches(t)]
 
     def destroy_node(self) -> None:
         if self.speech_input is not None:

@@ -67,6 +67,12 @@ class MiniLM:
         self.layers = 1 + max(int(k.split(".")[2]) for k in self.w if k.startswith("encoder.layer."))
         self.heads = 12
 
+    @property
+    def words(self) -> frozenset[str]:
+        """The whole words of the tokenizer's vocabulary: real words (and names) spelling
+        correction must not change."""
+        return frozenset(w for w in self.tokenizer.get_vocab() if w.isalpha() and w.islower())
+
     def encode(self, texts: list[str]) -> np.ndarray:
         """All texts in one pass: their tokens stacked into one matrix for the dense layers (the
         cost), attention within each text's own tokens (no padding, so exact). One text at a time

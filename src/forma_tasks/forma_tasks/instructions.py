@@ -1,7 +1,9 @@
 """From an instruction ("pick up the red cup", "could you grab the blue ball") to a skill and its
 arguments, with the interaction's own understanding: the MiniLM nearest-example intent and the slot
 grammar of forma_face.dialogue, on the same intents file, so every paraphrase the dialogue
-understands the tasks understand too. Pure (no ROS)."""
+understands the tasks understand too; forma_face.understanding first takes out disfluencies and
+misspellings, reads "can you" as a modal and applies corrections ("the red cup, no, the blue cup"),
+and negated requests ("don't pick up the cup") are refused. Pure (no ROS)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import re
 
 from forma_face.dialogue import Dialogue, normalized_utterance
 from forma_face.errors import FaceError
+from forma_face.understanding import understand
 from forma_tasks.errors import TaskError
 
 # intent (config/interaction/intents.yaml) -> skill
@@ -66,7 +69,18 @@ class InstructionParser:
             text = normalized_utterance(text)
         except FaceError as exc:
             raise TaskError(f"instruction refused: {exc}") from None
-        intent, score = self.dialogue.classify(text)
+        understood = understand(text, self.dialogue.lexicon)
+        if understood.negated is not None or understood.leave_alone is not None:
+            raise TaskError(f"{text!r} is a negated request: nothing to do")
+        if understood.context_only:
+            raise TaskError(f"{text!r} only corrects an earlier request: say the whole instruction")
+        if understood.indirect is not None:
+            raise TaskError(f"{text!r} says what you need, not what I should do: say the instruction")
+        ranked = self.dialogue.ranked_requests(understood)
+        if len(ranked) > 1:
+            raise TaskError(f"{text!r} asks for {len(ranked)} tasks: give one instruction at a time")
+        request, intent, score, _ = ranked[0]
+        words = request.text
         if intent in NOT_SERVED:
             raise TaskError(f"{NOT_SERVED[intent]} ({text!r})")
         if intent not in SKILL_OF_INTENT:
@@ -75,12 +89,11 @@ class InstructionParser:
                 f"{text!r} is {what}; I can: pick up, put down, hand over, point at, look at an object, wave"
             )
         skill = SKILL_OF_INTENT[intent]
-        slots = self.dialogue.slots(text)
         query = None
-        if "object" in slots or "color" in slots:
-            query = ObjectQuery(slots.get("object"), slots.get("color"))
+        if request.object or request.color:
+            query = ObjectQuery(request.object, request.color)
         if skill in NEEDS_OBJECT and (query is None or query.label is None):
             raise TaskError(f"which object? {text!r} names none I know (I know: {', '.join(self.known_objects())})")
-        mentions_me = bool(re.search(r"\b(me|myself|us)\b", text.lower()))
+        mentions_me = bool(re.search(r"\b(me|myself|us)\b", words))
         person = mentions_me and (skill == "hand_over" or (skill == "look" and query is None))
         return Instruction(text, skill, query, person, score)

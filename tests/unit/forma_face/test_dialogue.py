@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from forma_face.asr import FifoInput, make_speech_input
-from forma_face.dialogue import Dialogue, load_dialogue_config
+from forma_face.dialogue import Dialogue, load_dialogue_config, spoken
 from forma_face.errors import FaceError
 from forma_face.interaction_node import default_intents_path
 from forma_face.llm import ChatBackend
@@ -79,7 +79,7 @@ def test_out_of_domain_requests_come_back_unknown_with_a_polite_fallback(dialogu
         ("could you pick up the red cup", "pick up the red cup"),
         ("grab the blue mug please", "pick up the blue cup"),
         ("hand me the green ball", "hand the green ball to me"),
-        ("look at me", "look at you"),
+        ("look at me", "look at me"),  # the executor is told "me" (the speaker); the reply says "you"
         ("can you pick up the blue cup", "pick up the blue cup"),  # "can" asks; it is not the can
         ("can I have the orange can", "hand the orange can to me"),
     ],
@@ -87,10 +87,12 @@ def test_out_of_domain_requests_come_back_unknown_with_a_polite_fallback(dialogu
 def test_task_requests_become_instructions(dialogue, utterance, instruction):
     response = dialogue.respond(utterance)
     assert response.instruction == instruction
-    assert instruction in response.reply
+    assert spoken(instruction) in response.reply  # "hand the green ball to you"
+    assert " to me" not in response.reply and "at me" not in response.reply
 
 
 def test_a_task_without_an_object_asks_which(dialogue):
+    dialogue.reset()  # nothing said before that "it" could be
     response = dialogue.respond("pick it up")
     assert response.intent == "pick_up" and response.instruction is None
     assert response.reply.startswith("Which object") and response.expression == "confused"
@@ -124,6 +126,7 @@ def test_broken_intent_configs_are_refused(tmp_path):
         "unknown key": lambda c: c["intents"]["greet"].update(examplez=["hi"]),
         "at least one": lambda c: c["intents"]["greet"].update(examples=[]),
         "outside": lambda c: c.update(threshold=1.5),
+        "confirm_below 0.3 outside": lambda c: c.update(confirm_below=0.3),
         "missing or malformed": lambda c: c.pop("fallback"),
     }
     for message, breaks in cases.items():
