@@ -33,6 +33,7 @@ from forma_common.params import declared
 from forma_interfaces.action import ExecuteInstruction
 from forma_interfaces.msg import DetectedObjectArray, HardwareState, RobotState, SafetyState, WbcStatus
 from forma_interfaces.srv import SetOperatingMode
+from tests.support.browser import wait_for_server
 from tests.support.ros import LaunchedDeployment, RosProbe, free_port, stamp_s
 
 pytestmark = pytest.mark.integration
@@ -107,7 +108,9 @@ def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
         depth_m = np.frombuffer(bytes(d.data), np.float32)
         assert np.isfinite(depth_m).mean() > 0.5 and np.nanmedian(depth_m) < 3.0
 
-        # the browser view is served and shows the robot
+        # the browser view is served and shows the robot (the console starts beside the vla node's
+        # model load: its port may open seconds after the robot stands)
+        wait_for_server(f"http://127.0.0.1:{port}/", 120)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
             assert response.status == 200 and b"<html" in response.read().lower()
         probe.wait_for(
