@@ -88,3 +88,19 @@ def test_perception_refuses(context, parameters, reason):
 def test_stand_refuses(context, parameters, reason):
     with pytest.raises(DescriptionError, match=reason):
         make(StandNode, context, **parameters)
+
+
+@pytest.mark.parametrize(
+    ("serve_skills", "reason"),
+    [
+        (["dance"], "serve_skills: 'dance' is not a skill"),
+        (["wave", "look"], "serve_skills: .look.: the model forma_tabletop/policy.onnx was trained for pick, point"),
+    ],
+)
+def test_vla_refuses_to_serve_a_skill_its_model_was_not_trained_for(context, serve_skills, reason):
+    """At start, before the first goal (the shipped model, trained for pick, point and wave)."""
+    from forma_vla.errors import VlaError
+    from forma_vla.node import VlaNode
+
+    with pytest.raises(VlaError, match=reason):
+        make(VlaNode, context, model_path="forma_tabletop", serve_skills=serve_skills)

@@ -7,7 +7,7 @@ from forma_hardware.command_gate import CommandGate, GateLimits, JointCommand
 from forma_hardware.contract import ActuatorSetpoints, HardwareContract
 from forma_hardware.errors import CommandRejected, HardwareConfigError, HardwareError
 from forma_hardware.gains import GainSchedule, load_gain_schedule
-from forma_hardware.stop_latch import ActuatorMode, StopState
+from forma_hardware.stop_latch import ActuatorMode, StopCause, StopState
 
 __all__ = [
     "ActuatorMode",
@@ -20,6 +20,7 @@ __all__ = [
     "HardwareContract",
     "HardwareError",
     "JointCommand",
+    "StopCause",
     "StopState",
     "load_gain_schedule",
 ]

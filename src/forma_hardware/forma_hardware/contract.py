@@ -17,7 +17,7 @@ import numpy as np
 from forma_hardware.command_gate import CommandGate, GatedCommand, GateLimits, JointCommand
 from forma_hardware.errors import CommandRejected, HardwareConfigError
 from forma_hardware.gains import GainSchedule
-from forma_hardware.stop_latch import ActuatorMode, StopLatch, StopState, Transition, WatchdogConfig
+from forma_hardware.stop_latch import ActuatorMode, StopCause, StopLatch, StopState, Transition, WatchdogConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,8 +115,10 @@ class HardwareContract:
         self._apply(transitions, measured_q)
         return transitions
 
-    def estop(self, engage: bool, reason: str, now_s: float) -> list[Transition]:
-        transitions = self.latch.estop(engage, reason, now_s)
+    def estop(
+        self, engage: bool, reason: str, now_s: float, cause: StopCause = StopCause.ESTOP_SERVICE
+    ) -> list[Transition]:
+        transitions = self.latch.estop(engage, reason, now_s, cause)
         self._apply(transitions, None)
         return transitions
 
@@ -125,10 +127,12 @@ class HardwareContract:
         self._apply(transitions, None)
         return transitions
 
-    def hold_pose(self, reason: str, now_s: float, measured_q: np.ndarray) -> list[Transition]:
+    def hold_pose(
+        self, reason: str, now_s: float, measured_q: np.ndarray, cause: StopCause = StopCause.HOLD_REQUESTED
+    ) -> list[Transition]:
         """Every group to HOLD at the measured pose (a hardware node starting up holding still)."""
         self.q_target[:] = measured_q
-        transitions = self.latch.hold_all(reason, now_s)
+        transitions = self.latch.hold_all(reason, now_s, cause)
         self._apply(transitions, measured_q)
         return transitions
 
@@ -172,6 +176,10 @@ class HardwareContract:
 
     def group_states(self) -> dict[str, tuple[StopState, ActuatorMode, str]]:
         return {g: (st.state, self.modes[g], st.reason) for g, st in self.latch.groups.items()}
+
+    def group_causes(self) -> dict[str, StopCause]:
+        """Why each group is in its stop state (StopCause.NONE when ACTIVE)."""
+        return {g: st.cause for g, st in self.latch.groups.items()}
 
     @property
     def estop_engaged(self) -> bool:

@@ -53,7 +53,7 @@ from forma_description.robot_model import FINGERS
 from forma_hardware.command_gate import JointCommand
 from forma_hardware.contract import HardwareContract
 from forma_hardware.errors import CommandRejected, HardwareConfigError
-from forma_hardware.stop_latch import ActuatorMode, StopState
+from forma_hardware.stop_latch import ActuatorMode, StopCause, StopState
 from forma_interfaces.msg import FingertipTouch, HardwareState, RobotState
 from forma_interfaces.srv import EStop, SetActuatorMode
 
@@ -176,12 +176,13 @@ class HardwareNode(Node):
     def publish_hardware_state(self, stamp: Time) -> None:
         with self.lock:
             c = self.contract
-            groups = c.group_states()
+            groups, causes = c.group_states(), c.group_causes()
             msg = HardwareState(
                 groups=list(groups),
                 stop_states=[int(s) for s, _, _ in groups.values()],
                 actuator_modes=[int(m) for _, m, _ in groups.values()],
                 reasons=[r for _, _, r in groups.values()],
+                causes=[int(causes[g]) for g in groups],
                 estop_engaged=c.estop_engaged,
                 commands_rejected=c.commands_rejected,
                 commands_clamped=c.commands_clamped,
@@ -326,7 +327,7 @@ class HardwareNode(Node):
             return  # release goes through the safety supervisor's reset, never straight here
         with self.lock:
             already = self.contract.estop_engaged
-            self.contract.estop(True, "safety/estop topic", self.now())
+            self.contract.estop(True, "safety/estop topic", self.now(), StopCause.ESTOP_TOPIC)
         if not already:
             self.get_logger().warning("e-stop engaged by the safety/estop topic: all joints damping")
         self.publish_hardware_state(to_time_msg(self.now()))

@@ -24,6 +24,21 @@ class StopState(enum.IntEnum):
     DAMP = 2
 
 
+class StopCause(enum.IntEnum):
+    """Why a group is in its stop state, for programs (the reason text is for people): values
+    match forma_interfaces/HardwareState's CAUSE_* constants. Consumers decide on these, never
+    on the wording of a reason."""
+
+    NONE = 0  # ACTIVE
+    STARTUP = 1  # waiting for the first reset
+    COMMAND_TIMEOUT = 2  # no valid command within the watchdog's timeout: HOLD
+    HOLD_ESCALATED = 3  # HOLD lasted hold_to_damp_s: DAMP
+    ESTOP_TOPIC = 4  # the operator's safety/estop topic
+    ESTOP_SERVICE = 5  # hardware/estop (its reason names the caller)
+    FAULT = 6  # a hardware or simulation fault
+    HOLD_REQUESTED = 7  # the hardware node itself holds the measured pose
+
+
 class ActuatorMode(enum.IntEnum):
     """Values match forma_interfaces/SetActuatorMode."""
 
@@ -50,6 +65,7 @@ class GroupStatus:
     reason: str
     since_s: float  # when the group entered its state
     last_command_s: float  # last valid command (or reset) [s]
+    cause: StopCause = StopCause.NONE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +74,7 @@ class Transition:
     old: StopState
     new: StopState
     reason: str
+    cause: StopCause = StopCause.NONE
 
 
 class StopLatch:
@@ -73,7 +90,7 @@ class StopLatch:
             raise HardwareConfigError("startup state must be HOLD or DAMP: only a reset activates")
         self.watchdogs = dict(watchdogs)
         reason = "startup: waiting for reset"
-        self.groups = {g: GroupStatus(startup_state, reason, now_s, now_s) for g in self.watchdogs}
+        self.groups = {g: GroupStatus(startup_state, reason, now_s, now_s, StopCause.STARTUP) for g in self.watchdogs}
         self.estop_engaged = False
 
     def state(self, group: str) -> StopState:
@@ -89,31 +106,39 @@ class StopLatch:
         for g, st in self.groups.items():
             wd = self.watchdogs[g]
             if st.state == StopState.ACTIVE and now_s - st.last_command_s > wd.timeout_s:
-                out.append(self._set(g, StopState.HOLD, f"no command for {wd.timeout_s:.2f} s", now_s))
+                why = f"no command for {wd.timeout_s:.2f} s"
+                out.append(self._set(g, StopState.HOLD, why, now_s, StopCause.COMMAND_TIMEOUT))
             elif st.state == StopState.HOLD and now_s - st.since_s > wd.hold_to_damp_s:
-                out.append(self._set(g, StopState.DAMP, f"hold lasted {wd.hold_to_damp_s:.1f} s", now_s))
+                why = f"hold lasted {wd.hold_to_damp_s:.1f} s"
+                out.append(self._set(g, StopState.DAMP, why, now_s, StopCause.HOLD_ESCALATED))
         return out
 
-    def estop(self, engage: bool, reason: str, now_s: float) -> list[Transition]:
+    def estop(
+        self, engage: bool, reason: str, now_s: float, cause: StopCause = StopCause.ESTOP_SERVICE
+    ) -> list[Transition]:
         self.estop_engaged = engage
         if not engage:
             return []
-        return self.damp_all(f"e-stop: {reason}" if reason else "e-stop", now_s)
+        return self.damp_all(f"e-stop: {reason}" if reason else "e-stop", now_s, cause)
 
-    def damp_all(self, reason: str, now_s: float) -> list[Transition]:
+    def damp_all(self, reason: str, now_s: float, cause: StopCause = StopCause.FAULT) -> list[Transition]:
         """Fault or e-stop: every group damps."""
         return [
-            self._set(g, StopState.DAMP, reason, now_s) for g in self.groups if self.groups[g].state != StopState.DAMP
+            self._set(g, StopState.DAMP, reason, now_s, cause)
+            for g in self.groups
+            if self.groups[g].state != StopState.DAMP
         ]
 
-    def hold_all(self, reason: str, now_s: float) -> list[Transition]:
+    def hold_all(self, reason: str, now_s: float, cause: StopCause = StopCause.HOLD_REQUESTED) -> list[Transition]:
         """Every group to HOLD (a hardware node that starts holding its measured pose)."""
-        return [self._set(g, StopState.HOLD, reason, now_s) for g in self.groups]
+        return [self._set(g, StopState.HOLD, reason, now_s, cause) for g in self.groups]
 
-    def hold(self, group: str, reason: str, now_s: float) -> list[Transition]:
+    def hold(
+        self, group: str, reason: str, now_s: float, cause: StopCause = StopCause.HOLD_REQUESTED
+    ) -> list[Transition]:
         if self.groups[group].state != StopState.ACTIVE:
             return []
-        return [self._set(group, StopState.HOLD, reason, now_s)]
+        return [self._set(group, StopState.HOLD, reason, now_s, cause)]
 
     def reset(self, now_s: float) -> tuple[bool, str, list[Transition]]:
         """Leave HOLD/DAMP: every group becomes ACTIVE with its watchdog restarted."""
@@ -123,11 +148,12 @@ class StopLatch:
         for g, st in self.groups.items():
             st.last_command_s = now_s
             if st.state != StopState.ACTIVE:
-                out.append(self._set(g, StopState.ACTIVE, "reset", now_s))
+                out.append(self._set(g, StopState.ACTIVE, "reset", now_s, StopCause.NONE))
         return True, "all groups active; send commands within the watchdog timeouts", out
 
-    def _set(self, group: str, new: StopState, reason: str, now_s: float) -> Transition:
+    def _set(self, group: str, new: StopState, reason: str, now_s: float, cause: StopCause) -> Transition:
         st = self.groups[group]
-        tr = Transition(group, st.state, new, reason)
+        tr = Transition(group, st.state, new, reason, cause)
         st.state, st.reason, st.since_s = new, ("" if new == StopState.ACTIVE else reason), now_s
+        st.cause = StopCause.NONE if new == StopState.ACTIVE else cause
         return tr

@@ -101,6 +101,8 @@ class VlaNode(Node):
         self.policy = load_policy(self.p.model_path, self.p.threads) if self.p.model_path else None
         # what results and the console name: the model's directory and file (models/<name>/policy.onnx)
         self.model_name = f"{self.policy.path.parent.name}/{self.policy.path.name}" if self.policy else ""
+        if self.policy is not None:
+            check_served_skills(self.p.serve_skills, self.policy.signature.skills, self.model_name)
         self.present: PresentAction | None = None
         self.prefix = ""
         self.safety: SafetyState | None = None
@@ -459,6 +461,20 @@ class _Episode:
         if not self.ended:
             self.ended = True
             self.done.finish((success, message, canceled))
+
+
+def check_served_skills(serve_skills: list[str], trained: tuple[str, ...] | list[str], model: str) -> None:
+    """At start, not at the first goal: serve_skills names only skills the task parser reads and,
+    when the model says what it was trained for, skills it was trained for. VlaError names it."""
+    from forma_tasks.instructions import SKILLS
+
+    for skill in (s for s in serve_skills if s):
+        if skill not in SKILLS:
+            raise VlaError(f"parameter serve_skills: {skill!r} is not a skill (skills: {', '.join(SKILLS)})")
+        if trained and skill not in trained:
+            raise VlaError(
+                f"parameter serve_skills: {skill!r}: the model {model} was trained for {', '.join(trained)} only"
+            )
 
 
 def skill_parser(encoder):

@@ -21,6 +21,7 @@ from forma_control.safety.fall_detection import (
 )
 from forma_control.safety.supervisor import (
     OWN,
+    TOPIC_ESTOP,
     DampHardware,
     EngageEStop,
     HardwareView,
@@ -33,7 +34,7 @@ from forma_control.safety.supervisor import (
 )
 from forma_description import RobotModel, expand_description
 from forma_description.poses import named_pose
-from forma_hardware import StopState
+from forma_hardware import StopCause, StopState
 
 NAMES = ["a", "b", "c"]
 GOAL = np.array([0.5, -0.3, 1.0])
@@ -41,8 +42,24 @@ LOWER, UPPER = np.full(3, -2.0), np.full(3, 2.0)
 FALL = FallVerdict("tilt", "tilt 50 deg > 30 deg", 0.0)
 
 
-def hw(state=StopState.ACTIVE, reason="", estop=False, groups=("body",)):
-    return HardwareView({g: state for g in groups}, {g: reason for g in groups}, estop)
+def hw(state=StopState.ACTIVE, reason="", estop=False, groups=("body",), cause=None):
+    """hardware/state as the hardware's stop latch writes it: the cause it gives with such a reason
+    (the supervisor decides on the cause; `cause=` says otherwise)."""
+    if cause is None:
+        cause = cause_of(reason) if state != StopState.ACTIVE else StopCause.NONE
+    causes = {g: cause for g in groups}
+    return HardwareView({g: state for g in groups}, {g: reason for g in groups}, estop, causes=causes)
+
+
+def cause_of(reason: str) -> StopCause:
+    for prefix, cause in (
+        ("startup", StopCause.STARTUP), ("no command for", StopCause.COMMAND_TIMEOUT),
+        ("hold lasted", StopCause.HOLD_ESCALATED), (TOPIC_ESTOP, StopCause.ESTOP_TOPIC),
+        ("e-stop", StopCause.ESTOP_SERVICE), ("fault", StopCause.FAULT),
+    ):  # fmt: skip
+        if reason.startswith(prefix):
+            return cause
+    return StopCause.HOLD_REQUESTED
 
 
 def make(**config) -> Supervisor:
@@ -446,6 +463,20 @@ def test_hold_not_from_a_timeout_is_not_recovered():
     assert actions == [] and sup.mode == Mode.HOLD and "not a command timeout" in sup.reason
 
 
+def test_hold_recovery_reads_the_cause_code_not_the_wording():
+    """A reworded timeout reason still recovers; a hold that only reads like a timeout does not."""
+    sup = make(recover_holds_per_min=10)
+    t = stand_up(sup)
+    sup.hardware_state(hw(StopState.HOLD, "watchdog: commander silent", cause=StopCause.COMMAND_TIMEOUT), t)
+    actions, _ = sup.tick(t, np.zeros(3))
+    assert actions == [ResetHardware()] and sup.mode == Mode.STANDING_UP
+    sup = make(recover_holds_per_min=10)
+    t = stand_up(sup)
+    sup.hardware_state(hw(StopState.HOLD, "no command for 0.10 s", cause=StopCause.HOLD_REQUESTED), t)
+    actions, _ = sup.tick(t, np.zeros(3))
+    assert actions == [] and sup.mode == Mode.HOLD and "not a command timeout" in sup.reason
+
+
 def test_stale_hold_report_right_after_a_reset_is_ignored():
     sup = make()
     sup.hardware_state(hw(StopState.HOLD, "startup"), 0.0)
@@ -620,7 +651,7 @@ def test_bad_fall_limits_are_refused_naming_the_field(field):
 def test_the_hardware_taking_the_estop_topic_first_is_the_operators_estop_not_an_external_one():
     """The hardware node takes safety/estop itself (one hop): its state may show that e-stop before
     the supervisor handles the same message. The release must still reach the hardware."""
-    from forma_control.safety.supervisor import TOPIC_ESTOP, ReleaseEStop
+    from forma_control.safety.supervisor import ReleaseEStop
 
     sup = make()
     t = stand_up(sup)

@@ -8,7 +8,7 @@ import pytest
 from forma_hardware import CommandRejected, HardwareConfigError, HardwareContract, JointCommand
 from forma_hardware.config import load_hardware_config, parse_hardware_config
 from forma_hardware.gains import load_gain_schedule
-from forma_hardware.stop_latch import ActuatorMode, StopState, WatchdogConfig
+from forma_hardware.stop_latch import ActuatorMode, StopCause, StopState, WatchdogConfig
 
 NAMES = ["knee", "elbow", "l_pip", "r_pip"]
 KINDS = ["knee", "elbow", "finger_pip", "finger_pip"]
@@ -141,6 +141,26 @@ def test_fault_damps_every_group():
     c = active()
     c.fault("encoder error on left_knee", 0.5)
     assert {r for _, _, r in c.group_states().values()} == {"fault: encoder error on left_knee"}
+
+
+def test_every_stop_state_carries_its_cause_code():
+    """What programs decide on (hardware/state causes): startup, the watchdog's hold and its
+    escalation, the e-stop by topic or by service, a fault; NONE once active again."""
+    c = make()
+    assert set(c.group_causes().values()) == {StopCause.STARTUP}
+    c.reset(0.0, Q0)
+    assert set(c.group_causes().values()) == {StopCause.NONE}
+    c.tick(0.3, Q0)  # past every group's timeout
+    assert set(c.group_causes().values()) == {StopCause.COMMAND_TIMEOUT}
+    c.tick(2.5, Q0)
+    assert set(c.group_causes().values()) == {StopCause.HOLD_ESCALATED}
+    for cause in (StopCause.ESTOP_TOPIC, StopCause.ESTOP_SERVICE):
+        c = active()
+        c.estop(True, "operator", 1.0, cause)
+        assert set(c.group_causes().values()) == {cause}
+    c = active()
+    c.fault("encoder error on left_knee", 0.5)
+    assert set(c.group_causes().values()) == {StopCause.FAULT}
 
 
 def test_actuator_modes():

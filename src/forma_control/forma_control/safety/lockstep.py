@@ -143,6 +143,7 @@ class LockstepSupervisor:
             reasons={g: r for g, (_, _, r) in states.items()},
             estop_engaged=self.sim.contract.estop_engaged,
             stamp_s=self.sim.time,
+            causes=self.sim.contract.group_causes(),
         )
 
     def _execute(self, actions) -> None:

@@ -54,7 +54,7 @@ from forma_control.safety.supervisor import (
 from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses, named_pose
 from forma_description.robot_model import GROUPS
-from forma_hardware import StopState
+from forma_hardware import StopCause, StopState
 from forma_interfaces.msg import HardwareState, SafetyState
 from forma_interfaces.srv import EStop, SetOperatingMode
 
@@ -248,6 +248,7 @@ class SupervisorNode(Node):
             reasons=dict(zip(msg.groups, msg.reasons, strict=False)),
             estop_engaged=msg.estop_engaged,
             stamp_s=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+            causes={g: _cause(c) for g, c in zip(msg.groups, msg.causes, strict=False)},
         )
         self._execute(self.core.hardware_state(view, self._now()))
         self._after()
@@ -489,6 +490,11 @@ class SupervisorNode(Node):
         for sub in (self.joint_states_in, self.imu_in, *self.wrenches_in.values(), self.hardware_state_in):
             sub.destroy()
         super().destroy_node()
+
+
+def _cause(code: int) -> StopCause | None:
+    """A HardwareState cause code; None for a code this version does not know (never acted on)."""
+    return StopCause(code) if code in StopCause._value2member_map_ else None
 
 
 def main(args=None) -> None:

@@ -35,7 +35,7 @@ from forma_common.params import check, param
 from forma_control.errors import ControlError
 from forma_control.safety.fall_detection import FallVerdict
 from forma_control.stand.posture import PostureRamp
-from forma_hardware import JointCommand, StopState
+from forma_hardware import JointCommand, StopCause, StopState
 
 OWN = "safety supervisor: "  # prefix of the reasons the supervisor hands to the hardware
 
@@ -63,7 +63,7 @@ class EngageEStop:
     reason: str
 
 
-TOPIC_ESTOP = "e-stop: safety/estop topic"  # the hardware node's reason for an e-stop from the topic
+TOPIC_ESTOP = "e-stop: safety/estop topic"  # safety/state's reason while the hardware holds the topic's e-stop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,9 +110,15 @@ class HardwareView:
     """What hardware/state says, per group."""
 
     stop_states: dict[str, StopState]
-    reasons: dict[str, str]
+    reasons: dict[str, str]  # for people: shown, never decided on
     estop_engaged: bool
     stamp_s: float = 0.0
+    causes: dict[str, StopCause] = dataclasses.field(default_factory=dict)  # what decisions read
+
+    @property
+    def topic_estop(self) -> bool:
+        """The hardware took the operator's safety/estop itself (the message this supervisor handles too)."""
+        return self.estop_engaged and StopCause.ESTOP_TOPIC in self.causes.values()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,7 +253,7 @@ class Supervisor:
         """What safety/state reports. The hardware takes the operator's safety/estop itself too and
         may report it before this supervisor's own subscription has: the e-stop is engaged from then
         on (a state saying ESTOP with estop_engaged false was published in that gap)."""
-        hardware_took_topic = self.hw is not None and self.hw.estop_engaged and TOPIC_ESTOP in self.hw.reasons.values()
+        hardware_took_topic = self.hw is not None and self.hw.topic_estop
         return self.operator_estop or self.external_estop or hardware_took_topic
 
     def drain_transitions(self) -> list[Transition]:
@@ -284,9 +290,7 @@ class Supervisor:
             return self._refuse(f"reset leaves only ESTOP or FAULT; mode is {self.mode.name}: {hint}")
         # the hardware may have taken the operator's safety/estop before this supervisor's own
         # subscription did: a reset in that gap released the e-stop the operator still holds (CI)
-        hardware_took_topic = (
-            self.hw is not None and self.hw.estop_engaged and TOPIC_ESTOP in self.hw.reasons.values()
-        ) and not self.release_sent
+        hardware_took_topic = self.hw is not None and self.hw.topic_estop and not self.release_sent
         if self.operator_estop or hardware_took_topic:
             return self._refuse("e-stop is engaged: release it (safety/estop false) before reset")
         if self.external_estop:
@@ -364,8 +368,13 @@ class Supervisor:
             return actions  # a report from before our release
         # the hardware takes safety/estop itself too (one hop to damping): that e-stop is the
         # operator's, the same message this supervisor handles, never "someone else's"
-        own_engage = any(r.startswith("e-stop: " + OWN) or r == TOPIC_ESTOP for r in view.reasons.values())
-        if view.estop_engaged and self.mode != Mode.ESTOP and TOPIC_ESTOP in view.reasons.values():
+        # (its own hardware/estop calls: the hardware echoes the reason this supervisor gave it)
+        own_call = any(
+            view.causes.get(g) == StopCause.ESTOP_SERVICE and r.startswith("e-stop: " + OWN)
+            for g, r in view.reasons.items()
+        )
+        own_engage = own_call or view.topic_estop
+        if view.topic_estop and self.mode != Mode.ESTOP:
             # the hardware handled the operator's message first: show ESTOP now; the operator's flag
             # is set (and later cleared) by this supervisor's own handling of the same topic
             self.stand_pending = False
@@ -551,7 +560,7 @@ class Supervisor:
         if not held:
             return []  # the hardware has not held yet (stale inputs: it will on its command timeout)
         self.hold_decision_pending = False
-        timeouts = all(self.hw.reasons.get(g, "").startswith("no command for") for g in held)
+        timeouts = all(self.hw.causes.get(g) == StopCause.COMMAND_TIMEOUT for g in held)
         self.recoveries_s = [t for t in self.recoveries_s if now_s - t < 60.0]
         budget = self.config.recover_holds_per_min
         text = "; ".join(f"{g}: {self.hw.reasons.get(g, '')}" for g in held)

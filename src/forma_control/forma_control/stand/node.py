@@ -146,7 +146,10 @@ class StandNode(Node):
         held = [i for i in mine if msg.stop_states[i] != HardwareState.ACTIVE]
         if not held or any(msg.stop_states[i] != HardwareState.HOLD for i in held):
             return False
-        if not all(msg.reasons[i].startswith("no command for") for i in held):
+        timeouts = len(msg.causes) == len(msg.groups) and all(
+            msg.causes[i] == HardwareState.CAUSE_COMMAND_TIMEOUT for i in held
+        )
+        if not timeouts:
             return False
         now = time.monotonic()
         self.recoveries = [t for t in self.recoveries if now - t < 60.0]

@@ -29,7 +29,7 @@ from forma_hardware.contract import HardwareContract
 from forma_hardware.protocols import mit, sensor_frames
 from forma_hardware.protocols.mit import MotorError
 from forma_hardware.protocols.sensor_frames import SensorFrameError
-from forma_hardware.stop_latch import StopState
+from forma_hardware.stop_latch import StopCause, StopState
 
 
 @dataclasses.dataclass
@@ -158,7 +158,7 @@ class BusDriver:
 
     def hold_current_pose(self, now_s: float) -> None:
         """Start in HOLD at the measured pose (instead of DAMP): latched, reset needed."""
-        self.contract.hold_pose("startup: waiting for reset", now_s, self.q)
+        self.contract.hold_pose("startup: waiting for reset", now_s, self.q, StopCause.STARTUP)
 
     def motors_not_up(self) -> list[str]:
         """Joints whose motor has never answered (their positions are unknown)."""
