@@ -63,6 +63,7 @@ def test_supervisor_modes_estop_reset_and_refusals_over_dds(tmp_path, domain_id)
         start = len(modes()) - 1 - modes()[::-1].index("HOLD")
         hold = probe.latest("safety/state")
         assert hold.mode == SafetyState.HOLD and "no command for" in hold.reason, hold.reason
+        assert hold.cause == SafetyState.CAUSE_HARDWARE_HOLD
         # the decision (recover or stay) follows at the supervisor's next step
         probe.wait_for(lambda: "recovery is off" in probe.latest("safety/state").reason, 30, "the HOLD decision")
         assert probe.latest("safety/state").mode == SafetyState.HOLD
@@ -132,7 +133,7 @@ def test_a_toppling_push_is_a_fall_over_dds_and_ends_in_damp(tmp_path, domain_id
         assert probe.call(ApplyWrench, "sim/apply_wrench", push).success
         probe.wait_for(lambda: probe.latest("safety/state").mode == SafetyState.FAULT, 30, "FAULT")
         fault = probe.latest("safety/state")
-        assert fault.reason.startswith("fall detected: "), fault.reason
+        assert fault.reason.startswith("fall detected: ") and fault.cause == SafetyState.CAUSE_FALL, fault.reason
         probe.wait_for(
             lambda: (
                 hardware[-1].estop_engaged

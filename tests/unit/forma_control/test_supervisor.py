@@ -29,6 +29,7 @@ from forma_control.safety.supervisor import (
     Mode,
     ReleaseEStop,
     ResetHardware,
+    SafetyCause,
     Supervisor,
     SupervisorConfig,
 )
@@ -343,6 +344,7 @@ def test_fault_latches_engages_the_hardware_estop_and_reset_releases_it():
     sup, t = in_mode(Mode.ACTIVE)
     actions, cmd = sup.tick(t, np.zeros(3), fall=FALL)
     assert sup.mode == Mode.FAULT and sup.reason == "fall detected: tilt 50 deg > 30 deg"
+    assert sup.cause == SafetyCause.FALL
     assert actions == [EngageEStop(OWN + "fall detected: tilt 50 deg > 30 deg")]
     assert not sup.request_mode(Mode.STANDING_UP, "x", t).success
     sup.hardware_state(hw(StopState.DAMP, "e-stop: " + OWN + "fall detected", estop=True), t)
@@ -416,6 +418,7 @@ def test_hardware_estop_by_someone_else_is_an_estop_until_released_and_reset():
     sup, t = in_mode(Mode.ACTIVE)
     sup.hardware_state(hw(StopState.DAMP, "e-stop: browser console", estop=True), t)
     assert sup.mode == Mode.ESTOP and sup.estop_engaged and "browser console" in sup.reason
+    assert sup.cause == SafetyCause.ESTOP_EXTERNAL
     assert not sup.request_reset(t).success
     sup.hardware_state(hw(StopState.DAMP, "e-stop: browser console", estop=False), t)
     assert "released" in sup.reason
@@ -426,10 +429,18 @@ def test_hardware_fault_is_a_fault_and_other_damps_are_damping():
     sup, t = in_mode(Mode.ACTIVE)
     actions = sup.hardware_state(hw(StopState.DAMP, "fault: left_knee encoder error"), t)
     assert sup.mode == Mode.FAULT and "left_knee encoder error" in sup.reason
-    assert isinstance(actions[0], EngageEStop)
+    assert sup.cause == SafetyCause.HARDWARE_FAULT and isinstance(actions[0], EngageEStop)
     sup, t = in_mode(Mode.HOLD)
     sup.hardware_state(hw(StopState.DAMP, "hold lasted 5.0 s"), t + 5)
     assert sup.mode == Mode.DAMPING and "hold lasted 5.0 s" in sup.reason
+    assert sup.cause == SafetyCause.HARDWARE_DAMPED
+    # the code decides, not the words: a damp worded like a fault is a damp, and the reverse
+    sup, t = in_mode(Mode.ACTIVE)
+    sup.hardware_state(hw(StopState.DAMP, "fault: as worded", cause=StopCause.HOLD_ESCALATED), t)
+    assert sup.mode == Mode.DAMPING and sup.cause == SafetyCause.HARDWARE_DAMPED
+    sup, t = in_mode(Mode.ACTIVE)
+    sup.hardware_state(hw(StopState.DAMP, "encoder error", cause=StopCause.FAULT), t)
+    assert sup.mode == Mode.FAULT and sup.cause == SafetyCause.HARDWARE_FAULT
 
 
 # --- HOLD ----------------------------------------------------------------------------------------------
@@ -443,6 +454,7 @@ def test_hold_reports_the_hardware_reason_and_recovers_within_its_budget():
         actions, _ = sup.tick(t, np.zeros(3))
         if k < 2:
             assert actions == [ResetHardware()] and sup.mode == Mode.STANDING_UP and f"{k + 1}/2" in sup.reason
+            assert sup.cause == SafetyCause.RECOVERING
             sup.reset_done(True, "ok", t)
             sup.hardware_state(hw(), t)
             while sup.mode != Mode.ACTIVE:

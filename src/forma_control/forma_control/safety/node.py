@@ -444,6 +444,7 @@ class SupervisorNode(Node):
             mode=int(self.core.mode),
             mode_name=self.core.mode.name,
             reason=self.core.reason,
+            cause=int(self.core.cause),
             estop_engaged=self.core.estop_engaged,
         )
         msg.header.stamp = to_time_msg(self.robot_now)

@@ -63,6 +63,27 @@ class EngageEStop:
     reason: str
 
 
+class SafetyCause(enum.IntEnum):
+    """Why the supervisor is in its mode, for programs (the reason text is for people): values
+    match forma_interfaces/SafetyState's CAUSE_* constants."""
+
+    NONE = 0  # ACTIVE: controllers in charge
+    START = 1  # the supervisor started
+    REQUESTED = 2  # safety/set_mode or safety/reset asked for it
+    ESTOP_OPERATOR = 3  # the operator's e-stop (safety/estop topic or service)
+    ESTOP_EXTERNAL = 4  # the hardware's e-stop, engaged outside the supervisor
+    FALL = 5  # fall detected
+    HARDWARE_FAULT = 6  # the hardware reports a fault
+    HARDWARE_HOLD = 7  # the hardware holds (hardware/state's causes say why)
+    HARDWARE_DAMPED = 8  # the hardware damps (not a fault, not an e-stop)
+    RESET_REFUSED = 9  # hardware/reset refused during a stand-up
+    STAND_UP = 10  # the stand-up ramp (requested or automatic)
+    RECOVERING = 11  # standing up again after a command-timeout hold
+    LYING = 12  # a stand-up waits: the robot is lying (sim/reset is the way out in simulation)
+    WAITING = 13  # a stand-up waits for its commanders or the hardware
+    INPUTS = 14  # sensor input stale or unusable: HOLD
+
+
 TOPIC_ESTOP = "e-stop: safety/estop topic"  # safety/state's reason while the hardware holds the topic's e-stop
 
 
@@ -212,6 +233,7 @@ class Supervisor:
             raise ControlError(f"stand pose: {exc}") from exc
         self.mode = Mode.DAMPING
         self.reason = "start: waiting for the hardware" if config.auto_stand else "start: request STANDING_UP to stand"
+        self.cause = SafetyCause.START
         self.since_s = now_s
         self.transitions: list[Transition] = [Transition(now_s, Mode.DAMPING, Mode.DAMPING, self.reason)]
         self.hw: HardwareView | None = None
@@ -266,7 +288,7 @@ class Supervisor:
         if engage:
             self.operator_estop = True
             self.stand_pending = False
-            self._set(Mode.ESTOP, f"e-stop: {reason}", now_s)
+            self._set(Mode.ESTOP, f"e-stop: {reason}", now_s, SafetyCause.ESTOP_OPERATOR)
             return Reply(
                 True, "e-stop engaged: hardware damping", self.mode, (self._engage(f"e-stop: {reason}", now_s),)
             )
@@ -277,7 +299,8 @@ class Supervisor:
             if not self.external_estop and not self.fault_estop:  # a fault's e-stop stays until reset
                 actions = (ReleaseEStop(f"e-stop released: {reason}"),)
                 self.release_sent = True
-            self._set(Mode.ESTOP, "e-stop released: the robot stays damped; call safety/reset, then stand up", now_s)
+            released = "e-stop released: the robot stays damped; call safety/reset, then stand up"
+            self._set(Mode.ESTOP, released, now_s, self.cause)
         message = "e-stop released: call safety/reset, then STANDING_UP" if was else "e-stop was not engaged"
         return Reply(True, message, self.mode, actions)
 
@@ -301,7 +324,8 @@ class Supervisor:
             self.release_sent = True
         self.fault_estop = False
         old = self.mode
-        self._set(Mode.DAMPING, f"reset from {old.name}: robot damped; request STANDING_UP to stand", now_s)
+        why = f"reset from {old.name}: robot damped; request STANDING_UP to stand"
+        self._set(Mode.DAMPING, why, now_s, SafetyCause.REQUESTED)
         if self.config.auto_stand:  # once the hardware shows the e-stop released (tick)
             self.stand_pending = True
             self.stand_pending_why = f"auto_stand after the reset from {old.name}"
@@ -324,7 +348,7 @@ class Supervisor:
             return self._refuse(f"latched in {self.mode.name} ({self.reason}): call safety/reset first")
         if wanted == Mode.DAMPING:
             self.stand_pending = False
-            self._set(Mode.DAMPING, f"damping requested: {reason}", now_s)
+            self._set(Mode.DAMPING, f"damping requested: {reason}", now_s, SafetyCause.REQUESTED)
             return Reply(
                 True,
                 "damping: every joint damped (hardware DAMP, latched)",
@@ -378,17 +402,19 @@ class Supervisor:
             # the hardware handled the operator's message first: show ESTOP now; the operator's flag
             # is set (and later cleared) by this supervisor's own handling of the same topic
             self.stand_pending = False
-            self._set(Mode.ESTOP, TOPIC_ESTOP, now_s)
+            self._set(Mode.ESTOP, TOPIC_ESTOP, now_s, SafetyCause.ESTOP_OPERATOR)
         if view.estop_engaged and not self.operator_estop and not self.fault_estop and not own_engage:
             if not self.external_estop:
                 self.external_estop = True
                 reason = next((r for r in view.reasons.values() if r), "no reason given")
-                self._set(Mode.ESTOP, f"hardware e-stop engaged outside the supervisor ({reason})", now_s)
+                why = f"hardware e-stop engaged outside the supervisor ({reason})"
+                self._set(Mode.ESTOP, why, now_s, SafetyCause.ESTOP_EXTERNAL)
             return actions
         if self.external_estop and not view.estop_engaged:
             self.external_estop = False
             if self.mode == Mode.ESTOP and not self.operator_estop:
-                self._set(Mode.ESTOP, "hardware e-stop released: call safety/reset, then stand up", now_s)
+                why = "hardware e-stop released: call safety/reset, then stand up"
+                self._set(Mode.ESTOP, why, now_s, SafetyCause.ESTOP_EXTERNAL)
         latched = {g: view.stop_states.get(g, StopState.ACTIVE) for g in self.groups}
         bad = {g: s for g, s in latched.items() if s != StopState.ACTIVE}
         if now_s < self.reset_confirm_until:
@@ -402,16 +428,17 @@ class Supervisor:
         damped = {g: view.reasons.get(g, "") for g, s in bad.items() if s == StopState.DAMP}
         if damped:
             text = "; ".join(f"{g}: {r}" for g, r in damped.items())
-            if any(r.startswith("fault") for r in damped.values()):
-                self._set(Mode.FAULT, f"hardware fault ({text})", now_s)
+            if any(view.causes.get(g) == StopCause.FAULT for g in damped):
+                self._set(Mode.FAULT, f"hardware fault ({text})", now_s, SafetyCause.HARDWARE_FAULT)
                 self.fault_estop = True
                 actions.append(self._engage(f"hardware fault ({text})", now_s))
             else:
-                self._set(Mode.DAMPING, f"hardware damped ({text}); request STANDING_UP to stand", now_s)
+                why = f"hardware damped ({text}); request STANDING_UP to stand"
+                self._set(Mode.DAMPING, why, now_s, SafetyCause.HARDWARE_DAMPED)
             return actions
         if self.mode != Mode.HOLD:
             text = "; ".join(f"{g}: {view.reasons.get(g, '')}" for g in bad)
-            self._set(Mode.HOLD, f"hardware holds ({text})", now_s)
+            self._set(Mode.HOLD, f"hardware holds ({text})", now_s, SafetyCause.HARDWARE_HOLD)
             self.hold_decision_pending = True
         return actions
 
@@ -419,7 +446,7 @@ class Supervisor:
         if self.mode != Mode.STANDING_UP or self.stand_phase != "resetting":
             return []  # e.g. an e-stop arrived meanwhile: the reset is moot
         if not ok:
-            self._set(Mode.DAMPING, f"hardware reset refused: {message}", now_s)
+            self._set(Mode.DAMPING, f"hardware reset refused: {message}", now_s, SafetyCause.RESET_REFUSED)
             return []
         self.stand_phase = "ramp"
         self.reset_confirm_until = now_s + self.config.reset_confirm_s
@@ -452,7 +479,7 @@ class Supervisor:
         self.stale_inputs = list(stale_inputs)
         self.lying = lying
         if fall is not None and self.fall_detection_armed:
-            self._set(Mode.FAULT, f"fall detected: {fall.reason}", now_s)
+            self._set(Mode.FAULT, f"fall detected: {fall.reason}", now_s, SafetyCause.FALL)
             self.fault_estop = True
             return [self._engage(f"fall detected: {fall.reason}", now_s)], None
         # e-stop and fault must reach the hardware: re-send until hardware/state confirms
@@ -463,13 +490,14 @@ class Supervisor:
         ready = self.hw is not None and not self.hw.estop_engaged and not self.stale_inputs
         if self.stand_pending and self.mode == Mode.DAMPING and ready:
             if lying:
-                self._set(Mode.DAMPING, f"{self.stand_pending_why}: waiting: {LYING}", now_s)
+                self._set(Mode.DAMPING, f"{self.stand_pending_why}: waiting: {LYING}", now_s, SafetyCause.LYING)
             elif waiting_for:
                 self._set(
                     Mode.DAMPING,
                     f"{self.stand_pending_why}: waiting for {', '.join(waiting_for)} "
                     "(no hardware/joint_commands publisher yet)",
                     now_s,
+                    SafetyCause.WAITING,
                 )
             else:
                 self.stand_pending = False
@@ -480,6 +508,7 @@ class Supervisor:
                 f"sensor inputs stale or unusable ({'; '.join(self.stale_inputs)}): stopped commanding, "
                 "the hardware holds on its command timeout",
                 now_s,
+                SafetyCause.INPUTS,
             )
             self.hold_decision_pending = True
             return actions, None
@@ -504,13 +533,15 @@ class Supervisor:
                 Mode.STANDING_UP,
                 f"{self.reason.split(';')[0]}; ramping over {duration:.2f} s, fall detection {armed}",
                 now_s,
+                self.cause,  # STAND_UP or RECOVERING, as it began
             )
         if self.stand_phase == "ramping":
             if self.ramp.done(now_s):
                 settled = self._settled(now_s, measured_q, body_rate_rad_s)
                 if settled:
                     self.stand_phase = ""
-                    self._set(Mode.ACTIVE, f"stand-up ramp finished, {settled}: controllers in charge", now_s)
+                    done = f"stand-up ramp finished, {settled}: controllers in charge"
+                    self._set(Mode.ACTIVE, done, now_s, SafetyCause.NONE)
                     return actions, None
             return actions, self.ramp.command(now_s)
         return actions, None
@@ -535,17 +566,19 @@ class Supervisor:
         return ""
 
     # --- internals -----------------------------------------------------------------------------
-    def _begin_stand_up(self, why: str, now_s: float) -> tuple[Action, ...]:
+    def _begin_stand_up(
+        self, why: str, now_s: float, cause: SafetyCause = SafetyCause.STAND_UP
+    ) -> tuple[Action, ...]:
         self.stand_why = why
         hw_active = self.hw is not None and all(
             self.hw.stop_states.get(g, StopState.ACTIVE) == StopState.ACTIVE for g in self.groups
         )
         if self.mode == Mode.ACTIVE and hw_active:
             self.stand_phase = "ramp"  # the hardware follows commands already: ramp from here
-            self._set(Mode.STANDING_UP, f"stand-up {why}", now_s)
+            self._set(Mode.STANDING_UP, f"stand-up {why}", now_s, cause)
             return ()
         self.stand_phase = "reset"
-        self._set(Mode.STANDING_UP, f"stand-up {why}; resetting the hardware", now_s)
+        self._set(Mode.STANDING_UP, f"stand-up {why}; resetting the hardware", now_s, cause)
         if self.hw is None or self.hw.estop_engaged:
             return ()  # tick() sends the reset once the hardware has answered / released its e-stop
         self.stand_phase = "resetting"
@@ -568,7 +601,9 @@ class Supervisor:
             self.recoveries_s.append(now_s)
             return list(
                 self._begin_stand_up(
-                    f"recovering from a hold ({text}; {len(self.recoveries_s)}/{budget} this minute)", now_s
+                    f"recovering from a hold ({text}; {len(self.recoveries_s)}/{budget} this minute)",
+                    now_s,
+                    SafetyCause.RECOVERING,
                 )
             )
         why = (
@@ -585,6 +620,7 @@ class Supervisor:
             f"hardware holds ({text}); not recovering: {why}. The hardware damps after its hold time; "
             "find the cause, then request STANDING_UP",
             now_s,
+            SafetyCause.LYING if self.lying else SafetyCause.HARDWARE_HOLD,
         )
         return []
 
@@ -599,8 +635,8 @@ class Supervisor:
     def _refuse(self, message: str) -> Reply:
         return Reply(False, message, self.mode)
 
-    def _set(self, mode: Mode, reason: str, now_s: float) -> None:
-        if mode == self.mode and reason == self.reason:
+    def _set(self, mode: Mode, reason: str, now_s: float, cause: SafetyCause) -> None:
+        if mode == self.mode and reason == self.reason and cause == self.cause:
             return
         if mode != Mode.STANDING_UP:
             self.stand_phase = ""
@@ -609,7 +645,7 @@ class Supervisor:
         self.transitions.append(Transition(now_s, self.mode, mode, reason))
         if mode != self.mode:
             self.since_s = now_s
-        self.mode, self.reason = mode, reason
+        self.mode, self.reason, self.cause = mode, reason, cause
         self.changed = True
 
 
