@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 # 15x the body's 0.1 s watchdog in wall time (0.5 s once missed the timeout in CI, the simulation
 # running slow under load)
 STALL_S = 1.5
+BUDGET = 2  # recoveries a minute
 
 
 def stall(pid: int, seconds: float) -> None:
@@ -36,7 +37,7 @@ def test_stand_recovers_from_stalls_a_few_times_a_minute_never_from_an_estop(tmp
     # time: a hiccup of the loaded machine (~0.1 s wall) is then no timeout of its own (which would
     # spend the recovery budget), while a 1.5 s stall is still 0.45 s of sim time
     params = [
-        "stand.recover_timeouts_per_min=2",
+        f"stand.recover_timeouts_per_min={BUDGET}",
         "sim.camera.rate_hz=1.0",
         "sim.command_pacing_s=0.0",
         "sim.real_time_factor=0.3",
@@ -57,29 +58,34 @@ def test_stand_recovers_from_stalls_a_few_times_a_minute_never_from_an_estop(tmp
         def recoveries() -> int:
             return launched.output.count("resetting and resuming")
 
+        # A loaded machine can add a timeout of its own (a clean-clone CI run once saw one right
+        # after the first recovery): it spends the same budget, so the counts below are relative.
         stall(control.pid, STALL_S)
-        probe.wait_for(lambda: recoveries() == 1, 30, "recovery 1")
+        probe.wait_for(lambda: recoveries() >= 1, 30, "recovery 1")
         probe.wait_for(lambda: body_state() == HardwareState.ACTIVE, 30, "ACTIVE again")
         time.sleep(1.0)
         assert body_state() == HardwareState.ACTIVE, "the stand keeps the hardware fed after recovering"
 
-        # an e-stop is left to the operator, though the budget allows one more recovery
+        # an e-stop is left to the operator, whatever budget is left
         probe.call(EStop, "hardware/estop", EStop.Request(engage=True, reason="test"))
         probe.wait_for(lambda: states[-1].estop_engaged and body_state() == HardwareState.DAMP, 30, "the e-stop")
+        before_estop = recoveries()
         time.sleep(2.0)
-        assert recoveries() == 1 and body_state() == HardwareState.DAMP
+        assert recoveries() == before_estop and body_state() == HardwareState.DAMP
         probe.call(EStop, "hardware/estop", EStop.Request(engage=False, reason="test"))
         assert probe.call(Trigger, "hardware/reset", Trigger.Request()).success
         probe.wait_for(lambda: "ramping from the measured pose" in launched.output, 30, "the operator's reset")
         probe.wait_for(lambda: body_state() == HardwareState.ACTIVE, 30, "ACTIVE after the reset")
         time.sleep(1.0)
 
-        stall(control.pid, STALL_S)
-        probe.wait_for(lambda: recoveries() == 2, 30, "recovery 2")
-        probe.wait_for(lambda: body_state() == HardwareState.ACTIVE, 30, "ACTIVE again")
-        time.sleep(1.0)
+        while recoveries() < BUDGET:  # stalls recovered until the minute's budget is spent
+            done = recoveries()
+            stall(control.pid, STALL_S)
+            probe.wait_for(lambda: recoveries() > done, 30, f"recovery {done + 1}")
+            probe.wait_for(lambda: body_state() == HardwareState.ACTIVE, 30, "ACTIVE again")
+            time.sleep(1.0)
 
-        stall(control.pid, STALL_S)  # a third stall within the minute: the budget is spent
-        probe.wait_for(lambda: body_state() == HardwareState.HOLD, 30, "HOLD after the third stall")
+        stall(control.pid, STALL_S)  # one more stall within the minute: the budget is spent
+        probe.wait_for(lambda: body_state() == HardwareState.HOLD, 30, "HOLD after the budget is spent")
         time.sleep(2.0)
-        assert recoveries() == 2 and body_state() == HardwareState.HOLD
+        assert recoveries() == BUDGET and body_state() == HardwareState.HOLD

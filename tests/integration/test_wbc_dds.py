@@ -18,7 +18,7 @@ import numpy as np
 import pinocchio as pin
 import pytest
 import rclpy
-from geometry_msgs.msg import PointStamped, PoseStamped
+from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from rclpy.action import ActionClient
 from rclpy.context import Context
 from rclpy.parameter import Parameter
@@ -251,7 +251,7 @@ def test_the_robot_stands_on_the_wbc(robot):
     assert not held, f"the hardware latched the body: {held[:3]}"
     status = robot.last_status()
     assert status.active and status.inactive_reason == ""
-    assert status.groups == ["left_hand", "right_hand", "gaze", "torso"]
+    assert status.groups == ["left_hand", "right_hand", "gaze", "torso", "legs"]
     # microseconds, the QP a share of the tick (one tick may stall on a loaded machine: no upper bound)
     assert 0.0 < status.tick_time_us < 1e6 and 0.0 < status.qp_time_us < status.tick_time_us
     assert status.capture_point_margin_m > 0.0, "the capture point lies inside the support polygon"
@@ -468,3 +468,34 @@ def test_bad_parameters_stop_the_node_at_start_naming_the_parameter(parameters, 
             WbcNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])
     finally:
         rclpy.shutdown(context=context)
+
+
+def test_cmd_vel_walks_the_robot_and_silence_stops_it_in_place(robot):
+    """Walking over DDS: cmd_vel at 10 Hz (robot-clock stamps) walks the robot forward on the WBC,
+    the legs owned by cmd_vel on wbc/status; a NaN command is refused with the reason; when the
+    commands stop, the robot stops within cmd_vel_timeout_s and two steps, and gives the legs back."""
+    probe = robot.probe
+    cmd = probe.node.create_publisher(TwistStamped, "cmd_vel", 10)
+    start_x, rejected = robot.base_in_world()[0, 3], robot.last_status().targets_rejected
+
+    def send(vx: float) -> None:
+        msg = TwistStamped()
+        msg.header.frame_id, msg.header.stamp = "base_link", to_time_msg(robot.now())
+        msg.twist.linear.x = vx
+        cmd.publish(msg)
+
+    t0 = robot.now()
+    while robot.now() < t0 + 4.0:
+        send(0.2)
+        probe.wait_for(lambda t=robot.now(): robot.now() >= t + 0.1, WAIT_S, "0.1 s of sim time")
+    assert robot.owner("legs") == "cmd_vel"
+    send(float("nan"))
+    probe.wait_for(lambda: robot.last_status().targets_rejected > rejected, WAIT_S, "the NaN command refused")
+    assert "non-finite" in robot.last_status().last_rejection
+    probe.wait_for(lambda: robot.owner("legs") == "", WAIT_S, "the walk to end")
+    robot.wait_sim(1.0)
+    walked = robot.base_in_world()[0, 3] - start_x
+    assert 0.3 < walked < 1.2, f"walked {walked:.2f} m"
+    body = [robot.body_state(m) for m in list(robot.hardware) if stamp_s(m) > t0]
+    assert body and all(s == HardwareState.ACTIVE for s in body), "the hardware held the body while walking"
+    assert robot.base_in_world()[2, 3] > 0.8 and robot.last_status().active

@@ -51,6 +51,14 @@ class FallLimits:
     capture_margin_m: float = param(
         0.03, "fall: capture point this far outside the support polygon", unit="m", low=0.0, high=2.0
     )
+    capture_margin_stepping_m: float = param(
+        0.25,
+        "fall, while the whole-body controller walks: the capture point this far outside the loaded feet (a "
+        "walking robot's capture point runs ahead of its stance foot, to where the next step lands)",
+        unit="m",
+        low=0.0,
+        high=2.0,
+    )
     foot_force_min_n: float = param(
         60.0, "a foot carrying less force z is unloaded (the robot weighs ~640 N)", unit="N", low=0.0, high=5000.0
     )
@@ -277,9 +285,14 @@ class FallDetector:
         self.last_state = state
         return state
 
-    def update(self, s: BalanceSample, feet_unloading_commanded: bool = False) -> FallVerdict | None:
+    def update(
+        self, s: BalanceSample, feet_unloading_commanded: bool = False, stepping: bool = False
+    ) -> FallVerdict | None:
+        """stepping: the controller is walking (wbc/status: legs owned by cmd_vel); the capture
+        point is then judged against capture_margin_stepping_m."""
         st = self.evaluate(s)
         lim = self.limits
+        capture_margin = lim.capture_margin_stepping_m if stepping else lim.capture_margin_m
         now = s.stamp_s
         candidates = {
             "tilt": (
@@ -291,9 +304,9 @@ class FallDetector:
                 f"tilt rate {st.tilt_rate_rad_s:.2f} rad/s > {lim.tilt_rate_limit_rad_s:.2f} rad/s",
             ),
             "capture_point": (
-                math.isfinite(st.capture_outside_m) and st.capture_outside_m > lim.capture_margin_m,
+                math.isfinite(st.capture_outside_m) and st.capture_outside_m > capture_margin,
                 f"capture point {st.capture_outside_m * 100:.0f} cm outside the support polygon "
-                f"(margin {lim.capture_margin_m * 100:.0f} cm)",
+                f"(margin {capture_margin * 100:.0f} cm{', walking' if stepping else ''})",
             ),
         }
         verdict = None

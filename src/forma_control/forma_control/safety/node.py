@@ -55,7 +55,7 @@ from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses, named_pose
 from forma_description.robot_model import GROUPS
 from forma_hardware import StopCause, StopState
-from forma_interfaces.msg import HardwareState, SafetyState
+from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
 from forma_interfaces.srv import EStop, SetOperatingMode
 
 INPUTS = ("joint_states", "imu/data", "feet/left/wrench", "feet/right/wrench")
@@ -138,6 +138,8 @@ class SupervisorNode(Node):
         self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", qos.SENSORS)
         self.hardware_state_in = DirectSubscription(self, HardwareState, "hardware/state", qos.POLLED)  # polled
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
+        self.walking = False  # wbc/status: the whole-body controller walks (legs owned by cmd_vel)
+        self.create_subscription(WbcStatus, "wbc/status", self._on_wbc_status, qos.STATUS)
         # polled at each step (see the module docstring)
         self.joint_states_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
         self.imu_in = DirectSubscription(self, Imu, "imu/data", qos.NEWEST)
@@ -265,6 +267,10 @@ class SupervisorNode(Node):
         return reply.success, reply.message
 
     @locked
+    def _on_wbc_status(self, msg: WbcStatus) -> None:
+        """A walking robot's capture point runs ahead of its stance foot: judged more widely then."""
+        self.walking = msg.active and "cmd_vel" in msg.owners
+
     def _on_estop_topic(self, msg: Bool) -> None:
         self._estop(bool(msg.data), "safety/estop topic")
 
@@ -374,7 +380,7 @@ class SupervisorNode(Node):
             self.armed_last = armed
             try:
                 if armed:
-                    fall = self.detector.update(sample)
+                    fall = self.detector.update(sample, stepping=self.walking)
                 else:
                     self.detector.evaluate(sample)
                 st = self.detector.last_state

@@ -17,6 +17,7 @@ import pinocchio as pin
 
 from forma_common.params import check, param
 from forma_control.errors import ControlConfigError
+from forma_control.walk.gait import Gait, GaitReference, WalkSettings, landing_in_plan
 from forma_control.wbc import balance
 from forma_control.wbc.body_posture import BodyPosture
 from forma_control.wbc.collision import CollisionSettings, SelfCollision, default_pairs
@@ -26,6 +27,9 @@ from forma_control.wbc.qp import TaskQP
 
 MAX_STEP_PERIODS = 5  # longest robot-time step one tick integrates, in nominal periods
 HAND_INTEGRAL_KEEP_M = 0.05  # a new hand target this close to the last keeps the palm's error integral [m]
+LEG_JOINT_KINDS = ("_hip", "_knee", "_ankle", "_toe")
+SWING_FOOT_WEIGHT = 1e3  # the swinging sole's path against the other tasks (the standing soles: hard constraints)
+SWING_ACCEL_FILTER = 0.05  # low-pass share per tick of the swing leg's reference acceleration
 HAND_INTEGRAL_ZONE_M = 0.03  # the palm's error integral runs only with the reference this close [m]
 
 
@@ -155,9 +159,23 @@ class WbcOutput:
 
 
 class WholeBodyController:
-    def __init__(self, model: WholeBodyModel, nominal_joints: np.ndarray, settings: WbcSettings | None = None) -> None:
+    def __init__(
+        self,
+        model: WholeBodyModel,
+        nominal_joints: np.ndarray,
+        settings: WbcSettings | None = None,
+        walk_settings: WalkSettings | None = None,
+    ) -> None:
         self.m = model
         self.s = settings or WbcSettings()
+        self.walk_settings = walk_settings or WalkSettings()
+        self.gait: Gait | None = None
+        self.walk_command = np.zeros(3)  # (forward, sideways [m/s], turn [rad/s]) in the walking frame, clamped
+        self.walk_clamp_reason = ""
+        self.feet_velocity: dict[str, np.ndarray] = {}  # world-aligned twist of a moving sole (swing)
+        self._walk_holds: dict[str, pin.SE3] = {}  # hand poses/targets in the walking frame while walking
+        self._swing_accel = np.zeros(model.nv)  # low-passed reference acceleration [rad/s^2]
+        self._floor_z = 0.0  # the soles' height when the walk began (flat floor) [m]
         self.period_s = 1.0 / self.s.rate_hz
         self.dt = self.period_s  # this tick's step [s]: the robot time since the last tick (see tick)
         self._last_stamp_s: float | None = None
@@ -207,6 +225,15 @@ class WholeBodyController:
             )
             for side in HANDS
         }
+        self._leg_masks = {
+            side: np.array(
+                [
+                    n.startswith(f"{model.robot.prefix}{side}_") and any(k in n for k in LEG_JOINT_KINDS)
+                    for n in model.joint_names
+                ]
+            )
+            for side in HANDS
+        }
 
     # ------------------------------------------------------------------------------------
     def activate(self, sensors: Sensors) -> None:
@@ -231,6 +258,7 @@ class WholeBodyController:
         self._last_stamp_s = None
         self.dt = self.period_s
         self._handover = (sensors.stamp_s, None)  # (start, measured - feed-forward torque at the start)
+        self.gait, self.walk_command, self.feet_velocity, self._walk_holds = None, np.zeros(3), {}, {}
 
     @property
     def active(self) -> bool:
@@ -346,6 +374,62 @@ class WholeBodyController:
             self.nominal = self.body_posture.standing.copy()
 
     # ------------------------------------------------------------------------------------
+    @property
+    def walking(self) -> bool:
+        return self.gait is not None
+
+    def walk(self, velocity: np.ndarray) -> str:
+        """Walk at (forward, sideways [m/s], turn [rad/s]) in the walking frame (the feet's), or
+        stop within two steps (zeros). Returns what was clamped to the gait's limits ('' if
+        nothing). Called between ticks; a walk starts from standing with the feet where they are."""
+        command, reason = self.walk_settings.clamp(np.asarray(velocity, float))
+        self.walk_command, self.walk_clamp_reason = command, reason
+        if self.gait is None:
+            if not np.any(command) or self.q_ref is None:
+                return reason
+            self.m.update(self.q_ref)
+            self._floor_z = min(pose.translation[2] for pose in self.feet_ref.values())
+            omega = balance.omega(self.m.com[2] - self._floor_z)
+            self.gait = Gait(self.walk_settings, omega, self.s.com_forward_m)
+            com_xy = self.nominal_xy if self.nominal_xy is not None else self.m.com[:2]
+            self.gait.start(_planar(self.feet_ref["left"]), _planar(self.feet_ref["right"]), com_xy, command)
+            frame = self._walking_frame(com_xy, _yaw(self.pelvis_rotation))
+            self._walk_holds = {side: frame.actInv(self.hand_hold[side]) for side in HANDS}
+            for side, goal in self.targets.hands.items():
+                if goal is not None:
+                    self._walk_holds[f"target_{side}"] = frame.actInv(goal)
+        else:
+            self.gait.command(command)
+        return reason
+
+    @staticmethod
+    def _walking_frame(com_xy: np.ndarray, yaw: float) -> pin.SE3:
+        """The frame the hands ride in while walking: under the planned CoM, turned with the feet."""
+        return pin.SE3(pin.utils.rpyToMatrix(0.0, 0.0, yaw), np.array([com_xy[0], com_xy[1], 0.0]))
+
+    def _follow_gait(self, ref: GaitReference) -> None:
+        """Move the soles, the pelvis' and torso's heading and the carried hands with the gait."""
+        floor = self._floor_z
+        self.feet_velocity = {}
+        for side in ("left", "right"):
+            x, y, yaw = ref.feet[side]
+            self.feet_ref[side] = pin.SE3(
+                pin.utils.rpyToMatrix(0.0, 0.0, yaw), np.array([x, y, floor + ref.foot_height_m[side]])
+            )
+            if side not in ref.support:
+                vx, vy, vz, wz = ref.foot_velocity[side]
+                self.feet_velocity[side] = np.array([vx, vy, vz, 0.0, 0.0, wz])
+        heading = _mean_angle(ref.feet["left"][2], ref.feet["right"][2])
+        self.pelvis_rotation = pin.utils.rpyToMatrix(0.0, 0.0, heading)
+        self.torso_rotation = self.pelvis_rotation.copy()
+        frame = self._walking_frame(ref.com_xy, heading)
+        for side in HANDS:
+            self.hand_hold[side] = frame * self._walk_holds[side]
+            target = self._walk_holds.get(f"target_{side}")
+            if target is not None and self.targets.hands.get(side) is not None:
+                self.targets.hands[side] = frame * target
+
+    # ------------------------------------------------------------------------------------
     def tick(self, sensors: Sensors) -> WbcOutput:
         if self.q_ref is None:
             self.activate(sensors)
@@ -383,33 +467,45 @@ class WholeBodyController:
         if self.com_velocity_xy is None:
             self.com_velocity_xy = vcom_m[:2].copy()
         self.com_velocity_xy += alpha * (vcom_m[:2] - self.com_velocity_xy)
-        xi = balance.capture_point(com_m[:2], self.com_velocity_xy, com_m[2] - soles[0][0][2])
+        xi = balance.capture_point(com_m[:2], self.com_velocity_xy, com_m[2] - min(sole[0][2] for sole in soles))
         # --- reference model ---------------------------------------------------------------
         q = self.q_ref
         m.update(q)
-        feet_mid = 0.5 * (self.feet_ref["left"].translation + self.feet_ref["right"].translation)
-        forward = self.pelvis_rotation[:2, 0]
-        # the nominal CoM moves from where activation found it to mid-foot at com_shift_speed_m_s:
-        # activation never lunges (the capture point would jump and look like a fall)
-        goal_xy = feet_mid[:2] + s.com_forward_m * forward
-        if self.nominal_xy is None:
-            self.nominal_xy = com_m[:2].copy()
-        step = goal_xy - self.nominal_xy
-        dist = float(np.linalg.norm(step))
-        if dist > s.com_shift_speed_m_s * self.dt:
-            step *= s.com_shift_speed_m_s * self.dt / dist
-        self.nominal_xy = self.nominal_xy + step
-        nominal_xy = self.nominal_xy
-        offset = -s.capture_gain * (xi - nominal_xy)
+        com_velocity_ff, com_accel = np.zeros(2), np.zeros(3)
+        load: dict[str, float] | None = None
+        if self.gait is not None:
+            landed = None
+            landing = self.gait.landing
+            if landing is not None:  # where the foot taking the weight is, measured from the other one
+                stance = "right" if landing == "left" else "left"
+                measured_soles = dict(zip(("left", "right"), soles, strict=True))
+                stance_measured, landing_measured = (_planar_of(*measured_soles[k]) for k in (stance, landing))
+                landed = {landing: landing_in_plan(self.gait.feet[stance], stance_measured, landing_measured)}
+            ref = self.gait.advance(self.dt, landed)
+            self._follow_gait(ref)
+            support = [sole for sole, side in zip(soles, ("left", "right"), strict=True) if side in ref.support]
+            polygon = balance.support_polygon(support, *self.foot)
+            nominal_xy, xi_nominal, com_velocity_ff = ref.com_xy, ref.dcm_xy, ref.com_velocity_xy
+            load = {"left": ref.load_left, "right": 1.0 - ref.load_left}
+            # the pendulum's over the planned ZMP, from the reference model's CoM (what the torques hold)
+            com_accel[:2] = self.gait.omega**2 * (m.com[:2] - ref.zmp_xy)
+            if ref.done:  # standing again: balance resumes from the plan's last CoM
+                self.gait, self.feet_velocity, self._walk_holds = None, {}, {}
+                self.nominal_xy = ref.com_xy.copy()
+        else:
+            nominal_xy = xi_nominal = self._standing_nominal(com_m)
+        offset = -s.capture_gain * (xi - xi_nominal)
         norm = np.linalg.norm(offset)
         if norm > s.capture_limit_m:
             offset *= s.capture_limit_m / norm
-        com_target = balance.clip_to_polygon(polygon, nominal_xy + offset, s.support_margin_m)
+        com_target = nominal_xy + offset
+        if load is None:  # standing (walking, the CoM passes between the soles by the ZMP plan)
+            com_target = balance.clip_to_polygon(polygon, com_target, s.support_margin_m)
         margin = balance.signed_distance(polygon, xi)
 
         tasks = []
         jcom = m.com_jacobian
-        tasks.append((jcom[:2], s.com_gain * (com_target - m.com[:2]), s.w_com))
+        tasks.append((jcom[:2], s.com_gain * (com_target - m.com[:2]) + com_velocity_ff, s.w_com))
         j_base = m.jacobian("base_link")
         base = m.pose("base_link")
         height = (
@@ -421,7 +517,7 @@ class WholeBodyController:
         tasks.append((j_base[3:], s.pelvis_gain * _rotation_error(self.pelvis_rotation, base.rotation), s.w_pelvis))
         torso_goal = self.targets.torso_rotation if self.targets.torso_rotation is not None else self.torso_rotation
         # hip strategy: tilt the upper body toward the fall; the reaction pushes the CoM back
-        excursion = xi - nominal_xy
+        excursion = xi - xi_nominal
         tilt = np.clip(s.hip_gain_rad_per_m * excursion, -s.hip_limit_rad, s.hip_limit_rad)
         if np.any(tilt):
             # tilting toward +x is a rotation about +y; toward +y is a rotation about -x
@@ -467,8 +563,18 @@ class WholeBodyController:
         )
         # log6 gives a local twist; express it world-aligned like the Jacobians
         b_eq = np.concatenate(
-            [_local_to_world(m.pose(f).rotation, b_eq[6 * i : 6 * i + 6]) for i, f in enumerate(FEET)]
+            [
+                _local_to_world(m.pose(f).rotation, b_eq[6 * i : 6 * i + 6]) + self.feet_velocity.get(side, 0.0)
+                for i, (side, f) in enumerate(zip(("left", "right"), FEET, strict=True))
+            ]
         )
+        contact_jacobian = a_eq
+        for i, side in enumerate(("left", "right")):
+            if side in self.feet_velocity:  # swinging: a task, so self-collision can push it aside
+                rows6 = slice(6 * i, 6 * i + 6)
+                tasks.append((a_eq[rows6].copy(), b_eq[rows6].copy(), SWING_FOOT_WEIGHT))
+                a_eq = a_eq.copy()
+                a_eq[rows6], b_eq[rows6] = 0.0, 0.0
         qj = m.joints_of(q)
         gain = s.position_limit_gain / self.dt
         lower = np.maximum(-m.velocity_limit, gain * (m.lower - qj))
@@ -486,13 +592,47 @@ class WholeBodyController:
             tasks = [(jac, engaged * err, weight) for jac, err, weight in tasks]
         v = self.qp.solve(tasks, a_eq, b_eq, self.c_in, lower, upper)
         # feed-forward on this tick's reference kinematics (one period before the new targets)
-        effort = self._feedforward(q, a_eq, self._load_split(com_target)) if s.feedforward else np.zeros(m.n_joints)
+        effort = np.zeros(m.n_joints)
+        if s.feedforward:
+            effort = self._feedforward(q, contact_jacobian, load or self._load_split(com_target), com_accel)
+        if self.gait is not None and self.gait.swinging is not None and s.feedforward:
+            effort = effort + self._swing_inertia(q, v, self.gait.swinging)
         effort = self._bumpless(effort, sensors)
         self.v_ref = v
         self.q_ref = pin.integrate(m.model, q, v * self.dt)
         q_cmd = np.clip(m.joints_of(self.q_ref), m.lower, m.upper)
         v_cmd = np.clip(v[m.v_index], -m.velocity_limit, m.velocity_limit)
         return WbcOutput(list(m.joint_names), q_cmd, v_cmd, effort, margin, self.qp.iterations)
+
+    def _standing_nominal(self, com_m: np.ndarray) -> np.ndarray:
+        """Where balance keeps the CoM standing: mid-foot, com_forward_m ahead of the ankles. It
+        moves from where activation (or a walk's end) left it at com_shift_speed_m_s: activation
+        never lunges (the capture point would jump and look like a fall)."""
+        feet_mid = 0.5 * (self.feet_ref["left"].translation + self.feet_ref["right"].translation)
+        goal_xy = feet_mid[:2] + self.s.com_forward_m * self.pelvis_rotation[:2, 0]
+        if self.nominal_xy is None:
+            self.nominal_xy = com_m[:2].copy()
+        step = goal_xy - self.nominal_xy
+        dist = float(np.linalg.norm(step))
+        if dist > self.s.com_shift_speed_m_s * self.dt:
+            step *= self.s.com_shift_speed_m_s * self.dt / dist
+        self.nominal_xy = self.nominal_xy + step
+        return self.nominal_xy
+
+    def _swing_inertia(self, q: np.ndarray, v: np.ndarray, side: str) -> np.ndarray:
+        """Torque that accelerates the swinging leg along its path, M(q) a on its joints (a from
+        the reference's velocity change): with gravity alone the leg lagged its path and, lightly
+        damped, overshot the landing spot by 5-6 cm (the feet touched on a sidestep)."""
+        m = self.m
+        # the QP's velocities carry tick-to-tick noise: differentiated raw they swamp the torque
+        self._swing_accel += SWING_ACCEL_FILTER * ((v - self.v_ref) / self.dt - self._swing_accel)
+        accel = self._swing_accel
+        mass = pin.crba(m.model, m.data, q)
+        tau = np.zeros(m.n_joints)
+        leg = self._leg_masks[side]
+        rows = m.v_index[leg]
+        tau[leg] = mass[np.ix_(rows, rows)] @ accel[rows]
+        return np.clip(tau, -m.effort_limit, m.effort_limit)
 
     def _engaged(self, stamp_s: float) -> float:
         """How much of the tasks' corrections the controller applies: 0 at activation, growing
@@ -534,15 +674,23 @@ class WholeBodyController:
         share = float(np.clip((com_xy - right) @ axis / max(axis @ axis, 1e-9), 0.1, 0.9))
         return {"left": share, "right": 1.0 - share}
 
-    def _feedforward(self, q: np.ndarray, jc: np.ndarray, weight: dict[str, float]) -> np.ndarray:
-        """Joint torques that hold the reference pose against gravity with the measured load
-        split between the soles: tau = g_a - J_a^T f, with f balancing g on the base. jc: the
-        soles' Jacobians at q (12 x nv, the contact constraint's)."""
+    def _feedforward(
+        self, q: np.ndarray, jc: np.ndarray, weight: dict[str, float], com_accel: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Joint torques that hold the reference pose against gravity with the planned load
+        split between the soles: tau = g_a - J_a^T f, with f balancing g on the base, plus the
+        force m a that accelerates the CoM as planned (walking: the pendulum over the planned ZMP;
+        without it, the stance ankle was asked to hold the CoM statically beside the foot and
+        saturated). jc: the soles' Jacobians at q (12 x nv, the contact constraint's), the CoM
+        Jacobian from the same update."""
         m = self.m
         g = m.gravity_torques(q)
-        w = np.repeat([max(weight["left"], 0.05), max(weight["right"], 0.05)], 6)
+        base_force = g[:6].copy()
+        if com_accel is not None and np.any(com_accel):
+            base_force += m.mass_kg * (m.com_jacobian[:, :6].T @ com_accel)
+        w = np.repeat([max(weight["left"], 1e-3), max(weight["right"], 1e-3)], 6)  # a swinging sole: ~0
         jb = jc[:, :6].T  # 6 x 12
-        f = w * (jb.T @ np.linalg.solve((jb * w) @ jb.T, g[:6]))
+        f = w * (jb.T @ np.linalg.solve((jb * w) @ jb.T, base_force))
         tau = g - jc.T @ f
         return np.clip(tau[m.v_index], -m.effort_limit, m.effort_limit)
 
@@ -554,6 +702,19 @@ def _rotation_error(goal: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 def _local_to_world(rotation: np.ndarray, twist: np.ndarray) -> np.ndarray:
     return np.concatenate([rotation @ twist[:3], rotation @ twist[3:]])
+
+
+def _planar(pose: pin.SE3) -> np.ndarray:
+    """(x, y, yaw) of a pose on the floor."""
+    return np.array([pose.translation[0], pose.translation[1], _yaw(pose.rotation)])
+
+
+def _planar_of(translation: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    return np.array([translation[0], translation[1], _yaw(rotation)])
+
+
+def _mean_angle(a: float, b: float) -> float:
+    return math.atan2(math.sin(a) + math.sin(b), math.cos(a) + math.cos(b))
 
 
 def _yaw(rotation: np.ndarray) -> float:

@@ -43,6 +43,7 @@ class LegOdometry:
         self.model = model
         self.contact_threshold_n = contact_threshold_n
         self.anchors: dict[str, np.ndarray] | None = None
+        self.floor_z = 0.0  # odom's floor height (the soles' at the first estimate)
 
     def estimate(self, s: Sensors) -> BaseEstimate:
         m = self.model
@@ -64,10 +65,14 @@ class LegOdometry:
             floor_z = min(soles["left"][2], soles["right"][2])
             offset = np.array([-mid[0], -mid[1], -floor_z])
             self.anchors = {side: soles[side] + offset for side in soles}
+            self.floor_z = 0.0
         base = sum(weight[side] * (self.anchors[side] - soles[side]) for side in soles)
         for side in soles:
             if not in_contact[side]:
                 self.anchors[side] = soles[side] + base  # a swinging foot moves with the leg
+                # flat floor: it lands at the floor's height (a heel or toe touching first put the
+                # sole frame centimetres up, and the base estimate rose with every step)
+                self.anchors[side][2] = self.floor_z
         q[:3] = base  # kinematics at the zero base stay valid: world-aligned Jacobians do not
         # change with the base's translation, so the velocity below needs no second update
         v = np.zeros(m.nv)

@@ -21,8 +21,9 @@ from forma_control.errors import ControlError, TargetRejected
 from forma_control.wbc.estimator import Sensors
 from forma_control.wbc.targets import StampedTarget
 
-GROUPS = ("left_hand", "right_hand", "gaze", "torso")
-OWNERS = ("", "teleop", "reach")  # "" = holding; teleop = the wbc/targets/* topics; reach = a running goal
+GROUPS = ("left_hand", "right_hand", "gaze", "torso", "legs")
+# "" = holding; teleop = the wbc/targets/* topics; reach = a running goal; cmd_vel = walking on cmd_vel
+OWNERS = ("", "teleop", "reach", "cmd_vel")
 HAND_GROUP = {"left": "left_hand", "right": "right_hand"}
 SIDES = ("left", "right")
 
@@ -234,7 +235,7 @@ def reach_request(goal, now_s: float, defaults: ReachDefaults) -> ReachRequest:
 
 # --- control authority ----------------------------------------------------------------------------
 class Authority:
-    """One owner per target group (DESIGN §4): "" (holding), "teleop" or "reach"."""
+    """One owner per target group (DESIGN §4): "" (holding), "teleop", "reach" or "cmd_vel" (legs)."""
 
     def __init__(self) -> None:
         self.owners = {g: "" for g in GROUPS}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from forma_control.walk.gait import WalkSettings
 from forma_control.wbc.controller import WbcSettings, WholeBodyController
 from forma_control.wbc.estimator import Sensors
 from forma_control.wbc.model import WholeBodyModel
@@ -15,14 +16,19 @@ from forma_description.poses import named_pose
 from forma_hardware import JointCommand
 
 
-def build_controller(robot: RobotModel, pose: str = "stand", settings: WbcSettings | None = None):
+def build_controller(
+    robot: RobotModel,
+    pose: str = "stand",
+    settings: WbcSettings | None = None,
+    walk_settings: WalkSettings | None = None,
+):
     """A WholeBodyController for the robot, hands locked and posture nominal at a named pose.
     Returns (controller, indices of its joints in robot.joint_names)."""
     nominal = named_pose(pose, robot)
     index = {n: i for i, n in enumerate(robot.joint_names)}
     model = WholeBodyModel(robot, {n: nominal[index[n]] for n in robot.joint_names})
     body = np.array([index[n] for n in model.joint_names])
-    return WholeBodyController(model, nominal[body], settings), body
+    return WholeBodyController(model, nominal[body], settings, walk_settings), body
 
 
 def sensors_from(sim, body: np.ndarray) -> Sensors:

@@ -28,7 +28,7 @@ import time
 import numpy as np
 import pinocchio as pin
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import PointStamped, PoseStamped, WrenchStamped
+from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped, WrenchStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
@@ -44,6 +44,7 @@ from forma_common.params import param
 from forma_common.scheduling import pin_loop_thread
 from forma_common.state_cdr import JointStateWriter, RobotStateFormatError, RobotStateReader, RobotStateSample
 from forma_control.errors import ControlConfigError, ControlError, TargetRejected
+from forma_control.walk.gait import WalkSettings
 from forma_control.wbc.controller import WbcSettings
 from forma_control.wbc.estimator import Sensors
 from forma_control.wbc.io import (
@@ -68,7 +69,7 @@ from forma_control.wbc.io import (
 from forma_control.wbc.lockstep import build_controller
 from forma_control.wbc.model import HANDS
 from forma_control.wbc.reach import ReachabilityChecker, ReachProgress, pose_error
-from forma_control.wbc.targets import TargetLimits, check_target, to_odom
+from forma_control.wbc.targets import TargetLimits, check_target, to_odom, walk_velocity
 from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses
 from forma_interfaces.action import Reach
@@ -115,6 +116,13 @@ class WbcParams:
     status_rate_hz: float = param(
         10.0, "wbc/status rate; it is also sent on every change", unit="Hz", low=0.5, high=100.0
     )
+    cmd_vel_timeout_s: float = param(
+        0.5,
+        "walking: no cmd_vel (or one stamped) longer ago than this (robot clock) stops the robot in place",
+        unit="s",
+        low=0.05,
+        high=5.0,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +148,7 @@ class RunningReach:
 class WbcNode(Node):
     """Whole-body control of the 38 body joints through hardware/joint_commands."""
 
-    PARAMS = ((WbcParams, ""), (ReachParams, "reach."), (WbcSettings, ""))
+    PARAMS = ((WbcParams, ""), (ReachParams, "reach."), (WbcSettings, ""), (WalkSettings, "walk."))
 
     def __init__(self, node_name: str = "wbc", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
@@ -177,6 +185,7 @@ class WbcNode(Node):
         self.reset_state = "pending" if not self.require_safety else "not used"
         self.hardware_valid_from = math.inf
         self._status_key = None
+        self.cmd_vel_at: float | None = None  # robot time of the last accepted cmd_vel [s]
         self._cmd_writer: JointStateWriter | None = None  # hardware/joint_commands, written as bytes
 
         self.pub_cmd = None  # created once the controller exists: a supervisor waits for it (`commanders`)
@@ -204,6 +213,7 @@ class WbcNode(Node):
             )
         self.create_subscription(PointStamped, "wbc/targets/gaze", self._on_gaze_target, qos.EVENTS)
         self.create_subscription(PoseStamped, "wbc/targets/torso", self._on_torso_target, qos.EVENTS)
+        self.create_subscription(TwistStamped, "cmd_vel", self._on_cmd_vel, qos.EVENTS)
         self.reset_client = self.create_client(Trigger, "hardware/reset") if not self.require_safety else None
         self.reach_server = ActionServer(
             self,
@@ -228,6 +238,8 @@ class WbcNode(Node):
         p = declare_params(self, WbcParams, error=ControlConfigError)
         reach = declare_params(self, ReachParams, prefix="reach.", error=ControlConfigError)
         self.settings = declare_params(self, WbcSettings, error=ControlConfigError)  # the controller's, same names
+        self.walk_settings = declare_params(self, WalkSettings, prefix="walk.", error=ControlConfigError)
+        self.cmd_vel_timeout = p.cmd_vel_timeout_s
         self.pose_name = p.pose
         self.require_safety = p.require_safety_state
         self.state_input = p.state_input
@@ -245,7 +257,7 @@ class WbcNode(Node):
             return  # the description does not change under a running controller
         try:
             robot = RobotModel.from_urdf(msg.data)
-            controller, _ = build_controller(robot, self.pose_name, self.settings)
+            controller, _ = build_controller(robot, self.pose_name, self.settings, self.walk_settings)
         except (DescriptionError, ControlError) as exc:
             self.inactive_reason = f"cannot control this robot: {exc}"
             self.get_logger().error(self.inactive_reason)
@@ -422,6 +434,7 @@ class WbcNode(Node):
             )
             self.margin_m = out.capture_point_margin_m
             self.ticks += 1
+            self._follow_walk()
             if self.reaches and self.ticks % 5 == 0:
                 self._follow_reaches()
             self._publish_status_if_changed()
@@ -548,6 +561,42 @@ class WbcNode(Node):
             self.authority.take("torso", "teleop")
             self.controller.set_torso_goal(rotation, height)
             self._publish_status_if_changed()
+
+    # --- walking ----------------------------------------------------------------------------------
+    def _on_cmd_vel(self, msg: TwistStamped) -> None:
+        """Walk at the commanded velocity (clamped to the gait's limits, said on wbc/status); a bad
+        command is refused and the robot stops in place (within two steps)."""
+        with self.lock:
+            try:
+                if not self.active:
+                    raise TargetRejected(f"wbc is not active ({self.inactive_reason})")
+                velocity = walk_velocity(msg, self.robot_now, self.cmd_vel_timeout, self.robot.prefix)
+            except TargetRejected as exc:
+                if self.controller is not None and self.controller.walking:
+                    self.controller.walk(np.zeros(3))
+                    self._reject("cmd_vel", f"{exc}; stopping in place")
+                else:
+                    self._reject("cmd_vel", str(exc))
+                return
+            clamped = self.controller.walk(velocity)
+            if clamped:
+                self.last_rejection = f"cmd_vel: {clamped} (the gait's limits, walk.* parameters)"
+                self.get_logger().warning(self.last_rejection, throttle_duration_sec=2.0)
+            self.cmd_vel_at = self.robot_now
+            if self.controller.walking:
+                self.authority.take("legs", "cmd_vel")
+            self._publish_status_if_changed()
+
+    def _follow_walk(self) -> None:
+        """After a tick: cmd_vel gone quiet stops the walk; standing again gives the legs back."""
+        c = self.controller
+        if c.walking and np.any(c.walk_command) and self.robot_now - (self.cmd_vel_at or 0.0) > self.cmd_vel_timeout:
+            c.walk(np.zeros(3))
+            self.get_logger().warning(
+                f"no cmd_vel for {self.cmd_vel_timeout} s while walking: stopping in place", throttle_duration_sec=2.0
+            )
+        if not c.walking and self.authority.owners["legs"] == "cmd_vel":
+            self.authority.release("legs", "cmd_vel")
 
     # --- the Reach action ---------------------------------------------------------------------------
     async def _execute_reach(self, handle):

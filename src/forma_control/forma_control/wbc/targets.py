@@ -56,6 +56,24 @@ def check_target(target: StampedTarget, now_s: float, limits: TargetLimits, pref
     return target
 
 
+def walk_velocity(msg, now_s: float, max_age_s: float, prefix: str = "") -> np.ndarray:
+    """geometry_msgs/TwistStamped on cmd_vel -> (forward, sideways [m/s], turn [rad/s]) in the
+    walking frame. Refused (the caller stops the robot in place): non-finite numbers, a frame other
+    than base_link ("" is taken as base_link), a stamp older than max_age_s. The gait is planar:
+    linear z and angular x, y are ignored."""
+    frame = msg.header.frame_id
+    if frame not in ("", "base_link", prefix + "base_link"):
+        raise TargetRejected(f"cmd_vel in frame {frame!r}: walking commands are in {prefix}base_link")
+    t, w = msg.twist.linear, msg.twist.angular
+    velocity = np.array([t.x, t.y, w.z], float)
+    if not np.all(np.isfinite(velocity)) or not all(math.isfinite(v) for v in (t.z, w.x, w.y)):
+        raise TargetRejected(f"cmd_vel has non-finite numbers ({t.x}, {t.y}, {w.z})")
+    stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+    if stamp > 0.0 and now_s - stamp > max_age_s:
+        raise TargetRejected(f"cmd_vel stamped {now_s - stamp:.3f} s ago is stale (limit {max_age_s} s)")
+    return velocity
+
+
 def to_odom(target: StampedTarget, frame_in_odom: pin.SE3, base_in_odom: pin.SE3, limits: TargetLimits) -> pin.SE3:
     """The target as a pose in odom (a point target gets the identity orientation)."""
     if target.orientation_xyzw is None:

@@ -1,0 +1,329 @@
+"""The walking pattern: footsteps from a velocity command, the ZMP and centre-of-mass plan over
+them (DCM, dcm.py), and the swing foot's path. Pure: no ROS, no robot model; the whole-body
+controller reads one GaitReference per tick and makes the robot follow it (wbc/controller.py).
+
+Phases alternate double support (the ZMP moves from one sole to the other) and single support
+(the ZMP rests on the stance sole, the other foot swings). The current phase is fixed once begun;
+the ones after it are planned again whenever the command changes or a phase ends, a few steps
+ahead under the command as it is now, ending at rest: the DCM now depends on that future, which
+fades as e^(-omega t) (under 1 % two steps ahead).
+
+Poses here are planar: (x, y, yaw) in odom [m, m, rad]; the floor's height is the soles'.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from forma_common.params import check, param
+from forma_control.errors import ControlConfigError
+from forma_control.walk.dcm import ZmpSegment, dcm_at, follow
+
+SIDES = ("left", "right")
+STEPS_AHEAD = 3  # steps planned beyond the current phase
+PARALLEL_M = 0.03  # a foot this close to its standing place (and PARALLEL_RAD) takes no step to stop
+PARALLEL_RAD = 0.1
+STOP_STEPS = 2  # steps at most to stand square after a zero command
+SWING_MOVE = (0.05, 0.9)  # share of the swing in which the foot moves along the floor (lifts first, sets down last)
+MAX_LANDING_ERROR_M = 0.15  # a measured landing further than this from the plan is not believed
+
+
+def other(side: str) -> str:
+    return "right" if side == "left" else "left"
+
+
+def compose(pose: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """pose (+) delta: delta expressed in pose's frame."""
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    return np.array([pose[0] + c * delta[0] - s * delta[1], pose[1] + s * delta[0] + c * delta[1], pose[2] + delta[2]])
+
+
+def relative(pose: np.ndarray, to: np.ndarray) -> np.ndarray:
+    """`to` expressed in pose's frame (the inverse of compose)."""
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    dx, dy = to[0] - pose[0], to[1] - pose[1]
+    return np.array([c * dx + s * dy, -s * dx + c * dy, _wrap(to[2] - pose[2])])
+
+
+def _wrap(angle: float) -> float:
+    return (angle + math.pi) % (2.0 * math.pi) - math.pi
+
+
+@dataclasses.dataclass
+class WalkSettings:
+    """Gait timing, step limits and speed limits. Each field is also a parameter of the wbc node
+    (prefixed `walk.`)."""
+
+    step_s: float = param(0.45, "single support: how long a foot swings", unit="s", low=0.2, high=2.0)
+    transfer_s: float = param(
+        0.12, "double support: the weight moves from one sole to the other", unit="s", low=0.02, high=1.0
+    )
+    start_s: float = param(0.5, "the weight shift onto the first stance foot", unit="s", low=0.1, high=3.0)
+    stop_s: float = param(
+        0.6, "the weight shift back between the feet after the last step", unit="s", low=0.1, high=3.0
+    )
+    step_height_m: float = param(0.05, "swing foot clearance", unit="m", low=0.0, high=0.2)
+    max_forward_m_s: float = param(0.25, "fastest forward walk", unit="m/s", low=0.0, high=2.0)
+    max_backward_m_s: float = param(0.2, "fastest backward walk", unit="m/s", low=0.0, high=1.0)
+    max_sideways_m_s: float = param(0.15, "fastest sideways walk", unit="m/s", low=0.0, high=1.0)
+    max_turn_rad_s: float = param(0.5, "fastest turn", unit="rad/s", low=0.0, high=2.0)
+    max_step_m: float = param(0.25, "longest step (swing foot ahead of the stance foot)", unit="m", low=0.0, high=0.6)
+    min_width_m: float = param(0.14, "closest the feet's centres come sideways", unit="m", low=0.05, high=0.5)
+    max_width_m: float = param(0.34, "widest stance a sidestep opens", unit="m", low=0.1, high=0.8)
+    max_step_turn_rad: float = param(0.35, "largest turn between the feet in one step", unit="rad", low=0.0, high=1.0)
+    zmp_inward_m: float = param(
+        0.015, "the ZMP on a stance sole sits this far toward the other foot (less sway)", unit="m", low=0.0, high=0.05
+    )
+
+    def __post_init__(self) -> None:
+        check(self, ControlConfigError)
+
+    @property
+    def step_period_s(self) -> float:
+        return self.step_s + self.transfer_s
+
+    def clamp(self, velocity: np.ndarray) -> tuple[np.ndarray, str]:
+        """The command within the gait's limits, and what was clamped ('' if nothing)."""
+        vx, vy, wz = (float(v) for v in velocity)
+        limited = np.array(
+            [
+                min(max(vx, -self.max_backward_m_s), self.max_forward_m_s),
+                min(max(vy, -self.max_sideways_m_s), self.max_sideways_m_s),
+                min(max(wz, -self.max_turn_rad_s), self.max_turn_rad_s),
+            ]
+        )
+        names = [
+            f"{name} {value:+.2f} {unit} to {lim:+.2f}"
+            for name, unit, value, lim in zip(
+                ("forward", "sideways", "turn"), ("m/s", "m/s", "rad/s"), (vx, vy, wz), limited, strict=True
+            )
+            if abs(value - lim) > 1e-9
+        ]
+        return limited, ("clamped " + ", ".join(names)) if names else ""
+
+
+@dataclasses.dataclass
+class Phase:
+    """Double support (swing None): the ZMP from zmp_from to zmp_to, ending on `into` (None: between
+    the feet, at rest). Single support: `swing` moves from swing_from to swing_to."""
+
+    duration_s: float
+    zmp_from: np.ndarray
+    zmp_to: np.ndarray
+    swing: str | None = None
+    swing_from: np.ndarray | None = None
+    swing_to: np.ndarray | None = None
+    into: str | None = None
+    final: bool = False
+
+
+@dataclasses.dataclass
+class GaitReference:
+    """What the controller tracks this tick (odom)."""
+
+    com_xy: np.ndarray  # [m]
+    com_velocity_xy: np.ndarray  # [m/s]
+    dcm_xy: np.ndarray  # [m]
+    zmp_xy: np.ndarray  # [m]
+    feet: dict[str, np.ndarray]  # side -> (x, y, yaw)
+    foot_height_m: dict[str, float]  # above the floor
+    foot_velocity: dict[str, np.ndarray]  # side -> (vx, vy, vz, yaw rate)
+    support: tuple[str, ...]  # soles bearing weight
+    load_left: float  # planned share of the weight on the left sole
+    steps: int  # steps completed
+    done: bool  # at rest after the final transfer: standing control resumes
+
+
+class Gait:
+    """Walking from standing to standing. start() with the feet and CoM where they are; command()
+    any time; advance() once per control tick."""
+
+    def __init__(self, settings: WalkSettings, omega: float, sole_zmp_forward_m: float) -> None:
+        self.s = settings
+        self.omega = omega
+        self.zmp_forward_m = sole_zmp_forward_m
+        self.velocity = np.zeros(3)
+        self.phases: list[Phase] = []
+        self.elapsed_s = 0.0
+        self.feet: dict[str, np.ndarray] = {}
+        self.width_m = 0.19
+        self.com_xy = np.zeros(2)
+        self.steps = 0
+        self.stop_steps = 0  # steps taken since the command went to zero
+
+    @property
+    def active(self) -> bool:
+        return bool(self.phases)
+
+    @property
+    def swinging(self) -> str | None:
+        """The foot in the air (None in double support)."""
+        return self.phases[0].swing if self.phases else None
+
+    @property
+    def landing(self) -> str | None:
+        """The foot the weight is moving onto in double support (None otherwise)."""
+        return self.phases[0].into if self.phases and self.phases[0].swing is None else None
+
+    def start(self, left: np.ndarray, right: np.ndarray, com_xy: np.ndarray, velocity: np.ndarray) -> None:
+        """Begin walking from standing: the first swing foot is the one on the side of the sideways
+        or turning command (the left one for straight ahead)."""
+        self.feet = {"left": np.asarray(left, float).copy(), "right": np.asarray(right, float).copy()}
+        self.width_m = float(
+            np.clip(abs(relative(self.feet["right"], self.feet["left"])[1]), self.s.min_width_m, self.s.max_width_m)
+        )
+        self.com_xy = np.asarray(com_xy, float).copy()
+        self.velocity = np.asarray(velocity, float).copy()
+        self.steps = self.stop_steps = 0
+        vx, vy, wz = self.velocity
+        first = "right" if (vy < 0 or (vy == 0 and wz < 0)) else "left"
+        stance = other(first)
+        self.phases = [Phase(self.s.start_s, self.com_xy.copy(), self._zmp(stance, self.feet[stance]), into=stance)]
+        self.elapsed_s = 0.0
+        self._replan()
+
+    def command(self, velocity: np.ndarray) -> None:
+        """A new (clamped) velocity (forward, sideways [m/s], turn [rad/s]) in the walking frame;
+        zero walks to a stop. Takes effect from the next step not yet begun."""
+        velocity = np.asarray(velocity, float)
+        if self.active and not np.allclose(velocity, self.velocity, atol=1e-6):
+            self.velocity = velocity.copy()
+            self.stop_steps = 0
+            self._replan()
+
+    def advance(self, dt_s: float, landed: dict[str, np.ndarray] | None = None) -> GaitReference:
+        """The reference `dt_s` later. landed: where the foot that last touched down is now, by the
+        robot's own measurement in the plan's frame (landing_in_plan). When the weight has moved
+        onto it, the plan takes it where it is and plans the next steps from there: on compliant
+        joints a swing foot lands a few centimetres off its path, and planning on from the
+        intended spot left the reference model's feet apart from the real ones (measured: 13 cm
+        after four steps backward)."""
+        self.elapsed_s += dt_s
+        while len(self.phases) > 1 and self.elapsed_s >= self.phases[0].duration_s:
+            done = self.phases.pop(0)
+            self.elapsed_s -= done.duration_s
+            if done.swing is not None:
+                self.feet[done.swing] = done.swing_to.copy()
+                self.steps += 1
+                self.stop_steps += 0 if np.any(self.velocity) else 1
+            elif done.into is not None and landed is not None and done.into in landed:
+                off = relative(self.feet[done.into], landed[done.into])
+                if math.hypot(off[0], off[1]) <= MAX_LANDING_ERROR_M:
+                    self.feet[done.into] = np.asarray(landed[done.into], float).copy()
+                    self.phases[0].zmp_from = self._zmp(done.into, self.feet[done.into])
+            self._replan()
+        phase = self.phases[0]
+        at_rest = phase.final and self.elapsed_s >= phase.duration_s
+        segments = [ZmpSegment(p.duration_s, p.zmp_from, p.zmp_to) for p in self.phases]
+        xi = dcm_at(segments, self.elapsed_s, self.omega)
+        self.com_xy = follow(self.com_xy, xi, self.omega, dt_s)
+        velocity = self.omega * (xi - self.com_xy)
+        feet = {side: pose.copy() for side, pose in self.feet.items()}
+        height = {side: 0.0 for side in SIDES}
+        foot_velocity = {side: np.zeros(4) for side in SIDES}
+        t = min(self.elapsed_s / max(phase.duration_s, 1e-9), 1.0)
+        zmp = phase.zmp_from + t * (phase.zmp_to - phase.zmp_from)
+        if phase.swing is not None:
+            side = phase.swing
+            feet[side], height[side], foot_velocity[side] = swing_path(
+                phase.swing_from, phase.swing_to, self.elapsed_s, phase.duration_s, self.s.step_height_m
+            )
+            support = (other(side),)
+            load_left = 1.0 if side == "right" else 0.0
+        else:
+            support = SIDES
+            load_left = self._share_left(zmp)
+        if at_rest:
+            self.phases = []
+        return GaitReference(
+            self.com_xy.copy(), velocity, xi, zmp, feet, height, foot_velocity, support, load_left, self.steps, at_rest
+        )
+
+    # --------------------------------------------------------------------------------------
+    def _zmp(self, side: str, foot: np.ndarray) -> np.ndarray:
+        inward = -self.s.zmp_inward_m if side == "left" else self.s.zmp_inward_m
+        return compose(foot, np.array([self.zmp_forward_m, inward, 0.0]))[:2]
+
+    def _share_left(self, zmp: np.ndarray) -> float:
+        left, right = self._zmp("left", self.feet["left"]), self._zmp("right", self.feet["right"])
+        axis = left - right
+        return float(np.clip((zmp - right) @ axis / max(axis @ axis, 1e-12), 0.0, 1.0))
+
+    def _target(self, swing: str, stance_pose: np.ndarray) -> np.ndarray:
+        """Where the swing foot lands: the frame between the feet, moved by one step period of the
+        command, then the foot at half the stance width from it; within the step limits."""
+        half = self.width_m / 2.0
+        toward_swing = half if swing == "left" else -half
+        mid = compose(stance_pose, np.array([0.0, toward_swing, 0.0]))
+        moved = compose(mid, self.velocity * self.s.step_period_s)
+        target = compose(moved, np.array([0.0, toward_swing, 0.0]))
+        rel = relative(stance_pose, target)
+        sign = 1.0 if swing == "left" else -1.0
+        rel[0] = float(np.clip(rel[0], -self.s.max_step_m, self.s.max_step_m))
+        rel[1] = sign * float(np.clip(sign * rel[1], self.s.min_width_m, self.s.max_width_m))
+        rel[2] = float(np.clip(rel[2], -self.s.max_step_turn_rad, self.s.max_step_turn_rad))
+        return compose(stance_pose, rel)
+
+    def _replan(self) -> None:
+        """Phases after the current one, from where it leaves the feet, under the current command."""
+        current = self.phases[0]
+        self.phases = [current]
+        if current.final:
+            return
+        feet = dict(self.feet)
+        if current.swing is not None:
+            feet[current.swing] = current.swing_to
+            stance = current.swing  # it lands and bears the weight next
+            zmp = current.zmp_to
+            phases = [Phase(self.s.transfer_s, zmp, self._zmp(stance, feet[stance]), into=stance)]
+            zmp = phases[-1].zmp_to
+        else:
+            stance, zmp, phases = current.into, current.zmp_to, []
+        stopping = not np.any(self.velocity)
+        for index in range(STEPS_AHEAD):
+            if stance is None or (stopping and self.stop_steps + index + (current.swing is not None) >= STOP_STEPS):
+                break
+            swing = other(stance)
+            target = self._target(swing, feet[stance])
+            off = relative(target, feet[swing])
+            if stopping and math.hypot(off[0], off[1]) < PARALLEL_M and abs(off[2]) < PARALLEL_RAD:
+                break  # already standing square: no step needed to stop
+            phases.append(Phase(self.s.step_s, zmp, zmp, swing=swing, swing_from=feet[swing], swing_to=target))
+            feet[swing] = target
+            landed = self._zmp(swing, target)
+            phases.append(Phase(self.s.transfer_s, zmp, landed, into=swing))
+            stance, zmp = swing, landed
+        mid = 0.5 * (self._zmp("left", feet["left"]) + self._zmp("right", feet["right"]))
+        phases.append(Phase(self.s.stop_s, zmp, mid, final=True))
+        self.phases += phases
+
+
+def landing_in_plan(stance_plan: np.ndarray, stance_measured: np.ndarray, swing_measured: np.ndarray) -> np.ndarray:
+    """The swing foot's measured pose carried into the plan's frame through the stance foot:
+    where it is relative to the stance sole, measured, placed beside the stance sole as planned
+    (the estimate's own odom drifts from the plan's; the feet's relative pose does not)."""
+    return compose(stance_plan, relative(stance_measured, swing_measured))
+
+
+def swing_path(
+    start: np.ndarray, end: np.ndarray, elapsed_s: float, duration_s: float, height_m: float
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """The swing foot (x, y, yaw), its height above the floor and its velocity (vx, vy, vz, yaw
+    rate) `elapsed_s` into a swing: lifted as sin^2 (no vertical speed at lift-off or touch-down),
+    moved sideways and forward on a quintic between 15 % and 85 % of the swing, so it leaves and
+    lands straight up and down, never scuffing."""
+    duration = max(duration_s, 1e-9)
+    s = min(max(elapsed_s / duration, 0.0), 1.0)
+    u = min(max((s - SWING_MOVE[0]) / (SWING_MOVE[1] - SWING_MOVE[0]), 0.0), 1.0)
+    blend = u**3 * (10.0 - 15.0 * u + 6.0 * u * u)
+    window = (SWING_MOVE[1] - SWING_MOVE[0]) * duration
+    blend_rate = 30.0 * u * u * (1.0 - u) ** 2 / window if 0.0 < u < 1.0 else 0.0
+    delta = np.array([end[0] - start[0], end[1] - start[1], _wrap(end[2] - start[2])])
+    pose = start + blend * delta
+    height = height_m * math.sin(math.pi * s) ** 2
+    height_rate = height_m * math.pi * math.sin(2.0 * math.pi * s) / duration if s < 1.0 else 0.0
+    velocity = np.array([delta[0] * blend_rate, delta[1] * blend_rate, height_rate, delta[2] * blend_rate])
+    return pose, height, velocity
