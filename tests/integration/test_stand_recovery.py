@@ -81,7 +81,7 @@ def test_stand_recovers_from_stalls_a_few_times_a_minute_never_from_an_estop(tmp
         while recoveries() < BUDGET:  # stalls recovered until the minute's budget is spent
             done = recoveries()
             stall(control.pid, STALL_S)
-            probe.wait_for(lambda: recoveries() > done, 30, f"recovery {done + 1}")
+            probe.wait_for(lambda done=done: recoveries() > done, 30, f"recovery {done + 1}")
             probe.wait_for(lambda: body_state() == HardwareState.ACTIVE, 30, "ACTIVE again")
             time.sleep(1.0)
 
