@@ -27,6 +27,7 @@ TRIAL_MODULES = [
     "tests.accept.trials_robot_grasp",
     "tests.accept.trials_tasks",
     "tests.accept.trials_vla",
+    "tests.accept.trials_walk",
 ]
 
 

@@ -32,7 +32,7 @@ from forma_control.errors import ControlConfigError
 from forma_control.wbc.node import WbcNode
 from forma_control.wbc.reach import ARM_JOINTS
 from forma_description import RobotModel
-from forma_interfaces.action import Reach
+from forma_interfaces.action import Reach, WalkTo
 from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
 from forma_perception.robot_frames import RobotFrames
 from tests.support.deployments import node, process, write_deployment
@@ -498,4 +498,40 @@ def test_cmd_vel_walks_the_robot_and_silence_stops_it_in_place(robot):
     assert 0.3 < walked < 1.2, f"walked {walked:.2f} m"
     body = [robot.body_state(m) for m in list(robot.hardware) if stamp_s(m) > t0]
     assert body and all(s == HardwareState.ACTIVE for s in body), "the hardware held the body while walking"
+    assert robot.base_in_world()[2, 3] > 0.8 and robot.last_status().active
+
+
+def test_walk_to_refuses_bad_goals_with_the_reason_and_stops_on_cancel(robot):
+    probe = robot.probe
+    client = ActionClient(probe.node, WalkTo, "wbc/walk_to")
+    assert client.wait_for_server(timeout_sec=WAIT_S), "wbc/walk_to not available"
+
+    def goal(x: float, frame: str = "odom") -> WalkTo.Goal:
+        g = WalkTo.Goal()
+        g.target.header.frame_id = frame
+        g.target.pose.position.x, g.target.pose.orientation.w = x, 1.0
+        return g
+
+    def send(g: WalkTo.Goal):
+        future = probe.on_executor(client.send_goal_async, g)
+        probe.wait_for(future.done, WAIT_S, "the goal's acceptance")
+        return future.result()
+
+    def result(handle) -> WalkTo.Result:
+        future = probe.on_executor(handle.get_result_async)
+        probe.wait_for(future.done, WAIT_S, "the goal's result")
+        return future.result().result
+
+    refused = result(send(goal(1.0, frame="base_link")))
+    assert refused.outcome == WalkTo.Result.REJECTED and "odom" in refused.reason
+    far = result(send(goal(50.0)))
+    assert far.outcome == WalkTo.Result.UNREACHABLE and "waypoints" in far.reason
+    handle = send(goal(3.0))
+    probe.wait_for(lambda: robot.owner("legs") == "walk_to", WAIT_S, "the legs owned by walk_to")
+    robot.wait_sim(1.0)
+    probe.on_executor(handle.cancel_goal_async)
+    ended = result(handle)
+    assert ended.outcome == WalkTo.Result.CANCELED and "canceled" in ended.reason
+    probe.wait_for(lambda: robot.owner("legs") == "", WAIT_S, "the legs released")
+    robot.wait_sim(3.0)
     assert robot.base_in_world()[2, 3] > 0.8 and robot.last_status().active

@@ -57,7 +57,7 @@ class WalkSettings:
     """Gait timing, step limits and speed limits. Each field is also a parameter of the wbc node
     (prefixed `walk.`)."""
 
-    step_s: float = param(0.45, "single support: how long a foot swings", unit="s", low=0.2, high=2.0)
+    step_s: float = param(0.5, "single support: how long a foot swings", unit="s", low=0.2, high=2.0)
     transfer_s: float = param(
         0.12, "double support: the weight moves from one sole to the other", unit="s", low=0.02, high=1.0
     )
@@ -74,6 +74,12 @@ class WalkSettings:
     min_width_m: float = param(0.14, "closest the feet's centres come sideways", unit="m", low=0.05, high=0.5)
     max_width_m: float = param(0.34, "widest stance a sidestep opens", unit="m", low=0.1, high=0.8)
     max_step_turn_rad: float = param(0.35, "largest turn between the feet in one step", unit="rad", low=0.0, high=1.0)
+    tilt_feedback: float = param(
+        1.0,
+        "while walking, the pelvis reference leans against the measured tilt by this many times the tilt",
+        low=0.0,
+        high=5.0,
+    )
     zmp_inward_m: float = param(
         0.015, "the ZMP on a stance sole sits this far toward the other foot (less sway)", unit="m", low=0.0, high=0.05
     )
@@ -145,7 +151,8 @@ class Gait:
         self.s = settings
         self.omega = omega
         self.zmp_forward_m = sole_zmp_forward_m
-        self.velocity = np.zeros(3)
+        self.velocity = np.zeros(3)  # the command being walked
+        self.pending = np.zeros(3)  # the latest command, taken at the next phase boundary
         self.phases: list[Phase] = []
         self.elapsed_s = 0.0
         self.feet: dict[str, np.ndarray] = {}
@@ -177,6 +184,7 @@ class Gait:
         )
         self.com_xy = np.asarray(com_xy, float).copy()
         self.velocity = np.asarray(velocity, float).copy()
+        self.pending = self.velocity.copy()
         self.steps = self.stop_steps = 0
         vx, vy, wz = self.velocity
         first = "right" if (vy < 0 or (vy == 0 and wz < 0)) else "left"
@@ -187,12 +195,10 @@ class Gait:
 
     def command(self, velocity: np.ndarray) -> None:
         """A new (clamped) velocity (forward, sideways [m/s], turn [rad/s]) in the walking frame;
-        zero walks to a stop. Takes effect from the next step not yet begun."""
-        velocity = np.asarray(velocity, float)
-        if self.active and not np.allclose(velocity, self.velocity, atol=1e-6):
-            self.velocity = velocity.copy()
-            self.stop_steps = 0
-            self._replan()
+        zero walks to a stop. Taken at the next phase boundary (within step_s): re-planned on
+        every message, a command stream that wavered (a steering controller's) jolted the CoM plan
+        each time and the robot fell (measured)."""
+        self.pending = np.asarray(velocity, float).copy()
 
     def advance(self, dt_s: float, landed: dict[str, np.ndarray] | None = None) -> GaitReference:
         """The reference `dt_s` later. landed: where the foot that last touched down is now, by the
@@ -205,6 +211,9 @@ class Gait:
         while len(self.phases) > 1 and self.elapsed_s >= self.phases[0].duration_s:
             done = self.phases.pop(0)
             self.elapsed_s -= done.duration_s
+            if not np.allclose(self.pending, self.velocity, atol=1e-6):
+                self.velocity = self.pending.copy()
+                self.stop_steps = 0
             if done.swing is not None:
                 self.feet[done.swing] = done.swing_to.copy()
                 self.steps += 1

@@ -22,8 +22,9 @@ from forma_control.wbc.estimator import Sensors
 from forma_control.wbc.targets import StampedTarget
 
 GROUPS = ("left_hand", "right_hand", "gaze", "torso", "legs")
-# "" = holding; teleop = the wbc/targets/* topics; reach = a running goal; cmd_vel = walking on cmd_vel
-OWNERS = ("", "teleop", "reach", "cmd_vel")
+# "" = holding; teleop = the wbc/targets/* topics; reach = a running goal; cmd_vel = walking on cmd_vel;
+# walk_to = a running wbc/walk_to goal
+OWNERS = ("", "teleop", "reach", "cmd_vel", "walk_to")
 HAND_GROUP = {"left": "left_hand", "right": "right_hand"}
 SIDES = ("left", "right")
 

@@ -45,6 +45,7 @@ from forma_common.scheduling import pin_loop_thread
 from forma_common.state_cdr import JointStateWriter, RobotStateFormatError, RobotStateReader, RobotStateSample
 from forma_control.errors import ControlConfigError, ControlError, TargetRejected
 from forma_control.walk.gait import WalkSettings
+from forma_control.walk.walk_to import STALL_S, WalkToProgress
 from forma_control.wbc.controller import WbcSettings
 from forma_control.wbc.estimator import Sensors
 from forma_control.wbc.io import (
@@ -69,10 +70,10 @@ from forma_control.wbc.io import (
 from forma_control.wbc.lockstep import build_controller
 from forma_control.wbc.model import HANDS
 from forma_control.wbc.reach import ReachabilityChecker, ReachProgress, pose_error
-from forma_control.wbc.targets import TargetLimits, check_target, to_odom, walk_velocity
+from forma_control.wbc.targets import TargetLimits, check_target, to_odom, walk_to_goal, walk_velocity
 from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses
-from forma_interfaces.action import Reach
+from forma_interfaces.action import Reach, WalkTo
 from forma_interfaces.msg import HardwareState, RobotState, SafetyState, WbcStatus
 
 MAX_PAUSE_S = 0.1  # a lagging sensor stream pauses the ticks this long before the controller disengages [s]
@@ -136,6 +137,26 @@ class ReachParams:
     timeout_s: float = param(4.0, "default Reach timeout, robot time", unit="s", low=0.1, high=60.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class WalkToParams:
+    """Defaults and limits of wbc/walk_to goals (parameters walk_to.*)."""
+
+    position_tolerance_m: float = param(0.1, "default WalkTo position tolerance", unit="m", low=0.01, high=1.0)
+    yaw_tolerance_deg: float = param(10.0, "default WalkTo heading tolerance", unit="deg", low=1.0, high=180.0)
+    timeout_s: float = param(60.0, "default WalkTo timeout, robot time", unit="s", low=1.0, high=600.0)
+    max_distance_m: float = param(
+        10.0, "WalkTo targets further than this are unreachable: send nearer waypoints", unit="m", low=0.1, high=100.0
+    )
+
+
+@dataclasses.dataclass
+class RunningWalkTo:
+    handle: object  # rclpy ServerGoalHandle
+    progress: WalkToProgress
+    done: GoalResult
+    last_error: tuple[float, float] = (math.nan, math.nan)
+
+
 @dataclasses.dataclass
 class RunningReach:
     handle: object  # rclpy ServerGoalHandle
@@ -148,7 +169,13 @@ class RunningReach:
 class WbcNode(Node):
     """Whole-body control of the 38 body joints through hardware/joint_commands."""
 
-    PARAMS = ((WbcParams, ""), (ReachParams, "reach."), (WbcSettings, ""), (WalkSettings, "walk."))
+    PARAMS = (
+        (WbcParams, ""),
+        (ReachParams, "reach."),
+        (WbcSettings, ""),
+        (WalkSettings, "walk."),
+        (WalkToParams, "walk_to."),
+    )
 
     def __init__(self, node_name: str = "wbc", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
@@ -173,6 +200,7 @@ class WbcNode(Node):
         self.failure = ""  # a tick failed: latched until safety/state leaves ACTIVE
         self.authority = Authority()
         self.reaches: dict[str, RunningReach] = {}
+        self.walk_to: RunningWalkTo | None = None
         self.targets_rejected = 0
         self.last_rejection = ""
         self.tick_us = 0.0
@@ -223,6 +251,14 @@ class WbcNode(Node):
             goal_callback=lambda _goal: GoalResponse.ACCEPT,
             cancel_callback=lambda _handle: CancelResponse.ACCEPT,
         )
+        self.walk_to_server = ActionServer(
+            self,
+            WalkTo,
+            "wbc/walk_to",
+            execute_callback=self._execute_walk_to,
+            goal_callback=lambda _goal: GoalResponse.ACCEPT,
+            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
+        )
         self.create_timer(1.0 / self.status_rate, self._on_status_timer)
         # the control thread completes Reach goals (GoalResult wakes the executor to send the result)
         self._executor_wake = GoalResult.waker(self)
@@ -239,6 +275,7 @@ class WbcNode(Node):
         reach = declare_params(self, ReachParams, prefix="reach.", error=ControlConfigError)
         self.settings = declare_params(self, WbcSettings, error=ControlConfigError)  # the controller's, same names
         self.walk_settings = declare_params(self, WalkSettings, prefix="walk.", error=ControlConfigError)
+        self.walk_to_params = declare_params(self, WalkToParams, prefix="walk_to.", error=ControlConfigError)
         self.cmd_vel_timeout = p.cmd_vel_timeout_s
         self.pose_name = p.pose
         self.require_safety = p.require_safety_state
@@ -489,6 +526,9 @@ class WbcNode(Node):
         self.active = False
         for side in list(self.reaches):
             self._finish_reach(side, Reach.Result.CANCELED, f"wbc stopped: {reason}")
+        if self.walk_to is not None:
+            fell = "fall" in reason or "FAULT" in reason
+            self._finish_walk_to(WalkTo.Result.FELL if fell else WalkTo.Result.CANCELED, f"wbc stopped: {reason}")
         self.authority.reset()
 
     # --- targets ----------------------------------------------------------------------------------
@@ -578,6 +618,8 @@ class WbcNode(Node):
                 else:
                     self._reject("cmd_vel", str(exc))
                 return
+            if self.walk_to is not None:
+                self._finish_walk_to(WalkTo.Result.CANCELED, "pre-empted by cmd_vel")
             clamped = self.controller.walk(velocity)
             if clamped:
                 self.last_rejection = f"cmd_vel: {clamped} (the gait's limits, walk.* parameters)"
@@ -590,6 +632,10 @@ class WbcNode(Node):
     def _follow_walk(self) -> None:
         """After a tick: cmd_vel gone quiet stops the walk; standing again gives the legs back."""
         c = self.controller
+        if self.walk_to is not None:
+            if self.ticks % 5 == 0:
+                self._follow_walk_to()
+            return
         if c.walking and np.any(c.walk_command) and self.robot_now - (self.cmd_vel_at or 0.0) > self.cmd_vel_timeout:
             c.walk(np.zeros(3))
             self.get_logger().warning(
@@ -597,6 +643,88 @@ class WbcNode(Node):
             )
         if not c.walking and self.authority.owners["legs"] == "cmd_vel":
             self.authority.release("legs", "cmd_vel")
+
+    # --- the WalkTo action ------------------------------------------------------------------------
+    async def _execute_walk_to(self, handle):
+        with self.lock:
+            result = self._start_walk_to(handle)
+            if result is None:
+                done = self.walk_to.done
+        if result is None:
+            result = await done
+        if result.outcome == WalkTo.Result.ARRIVED:
+            handle.succeed()
+        elif result.outcome == WalkTo.Result.CANCELED and handle.is_cancel_requested:
+            handle.canceled()
+        else:
+            handle.abort()
+        return result
+
+    def _start_walk_to(self, handle) -> WalkTo.Result | None:
+        """Check and start a goal; a Result if it ends at once (REJECTED / UNREACHABLE)."""
+        p = self.walk_to_params
+        try:
+            if not self.active:
+                raise TargetRejected(f"wbc is not active ({self.inactive_reason})")
+            goal = walk_to_goal(
+                handle.request,
+                self.robot_now,
+                (p.position_tolerance_m, math.radians(p.yaw_tolerance_deg), p.timeout_s),
+                self.robot.prefix,
+            )
+        except TargetRejected as exc:
+            self._reject("wbc/walk_to", str(exc))
+            return WalkTo.Result(outcome=WalkTo.Result.REJECTED, reason=str(exc), position_error_m=math.nan)
+        progress = WalkToProgress(goal, self.walk_settings, self.robot_now)
+        distance, yaw_error, _ = progress.errors(self.controller.measured_floor_pose())
+        if distance > p.max_distance_m:
+            reason = f"{distance:.1f} m away, beyond walk_to.max_distance_m {p.max_distance_m:g}: send nearer waypoints"
+            return WalkTo.Result(
+                outcome=WalkTo.Result.UNREACHABLE, reason=reason, position_error_m=distance, yaw_error_rad=yaw_error
+            )
+        if self.walk_to is not None:
+            self._finish_walk_to(WalkTo.Result.CANCELED, "pre-empted by a new walk_to goal")
+        self.walk_to = RunningWalkTo(handle, progress, GoalResult(self._executor_wake), (distance, yaw_error))
+        self.authority.take("legs", "walk_to")
+        self.get_logger().info(f"wbc/walk_to: {distance:.2f} m and {math.degrees(yaw_error):.0f} deg to go")
+        self._publish_status_if_changed()
+        return None
+
+    def _follow_walk_to(self) -> None:
+        """From the control loop: the next velocity command, feedback, ends."""
+        running = self.walk_to
+        if running.handle.is_cancel_requested:
+            self._finish_walk_to(WalkTo.Result.CANCELED, "canceled by the client; the robot stops in place")
+            return
+        state, command, distance, yaw_error = running.progress.update(
+            self.controller.measured_floor_pose(), self.robot_now, standing=not self.controller.walking
+        )
+        running.last_error = (distance, yaw_error)
+        steps = self.controller.gait.steps if self.controller.gait is not None else 0
+        running.handle.publish_feedback(WalkTo.Feedback(distance_remaining_m=distance, steps_taken=steps))
+        if state == "walking":
+            self.controller.walk(command)
+        elif state == "arrived":
+            self._finish_walk_to(WalkTo.Result.ARRIVED, "arrived")
+        elif state == "timeout":
+            self._finish_walk_to(WalkTo.Result.TIMEOUT, "not there in time; the robot stops in place")
+        else:
+            self._finish_walk_to(
+                WalkTo.Result.UNREACHABLE, f"no progress for {STALL_S:g} s (blocked?); the robot stops in place"
+            )
+
+    def _finish_walk_to(self, outcome: int, reason: str) -> None:
+        running, self.walk_to = self.walk_to, None
+        if self.controller is not None and self.active and self.controller.walking:
+            self.controller.walk(np.zeros(3))
+        distance, yaw_error = running.last_error
+        self.authority.release("legs", "walk_to")
+        summary = f"wbc/walk_to: {reason} ({distance:.2f} m, {math.degrees(yaw_error):.1f} deg)"
+        (self.get_logger().info if outcome == WalkTo.Result.ARRIVED else self.get_logger().warning)(summary)
+        running.done.finish(
+            WalkTo.Result(outcome=outcome, position_error_m=distance, yaw_error_rad=yaw_error, reason=reason)
+        )
+        self._publish_status_if_changed()
 
     # --- the Reach action ---------------------------------------------------------------------------
     async def _execute_reach(self, handle):

@@ -11,6 +11,7 @@ import numpy as np
 import pinocchio as pin
 
 from forma_control.errors import TargetRejected
+from forma_control.walk.walk_to import WalkToGoal
 
 TARGET_FRAMES = ("odom", "base_link", "torso")
 QUATERNION_TOLERANCE = 0.01  # |q| may differ from 1 by this much; it is then normalised
@@ -72,6 +73,30 @@ def walk_velocity(msg, now_s: float, max_age_s: float, prefix: str = "") -> np.n
     if stamp > 0.0 and now_s - stamp > max_age_s:
         raise TargetRejected(f"cmd_vel stamped {now_s - stamp:.3f} s ago is stale (limit {max_age_s} s)")
     return velocity
+
+
+def walk_to_goal(msg, now_s: float, defaults: tuple[float, float, float], prefix: str = "") -> WalkToGoal:
+    """A WalkTo goal -> WalkToGoal (pose in odom; tolerances / timeout of 0 take `defaults`:
+    (position [m], yaw [rad], timeout [s])), refused with the reason: a frame other than odom,
+    non-finite numbers, a non-unit quaternion, negative tolerances."""
+    frame = msg.target.header.frame_id
+    if frame not in ("odom", prefix + "odom"):
+        raise TargetRejected(f"walk_to target in frame {frame!r}: targets are poses on the floor in {prefix}odom")
+    p, o = msg.target.pose.position, msg.target.pose.orientation
+    values = [p.x, p.y, o.x, o.y, o.z, o.w, msg.position_tolerance_m, msg.yaw_tolerance_rad, msg.timeout_s]
+    if not all(math.isfinite(v) for v in values):
+        raise TargetRejected(f"walk_to goal has non-finite numbers {values}")
+    norm = math.sqrt(o.x * o.x + o.y * o.y + o.z * o.z + o.w * o.w)
+    if abs(norm - 1.0) > QUATERNION_TOLERANCE:
+        raise TargetRejected(f"orientation quaternion has norm {norm:.3f}; it must be a unit quaternion")
+    if min(msg.position_tolerance_m, msg.yaw_tolerance_rad, msg.timeout_s) < 0.0:
+        raise TargetRejected("tolerances and timeout must be >= 0 (0 = the defaults)")
+    x, y, z, w = (v / norm for v in (o.x, o.y, o.z, o.w))
+    yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    position_tolerance = msg.position_tolerance_m or defaults[0]
+    yaw_tolerance = msg.yaw_tolerance_rad or defaults[1]
+    timeout = msg.timeout_s or defaults[2]
+    return WalkToGoal(np.array([p.x, p.y, yaw]), position_tolerance, yaw_tolerance, now_s + timeout)
 
 
 def to_odom(target: StampedTarget, frame_in_odom: pin.SE3, base_in_odom: pin.SE3, limits: TargetLimits) -> pin.SE3:
