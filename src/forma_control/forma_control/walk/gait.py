@@ -124,6 +124,7 @@ class Phase:
     swing_to: np.ndarray | None = None
     into: str | None = None
     final: bool = False
+    stopping: bool = False  # a step planned to stop (counts toward STOP_STEPS)
 
 
 @dataclasses.dataclass
@@ -160,6 +161,7 @@ class Gait:
         self.com_xy = np.zeros(2)
         self.steps = 0
         self.stop_steps = 0  # steps taken since the command went to zero
+        self.stopping_from = np.zeros(3)  # the velocity walked before the zero command
 
     @property
     def active(self) -> bool:
@@ -212,12 +214,14 @@ class Gait:
             done = self.phases.pop(0)
             self.elapsed_s -= done.duration_s
             if not np.allclose(self.pending, self.velocity, atol=1e-6):
+                if not np.any(self.pending):
+                    self.stopping_from = self.velocity.copy()
                 self.velocity = self.pending.copy()
                 self.stop_steps = 0
             if done.swing is not None:
                 self.feet[done.swing] = done.swing_to.copy()
                 self.steps += 1
-                self.stop_steps += 0 if np.any(self.velocity) else 1
+                self.stop_steps += int(done.stopping)
             elif done.into is not None and landed is not None and done.into in landed:
                 off = relative(self.feet[done.into], landed[done.into])
                 if math.hypot(off[0], off[1]) <= MAX_LANDING_ERROR_M:
@@ -261,13 +265,13 @@ class Gait:
         axis = left - right
         return float(np.clip((zmp - right) @ axis / max(axis @ axis, 1e-12), 0.0, 1.0))
 
-    def _target(self, swing: str, stance_pose: np.ndarray) -> np.ndarray:
+    def _target(self, swing: str, stance_pose: np.ndarray, velocity: np.ndarray) -> np.ndarray:
         """Where the swing foot lands: the frame between the feet, moved by one step period of the
         command, then the foot at half the stance width from it; within the step limits."""
         half = self.width_m / 2.0
         toward_swing = half if swing == "left" else -half
         mid = compose(stance_pose, np.array([0.0, toward_swing, 0.0]))
-        moved = compose(mid, self.velocity * self.s.step_period_s)
+        moved = compose(mid, velocity * self.s.step_period_s)
         target = compose(moved, np.array([0.0, toward_swing, 0.0]))
         rel = relative(stance_pose, target)
         sign = 1.0 if swing == "left" else -1.0
@@ -292,15 +296,23 @@ class Gait:
         else:
             stance, zmp, phases = current.into, current.zmp_to, []
         stopping = not np.any(self.velocity)
+        taken = self.stop_steps + int(current.stopping)  # stop steps taken or under way
         for index in range(STEPS_AHEAD):
-            if stance is None or (stopping and self.stop_steps + index + (current.swing is not None) >= STOP_STEPS):
+            if stance is None or (stopping and taken + index >= STOP_STEPS):
                 break
             swing = other(stance)
-            target = self._target(swing, feet[stance])
+            # stopping: the first step at half the speed it walked, then square (two steps at most;
+            # stepping square at once from full speed tipped the robot over now and then)
+            velocity = self.velocity
+            if stopping and taken + index == 0:
+                velocity = 0.5 * self.stopping_from
+            target = self._target(swing, feet[stance], velocity)
             off = relative(target, feet[swing])
             if stopping and math.hypot(off[0], off[1]) < PARALLEL_M and abs(off[2]) < PARALLEL_RAD:
                 break  # already standing square: no step needed to stop
-            phases.append(Phase(self.s.step_s, zmp, zmp, swing=swing, swing_from=feet[swing], swing_to=target))
+            phases.append(
+                Phase(self.s.step_s, zmp, zmp, swing=swing, swing_from=feet[swing], swing_to=target, stopping=stopping)
+            )
             feet[swing] = target
             landed = self._zmp(swing, target)
             phases.append(Phase(self.s.transfer_s, zmp, landed, into=swing))

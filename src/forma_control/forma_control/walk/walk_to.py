@@ -14,7 +14,8 @@ from forma_control.walk.gait import WalkSettings, relative
 
 NEAR_M = 0.4  # closer than this the robot steps sideways and turns toward the final heading
 FACE_GOAL_RAD = 0.25  # further away it turns in place until facing the goal within this
-STEER_RAD_S = 0.1  # fastest turn while walking at the goal
+STEER_RAD_S = 0.0  # no steering while walking: straight walks stop safely, steered ones fell stopping (measured)
+KEEP_WALKING_RAD = 0.35  # walking at the goal, it stops to turn in place only past this heading error
 POSITION_GAIN = 0.8  # [1/s] speed per metre to go
 TURN_GAIN = 1.2  # [1/s] turn rate per radian to go
 MIN_SPEED_M_S = 0.06  # slower commands take steps too short to get anywhere
@@ -62,6 +63,7 @@ class WalkToProgress:
         self.limits = limits
         self._best = (math.inf, now_s)  # (smallest distance + yaw error seen, when)
         self._motion: str | None = None  # the kind of motion being walked (see _motion)
+        self._stopping = False  # stopping to change the kind of motion
 
     def errors(self, pose: np.ndarray) -> tuple[float, float, np.ndarray]:
         """(distance [m], yaw error [rad], the goal in the robot's frame (x, y, yaw))."""
@@ -88,7 +90,9 @@ class WalkToProgress:
         command = np.zeros(3)
         if distance > max(NEAR_M, g.position_tolerance_m):
             heading = math.atan2(rel[1], rel[0])
-            if abs(heading) > FACE_GOAL_RAD:
+            # (stopping from full speed is the gait's riskiest moment: keep walking and steer)
+            limit = KEEP_WALKING_RAD if self._motion == "forward" else FACE_GOAL_RAD
+            if abs(heading) > limit:
                 command[2] = _toward(heading, TURN_GAIN, lim.max_turn_rad_s, MIN_TURN_RAD_S)
             else:
                 command[0] = _toward(distance, POSITION_GAIN, lim.max_forward_m_s, MIN_SPEED_M_S)
@@ -101,8 +105,14 @@ class WalkToProgress:
         else:
             command[2] = _toward(rel[2], TURN_GAIN, lim.max_turn_rad_s, MIN_TURN_RAD_S)
         # a change of motion (turning, walking, sidestepping, or a reversal) only from standing
+        # once it stops for a change, it stops: a stop revoked half-way (the heading error dipping
+        # back under the limit) restarted the gait mid-stop and the robot fell (measured)
         motion = _motion(command)
+        if self._stopping and not standing:
+            return "walking", np.zeros(3), distance, yaw_error
+        self._stopping = False
         if self._motion is not None and motion != self._motion and not standing:
+            self._stopping = True
             return "walking", np.zeros(3), distance, yaw_error
         self._motion = motion
         return "walking", command, distance, yaw_error
