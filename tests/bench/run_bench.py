@@ -261,6 +261,12 @@ def bench_wbc() -> dict:
     return run()
 
 
+def bench_walk() -> dict:
+    from tests.bench.walk_bench import bench_walk as run
+
+    return run()
+
+
 def bench_hands() -> dict:
     from tests.bench.hands_bench import bench_hands as run
 
@@ -312,6 +318,7 @@ BENCHES = [
     bench_console,
     bench_perception,
     bench_wbc,
+    bench_walk,
     bench_safety,
     bench_hands,
     bench_tasks,
