@@ -177,13 +177,22 @@ class Gait:
         """The foot the weight is moving onto in double support (None otherwise)."""
         return self.phases[0].into if self.phases and self.phases[0].swing is None else None
 
-    def start(self, left: np.ndarray, right: np.ndarray, com_xy: np.ndarray, velocity: np.ndarray) -> None:
+    def start(
+        self,
+        left: np.ndarray,
+        right: np.ndarray,
+        com_xy: np.ndarray,
+        velocity: np.ndarray,
+        width_m: float | None = None,
+    ) -> None:
         """Begin walking from standing: the first swing foot is the one on the side of the sideways
-        or turning command (the left one for straight ahead)."""
+        or turning command (the left one for straight ahead). width_m: the stance width to walk
+        at (default: the feet's as they stand; the controller passes the standing pose's, since a
+        walk that ended in a turn can leave the feet narrower or wider)."""
         self.feet = {"left": np.asarray(left, float).copy(), "right": np.asarray(right, float).copy()}
-        self.width_m = float(
-            np.clip(abs(relative(self.feet["right"], self.feet["left"])[1]), self.s.min_width_m, self.s.max_width_m)
-        )
+        if width_m is None:
+            width_m = abs(relative(self.feet["right"], self.feet["left"])[1])
+        self.width_m = float(np.clip(width_m, self.s.min_width_m, self.s.max_width_m))
         self.com_xy = np.asarray(com_xy, float).copy()
         self.velocity = np.asarray(velocity, float).copy()
         self.pending = self.velocity.copy()

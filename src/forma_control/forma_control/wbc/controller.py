@@ -176,6 +176,7 @@ class WholeBodyController:
         self._walk_holds: dict[str, pin.SE3] = {}  # hand poses/targets in the walking frame while walking
         self._swing_accel = np.zeros(model.nv)  # low-passed reference acceleration [rad/s^2]
         self._floor_z = 0.0  # the soles' height when the walk began (flat floor) [m]
+        self.stance_width_m: float | None = None
         self.period_s = 1.0 / self.s.rate_hz
         self.dt = self.period_s  # this tick's step [s]: the robot time since the last tick (see tick)
         self._last_stamp_s: float | None = None
@@ -243,6 +244,9 @@ class WholeBodyController:
         self.v_ref[:] = 0.0
         self.m.update(self.q_ref)
         self.feet_ref = {side: self.m.pose(f).copy() for side, f in zip(("left", "right"), FEET, strict=True)}
+        # the stance width walks keep (the standing pose's, whatever the last walk left)
+        between = self.feet_ref["left"].translation[:2] - self.feet_ref["right"].translation[:2]
+        self.stance_width_m = float(np.linalg.norm(between))
         self.pelvis_height = float(self.m.pose("base_link").translation[2])
         yaw = _yaw(0.5 * (self.feet_ref["left"].rotation + self.feet_ref["right"].rotation))
         self.pelvis_rotation = pin.utils.rpyToMatrix(0.0, 0.0, yaw)
@@ -396,7 +400,8 @@ class WholeBodyController:
             omega = balance.omega(self.m.com[2] - self._floor_z)
             self.gait = Gait(self.walk_settings, omega, self.s.com_forward_m)
             com_xy = self.nominal_xy if self.nominal_xy is not None else self.m.com[:2]
-            self.gait.start(_planar(self.feet_ref["left"]), _planar(self.feet_ref["right"]), com_xy, command)
+            left, right = _planar(self.feet_ref["left"]), _planar(self.feet_ref["right"])
+            self.gait.start(left, right, com_xy, command, self.stance_width_m)
             frame = self._walking_frame(com_xy, _yaw(self.pelvis_rotation))
             self._walk_holds = {side: frame.actInv(self.hand_hold[side]) for side in HANDS}
             for side, goal in self.targets.hands.items():
