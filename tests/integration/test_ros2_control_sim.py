@@ -1,15 +1,17 @@
 """The real controller_manager commands the MuJoCo sim through the topic hardware (the CI tier of
 issue 17): ros2_control_node loads the Forma description under hardware:=topic
 (joint_state_topic_hardware_interface/JointStateTopicSystem, the Jazzy release), reads the sim's
-joint_states (remapped to hardware/joint_states) and sends one command for all 82 joints on
-hardware/joint_commands every cycle, where the sim's hardware contract checks it.
+joint_states (remapped to hardware/joint_states) and sends, for each command group (body, each
+hand: one topic hardware each), one command on hardware/joint_commands every cycle, where the
+sim's hardware contract checks it.
 
 Checked, in this order, on one running stack (sim time from the sim's /clock, which the controller
 manager follows):
 - the controllers the topic path spawns (config/controllers.yaml minus the sensor broadcasters,
   forma_bringup.ros2_control_plan) are all active after one spawner run that exits 0;
-- safe start: before anyone commands, the stream's position targets are NaN, and the contract
-  refuses it even right after hardware/reset: the group holds (watchdog) and no joint moves;
+- safe start: before anyone commands, the streams' position targets are NaN, and the contract
+  refuses them even right after hardware/reset: the groups hold (watchdog) and no joint moves;
+  each group streams on its own: the body commanded alone is accepted, the hands still hold;
 - a commander takes over through the controllers (stand pose on the body and both hands, then
   reset): a body and a finger command move those joints and nothing else;
 - joint_state_broadcaster publishes all 82 joints, >= 90 % of the update rate over sim time;
@@ -43,7 +45,9 @@ if not r2c.available():
     pytest.skip(r2c.MISSING, allow_module_level=True)
 
 UPDATE_RATE_HZ = 500  # config/controllers.yaml
+WINDOW_S = 5.0  # sim time over which the broadcaster's rate is counted
 POSE = "stand"  # the sim spawns and holds this pose; the test's commander takes over there
+GROUPS = ("body", "left_hand", "right_hand")  # one topic hardware each
 
 
 class Stack:
@@ -60,7 +64,6 @@ class Stack:
         self.states = probe.collect(JointState, "/joint_states", depth=100, keep=3000)  # joint_state_broadcaster
         self.listen_to_the_hardware_topics()
         self.hardware = probe.collect(HardwareState, "/hardware/state", keep=5)
-        self.imu = probe.collect(Imu, "/imu/data", keep=2)
         self.diagnostics = probe.collect(DiagnosticArray, "/diagnostics", keep=10)
         self.commanders = {
             name: probe.node.create_publisher(Float64MultiArray, f"/{name}/commands", 10)
@@ -72,7 +75,7 @@ class Stack:
         broadcaster's rate is measured (the probe's Python must not be what is measured)."""
         if listen:
             self.measured = self.probe.collect(JointState, "/hardware/joint_states", keep=5)  # the sim's own
-            self.stream = self.probe.collect(JointState, "/hardware/joint_commands", keep=5)  # the topic hardware's
+            self.stream = self.probe.collect(JointState, "/hardware/joint_commands", keep=30)  # the topic hardware's
         else:
             self.probe.stop_collecting("/hardware/joint_states")
             self.probe.stop_collecting("/hardware/joint_commands")
@@ -126,15 +129,26 @@ class Stack:
                 data = [float(q[self.index[j]]) for j in joints]
                 self.commanders[name].publish(Float64MultiArray(data=data))
 
-    def stream_is(self, q: np.ndarray) -> bool:
-        """Does the topic hardware stream these position targets for every joint?"""
+    def streams(self) -> dict[str, JointState]:
+        """The newest command of each group's topic hardware (body, left_hand, right_hand)."""
+        group_of = {j.name: j.group for j in self.robot.joints}
+        newest: dict[str, JointState] = {}
         with self.probe.lock:
-            msg = self.stream[-1] if self.stream else None
-        if msg is None:
-            return False
-        index = {n: i for i, n in enumerate(msg.name)}
-        sent = np.array([msg.position[index[n]] for n in self.robot.joint_names])
-        return bool(np.all(np.isfinite(sent)) and np.allclose(sent, q, atol=1e-9))
+            for msg in reversed(self.stream):
+                newest.setdefault(group_of[msg.name[0]], msg)
+        return newest
+
+    def stream_is(self, q: np.ndarray, groups: tuple[str, ...] = GROUPS) -> bool:
+        """Do these groups' topic hardware stream these position targets for each of their joints?"""
+        streams = self.streams()
+        for group in groups:
+            msg = streams.get(group)
+            if msg is None:
+                return False
+            sent = np.asarray(msg.position)
+            if not (np.all(np.isfinite(sent)) and np.allclose(sent, q[[self.index[n] for n in msg.name]], atol=1e-9)):
+                return False
+        return True
 
     def take_over(self, q: np.ndarray) -> None:
         """A commander takes over: targets through the controllers first, then hardware/reset."""
@@ -147,7 +161,7 @@ class Stack:
         reply = self.probe.call(Trigger, "/hardware/reset", Trigger.Request())
         assert reply.success, reply.message
         self.wait_sim(0.3)  # three body watchdog periods: a refused stream would have latched HOLD
-        for group in ("body", "left_hand", "right_hand"):
+        for group in GROUPS:
             state, reason, _ = self.group(group)
             assert state == HardwareState.ACTIVE, f"{group}: {reason}"
 
@@ -197,37 +211,56 @@ def test_every_controller_of_the_topic_path_is_active(stack):
     assert stack.spawner.returncode == 0, stack.spawner.stdout[-3000:] + stack.spawner.stderr[-3000:]
     states = r2c.list_controllers(stack.domain_id)
     assert states == {name: "active" for name in stack.spawned.active}
+    writers = {i.node_name for i in stack.probe.node.get_publishers_info_by_topic("/hardware/joint_commands")}
+    assert writers == {"forma_body", "forma_left_hand", "forma_right_hand"}, writers
     # the sensors reach ROS from the hardware node itself, not through ros2_control (by design)
     assert not any("broadcaster" in n and n != "joint_state_broadcaster" for n in states)
-    stack.probe.wait_for(lambda: stack.imu, 30, "imu/data from the sim")
+    imu = stack.probe.collect(Imu, "/imu/data", keep=2)
+    stack.probe.wait_for(lambda: imu, 30, "imu/data from the sim")
+    stack.probe.stop_collecting("/imu/data")  # 500 Hz the probe need not read on
 
 
 def test_safe_start_nothing_streams_a_pose_no_one_commanded(stack):
-    """Before any command the stream carries NaN position targets, and after hardware/reset the
-    contract refuses it: the body holds after its watchdog and no joint moves. (The topic
-    hardware with initial_value 0.0 command targets streamed the all-zero pose, which is within
-    the limits: after a reset the sim would have tracked it.)"""
+    """Before any command each group's stream carries NaN position targets, and after
+    hardware/reset the contract refuses them: the groups hold after their watchdogs and no joint
+    moves. (The topic hardware with initial_value 0.0 command targets streamed the all-zero pose,
+    which is within the limits: after a reset the sim would have tracked it.) Each group has its
+    own stream: the body commanded alone is accepted while the hands, still uncommanded, hold."""
     s = stack
-    s.probe.wait_for(lambda: s.stream, 30, "the topic hardware's command stream")
-    with s.probe.lock:
-        first = s.stream[-1]
-    assert len(first.name) == 82
-    assert all(math.isnan(p) for p in first.position), "a position target no one commanded"
-    assert list(first.velocity) == [0.0] * 82 and list(first.effort) == [0.0] * 82
+    s.probe.wait_for(lambda: len(s.streams()) == 3, 30, "the command streams of the three groups")
+    for group, msg in s.streams().items():
+        n = len(s.robot.group_joint_names(group))
+        assert len(msg.name) == n, group
+        assert all(math.isnan(p) for p in msg.position), f"{group}: a position target no one commanded"
+        assert list(msg.velocity) == [0.0] * n and list(msg.effort) == [0.0] * n
     q0 = s.q()
     state, _, rejected0 = s.group("body")
     assert state == HardwareState.HOLD  # as the sim starts: waiting for the supervisor's reset
     reply = s.probe.call(Trigger, "/hardware/reset", Trigger.Request())
     assert reply.success, reply.message
     s.wait_sim(0.5)
-    state, reason, rejected = s.group("body")
-    assert state == HardwareState.HOLD and "no command" in reason, reason
-    assert rejected - rejected0 >= 100, "the stream of NaN targets was not refused"
+    for group in GROUPS:
+        state, reason, rejected = s.group(group)
+        assert state == HardwareState.HOLD and "no command" in reason, f"{group}: {reason}"
+    assert rejected - rejected0 >= 3 * 100, "the streams of NaN targets were not refused"
     assert "not a finite number" in s.last_rejection()
     q = s.q()
     bent = np.abs(q0) > 0.2  # knees, elbows, neck pitch, ...: the all-zero pose would straighten them
     assert np.all(np.abs(q[bent]) > np.abs(q0[bent]) - 0.05), "joints moved toward the pose no one commanded"
     assert np.max(np.abs(q - q0)) < 0.1, "a joint moved with no one commanding"  # the reset's own settling only
+
+    pose = named_pose(POSE, s.robot)
+    s.probe.wait_for(
+        lambda: s.command(pose, only="body_position_controller") or s.stream_is(pose, ("body",)),
+        30,
+        "the body's commands in its stream",
+    )
+    assert s.probe.call(Trigger, "/hardware/reset", Trigger.Request()).success
+    s.wait_sim(0.5)
+    assert s.group("body")[0] == HardwareState.ACTIVE, s.group("body")[1]
+    for hand in ("left_hand", "right_hand"):
+        state, reason, _ = s.group(hand)
+        assert state == HardwareState.HOLD and "no command" in reason, f"{hand}: {reason}"
 
 
 def test_commands_through_the_controllers_move_the_joints(stack):
@@ -251,22 +284,31 @@ def test_commands_through_the_controllers_move_the_joints(stack):
 
 
 def test_joint_state_broadcaster_publishes_82_joints_at_the_update_rate(stack):
+    """Distinct stamps over WINDOW_S of sim time: one per controller_manager cycle that ran on
+    time (a late cycle runs at once, at the sim time it finds: a stamp twice, the missed one never)."""
     s = stack
     if s.group("body")[0] != HardwareState.ACTIVE:
         s.take_over(named_pose(POSE, s.robot))
+    with s.probe.lock:
+        msg = s.states[-1]
+    assert len(msg.name) == 82 and set(msg.name) == set(s.robot.joint_names) and np.all(np.isfinite(msg.position))
+    # only the stamps of /joint_states while it is counted: the probe's Python must not be what is measured
     s.listen_to_the_hardware_topics(False)
+    s.probe.stop_collecting("/joint_states")
+    stamps = s.probe.collect_stamps(JointState, "/joint_states")
     try:
-        start = s.now()
-        s.wait_sim(2.0)
+        s.probe.wait_for(lambda: stamps, 30, "/joint_states")
+        start = stamps[-1]
+        s.probe.wait_for(lambda: stamps[-1] >= start + WINDOW_S, 60 + 20 * WINDOW_S, f"{WINDOW_S} s of sim time")
         with s.probe.lock:
-            window = [m for m in s.states if start < stamp_s(m) <= start + 2.0]
+            window = [t for t in stamps if start < t <= start + WINDOW_S]
     finally:
+        s.probe.stop_collecting("/joint_states")
+        s.states = s.probe.collect(JointState, "/joint_states", depth=100, keep=3000)
         s.listen_to_the_hardware_topics()
-        s.probe.wait_for(lambda: s.measured, 30, "the sim's joint_states again")
-    assert all(len(m.name) == 82 and np.all(np.isfinite(m.position)) for m in window)
-    stamps = {stamp_s(m) for m in window}
-    rate = len(stamps) / 2.0
-    print(f"joint_state_broadcaster: {rate:.0f} Hz over 2 s of sim time ({len(window)} messages)")
+        s.probe.wait_for(lambda: s.states and s.measured, 30, "/joint_states and the sim's joint_states again")
+    rate = len(set(window)) / WINDOW_S
+    print(f"joint_state_broadcaster: {rate:.0f} Hz over {WINDOW_S} s of sim time ({len(window)} messages)")
     assert rate >= 0.9 * UPDATE_RATE_HZ, f"{rate:.0f} Hz < 90 % of {UPDATE_RATE_HZ} Hz"
 
 

@@ -3,8 +3,9 @@ of the CI tier that runs the real controller_manager against the MuJoCo sim, tes
 
 The topic hardware (joint_state_topic_hardware_interface/JointStateTopicSystem) bridges
 controller_manager to a hardware node (the sim or the bus driver) through two JointState topics:
-it reads the node's joint_states (remapped to hardware/joint_states) and publishes one command for
-all joints on hardware/joint_commands every cycle, where the hardware contract checks it.
+one topic hardware per command group (body, each hand) reads the node's joint_states (remapped to
+hardware/joint_states) and publishes one command for its group's joints on hardware/joint_commands
+every cycle, where the hardware contract checks it.
 Nothing here imports rclpy or launch.
 """
 
@@ -34,9 +35,9 @@ HARDWARE_NODE_REMAPPINGS = {
 def topic_controller_spawn(config: Mapping) -> ControllerSpawn:
     """The controllers to spawn over the topic hardware, in file order, all active: every one but
     the sensor broadcasters. The body's position, velocity and effort controllers are active
-    together: they claim different interfaces of the same joints, and the topic hardware sends all
-    three per joint in one message, which the hardware applies as one set of actuator targets
-    (q*, qd*, feed-forward torque)."""
+    together: they claim different interfaces of the same joints, and the body's topic hardware
+    sends all three per joint in one message, which the hardware applies as one set of actuator
+    targets (q*, qd*, feed-forward torque)."""
     types = controller_types(config)
     active = tuple(name for name, kind in types.items() if kind not in SENSOR_BROADCASTER_TYPES)
     if "joint_state_broadcaster" not in active:
