@@ -39,14 +39,15 @@ def test_the_topic_path_spawns_every_controller_but_the_sensor_broadcasters_all_
 
 
 def test_every_spawned_controller_finds_its_interfaces_under_hardware_topic():
-    block = ET.fromstring(expand_description(hardware="topic")).find("ros2_control")
-    commands = {(j.get("name"), c.get("name")) for j in block.findall("joint") for c in j.findall("command_interface")}
+    blocks = ET.fromstring(expand_description(hardware="topic")).findall("ros2_control")
+    joints = [j for b in blocks for j in b.findall("joint")]
+    commands = {(j.get("name"), c.get("name")) for j in joints for c in j.findall("command_interface")}
     for name in topic_controller_spawn(CONFIG).active:
         params = CONFIG.get(name, {}).get("ros__parameters", {})
         for joint in params.get("joints", []):
             assert (joint, params["interface_name"]) in commands, f"{name}: {joint}/{params['interface_name']}"
     # the dropped broadcasters would find no sensor: the description has none under topic
-    assert block.findall("sensor") == []
+    assert [s for b in blocks for s in b.findall("sensor")] == []
     dropped = [n for n, t in gazebo_plan.controller_types(CONFIG).items() if t in SENSOR_BROADCASTER_TYPES]
     assert sorted(dropped) == ["imu_sensor_broadcaster", "left_foot_ft_broadcaster", "right_foot_ft_broadcaster"]
 
@@ -70,3 +71,13 @@ def test_the_launch_file_spawns_the_topic_path_and_stops_on_a_failed_spawner():
     called |= {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
     assert {"topic_controller_spawn", "spawner_failure", "OnProcessExit", "Shutdown"} <= called
     assert "load_controller_spawn" not in called  # the Gazebo list would spawn the sensor broadcasters
+
+
+def test_the_robot_ros2_control_deployment_commands_through_the_controllers():
+    """The supervisor, the WBC and the hands send to controllers/joint_commands, which only
+    controller_commands reads: nothing but the topic hardware writes hardware/joint_commands."""
+    nodes = {n.node: n for p in load("robot_ros2_control").processes("robot") for n in p.nodes}
+    assert {"safety_supervisor", "wbc", "hands", "controller_commands"} <= set(nodes)
+    for commander in ("safety_supervisor", "wbc", "hands"):
+        assert nodes[commander].remappings == {"hardware/joint_commands": "controllers/joint_commands"}, commander
+    assert "stand" not in nodes  # the supervisor stands the robot up, through the controllers
