@@ -6,27 +6,45 @@ forward_command_controllers (`<controller>/commands`, std_msgs/Float64MultiArray
 logged (at most once a second, all counted) and send nothing. The controllers come from the
 description (the file forma_description.controllers generates, config/controllers.yaml) or from
 `controllers_file`.
+
+Ready signal: once every controller's `commands` topic has its subscriber (the controllers are
+loaded and configured), the node offers a publisher on controllers/joint_commands, the topic it
+reads (it never publishes there). A safety supervisor that lists `controller_commands` among its
+`commanders` (it waits for each one's publisher on its command topic) so never stands the robot up
+while a controller is still being spawned: a hand whose controller came late latched HOLD for good.
+
+Like the hardware node it feeds, it reads commands in a thread of its own (forma_common.direct),
+not through the executor: it takes every command that waits and forwards the newest of each
+commander (its joint list), so a process that fell behind catches up at once instead of working
+through a backlog that would reach the robot late. Its clock is the robot's: the stamp of the
+newest hardware/robot_state (polled, no wake-up), against which stale commands are refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import struct
+import threading
 import time
 
 import yaml
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
 from forma_common import qos
+from forma_common.direct import DirectSubscription, InputWaiter
 from forma_common.messages import stamp_s
-from forma_common.node import declare_params, run_node
+from forma_common.node import declare_params, on_robot_clock, run_node
 from forma_common.params import param
+from forma_common.state_cdr import CdrFormatError, JointStateReader
 from forma_description import DescriptionError, RobotModel
 from forma_description.controllers import controllers_config
 from forma_hardware.command_gate import JointCommand
 from forma_hardware.controller_commands import ControllerCommands, controller_groups
 from forma_hardware.errors import CommandRejected, HardwareError
+from forma_interfaces.msg import RobotState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,13 +66,36 @@ class ControllerCommandsNode(Node):
 
     def __init__(self, node_name: str = "controller_commands", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
+        on_robot_clock(self)
         self.p = declare_params(self, ControllerCommandsParams, error=HardwareError)
         self.split: ControllerCommands | None = None
         self.publishers_by_controller: dict[str, object] = {}
+        self.forwarded = 0
         self.refused = 0
+        self.robot_now_s: float | None = None  # the newest hardware/robot_state stamp [s]
         self._last_log = 0.0
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
-        self.create_subscription(JointState, "controllers/joint_commands", self._on_command, qos.COMMAND_INTAKE)
+        self.commands_in = DirectSubscription(self, JointState, "controllers/joint_commands", qos.COMMAND_INTAKE)
+        self.clock_in = DirectSubscription(self, RobotState, "hardware/robot_state", qos.NEWEST)
+        self.waiter = InputWaiter(self, [self.commands_in])
+        self.reader = JointStateReader()
+        self.ready_signal = None  # the publisher that tells a supervisor the controllers are there
+        self._ready_timer = self.create_timer(0.5, self._look_for_controllers)
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="controller_commands", daemon=True)
+        self._thread.start()
+
+    def _look_for_controllers(self) -> None:
+        """Offer the ready signal once every controller subscribes to its commands (see module docstring)."""
+        if not self.publishers_by_controller:
+            return
+        missing = [c for c, pub in self.publishers_by_controller.items() if pub.get_subscription_count() == 0]
+        if missing:
+            self.get_logger().info(f"waiting for controllers: {', '.join(missing)}", throttle_duration_sec=5.0)
+            return
+        self.ready_signal = self.create_publisher(JointState, "controllers/joint_commands", qos.COMMANDS)
+        self._ready_timer.cancel()
+        self.get_logger().info("every controller is up: ready (a publisher on controllers/joint_commands)")
 
     def _on_description(self, msg: String) -> None:
         if self.split is not None:
@@ -76,18 +117,43 @@ class ControllerCommandsNode(Node):
             "commanding " + "; ".join(f"{g.name} through {', '.join(g.controllers.values())}" for g in groups)
         )
 
-    def _on_command(self, msg: JointState) -> None:
-        if self.split is None:
-            self._refuse("no robot_description yet: the controllers are not known")
+    # --- the loop thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        while self._running and self.context.ok():
+            if self.waiter.wait(0.1):
+                self._forward_newest()
+
+    def _forward_newest(self) -> None:
+        newest: dict[tuple[str, ...], JointCommand] = {}  # per commander (its joint list): the newest
+        while (data := self.commands_in.take_serialized()) is not None:
+            try:
+                s = self.reader.read(data)
+                cmd = JointCommand(s.name, s.position, s.velocity, s.effort, s.stamp_sec + s.stamp_nanosec * 1e-9)
+            except CdrFormatError:
+                m = deserialize_message(data, JointState)
+                cmd = JointCommand(tuple(m.name), m.position, m.velocity, m.effort, stamp_s(m.header.stamp))
+            newest[tuple(cmd.names)] = cmd
+        if not newest:
             return
-        cmd = JointCommand(msg.name, msg.position, msg.velocity, msg.effort, stamp_s(msg.header.stamp))
+        clock = self.clock_in.take_newest_serialized()
+        if clock is not None:
+            sec, nanosec = struct.unpack_from("<iI", clock, 4)  # CDR: header stamp first
+            self.robot_now_s = sec + nanosec * 1e-9
+        for cmd in newest.values():
+            self._forward(cmd)
+
+    def _forward(self, cmd: JointCommand) -> None:
+        if self.split is None or self.robot_now_s is None:
+            self._refuse("no robot_description or hardware/robot_state yet: controllers or robot's clock unknown")
+            return
         try:
-            data = self.split.split(cmd, self.get_clock().now().nanoseconds * 1e-9)
+            data = self.split.split(cmd, self.robot_now_s)
         except CommandRejected as exc:
             self._refuse(str(exc))
             return
         for controller, values in data.items():
             self.publishers_by_controller[controller].publish(Float64MultiArray(data=values))
+        self.forwarded += 1
 
     def _refuse(self, reason: str) -> None:
         self.refused += 1
@@ -95,8 +161,19 @@ class ControllerCommandsNode(Node):
         if now - self._last_log > 1.0:  # at most once a second; all are counted
             self._last_log = now
             self.get_logger().warning(
-                f"command refused, nothing sent to the controllers ({self.refused} so far): {reason}"
+                f"command refused, nothing sent to the controllers ({self.refused} of "
+                f"{self.refused + self.forwarded} so far): {reason}"
             )
+
+    def destroy_node(self) -> None:
+        self._running = False
+        self.waiter.wake()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+        self.waiter.destroy()
+        self.commands_in.destroy()
+        self.clock_in.destroy()
+        super().destroy_node()
 
 
 def main(args=None) -> None:
