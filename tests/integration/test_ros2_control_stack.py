@@ -70,8 +70,7 @@ def _ci_deployment(folder) -> str:
 
 
 def test_robot_ros2_control_stands_on_whole_body_control_through_the_controllers(tmp_path, domain_id):
-    overrides = r2c.ci_overrides(tmp_path, use_sim_time=True)
-    overrides.write_text(overrides.read_text() + f"    update_rate: {RATE_HZ}\n")
+    overrides = r2c.ci_overrides(tmp_path, use_sim_time=True, update_rate_hz=RATE_HZ)
     spawn = topic_controller_spawn(yaml.safe_load(r2c.CONTROLLERS.read_text()))
     with RosProbe(domain_id, name="r2c_stack_probe") as probe:
         latched = QoSProfile(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shlex
 import signal
 import subprocess
 
@@ -43,20 +44,26 @@ def available() -> bool:
 
 def command(argv: list[str]) -> list[str]:
     """argv run with the environment of ../shared/ros2_control/env.sh (exec: the PID is its own)."""
-    quoted = " ".join(f"'{a}'" for a in argv)
-    return ["bash", "-c", f". '{ENV_SH}' '{VENV}' '{PREFIX}' && exec {quoted}"]
+    quoted = " ".join(shlex.quote(a) for a in argv)
+    return [
+        "bash",
+        "-c",
+        f". {shlex.quote(str(ENV_SH))} {shlex.quote(str(VENV))} {shlex.quote(str(PREFIX))} && exec {quoted}",
+    ]
 
 
 def ros_env(domain_id: int) -> dict[str, str]:
     return {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
 
 
-def ci_overrides(folder: pathlib.Path, use_sim_time: bool = False) -> pathlib.Path:
+def ci_overrides(folder: pathlib.Path, use_sim_time: bool = False, update_rate_hz: int | None = None) -> pathlib.Path:
     """controller_manager parameters for a shared 2-core machine: not at SCHED_FIFO 50 beside the
     other tests (../shared/ros2_control/README.md); use_sim_time for every node of the process (the
-    hardware component's own node stamps the commands with its clock)."""
+    hardware component's own node stamps the commands with its clock); another update rate [Hz]."""
     path = folder / "ci.yaml"
     text = "controller_manager:\n  ros__parameters:\n    thread_priority: 0\n"
+    if update_rate_hz is not None:
+        text += f"    update_rate: {int(update_rate_hz)}\n"
     if use_sim_time:
         text = "/**:\n  ros__parameters:\n    use_sim_time: true\n" + text
     path.write_text(text)
