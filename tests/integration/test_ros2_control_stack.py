@@ -4,12 +4,19 @@ time, every command going through the real controller_manager (ros2_control_node
 hardware, the controllers of config/controllers.yaml) and the sim's hardware contract below it:
 no fall, no HOLD, the robot's height kept (ground truth, read by this test only), and nothing but
 the topic hardware publishing hardware/joint_commands, with the WBC's feed-forward torques in it.
+Then the WBC's process stops (SIGSTOP): the controllers keep streaming its last targets, and the
+body must still hold within its watchdog's 0.1 s (controller_commands -> hardware/hold), as it does
+without ros2_control.
 
 Rates as the `sim` deployment runs on 2 cores: control and controller_manager at 250 Hz, the
-supervisor and the hands at 125 Hz; no real-time priorities (controller_manager has none here)."""
+supervisor and the hands at 125 Hz. The processes keep the file's real-time priorities and
+controller_manager has none (thread_priority 0): the sim paces its time on controller_manager, its
+commander, so a late controller_manager cycle slows sim time; the WBC above it is not paced on, and
+at normal priority it once stalled 0.1 s of sim time on the loaded machine and was held."""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import numpy as np
@@ -36,7 +43,7 @@ STAND_S = 60.0  # robot time on whole-body control
 
 def _ci_deployment(folder) -> str:
     """config/deployments/robot_ros2_control.yaml with the sim node in the bus driver's place (its
-    remappings kept) and the `sim` deployment's rates; without the console and priorities."""
+    remappings kept) and the `sim` deployment's rates; without the console."""
     spec = yaml.safe_load((r2c.REPO / "config" / "deployments" / "robot_ros2_control.yaml").read_text())
     spec["use_sim_time"] = True
     spec["parameters"] = [str(r2c.REPO / "config" / p) for p in spec["parameters"]]
@@ -44,7 +51,6 @@ def _ci_deployment(folder) -> str:
     for proc in spec["hosts"]["robot"]["processes"]:
         if proc["name"] == "console":
             continue
-        proc.pop("realtime_priority", None)
         for node in proc["nodes"]:
             params = node.setdefault("parameters", {})
             if node["node"] == "bus_driver":
@@ -69,6 +75,21 @@ def _ci_deployment(folder) -> str:
     return str(path)
 
 
+def _process(launched: LaunchedDeployment, name: str):
+    """The deployment's process `name` (its forma_process --process NAME)."""
+    for proc in launched.process_tree():
+        argv = proc.cmdline()
+        if "--process" in argv and argv[argv.index("--process") + 1] == name:
+            return proc
+    raise AssertionError(f"no process {name} in the deployment")
+
+
+def _body(state: HardwareState) -> tuple[int, int, str]:
+    """(stop state, cause, reason) of the body group."""
+    i = list(state.groups).index("body")
+    return state.stop_states[i], state.causes[i], state.reasons[i]
+
+
 def test_robot_ros2_control_stands_on_whole_body_control_through_the_controllers(tmp_path, domain_id):
     overrides = r2c.ci_overrides(tmp_path, use_sim_time=True, update_rate_hz=RATE_HZ)
     spawn = topic_controller_spawn(yaml.safe_load(r2c.CONTROLLERS.read_text()))
@@ -79,7 +100,7 @@ def test_robot_ros2_control_stands_on_whole_body_control_through_the_controllers
         description = probe.node.create_publisher(String, "/robot_description", latched)
         description.publish(String(data=expand_description(hardware="topic")))  # robot_state_publisher's part
         safety = probe.collect(SafetyState, "/safety/state", depth=50, latched=True)
-        hardware = probe.collect(HardwareState, "/hardware/state", keep=3)
+        hardware = probe.collect(HardwareState, "/hardware/state", depth=50, keep=200)
         wbc = probe.collect(WbcStatus, "/wbc/status", keep=1)
         truth = probe.collect(PoseStamped, "/sim/base_pose_ground_truth", keep=1)
         stream = probe.collect(JointState, "/hardware/joint_commands", keep=30)
@@ -116,6 +137,27 @@ def test_robot_ros2_control_stands_on_whole_body_control_through_the_controllers
                     msg = next(m for m in reversed(stream) if "left_knee" in m.name)  # the body's topic hardware
                 body = [i for i, n in enumerate(msg.name) if n.endswith(("knee", "hip_pitch", "ankle_pitch"))]
                 assert np.max(np.abs(np.asarray(msg.effort)[body])) > 5.0, "no feed-forward torque from the WBC"
+
+                # a dead WBC: the controllers keep streaming its last targets, controller_commands sees
+                # the silence and the hardware holds the body as its own watchdog would (cause: timeout)
+                control = _process(launched, "control")
+                t_stop = stamp_s(truth[-1])
+                control.send_signal(signal.SIGSTOP)
+
+                def first_hold() -> HardwareState | None:  # the supervisor resets it again within ms
+                    with probe.lock:
+                        held = [m for m in hardware if stamp_s(m) >= t_stop and _body(m)[0] == HardwareState.HOLD]
+                    return held[0] if held else None
+
+                try:
+                    probe.wait_for(first_hold, 60, "the body held")
+                    _, cause, reason = _body(first_hold())
+                    held_after_s = stamp_s(first_hold()) - t_stop
+                finally:
+                    control.send_signal(signal.SIGCONT)
+                print(f"WBC stopped: body HOLD after {held_after_s:.3f} s of robot time ({reason})")
+                assert cause == HardwareState.CAUSE_COMMAND_TIMEOUT and "hardware/hold" in reason, reason
+                assert held_after_s < 0.1 + 0.1, "the hold came later than the watchdog's 0.1 s and a period's slack"
         finally:
             r2c.stop(manager)
         print(launched.output[-3000:])

@@ -13,6 +13,12 @@ or nothing), and a value for an interface the group has no controller for. NaN /
 here too, with the joint named (forward_command_controller would drop them without). Limits are
 the hardware contract's, on the stream below: nothing is clamped here.
 
+A commander that goes silent: the forward controllers keep their last command and
+controller_manager keeps streaming it with fresh stamps, so the hardware's per-group watchdogs
+never fire. CommanderWatch sees it here instead (the newest forwarded stamp of each group, against
+the group's watchdog timeout of the hardware config) and the node asks the hardware to HOLD the
+group (hardware/hold), as its own watchdog would have.
+
 An empty velocity or effort field means zero, as it does for the hardware contract: the group's
 velocity and effort controllers are sent zeros, so a feed-forward torque of the last commander
 never outlives it (the stand-up ramp after the WBC). An empty position field leaves the position
@@ -84,6 +90,10 @@ class ControllerCommands:
         self.max_age_s, self.max_future_s = max_age_s, max_future_s
         self.group_of = {j: g for g in self.groups for j in g.joints}
 
+    def groups_of(self, names: Sequence[str]) -> set[str]:
+        """The command groups these (known) joints belong to."""
+        return {self.group_of[n].name for n in names}
+
     def split(self, cmd: JointCommand, now_s: float) -> dict[str, list[float]]:
         """Controller name -> its `commands` data, for every controller of the groups `cmd` covers;
         raises CommandRejected (nothing sent) with the reason."""
@@ -137,3 +147,29 @@ class ControllerCommands:
             raise CommandRejected(f"command is stale: stamped {age * 1e3:.0f} ms ago (limit {limit_ms:.0f} ms)")
         if -age > self.max_future_s:
             raise CommandRejected(f"command stamped {-age * 1e3:.0f} ms in the future; clocks disagree")
+
+
+class CommanderWatch:
+    """When each group's commander last spoke (the newest stamp forwarded for it, robot time [s]),
+    and which went silent for longer than its group's watchdog timeout: each silence reported once."""
+
+    def __init__(self, timeouts_s: Mapping[str, float]) -> None:
+        self.timeouts_s = dict(timeouts_s)
+        self.last_s: dict[str, float] = {}
+        self.reported: set[str] = set()
+
+    def spoke(self, groups: Sequence[str] | set[str], stamp_s: float) -> None:
+        for g in groups:
+            self.last_s[g] = max(stamp_s, self.last_s.get(g, -math.inf))
+            self.reported.discard(g)
+
+    def silent(self, now_s: float) -> list[str]:
+        """Groups whose commander spoke once and has been silent past the timeout, not reported yet."""
+        out = [
+            g
+            for g, last in self.last_s.items()
+            if g not in self.reported and now_s - last > self.timeouts_s.get(g, math.inf)
+        ]
+        self.reported.update(out)
+        return out
+

@@ -17,7 +17,8 @@ Like the hardware node it feeds, it reads commands in a thread of its own (forma
 not through the executor: it takes every command that waits and forwards the newest of each
 commander (its joint list), so a process that fell behind catches up at once instead of working
 through a backlog that would reach the robot late. Its clock is the robot's: the stamp of the
-newest hardware/robot_state (polled, no wake-up), against which stale commands are refused.
+newest hardware/robot_state (polled, no wake-up), against which stale commands are refused and
+silent commanders found (hardware/hold: controller_commands.CommanderWatch).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from forma_common.state_cdr import CdrFormatError, JointStateReader
 from forma_description import DescriptionError, RobotModel
 from forma_description.controllers import controllers_config
 from forma_hardware.command_gate import JointCommand
-from forma_hardware.controller_commands import ControllerCommands, controller_groups
+from forma_hardware.config import load_hardware_config
+from forma_hardware.controller_commands import CommanderWatch, ControllerCommands, controller_groups
 from forma_hardware.errors import CommandRejected, HardwareError
 from forma_interfaces.msg import RobotState
 
@@ -57,6 +59,11 @@ class ControllerCommandsParams:
         0.10, "older commands are refused: their stamp does not cross ros2_control", unit="s", low=0.0, high=10.0
     )
     max_future_s: float = param(0.05, "commands stamped further ahead are refused", unit="s", low=0.0, high=10.0)
+    hardware_config: str = param(
+        "",
+        "hardware contract file whose watchdog timeouts a silent commander is held after (hardware/hold); "
+        "empty = share/forma_hardware/hardware.yaml",
+    )
 
 
 class ControllerCommandsNode(Node):
@@ -73,6 +80,9 @@ class ControllerCommandsNode(Node):
         self.forwarded = 0
         self.refused = 0
         self.robot_now_s: float | None = None  # the newest hardware/robot_state stamp [s]
+        watchdogs = load_hardware_config(self.p.hardware_config or None).watchdogs
+        self.watch = CommanderWatch({g: w.timeout_s for g, w in watchdogs.items()})
+        self.pub_hold = self.create_publisher(String, "hardware/hold", qos.EVENTS)
         self._last_log = 0.0
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
         self.commands_in = DirectSubscription(self, JointState, "controllers/joint_commands", qos.COMMAND_INTAKE)
@@ -120,8 +130,22 @@ class ControllerCommandsNode(Node):
     # --- the loop thread ---------------------------------------------------------------------
     def _run(self) -> None:
         while self._running and self.context.ok():
-            if self.waiter.wait(0.1):
+            if self.waiter.wait(0.01):  # at least every 10 ms: a silence shows without a command
                 self._forward_newest()
+            self._read_robot_clock()
+            if self.robot_now_s is not None:
+                for group in self.watch.silent(self.robot_now_s):
+                    self.get_logger().warning(
+                        f"{group}: no command for {self.watch.timeouts_s[group]:.2f} s, and the controllers keep "
+                        "streaming its last targets: asking the hardware to hold it (hardware/hold)"
+                    )
+                    self.pub_hold.publish(String(data=group))
+
+    def _read_robot_clock(self) -> None:
+        clock = self.clock_in.take_newest_serialized()
+        if clock is not None:
+            sec, nanosec = struct.unpack_from("<iI", clock, 4)  # CDR: header stamp first
+            self.robot_now_s = sec + nanosec * 1e-9
 
     def _forward_newest(self) -> None:
         newest: dict[tuple[str, ...], JointCommand] = {}  # per commander (its joint list): the newest
@@ -135,10 +159,7 @@ class ControllerCommandsNode(Node):
             newest[tuple(cmd.names)] = cmd
         if not newest:
             return
-        clock = self.clock_in.take_newest_serialized()
-        if clock is not None:
-            sec, nanosec = struct.unpack_from("<iI", clock, 4)  # CDR: header stamp first
-            self.robot_now_s = sec + nanosec * 1e-9
+        self._read_robot_clock()
         for cmd in newest.values():
             self._forward(cmd)
 
@@ -153,6 +174,7 @@ class ControllerCommandsNode(Node):
             return
         for controller, values in data.items():
             self.publishers_by_controller[controller].publish(Float64MultiArray(data=values))
+        self.watch.spoke(self.split.groups_of(cmd.names), cmd.stamp_s)
         self.forwarded += 1
 
     def _refuse(self, reason: str) -> None:

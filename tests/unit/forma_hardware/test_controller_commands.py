@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from forma_hardware.command_gate import JointCommand
-from forma_hardware.controller_commands import ControllerCommands, controller_groups
+from forma_hardware.controller_commands import CommanderWatch, ControllerCommands, controller_groups
 from forma_hardware.errors import CommandRejected, HardwareConfigError
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -100,3 +100,17 @@ def test_a_controllers_file_that_splits_a_group_or_mixes_groups_is_refused(robot
     no_position = {**base, "a": {"ros__parameters": {"joints": body, "interface_name": "effort"}}}
     with pytest.raises(HardwareConfigError, match="no position controller"):
         controller_groups(no_position, groups)
+
+
+def test_a_commander_silent_past_its_groups_timeout_is_reported_once():
+    watch = CommanderWatch({"body": 0.1, "left_hand": 0.25})
+    assert watch.silent(5.0) == []  # nobody spoke yet: nothing to miss (the hardware holds from start)
+    watch.spoke({"body", "left_hand"}, 1.0)
+    assert watch.silent(1.09) == []
+    assert watch.silent(1.11) == ["body"]
+    assert watch.silent(1.2) == []  # once per silence
+    assert watch.silent(1.26) == ["left_hand"]
+    watch.spoke({"body"}, 1.3)  # it speaks again: a new silence will be reported
+    assert watch.silent(1.35) == []
+    assert watch.silent(1.41) == ["body"]
+
