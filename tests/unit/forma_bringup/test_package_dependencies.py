@@ -16,7 +16,7 @@ import yaml
 
 from forma_description.xacro_expand import HARDWARE_PLUGINS
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 PACKAGES = sorted(p.parent.name for p in (REPO / "src").glob("*/setup.py"))
 # import name -> rosdep key, for libraries that have one (ros/rosdistro rosdep/*.yaml)
 ROSDEP_KEYS = {
