@@ -126,11 +126,12 @@ class RosProbe:
         self.lock = threading.Lock()
         self.messages: dict[str, list] = {}
         self.subscriptions: dict[str, object] = {}
+        self._spinning = True
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
-        while self.context.ok():
+        while self._spinning and self.context.ok():
             try:
                 self.executor.spin_once(timeout_sec=0.05)
             except Exception as exc:  # noqa: BLE001 - shutting down ends the loop; nothing else may
@@ -240,10 +241,13 @@ class RosProbe:
             self.node.destroy_client(client)
 
     def close(self) -> None:
+        # the spin thread stops first: spinning on while the node was destroyed under it crashed
+        # the test process (a segfault in the executor's wait, seen after a test had passed)
+        self._spinning = False
+        self._thread.join(timeout=2.0)
         self.executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
-        self._thread.join(timeout=2.0)
 
     def __enter__(self) -> RosProbe:
         return self
