@@ -19,7 +19,13 @@ setup(
     description="Command gate, watchdogs, hold/damp latch and actuator setpoints for Forma hardware nodes.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": ["bus_driver = forma_hardware.bus_driver_node:main"],
-        "forma.nodes": ["bus_driver = forma_hardware.bus_driver_node:BusDriverNode"],
+        "console_scripts": [
+            "bus_driver = forma_hardware.bus_driver_node:main",
+            "controller_commands_node = forma_hardware.controller_commands_node:main",
+        ],
+        "forma.nodes": [
+            "bus_driver = forma_hardware.bus_driver_node:BusDriverNode",
+            "controller_commands = forma_hardware.controller_commands_node:ControllerCommandsNode",
+        ],
     },
 )

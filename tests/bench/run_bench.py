@@ -23,6 +23,8 @@ Perception (perception_bench.py): perception_latency_p50_ms_640, perception_late
 Whole-body control (wbc_bench.py): wbc_tick_p50_us, wbc_tick_p99_us, wbc_qp_share,
   push_recovery_impulse_Ns (baseline: the joint-PD hold).
 Safety supervisor (safety_bench.py): estop_to_damping_ms (median), estop_to_damping_max_ms.
+ros2_control (ros2_control_bench.py; needs ../shared/ros2_control): ros2_control_cycle_p99_us,
+  ros2_control_hop_ratio (a command through controller_manager vs straight to the hardware).
 Hands (hands_bench.py): hand_tick_p99_us, grasp_cycle_s, grasp_success_rate.
 VLA (vla_bench.py): vla_infer_p50_ms, vla_infer_p99_ms (beside session.run alone), vla_overhead_ratio.
 """
@@ -290,6 +292,31 @@ def bench_safety() -> dict:
     }
 
 
+def bench_ros2_control() -> dict:
+    from tests.bench.ros2_control_bench import bench_ros2_control as run
+
+    r = run()
+    return {
+        "ros2_control_cycle_p99_us": figure(
+            r["cycle_p99_us"],
+            "us",
+            baseline=2000.0,
+            note=f"interval between controller_manager updates (500 Hz, topic hardware x3 against the sim node in "
+            f"realtime mode), p99 of {r['updates']} from joint_state_broadcaster's stamps; median "
+            f"{r['cycle_median_us']:.0f} us; baseline the nominal period",
+            lower_is_better=True,
+        ),
+        "ros2_control_hop_ratio": figure(
+            r["ratio"],
+            "x",
+            note=f"command -> the hardware contract's decision, through ros2_control {r['through_ms']:.1f} ms vs "
+            f"straight onto hardware/joint_commands {r['straight_ms']:.1f} ms (medians of {r['n']}, same run; "
+            "hardware/state at 500 Hz: 2 ms resolution)",
+            lower_is_better=True,
+        ),
+    }
+
+
 def bench_tasks() -> dict:
     from tests.bench.tasks_bench import bench_tasks as run
 
@@ -321,6 +348,7 @@ BENCHES = [
     bench_walk,
     bench_safety,
     bench_hands,
+    bench_ros2_control,
     bench_tasks,
     bench_vla,
     bench_vla_remote,

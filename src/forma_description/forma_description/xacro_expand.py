@@ -18,7 +18,7 @@ from forma_description.paths import share_dir
 HARDWARE_PLUGINS = {
     "mock": "mock_components/GenericSystem",
     "gazebo": "gz_ros2_control/GazeboSimSystem",
-    "topic": "topic_based_ros2_control/TopicBasedSystem",
+    "topic": "joint_state_topic_hardware_interface/JointStateTopicSystem",
 }
 HEIGHT_RANGE_M = (1.20, 2.10)
 MASS_RANGE_KG = (20.0, 150.0)

@@ -127,6 +127,23 @@ class HardwareContract:
         self._apply(transitions, None)
         return transitions
 
+    def hold_group(
+        self,
+        group: str,
+        reason: str,
+        now_s: float,
+        measured_q: np.ndarray,
+        cause: StopCause = StopCause.COMMAND_TIMEOUT,
+    ) -> list[Transition]:
+        """An ACTIVE group to HOLD as its watchdog would (its last targets in POSITION mode): for a
+        command timeout seen above the hardware, where the commands it receives stay fresh (under
+        ros2_control the controllers keep streaming a dead commander's last targets)."""
+        if group not in self.group_masks:
+            raise HardwareConfigError(f"unknown group {group!r}; groups: {', '.join(self.group_masks)}")
+        transitions = self.latch.hold(group, reason, now_s, cause)
+        self._apply(transitions, measured_q)
+        return transitions
+
     def hold_pose(
         self, reason: str, now_s: float, measured_q: np.ndarray, cause: StopCause = StopCause.HOLD_REQUESTED
     ) -> list[Transition]:

@@ -105,6 +105,10 @@ class HardwareNode(Node):
         self.estop_in = DirectSubscription(self, Bool, "safety/estop", qos.EVENTS)
         self.inputs = InputWaiter(self, [self.commands_in, self.estop_in])
         self.estop_waiter = InputWaiter(self, [self.estop_in])  # a loop that sleeps between periods wakes for it
+        # A command group whose commander went silent above the hardware (controller_commands,
+        # under ros2_control, where the controllers keep streaming its last targets): HOLD it as
+        # the group's own watchdog would. The group's name; ACTIVE groups only.
+        self.create_subscription(String, "hardware/hold", self._on_hold_request, qos.EVENTS)
         self.create_service(Trigger, "hardware/reset", self._on_reset)
         self.create_service(EStop, "hardware/estop", self._on_estop)
         self.create_service(SetActuatorMode, "hardware/set_actuator_mode", self._on_set_mode)
@@ -331,6 +335,18 @@ class HardwareNode(Node):
         if not already:
             self.get_logger().warning("e-stop engaged by the safety/estop topic: all joints damping")
         self.publish_hardware_state(to_time_msg(self.now()))
+
+    def _on_hold_request(self, msg: String) -> None:
+        reason = "no command from its commander above the hardware (hold requested on hardware/hold)"
+        try:
+            with self.lock:
+                transitions = self.contract.hold_group(msg.data, reason, self.now(), self._measured_positions())
+        except HardwareConfigError as exc:
+            self.get_logger().warning(f"hardware/hold refused: {exc}")
+            return
+        if transitions:
+            self.get_logger().warning(f"group {msg.data} latched in HOLD: {reason}")
+            self.publish_hardware_state(to_time_msg(self.now()))
 
     def _on_set_mode(self, request: SetActuatorMode.Request, response: SetActuatorMode.Response):
         try:

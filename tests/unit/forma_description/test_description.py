@@ -146,24 +146,60 @@ def test_ros2_control_block_names_exactly_the_actuated_joints(hardware):
     urdf = expand_description(hardware=hardware, controllers_file="/c.yaml")
     root = ET.fromstring(urdf)
     blocks = root.findall("ros2_control")
-    assert len(blocks) == 1
-    plugin = blocks[0].find("hardware/plugin").text
-    assert (
-        plugin
-        == {
-            "mock": "mock_components/GenericSystem",
-            "gazebo": "gz_ros2_control/GazeboSimSystem",
-            "topic": "topic_based_ros2_control/TopicBasedSystem",
-        }[hardware]
-    )
-    r2c_joints = [j.get("name") for j in blocks[0].findall("joint")]
-    actuated = RobotModel.from_urdf(urdf).joint_names
+    robot = RobotModel.from_urdf(urdf)
+    if hardware == "topic":  # one topic hardware per command group, each with exactly its joints
+        groups = {f"forma_{g}": sorted(robot.group_joint_names(g)) for g in ("body", "left_hand", "right_hand")}
+        assert {b.get("name"): sorted(j.get("name") for j in b.findall("joint")) for b in blocks} == groups
+    else:
+        assert len(blocks) == 1
+    for block in blocks:
+        assert (
+            block.find("hardware/plugin").text
+            == {
+                "mock": "mock_components/GenericSystem",
+                "gazebo": "gz_ros2_control/GazeboSimSystem",
+                "topic": "joint_state_topic_hardware_interface/JointStateTopicSystem",
+            }[hardware]
+        )
+    joints = [j for b in blocks for j in b.findall("joint")]
+    r2c_joints = [j.get("name") for j in joints]
+    actuated = robot.joint_names
     assert sorted(r2c_joints) == sorted(actuated) and len(r2c_joints) == len(set(r2c_joints))
-    for joint in blocks[0].findall("joint"):
+    for joint in joints:
         assert [c.get("name") for c in joint.findall("command_interface")] == ["position", "velocity", "effort"]
         assert [s.get("name") for s in joint.findall("state_interface")] == ["position", "velocity", "effort"]
     has_gz_plugin = any(p.get("filename") == "gz_ros2_control-system" for p in root.iter("plugin"))
     assert has_gz_plugin == (hardware == "gazebo")
+
+
+def test_topic_hardware_streams_no_target_no_one_commanded():
+    """Under hardware:=topic the topic hardware of each command group streams every command
+    interface of its joints every cycle: a
+    position target starts NaN (the hardware contract refuses it until a controller writes one,
+    instead of tracking an all-zero pose), velocity and effort start at 0.0 (no velocity target,
+    no feed-forward), states start NaN (unknown until measured; a controller seeding from them
+    seeds NaN), and no <sensor> is declared: a JointState cannot carry one."""
+    blocks = ET.fromstring(expand_description(hardware="topic")).findall("ros2_control")
+    for block in blocks:
+        assert block.find("hardware/plugin").text == "joint_state_topic_hardware_interface/JointStateTopicSystem"
+        params = {p.get("name"): p.text for p in block.findall("hardware/param")}
+        assert params == {
+            "joint_commands_topic": "hardware/joint_commands",
+            "joint_states_topic": "hardware/joint_states",
+            "trigger_joint_command_threshold": "-1",
+        }
+        assert block.findall("sensor") == []
+    for joint in [j for b in blocks for j in b.findall("joint")]:
+        initial = {
+            (kind, i.get("name")): [p.text for p in i.findall("param") if p.get("name") == "initial_value"]
+            for kind in ("command_interface", "state_interface")
+            for i in joint.findall(kind)
+        }
+        assert initial[("command_interface", "position")] == [], joint.get("name")
+        assert initial[("command_interface", "velocity")] == initial[("command_interface", "effort")] == ["0.0"]
+        assert all(v == [] for (kind, _), v in initial.items() if kind == "state_interface"), joint.get("name")
+    mock = ET.fromstring(expand_description(hardware="mock")).find("ros2_control")
+    assert len(mock.findall("sensor")) == 3  # the IMU and both feet, where the hardware can fill them
 
 
 def test_rcl_parses_the_controllers_file():

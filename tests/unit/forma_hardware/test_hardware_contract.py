@@ -116,6 +116,27 @@ def test_body_timeout_holds_the_body_only_then_damps_it():
     np.testing.assert_allclose(sp.effort[:2], 0.0)
 
 
+def test_a_hold_requested_for_a_group_is_its_watchdogs_hold():
+    """hardware/hold (a commander that went silent above the hardware, under ros2_control): that
+    group holds its last targets with the cause of a command timeout; the others stay ACTIVE; a
+    group not ACTIVE is left as it is; an unknown group is refused by name."""
+    c = active()
+    c.submit(body_cmd(0.01, q=(0.5, 0.6), effort=(3.0, 1.0)), 0.01)
+    measured = np.array([0.45, 0.55, 0.2, 0.2])
+    transitions = c.hold_group("body", "silent commander", 0.05, measured)
+    assert [(t.group, t.new, t.cause) for t in transitions] == [("body", StopState.HOLD, StopCause.COMMAND_TIMEOUT)]
+    sp = c.setpoints()
+    np.testing.assert_allclose(sp.position[:2], [0.5, 0.6])  # the last targets, as the watchdog holds them
+    np.testing.assert_allclose(sp.effort[:2], [0.0, 0.0])
+    assert c.group_states()["left_hand"][0] == StopState.ACTIVE
+    assert c.hold_group("body", "again", 0.06, measured) == []
+    c.estop(True, "test", 0.07)
+    assert c.hold_group("left_hand", "late", 0.08, measured) == []
+    assert c.group_states()["left_hand"][0] == StopState.DAMP
+    with pytest.raises(HardwareConfigError, match="unknown group 'tail'"):
+        c.hold_group("tail", "x", 0.09, measured)
+
+
 def test_estop_damps_everything_latches_and_blocks_reset_until_released():
     c = active()
     c.estop(True, "operator", 1.0)

@@ -113,9 +113,12 @@ class StandNode(Node):
     def _on_joint_states(self, msg: JointState) -> None:
         index = {name: i for i, name in enumerate(msg.name)}
         try:
-            self.measured = np.array([msg.position[index[n]] for n in self.names])
+            measured = np.array([msg.position[index[n]] for n in self.names])
         except (KeyError, IndexError):
             self.get_logger().error("joint_states lacks joints of this robot; check body/prefix", once=True)
+            return
+        if np.all(np.isfinite(measured)):  # under ros2_control: NaN until the hardware's first sample
+            self.measured = measured
 
     def _on_hardware_state(self, msg: HardwareState) -> None:
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
