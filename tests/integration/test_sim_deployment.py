@@ -145,7 +145,10 @@ def test_sim_deployment_serves_the_robot(tmp_path, domain_id):
         probe.wait_for(lambda: cup, 30, "the red cup's ground truth")
         cup_z0 = cup[-1].pose.position.z
         execute = ActionClient(probe.node, ExecuteInstruction, "vla/execute")
-        assert execute.wait_for_server(timeout_sec=60.0), "vla/execute not served (the tasks node)"
+        assert execute.wait_for_server(timeout_sec=60.0), "vla/execute not served (the vla node)"
+        # the vla node forwards to the task skills once they serve (on a loaded machine the tasks
+        # node came up after the goal in one full run: "nothing serves tasks/execute")
+        probe.wait_for(lambda: "tasks: serving tasks/execute" in deployment.output, 60, "the tasks node")
         refused = probe.on_executor(execute.send_goal_async, ExecuteInstruction.Goal(instruction="fly to the moon"))
         probe.wait_for(refused.done, 30, "vla/execute to answer the goal")
         answer = probe.on_executor(refused.result().get_result_async)
