@@ -4,26 +4,17 @@ simulator truth over 10 s at the gait's top speed, and whether it held that spee
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 
 def bench_walk() -> dict:
     from forma_control.lockstep_stand import fallen, wbc_stand
     from tests.bench.run_bench import figure
+    from tests.bench.wbc_bench import timed
 
     sim, harness, controller = wbc_stand(pose="stand_balanced")
-    tick = controller.tick
     tick_us: list[float] = []
-
-    def timed_tick(sensors):
-        t0 = time.perf_counter()
-        out = tick(sensors)
-        tick_us.append((time.perf_counter() - t0) * 1e6)
-        return out
-
-    controller.tick = timed_tick
+    controller.tick = timed(controller.tick, tick_us)
     harness.run(2.0)
     standing_us = np.array(tick_us[100:])
     tick_us.clear()

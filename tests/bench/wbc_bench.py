@@ -12,31 +12,27 @@ import pinocchio as pin
 PERIOD_US = 2000.0  # the 500 Hz control period: the tick's budget
 
 
+def timed(fn, sink: list[float]):
+    """fn, appending each call's wall time [us] to sink."""
+
+    def wrapper(*args):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            sink.append((time.perf_counter() - t0) * 1e6)
+
+    return wrapper
+
+
 def _timed_ticks(seconds: float = 4.0):
     from tests.support.scenarios import wbc_stand
 
     sim, harness, controller = wbc_stand()
-    solve = controller.qp.solve
     qp_us: list[float] = []
-
-    def timed_solve(*args):
-        t0 = time.perf_counter()
-        try:
-            return solve(*args)
-        finally:
-            qp_us.append((time.perf_counter() - t0) * 1e6)
-
-    controller.qp.solve = timed_solve
-    tick = controller.tick
     tick_us: list[float] = []
-
-    def timed_tick(sensors):
-        t0 = time.perf_counter()
-        out = tick(sensors)
-        tick_us.append((time.perf_counter() - t0) * 1e6)
-        return out
-
-    controller.tick = timed_tick
+    controller.qp.solve = timed(controller.qp.solve, qp_us)
+    controller.tick = timed(controller.tick, tick_us)
     harness.run(0.5)
     palm = controller.reference_pose("right_hand")
     controller.set_hand_target("right", pin.SE3(palm.rotation, palm.translation + np.array([0.15, 0.0, 0.1])))
