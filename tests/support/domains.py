@@ -13,9 +13,17 @@ module); a test that needs a second domain calls new_domain_id()."""
 from __future__ import annotations
 
 import itertools
+import os
 
 FIRST_DOMAIN_ID = 1
 LAST_DOMAIN_ID = 49
+# FORMA_TEST_DOMAINS=FIRST-LAST gives a pytest process its own range, for two test runs on one
+# machine at once (both starting at 1 shared domains: one run's probe saw the other's nodes)
+_RANGE = os.environ.get("FORMA_TEST_DOMAINS", "")
+if _RANGE:
+    FIRST_DOMAIN_ID, LAST_DOMAIN_ID = (int(v) for v in _RANGE.split("-"))
+    if not 0 <= FIRST_DOMAIN_ID <= LAST_DOMAIN_ID <= 101 or LAST_DOMAIN_ID >= 53 and FIRST_DOMAIN_ID <= 99:
+        raise ValueError(f"FORMA_TEST_DOMAINS={_RANGE}: a range within 0..52 or 100..101 (benches use 53..99)")
 
 _next_domain_id = itertools.cycle(range(FIRST_DOMAIN_ID, LAST_DOMAIN_ID + 1))
 
