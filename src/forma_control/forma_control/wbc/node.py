@@ -652,13 +652,7 @@ class WbcNode(Node):
                 done = self.walk_to.done
         if result is None:
             result = await done
-        if result.outcome == WalkTo.Result.ARRIVED:
-            handle.succeed()
-        elif result.outcome == WalkTo.Result.CANCELED and handle.is_cancel_requested:
-            handle.canceled()
-        else:
-            handle.abort()
-        return result
+        return _close_goal(handle, result, WalkTo.Result.ARRIVED, WalkTo.Result.CANCELED)
 
     def _start_walk_to(self, handle) -> WalkTo.Result | None:
         """Check and start a goal; a Result if it ends at once (REJECTED / UNREACHABLE)."""
@@ -734,13 +728,7 @@ class WbcNode(Node):
                 done = self.reaches[handle.request.hand].done
         if result is None:
             result = await done
-        if result.outcome == Reach.Result.REACHED:
-            handle.succeed()
-        elif result.outcome == Reach.Result.CANCELED and handle.is_cancel_requested:
-            handle.canceled()
-        else:
-            handle.abort()
-        return result
+        return _close_goal(handle, result, Reach.Result.REACHED, Reach.Result.CANCELED)
 
     def _start_reach(self, handle) -> Reach.Result | None:
         """Check and start a goal; a Result if it ends at once (REJECTED / UNREACHABLE)."""
@@ -876,6 +864,18 @@ class WbcNode(Node):
         for sub in self.inputs:
             sub.destroy()
         super().destroy_node()
+
+
+def _close_goal(handle, result, succeeded: int, canceled: int):
+    """End an action goal by its result's outcome: succeeded, canceled (when the client asked), or
+    aborted; returns the result."""
+    if result.outcome == succeeded:
+        handle.succeed()
+    elif result.outcome == canceled and handle.is_cancel_requested:
+        handle.canceled()
+    else:
+        handle.abort()
+    return result
 
 
 def main(args=None) -> None:
