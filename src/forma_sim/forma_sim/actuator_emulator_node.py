@@ -83,6 +83,7 @@ class ActuatorEmulatorNode(Node):
         self.create_service(InjectFault, "emulator/inject_fault", self._on_inject)
         self._running = True
         self._steps = 0
+        self._rate_mark = (time.monotonic(), 0)  # (wall time, plant steps) at the last diagnostics
         self._threads = [
             threading.Thread(target=self._physics_loop, name="emulator_physics", daemon=True),
             threading.Thread(target=self._bus_loop, name="emulator_buses", daemon=True),
@@ -127,6 +128,11 @@ class ActuatorEmulatorNode(Node):
 
     def _publish_diagnostics(self) -> None:
         b = self.emulator.buses
+        now, steps = time.monotonic(), self._steps
+        # plant time over wall time since the last report: below 1 the plant runs slow, and every
+        # commander that integrates wall-clock periods over-drives it (the rig, not the robot)
+        realtime_factor = (steps - self._rate_mark[1]) * self.sim.control_period_s / max(now - self._rate_mark[0], 1e-9)
+        self._rate_mark = (now, steps)
         with self.emulator.lock:
             hottest = max(self.emulator.motors, key=lambda m: m.reported_temperature())
             values = key_values(
@@ -136,6 +142,7 @@ class ActuatorEmulatorNode(Node):
                     ("held_by_gantry", self.emulator.held_by_gantry),
                     ("hottest_motor", f"{hottest.spec.joint} {hottest.reported_temperature():.1f} C"),
                     ("battery_charge", f"{self.emulator.battery_charge:.3f}"),
+                    ("realtime_factor", f"{realtime_factor:.2f}"),
                 )
             )
         status = DiagnosticStatus(
