@@ -3,8 +3,9 @@
 A trial is a function returning {figure_name: Figure}; later issues add trial modules and list
 them in run_accept.TRIAL_MODULES. Each figure records whether it meets its criterion (None when it
 is a baseline or a measurement without one), and its 95 % interval where the trial has one (rates
-through `rate`: Wilson). A trial that takes `--seeds` draws them through `seeds(default)`, which
-also records the seeds it ran on for build/accept.json and docs/RESULTS.md.
+through `rate`: Wilson; medians through `median_interval`: order statistics). A trial that takes
+`--seeds` draws them through `seeds(default)`, which also records the seeds it ran on for
+build/accept.json and docs/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -55,6 +56,22 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     # to 3 decimals, outward: the printed interval never claims more than the exact one
     return max(0.0, math.floor((centre - half) * 1000) / 1000), min(1.0, math.ceil((centre + half) * 1000) / 1000)
+
+
+def median_interval(values: Iterable[float], digits: int = 3) -> tuple[float, float] | None:
+    """Distribution-free 95 % interval of the median: the order statistics x(j) and x(n+1-j) with
+    j the largest rank for which P(Binomial(n, 1/2) < j) <= 2.5 %. None below 6 values (no such j)."""
+    xs = sorted(values)
+    n = len(xs)
+    below, j = 0.0, 0  # below = P(Binomial(n, 1/2) < j + 1)
+    while True:
+        below += math.comb(n, j) / 2**n
+        if below > 0.025:
+            break
+        j += 1
+    if j == 0:
+        return None
+    return round(xs[j - 1], digits), round(xs[n - j], digits)
 
 
 def rate(k: int, n: int, criterion: str = "", passed: bool | None = None, **fields) -> Figure:

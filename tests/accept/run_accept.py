@@ -35,6 +35,7 @@ TRIAL_MODULES = [
     "tests.accept.trials_tasks",
     "tests.accept.trials_vla",
     "tests.accept.trials_walk",
+    "tests.accept.trials_record",
 ]
 
 

@@ -17,7 +17,7 @@ Figures of the foundation:
 Hardware (bus_bench.py): bus_cycle_p99_us, bus_load_max_pct, fault_to_damping_ms.
 Face and interaction (face_bench.py): face_fps_1280x480, face_frame_p99_ms, intent_latency_p50_ms,
   tts_latency_p50_ms.
-Recording (record_bench.py): record_msgs_per_s_max, record_loss_s_on_kill.
+Recording (record_bench.py): record_msgs_per_s_max (the loss on kill -9: make accept record_kill_loss).
 Console (console_bench.py): console_update_hz.
 Perception (perception_bench.py): perception_latency_p50_ms_640, perception_latency_p99_ms_640,
   perception_latency_p99_ms_320, perception_fps_640, perception_pos_err_median_cm,

@@ -5,6 +5,7 @@ broken bench or trial failing the command."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -211,3 +212,12 @@ def test_make_accept_fails_on_a_missed_criterion_or_a_broken_trial(monkeypatch, 
     written = json.loads((tmp_path / "accept.json").read_text())["trials"]
     assert "the sim diverged" in written["t_broken"]["figures"]["error"]["value"]
     assert written["t_seeded"]["passed"] is True and written["t_seeded"]["seeds"] == "10-12"  # the default
+
+
+def test_median_interval_is_the_order_statistics_and_absent_for_few_values():
+    losses = [i / 100 for i in range(20, 0, -1)]  # 0.01 .. 0.20, unsorted
+    assert registry.median_interval(losses) == (0.06, 0.15)  # ranks 6 and 15 of 20: >= 95 % coverage
+    assert registry.median_interval(range(100)) == (39, 60)
+    assert registry.median_interval([0.1, 0.2, 0.3, 0.4, 0.5]) is None  # 5 values cannot give 95 %
+    figure = registry.Figure(0.3, "s", interval=registry.median_interval([0.1, 0.2, 0.3, 0.4, 0.5]))
+    assert results.interval_text(dataclasses.asdict(figure)) == results.NO_INTERVAL
