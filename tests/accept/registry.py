@@ -40,11 +40,18 @@ def trial(name: str):
     return register
 
 
-def seeds(default: Iterable[int]) -> list[int]:
-    """The seeds given on the command line (`--seeds`), else the trial's default; recorded as used."""
+def seeds(default: Iterable[int], record: bool = True) -> list[int]:
+    """The seeds given on the command line (`--seeds`), else the trial's default; recorded as used
+    unless the trial derives the seeds it really runs from them (then it calls note_seeds)."""
     chosen = list(OPTIONS.get("seeds") or default)
-    SEEDS_USED.extend(s for s in chosen if s not in SEEDS_USED)
+    if record:
+        note_seeds(chosen)
     return chosen
+
+
+def note_seeds(values: Iterable[int]) -> None:
+    """Record seeds a trial ran on, for build/accept.json."""
+    SEEDS_USED.extend(s for s in values if s not in SEEDS_USED)
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
