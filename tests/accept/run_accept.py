@@ -97,6 +97,8 @@ def main(argv: list[str]) -> int:
             "figures": {k: dataclasses.asdict(f) for k, f in figures.items()},
         }
         seeds_text = f", seeds {results['trials'][name]['seeds']}" if SEEDS_USED else ""
+        if OPTIONS.get("seeds") and not SEEDS_USED:
+            seeds_text = ", takes no seeds: --seeds ignored"
         print(f"\n{name}  ({'PASS' if passed else 'FAIL'}, {wall:.0f} s{seeds_text})")
         for key, f in figures.items():
             mark = {True: "ok", False: "FAIL", None: "  "}[f.passed]

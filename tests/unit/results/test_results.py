@@ -206,7 +206,9 @@ def test_make_accept_fails_on_a_missed_criterion_or_a_broken_trial(monkeypatch, 
     written = json.loads((tmp_path / "accept.json").read_text())["trials"]["t_seeded"]
     assert written["seeds"] == "5-7" and written["commit"] and written["machine"]["cpu_model"]
     assert written["figures"]["ok"]["interval"] == [0.438, 1.0]
-    assert run_accept.main(["t_missed"]) == 1
+    assert run_accept.main(["t_missed", "--seeds", "1-2"]) == 1
+    # a trial that draws no seeds does not claim the ones given
+    assert json.loads((tmp_path / "accept.json").read_text())["trials"]["t_missed"]["seeds"] is None
     options.clear()
     assert run_accept.main(["t_broken", "t_seeded"]) == 1  # the broken trial does not stop the others
     written = json.loads((tmp_path / "accept.json").read_text())["trials"]
