@@ -108,11 +108,9 @@ def kill_once(out_dir: Path, name: str, domain: int, kill_after_s: float) -> tup
     return killed_at - max(t for _, t in kept), holes, len(kept)
 
 
-@trial("record_kill_loss")
-def record_kill_loss() -> dict:
-    chosen = seeds(SEEDS)
+def _kill_all(chosen: list[int], out_dir: Path) -> tuple[list[float], int, int]:
+    """One kill per seed against one publisher: (losses [s], holes, messages kept) over all."""
     domain = new_domain_id()
-    out_dir = Path(tempfile.mkdtemp(prefix="forma-kill-trial-"))
     publisher = subprocess.Popen(
         [sys.executable, "-c", PUBLISHER, str(RATE_HZ)],
         env=_env(domain), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -128,6 +126,14 @@ def record_kill_loss() -> dict:
     finally:
         publisher.kill()
         publisher.wait()
+    return losses, holes, kept
+
+
+@trial("record_kill_loss")
+def record_kill_loss() -> dict:
+    chosen = seeds(SEEDS)
+    with tempfile.TemporaryDirectory(prefix="forma-kill-trial-") as tmp:
+        losses, holes, kept = _kill_all(chosen, Path(tmp))
     p95 = float(np.percentile(losses, 95))
     load = os.getloadavg()[0]
     note = (
