@@ -1,5 +1,10 @@
 """`make accept`: run the acceptance trials, print a table, write build/accept.json.
 
+Each trial's entry names the commit and machine that ran it and the seeds it drew (trials run on
+their own replace their entry, so entries may come from different commits: docs/RESULTS.md says
+which). A trial that raises is recorded as failed with the error and the others still run; the
+run exits 1 when any trial failed a criterion or broke.
+
 python -m tests.accept.run_accept              # every trial
 python -m tests.accept.run_accept stand_60s    # some trials
 python -m tests.accept.run_accept tasks --seeds 2000-2019 --instructions FILE   # trials that take them
@@ -15,8 +20,10 @@ import os
 import pathlib
 import sys
 import time
+import traceback
 
-from tests.accept.registry import OPTIONS, TRIALS
+from tests.accept.registry import OPTIONS, SEEDS_USED, TRIALS, Figure, compact_seeds
+from tests.support.provenance import stamp
 
 TRIAL_MODULES = [
     "tests.accept.trials_foundation",
@@ -28,6 +35,7 @@ TRIAL_MODULES = [
     "tests.accept.trials_tasks",
     "tests.accept.trials_vla",
     "tests.accept.trials_walk",
+    "tests.accept.trials_record",
 ]
 
 
@@ -53,6 +61,8 @@ def take_options(argv: list[str]) -> list[str]:
         else:
             names.append(arg)
     return names
+
+
 OUT = pathlib.Path("build/accept.json")
 
 
@@ -70,18 +80,30 @@ def main(argv: list[str]) -> int:
     failed = []
     for name in names:
         t0 = time.monotonic()
-        figures = TRIALS[name]()
+        provenance = stamp()
+        SEEDS_USED.clear()
+        try:
+            figures = TRIALS[name]()
+        except Exception as exc:  # record it, run the rest
+            traceback.print_exc()
+            figures = {"error": Figure(f"{type(exc).__name__}: {exc}", "", "the trial runs to its end", False)}
         wall = time.monotonic() - t0
         passed = all(f.passed is not False for f in figures.values())
         results["trials"][name] = {
             "passed": passed,
             "wall_s": round(wall, 1),
+            **provenance,
+            "seeds": compact_seeds(SEEDS_USED) or None,
             "figures": {k: dataclasses.asdict(f) for k, f in figures.items()},
         }
-        print(f"\n{name}  ({'PASS' if passed else 'FAIL'}, {wall:.0f} s)")
+        seeds_text = f", seeds {results['trials'][name]['seeds']}" if SEEDS_USED else ""
+        if OPTIONS.get("seeds") and not SEEDS_USED:
+            seeds_text = ", takes no seeds: --seeds ignored"
+        print(f"\n{name}  ({'PASS' if passed else 'FAIL'}, {wall:.0f} s{seeds_text})")
         for key, f in figures.items():
             mark = {True: "ok", False: "FAIL", None: "  "}[f.passed]
-            extra = f" (criterion {f.criterion})" if f.criterion else ""
+            extra = f" [95% {f.interval[0]:g}-{f.interval[1]:g}]" if f.interval else ""
+            extra += f" (criterion {f.criterion})" if f.criterion else ""
             note = f"  {f.note}" if f.note else ""
             print(f"  {mark:4s} {key:40s} {f.value!s:>12} {f.unit}{extra}{note}")
         if not passed:

@@ -5,12 +5,14 @@ position-servoed joints only).
 
 hand_grasp: per object, 10 trials with the object moved by up to +-3 cm and turned by up to +-30
 deg (seeded: cup 0-9, box 1000-1009, ball 2000-2009; held out, the plans were developed on seeds
-5000-5019 and 6000-6029); each: power grasp from the side (palm vertical), lift 10 cm, hold 5 s. A
+5000-5019 and 6000-6029; `--seeds A-B` runs the cup on A-B, the box on 1000 more, the ball on 2000
+more); each: power grasp from the side (palm vertical), lift 10 cm, hold 5 s. A
 trial counts when the action reported holding, no object-lost event came, and the object rose
 >= 8.5 cm with the stand. Criterion >= 9/10 each. Measured: cup, box and ball 10/10 each (dev
 seeds 50/50 each); with the default pyramidal friction cones the same plans gave 0/10 each on dev
 seeds 5000-5009 (the soft friction crept, see hand_stand.xml).
-hand_grasp_left: the same with the left hand, the right hand's plans mirrored (seeds 7000-9009).
+hand_grasp_left: the same with the left hand, the right hand's plans mirrored (seeds 7000-7009,
+8000-8009, 9000-9009; `--seeds A-B`: the cup on 7000 more, the box on 8000, the ball on 9000 more).
 hand_grasp_failures: the grasp must never report success with the object absent (moved 35 cm
 away), with the object absent and the hand 2 cm lower than planned (its little finger pressing the
 bare table), or with the object knocked away by a 40 N push out of the hand's open side at first
@@ -27,15 +29,22 @@ import math
 import numpy as np
 
 from forma_hands.lockstep import PLANS, TOP_DOWN_BALL, run_grasp
-from tests.accept.registry import Figure, trial
+from tests.accept.registry import Figure, note_seeds, rate, seeds, trial
 
 OBJECTS = ("cup", "box", "ball")
 TRIALS_PER_OBJECT = 10
 
 
-def grasp_statistics(objects=OBJECTS, n: int = TRIALS_PER_OBJECT) -> dict:
-    runs = {obj: [run_grasp(obj, seed=1000 * i + k) for k in range(n)] for i, obj in enumerate(objects)}
-    return runs
+def object_seeds(first: int) -> dict[str, list[int]]:
+    """Each object's seeds: the trial's seeds (`--seeds`, default 0-9) plus first + 1000 x its index."""
+    base = seeds(range(TRIALS_PER_OBJECT), record=False)
+    out = {obj: [first + 1000 * i + s for s in base] for i, obj in enumerate(OBJECTS)}
+    note_seeds(s for chosen in out.values() for s in chosen)
+    return out
+
+
+def grasp_statistics() -> dict:
+    return {obj: [run_grasp(obj, seed=seed) for seed in chosen] for obj, chosen in object_seeds(0).items()}
 
 
 @trial("hand_grasp")
@@ -49,20 +58,20 @@ def hand_grasp() -> dict:
         successes, total = successes + ok, total + len(rs)
         cycles += [r.cycle_s for r in rs if math.isfinite(r.cycle_s)]
         ticks += [t for r in rs for t in r.tick_us]
-        out[f"{obj}_success"] = Figure(
-            f"{ok}/{len(rs)}",
-            "",
-            ">= 9/10",
-            ok >= 9,
+        out[f"{obj}_success"] = rate(
+            ok,
+            len(rs),
+            ">= 90 %",
+            ok >= 0.9 * len(rs),
             note=f"{PLANS[obj].grasp_type}; failures: "
             + "; ".join(sorted({r.lost_event or r.message for r in rs if not r.held}))[:200],
         )
         settled = sum(
             r.outcome_holding and not r.lost_event and r.lifted_m >= 0.065 and r.hold_drift_m < 0.01 for r in rs
         )
-        out[f"{obj}_held_after_settling"] = Figure(
-            f"{settled}/{len(rs)}",
-            "",
+        out[f"{obj}_held_after_settling"] = rate(
+            settled,
+            len(rs),
             note="lifted >= 6.5 cm (it may settle up to 3.5 cm into the hand at lift-off), then < 1 cm "
             "drift over the 5 s hold, no lost event (a looser reading than *_success; not the criterion)",
         )
@@ -80,14 +89,14 @@ def hand_grasp() -> dict:
 def hand_grasp_left() -> dict:
     """The left hand, mirrored plans: cup, box and ball, 10 randomized trials each (seeds of their own)."""
     out = {}
-    for i, obj in enumerate(OBJECTS):
-        rs = [run_grasp(obj, seed=7000 + 1000 * i + k, side="left") for k in range(TRIALS_PER_OBJECT)]
+    for obj, chosen in object_seeds(7000).items():
+        rs = [run_grasp(obj, seed=seed, side="left") for seed in chosen]
         ok = sum(r.held for r in rs)
-        out[f"left_{obj}_success"] = Figure(
-            f"{ok}/{len(rs)}",
-            "",
-            ">= 9/10",
-            ok >= 9,
+        out[f"left_{obj}_success"] = rate(
+            ok,
+            len(rs),
+            ">= 90 %",
+            ok >= 0.9 * len(rs),
             note="failures: " + "; ".join(sorted({r.lost_event or r.message for r in rs if not r.held}))[:200],
         )
     return out

@@ -3,7 +3,8 @@ exists"): standing on whole-body control in the tabletop world, the robot grasps
 the blue cup and the green box with its right hand from the side, lifts the palm 10 cm and holds 5 s
 (tests/accept/robot_grasp.py). Each object is placed +-3 cm and +-30 deg yaw at random (issue 4).
 
-Seeds 1000-1009 are held out: the plans' offsets were tuned on seeds 0-9. The simulation's friction
+Seeds 1000-1009: the plans' offsets were tuned on seeds 0-9, but successive box plans were scored on
+1000-1009 before the one adopted, so these are development seeds too (issue 22). The simulation's friction
 cones are elliptic with impratio 10 (forma_description MjcfOptions, every world); the same seeds
 with MuJoCo's default pyramidal cones are measured beside it as a baseline figure (ball and cup).
 robot_grasp_left runs the left hand on the same seeds, the plans mirrored (robot_grasp.py).
@@ -17,21 +18,22 @@ import math
 
 import numpy as np
 
-from tests.accept.registry import Figure, trial
+from tests.accept.registry import Figure, rate, seeds, trial
 from tests.accept.robot_grasp import LIFT_M, MIRRORED_OBJECT, run_robot_grasp
 
-SEEDS = range(1000, 1010)
-ABSENT_SEEDS = range(1000, 1003)
+SEEDS = range(1000, 1010)  # or --seeds; the absent / knocked-away runs take the first 3
+ABSENT_RUNS = 3
 OBJECTS = ("orange_ball", "blue_cup", "green_box")
-REQUIRED = 9  # of 10 per object (issue 4)
+REQUIRED = 0.9  # share of the placements per object (issue 4: 9 of 10)
 
 
 def _object_figures(obj: str, side: str = "right") -> dict:
-    runs = [run_robot_grasp(seed, obj, side=side) for seed in SEEDS]
+    chosen = seeds(SEEDS)
+    runs = [run_robot_grasp(seed, obj, side=side) for seed in chosen]
     with_baseline = side == "right" and obj != "green_box"
-    baseline = [run_robot_grasp(seed, obj, pyramidal_cones=True) for seed in SEEDS] if with_baseline else []
-    absent = [run_robot_grasp(seed, obj, hold_s=1.0, present=False, side=side) for seed in ABSENT_SEEDS]
-    knocked = [run_robot_grasp(seed, obj, hold_s=1.0, knock=True, side=side) for seed in ABSENT_SEEDS]
+    baseline = [run_robot_grasp(seed, obj, pyramidal_cones=True) for seed in chosen] if with_baseline else []
+    absent = [run_robot_grasp(seed, obj, hold_s=1.0, present=False, side=side) for seed in chosen[:ABSENT_RUNS]]
+    knocked = [run_robot_grasp(seed, obj, hold_s=1.0, knock=True, side=side) for seed in chosen[:ABSENT_RUNS]]
     # holding reported, yet the object did not come up with the palm and no loss was reported (a
     # hand that caught the swatted object and lifted it reported the truth)
     false_holding = sum(r.outcome_holding and not r.held and not r.lost_event for r in knocked)
@@ -49,10 +51,10 @@ def _object_figures(obj: str, side: str = "right") -> dict:
     rejected = sum(r.rejections for r in runs)
     cycles = [r.cycle_s for r in runs if not math.isnan(r.cycle_s)]
     ticks = [t for r in runs for t in r.hand_tick_us]
-    failures = "; ".join(f"seed {s}: {r.message}" for s, r in zip(SEEDS, runs, strict=True) if not r.held)
+    failures = "; ".join(f"seed {s}: {r.message}" for s, r in zip(chosen, runs, strict=True) if not r.held)
     why_pyramidal = next((r.message for r in baseline if not r.held), "")
     figures = {
-        "success": Figure(f"{held}/{len(runs)}", "", f">= {REQUIRED}/10", held >= REQUIRED, note=failures),
+        "success": rate(held, len(runs), f">= {REQUIRED:.0%}", held >= REQUIRED * len(runs), note=failures),
         "lift_min_cm": Figure(
             min(lifts_cm), "cm", note=f"object rise after the hold, per seed {lifts_cm}; held needs >= {held_cm} cm"
         ),
@@ -71,16 +73,16 @@ def _object_figures(obj: str, side: str = "right") -> dict:
             round(float(np.median(cycles)), 2) if cycles else math.nan, "s", note="grasp goal to holding"
         ),
         "hand_tick_p99_us": Figure(round(float(np.percentile(ticks, 99)), 1), "us"),
-        "absent_reported_holding": Figure(
-            f"{absent_success}/{len(absent)}",
-            "",
+        "absent_reported_holding": rate(
+            absent_success,
+            len(absent),
             "0",
             absent_success == 0,
             note=f"object moved 30 cm away after planning: {absent[0].message if absent else ''}",
         ),
-        "knocked_reported_holding": Figure(
-            f"{false_holding}/{len(knocked)}",
-            "",
+        "knocked_reported_holding": rate(
+            false_holding,
+            len(knocked),
             "0",
             false_holding == 0 and knocked_out > 0,
             note=f"swatted out of the closing hand: {knocked_out}/{len(knocked)} not lifted with the palm "
@@ -89,8 +91,8 @@ def _object_figures(obj: str, side: str = "right") -> dict:
         ),
     }
     if baseline:
-        figures["success_pyramidal_cones"] = Figure(
-            f"{held_pyramidal}/{len(baseline)}", "", note=f"same seeds, the world's pyramidal cones: {why_pyramidal}"
+        figures["success_pyramidal_cones"] = rate(
+            held_pyramidal, len(baseline), note=f"same seeds, the world's pyramidal cones: {why_pyramidal}"
         )
     key = obj if side == "right" else f"{side}_{MIRRORED_OBJECT.get(obj, obj)}"
     return {f"{key}_{name}": figure for name, figure in figures.items()}
@@ -98,7 +100,7 @@ def _object_figures(obj: str, side: str = "right") -> dict:
 
 @trial("robot_grasp")
 def robot_grasp() -> dict:
-    """Each object grasped, lifted 10 cm and held 5 s in >= 9 of 10 placements (+-3 cm, +-30 deg), the robot
+    """Each object grasped, lifted 10 cm and held 5 s in >= 90 % of the placements (+-3 cm, +-30 deg), the robot
     standing throughout, every command within limits, no MuJoCo warning; with the object gone from
     the planned place the grasp reports failure, never holding."""
     out: dict = {}
@@ -110,7 +112,7 @@ def robot_grasp() -> dict:
 @trial("robot_grasp_left")
 def robot_grasp_left() -> dict:
     """The same with the left hand: the right hand's plans mirrored across the robot's sagittal
-    plane (the red cup for the blue one), the same held-out seeds, no pyramidal-cone baseline."""
+    plane (the red cup for the blue one), the same seeds, no pyramidal-cone baseline."""
     out: dict = {}
     for obj in OBJECTS:
         out.update(_object_figures(obj, side="left"))

@@ -11,7 +11,7 @@ python -m tests.accept.run_accept vla --seeds 5000-5019 --model build/vla/model/
 
 from __future__ import annotations
 
-from tests.accept.registry import OPTIONS, Figure, trial
+from tests.accept.registry import OPTIONS, Figure, rate, seeds, trial
 
 SEEDS = range(5000, 5020)
 REQUIRED = {"pick": 0.80, "point": 0.90, "wave": 0.90}
@@ -26,9 +26,9 @@ def vla_trial() -> dict:
     model = OPTIONS.get("model") or shipped_model()
     if model is None:
         return {"model": Figure("none shipped; pass --model FILE", "", "a model", False)}
-    seeds = OPTIONS.get("seeds") or SEEDS
+    chosen = seeds(SEEDS)
     instructions = load_instructions(OPTIONS.get("instructions") or default_instructions())
-    report = evaluate(model, seeds, instructions, log=lambda line: print(f"  {line}", flush=True))
+    report = evaluate(model, chosen, instructions, log=lambda line: print(f"  {line}", flush=True))
     figures: dict[str, Figure] = {}
     for skill, row in report["skills"].items():
         mine, expert = row["policy"], row.get("expert")
@@ -38,20 +38,20 @@ def vla_trial() -> dict:
         if skill == "pick" and expert:
             ok = ok and mine["success"] >= SHARE_OF_EXPERT * expert["success"]
             criterion += f" and >= {SHARE_OF_EXPERT:.0%} of the expert's"
-        figures[f"vla_{skill}_success"] = Figure(
-            f"{mine['success']}/{mine['runs']}", "", criterion, ok,
+        figures[f"vla_{skill}_success"] = rate(
+            mine["success"], mine["runs"], criterion, ok,
             baseline=round(expert["success"] / max(1, expert["runs"]), 3) if expert else None,
             note="; ".join(mine["failures"][:5]),
         )
         if "unseen_pairs" in mine:
             u = mine["unseen_pairs"]
-            figures[f"vla_{skill}_unseen_colour_pairs"] = Figure(f"{u['success']}/{u['runs']}", "")
+            figures[f"vla_{skill}_unseen_colour_pairs"] = rate(u["success"], u["runs"])
         if expert:
-            figures[f"expert_{skill}_success"] = Figure(f"{expert['success']}/{expert['runs']}", "")
+            figures[f"expert_{skill}_success"] = rate(expert["success"], expert["runs"])
         untrained = row.get("untrained")
         if untrained:
-            figures[f"untrained_{skill}_success"] = Figure(
-                f"{untrained['success']}/{untrained['runs']}", "", "about 0",
+            figures[f"untrained_{skill}_success"] = rate(
+                untrained["success"], untrained["runs"], "about 0",
                 untrained["success"] <= 0.1 * untrained["runs"],
             )
     falls = report["fell"]

@@ -14,33 +14,22 @@ import math
 import numpy as np
 
 from forma_control.walk.gait import WalkSettings
-from tests.accept.registry import OPTIONS, Figure, trial
+from tests.accept.registry import Figure, rate, seeds, trial
 from tests.support.walking import Push, walk, walk_to
 
 SEEDS = list(range(6000, 6010))
 PUSH_N, PUSH_S = 30.0, 0.2
 
 
-def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of a rate k/n."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def _rate(name: str, ok: list[bool], notes: list[str]) -> Figure:
     k, n = sum(ok), len(ok)
-    lo, hi = _wilson(k, n)
     failures = "; ".join(note for good, note in zip(ok, notes, strict=True) if not good)
-    return Figure(f"{k}/{n}", "", f"{n}/{n}", k == n, note=f"95% CI {lo:.2f}-{hi:.2f}. {failures}".strip())
+    return rate(k, n, f"{n}/{n}", k == n, note=failures)
 
 
 @trial("walk")
 def walk_trial() -> dict:
-    seeds = OPTIONS.get("seeds") or SEEDS
+    chosen = seeds(SEEDS)
     top = WalkSettings().max_forward_m_s
     side_speed, turn_speed = WalkSettings().max_sideways_m_s, WalkSettings().max_turn_rad_s
     scenarios = {
@@ -53,7 +42,7 @@ def walk_trial() -> dict:
     errors: list[float] = []
     for name, (run, duration) in scenarios.items():
         ok, notes = [], []
-        for seed in seeds:
+        for seed in chosen:
             rng = np.random.default_rng(seed)
             friction = float(rng.uniform(0.6, 1.2))
             push = Push(float(rng.uniform(1.0, duration - 0.5)), PUSH_N, float(rng.uniform(-math.pi, math.pi)), PUSH_S)

@@ -84,14 +84,15 @@ def bench_face(seconds: float = 6.0) -> dict:
             1e3 / frame_ms.mean(),
             "fps",
             1e3 / flat_ms.mean(),
-            "animated face with the curved-panel warp, one core; baseline: drawing without the warp (goal >= 30)",
+            "animated face with the curved-panel warp, one core; baseline: drawing without the warp",
+            goal=30.0,
         ),
         "face_frame_p99_ms": figure(
             float(np.percentile(frame_ms, 99)),
             "ms",
-            1e3 / 30.0,
-            "render + warp at 1280x480; baseline: the 30 fps frame budget",
+            note="render + warp at 1280x480; goal: the 30 fps frame budget; no same-run baseline",
             lower_is_better=True,
+            goal=round(1e3 / 30.0, 1),
         ),
         "intent_latency_p50_ms": figure(
             float(np.median(intent_ms)),

@@ -1,6 +1,7 @@
 """Recording: the highest message rate `forma record` sustains without a drop (82-joint
-JointState messages from another process), beside the rate the publisher alone reaches; and what
-a SIGKILL loses (the last message's age at the kill), beside the flush period."""
+JointState messages from another process), beside the rate the publisher alone reaches. What a
+SIGKILL loses is an acceptance trial over many kill moments (`record_kill_loss`,
+tests/accept/trials_record.py), not a figure of one run."""
 
 from __future__ import annotations
 
@@ -96,30 +97,6 @@ def bench_record() -> dict:
         if got < sent:
             break
         best = achieved
-    # loss on SIGKILL: a 500 Hz stream, the recorder killed mid-run; loss = kill time - last message kept
-    recorder = _record(out, "kill", 92)
-    pub = subprocess.Popen(
-        [sys.executable, "-c", PUBLISHER, "500", "5000"],
-        env=_env(92),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    path = out / "kill_0.mcap"
-    deadline = time.monotonic() + 60
-    while not (path.exists() and path.stat().st_size > 50_000) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(2.3)
-    os.kill(recorder.pid, signal.SIGKILL)
-    killed_at = time.time()
-    recorder.wait()
-    pub.kill()
-    pub.wait()
-    from mcap_ros2.decoder import DecoderFactory
-
-    from forma_record.mcap_file import read_messages
-
-    factory = DecoderFactory()
-    last = max(_stamp(factory.decoder_for("cdr", m.schema)(m.data)) for m in read_messages(path))
     return {
         "record_msgs_per_s_max": figure(
             best,
@@ -128,15 +105,5 @@ def bench_record() -> dict:
             "82-joint JointState from another process, every message in the file "
             "(rates tried 1k-8k/s); baseline: the Python publisher's own top rate",
         ),
-        "record_loss_s_on_kill": figure(
-            killed_at - last,
-            "s",
-            0.25,
-            "SIGKILL during a 500 Hz stream: kill time - newest message in the file; baseline: the flush period",
-            lower_is_better=True,
-        ),
     }
 
-
-def _stamp(msg) -> float:
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9

@@ -1,8 +1,10 @@
 """`make bench`: speed and cost figures, each beside a baseline measured in the same run where one
-exists, printed as a table and written afresh to build/bench.json as {"commit", "started",
-"figures": {name: {value, unit, baseline, ratio, note}}, "failed": {bench: reason}}. A bench that
-fails is reported and the others still run; the run then exits 1. `make bench BENCH=bench_stack`
-(or `python -m tests.bench.run_bench bench_stack ...`) runs some only.
+exists (a constant such as a goal or a period is no baseline: it goes in `goal`, or in the note),
+printed as a table and written afresh to build/bench.json as {"commit", "started", "machine",
+"figures": {name: {value, unit, baseline, ratio, goal, passed, note, lower_is_better}},
+"failed": {bench: reason}}. A bench that fails is reported and the others still run; the run exits 1
+when a bench failed, a figure missed its goal or measured nothing (NaN).
+`make bench BENCH=bench_stack` (or `python -m tests.bench.run_bench bench_stack ...`) runs some only.
 
 The default deployment as a user runs it (stack_bench.py): stack_cpu_cores and stack_cpu_<process>,
   wbc_loop_answered_share, wbc_loop_jitter_p99_us, sim_rtf_deployed, sim_reset_to_active_s.
@@ -15,7 +17,7 @@ Figures of the foundation:
 Hardware (bus_bench.py): bus_cycle_p99_us, bus_load_max_pct, fault_to_damping_ms.
 Face and interaction (face_bench.py): face_fps_1280x480, face_frame_p99_ms, intent_latency_p50_ms,
   tts_latency_p50_ms.
-Recording (record_bench.py): record_msgs_per_s_max, record_loss_s_on_kill.
+Recording (record_bench.py): record_msgs_per_s_max (the loss on kill -9: make accept record_kill_loss).
 Console (console_bench.py): console_update_hz.
 Perception (perception_bench.py): perception_latency_p50_ms_640, perception_latency_p99_ms_640,
   perception_latency_p99_ms_320, perception_fps_640, perception_pos_err_median_cm,
@@ -32,6 +34,7 @@ VLA (vla_bench.py): vla_infer_p50_ms, vla_infer_p99_ms (beside session.run alone
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import subprocess
@@ -43,23 +46,50 @@ import traceback
 import mujoco
 import psutil
 
+from tests.support.provenance import stamp
+
 OUT = pathlib.Path("build/bench.json")
 PY = sys.executable
 FORMA = str(pathlib.Path(sys.executable).parent / "forma")
 
 
-def figure(value, unit, baseline=None, note="", lower_is_better=False):
-    ratio = None
-    if baseline:
-        ratio = round(value / baseline, 3)
-    return {
-        "value": round(value, 3),
-        "unit": unit,
-        "baseline": None if baseline is None else round(baseline, 3),
-        "ratio": ratio,
-        "note": note,
-        "lower_is_better": lower_is_better,
-    }
+def figure(
+    value: float,
+    unit: str,
+    baseline: float | None = None,
+    note: str = "",
+    lower_is_better: bool = False,
+    goal: float | None = None,
+) -> dict:
+    """One bench figure. baseline: the same quantity measured in the same run by a simpler path
+    (ratio = value / baseline); goal: the bound the figure must meet (<= when lower_is_better)."""
+    return complete(
+        {
+            "value": round(value, 3),
+            "unit": unit,
+            "baseline": None if baseline is None else round(baseline, 3),
+            "goal": goal,
+            "note": note,
+            "lower_is_better": lower_is_better,
+        }
+    )
+
+
+def complete(f: dict) -> dict:
+    """A figure's derived fields filled in (ratio, passed) and absent ones defaulted, so that
+    benches that build the dict themselves give readers the same schema."""
+    f = {"baseline": None, "goal": None, "note": "", "lower_is_better": False, "unit": "", **f}
+    value, baseline, goal = f["value"], f["baseline"], f["goal"]
+    measured = isinstance(value, int | float) and math.isfinite(value)
+    if f.get("ratio") is None:
+        f["ratio"] = round(value / baseline, 3) if baseline and measured else None
+    if not measured:
+        f["passed"] = False  # nothing measured
+    elif goal is None:
+        f["passed"] = None
+    else:
+        f["passed"] = bool(value <= goal if f["lower_is_better"] else value >= goal)
+    return f
 
 
 class Deployment:
@@ -209,25 +239,23 @@ def bench_bus() -> dict:
         "bus_cycle_p99_us": figure(
             r["cycle_p99_us"],
             "us",
-            wire_us,
-            "82 joints, 7 buses, udp_multicast to an emulator "
-            "process, Python both ends; baseline: the same cycle's CAN-FD wire time",
+            note="82 joints, 7 buses, udp_multicast to an emulator process, Python both ends; the same cycle's "
+            f"CAN-FD wire time would be {wire_us:.0f} us (computed from the topology); no same-run baseline",
             lower_is_better=True,
         ),
         "bus_load_max_pct": figure(
             loads[worst] * 100,
             "%",
-            70.0,
-            f"{worst} at {topology.bus(worst).rate_hz:.0f} Hz, "
-            "worst-case bit stuffing; baseline: the 70 % design limit",
+            note=f"{worst} at {topology.bus(worst).rate_hz:.0f} Hz, worst-case bit stuffing, computed from the "
+            "topology; goal: the 70 % design limit",
             lower_is_better=True,
+            goal=70.0,
         ),
         "fault_to_damping_ms": figure(
             r["fault_to_damping_ms"] or float("nan"),
             "ms",
-            r["period_ms"],
-            "first reply carrying left_knee's encoder fault -> kp = 0 reaches right_knee, driver at 50 Hz; "
-            "baseline: one cycle",
+            note="first reply carrying left_knee's encoder fault -> kp = 0 reaches right_knee, driver at 50 Hz "
+            f"(one cycle {r['period_ms']:g} ms); no same-run baseline",
             lower_is_better=True,
         ),
     }
@@ -285,8 +313,9 @@ def bench_safety() -> dict:
             "ms",
             note=f"median of {r['n']}, max {r['max_ms']:.1f} ms: safety/estop topic -> hardware/state body DAMP "
             f"over DDS (sim node + supervisor processes at the sim deployment's priorities, {r['priority']}; "
-            "hardware/state at 500 Hz); goal 2 control periods = 4 ms",
+            "hardware/state at 500 Hz); goal 2 control periods; no same-run baseline",
             lower_is_better=True,
+            goal=4.0,
         ),
         "estop_to_damping_max_ms": figure(r["max_ms"], "ms", note=f"worst of {r['n']}", lower_is_better=True),
     }
@@ -300,10 +329,9 @@ def bench_ros2_control() -> dict:
         "ros2_control_cycle_p99_us": figure(
             r["cycle_p99_us"],
             "us",
-            baseline=2000.0,
-            note=f"interval between controller_manager updates (500 Hz, topic hardware x3 against the sim node in "
-            f"realtime mode), p99 of {r['updates']} from joint_state_broadcaster's stamps; median "
-            f"{r['cycle_median_us']:.0f} us; baseline the nominal period",
+            note=f"interval between controller_manager updates (500 Hz: 2000 us nominal, topic hardware x3 against "
+            f"the sim node in realtime mode), p99 of {r['updates']} from joint_state_broadcaster's stamps; median "
+            f"{r['cycle_median_us']:.0f} us; no same-run baseline",
             lower_is_better=True,
         ),
         "ros2_control_hop_ratio": figure(
@@ -355,45 +383,42 @@ BENCHES = [
 ]
 
 
-def _commit() -> str:
-    """The commit the figures come from ('+dirty' when the tree has changes)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return head + ("+dirty" if dirty else "")
-
-
 def main(argv: list[str]) -> int:
     """Run the selected benches (all by default); a bench that fails is reported with its reason
-    and the others still run. Writes a fresh build/bench.json; exits 1 if any bench failed."""
+    and the others still run. Writes a fresh build/bench.json; exits 1 if any bench failed or any
+    figure missed its goal."""
     os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
     unknown = [a for a in argv if a not in {b.__name__ for b in BENCHES}]
     if unknown:
         print(f"unknown bench(es) {', '.join(unknown)}; benches: {', '.join(b.__name__ for b in BENCHES)}")
         return 2
     selected = [b for b in BENCHES if not argv or b.__name__ in argv]
-    results: dict = {"commit": _commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "figures": {}, "failed": {}}
+    results: dict = {**stamp(), "figures": {}, "failed": {}}
     for bench in selected:
         t0 = time.monotonic()
         try:
-            results["figures"].update(bench())
+            results["figures"].update({k: complete(f) for k, f in bench().items()})
         except Exception as exc:  # report it, measure the rest
             results["failed"][bench.__name__] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
         print(f"[bench] {bench.__name__}: {time.monotonic() - t0:.0f} s", flush=True)
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2))
-    print(f"{'figure':34s} {'value':>12s} {'unit':12s} {'baseline':>10s} {'ratio':>7s}  note")
+    print(f"{'':4s} {'figure':34s} {'value':>12s} {'unit':12s} {'baseline':>10s} {'ratio':>7s} {'goal':>9s}  note")
     for name, f in results["figures"].items():
         base = "" if f["baseline"] is None else f"{f['baseline']:.3f}"
         ratio = "" if f["ratio"] is None else f"{f['ratio']:.2f}"
-        print(f"{name:34s} {f['value']:12.3f} {f['unit']:12s} {base:>10s} {ratio:>7s}  {f['note']}")
+        goal = "" if f["goal"] is None else ("<= " if f["lower_is_better"] else ">= ") + f"{f['goal']:g}"
+        mark = {True: "ok", False: "FAIL", None: ""}[f["passed"]]
+        value = f"{f['value']:12.3f}"
+        print(f"{mark:4s} {name:34s} {value} {f['unit']:12s} {base:>10s} {ratio:>7s} {goal:>9s}  {f['note']}")
     for name, why in results["failed"].items():
         print(f"FAILED {name}: {why}")
+    missed = [name for name, f in results["figures"].items() if f["passed"] is False]
+    if missed:
+        print(f"missed the goal or measured nothing: {', '.join(missed)}")
     print(f"wrote {OUT} (commit {results['commit']})")
-    return 1 if results["failed"] else 0
+    return 1 if results["failed"] or missed else 0
 
 
 if __name__ == "__main__":
