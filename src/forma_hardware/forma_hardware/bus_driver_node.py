@@ -244,6 +244,11 @@ class BusDriverNode(HardwareNode):
                             ("hottest", f"{d.joint_names[hottest]} {d.temperature_c[hottest]:.0f} C"),
                             ("calibrated", self.calibrated),
                             *((f"load_{name}", f"{load * 100:.0f} %") for name, load in self.loads.items()),
+                            # which bus: a bus whose replies miss the reply window leaves its joints stale
+                            *(
+                                (f"frames_lost_{b.spec.name}", int(d.lost_total[b.joint_index].sum()))
+                                for b in d.buses
+                            ),
                         )
                     ),
                 )
