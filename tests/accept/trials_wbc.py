@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pinocchio as pin
 
+from forma_control.wbc.collision import ARM_LINKS, SelfCollision, default_pairs
 from forma_control.wbc.model import HANDS
 from forma_control.wbc.reach import ARM_JOINTS, ReachabilityChecker, ReachProgress
 from tests.accept.registry import Figure, median_interval, rate, seeds, trial
@@ -176,6 +177,35 @@ class ReachOutcome:
     time_s: float = math.nan
     error_m: float = math.nan  # palm (simulator truth) to goal at the end
     error_rad: float = math.nan
+    witness_gap_m: float = math.inf  # the witness's closest self-collision gap (witness_clearance)
+    witness_pair: tuple[str, str] = ("", "")
+
+    def witness_text(self) -> str:
+        if math.isinf(self.witness_gap_m):
+            return "witness arm > 12 cm from the body"
+        return f"witness gap {self.witness_gap_m * 100:.1f} cm ({' / '.join(self.witness_pair)})"
+
+
+def witness_clearance(controller, side: str, q: np.ndarray) -> tuple[float, tuple[str, str]]:
+    """Closest gap [m] and pair, at q, of the `side` arm's parts the controller keeps its safety
+    distance from the body and the other arm (its self-collision pairs): a diagnostic, not a
+    criterion. A witness closer than that distance (or through the body) is kinematically
+    reachable but not under self-collision avoidance, which tells a refusal or a miss there apart
+    from a controller fault. inf: no watched pair within 12 cm."""
+    prefix = controller.m.robot.prefix
+    arm = {f"{prefix}{side}_{link}" for link in ARM_LINKS}
+    geometry = controller.m.collision_geometry.copy()
+    geometry.removeAllCollisionPairs()  # the controller added all its pairs; SelfCollision names them in order
+    check = SelfCollision(
+        controller.m.model,
+        geometry,
+        [pair for pair in default_pairs(prefix) if arm & set(pair)],
+        controller.collision.settings,
+    )
+    data = controller.m.model.createData()
+    pin.computeJointJacobians(controller.m.model, data, q)
+    _, _, gap, pair = check.rows(data, q)
+    return float(gap), pair
 
 
 def reach_workspace_targets(seed: int, n: int, outputs: list) -> tuple[list[ReachOutcome], dict]:
@@ -196,9 +226,12 @@ def reach_workspace_targets(seed: int, n: int, outputs: list) -> tuple[list[Reac
     for target in sample_workspace_targets(m, q_true, np.random.default_rng(seed), n):
         side, goal = target.side, target.goal
         goal_odom = world_from_odom.actInv(goal)
+        witness = dict(
+            zip(("witness_gap_m", "witness_pair"), witness_clearance(controller, side, target.witness), strict=True)
+        )
         verdict = checker.check(side, goal_odom, controller.q_ref, POSITION_TOLERANCE_M, ORIENTATION_TOLERANCE_RAD)
         if not verdict.reachable:
-            outcomes.append(ReachOutcome(side, verdict.reason))
+            outcomes.append(ReachOutcome(side, verdict.reason, **witness))
             continue
         controller.set_hand_target(side, goal_odom)
         progress = ReachProgress(side, goal, POSITION_TOLERANCE_M, ORIENTATION_TOLERANCE_RAD, sim.time + 2.0)
@@ -209,7 +242,7 @@ def reach_workspace_targets(seed: int, n: int, outputs: list) -> tuple[list[Reac
             status, dist, ang = progress.update(palm, sim.time)
             if status != "running":
                 break
-        outcomes.append(ReachOutcome(side, "", status, sim.time - t0, dist, ang))
+        outcomes.append(ReachOutcome(side, "", status, sim.time - t0, dist, ang, **witness))
         fell = fell or fallen(sim)
         controller.set_hand_target(side, None)
         harness.run(0.3)
@@ -246,13 +279,21 @@ def wbc_reaching(targets_per_seed: int = TARGETS_PER_SEED) -> dict:
         "reached_of_accepted": rate(len(reached), len(accepted), "all", len(reached) == len(accepted)),
     }
     if refused:
-        out["refusal_reasons"] = Figure(" | ".join(f"{o.side}: {o.refusal}" for o in refused), "")
+        out["refusal_reasons"] = Figure(" | ".join(f"{o.side}: {o.refusal}; {o.witness_text()}" for o in refused), "")
     missed = [o for o in accepted if o.status != "reached"]
     if missed:
         out["missed"] = Figure(
-            " | ".join(f"{o.side}: {o.error_m * 100:.1f} cm, {math.degrees(o.error_rad):.0f} deg" for o in missed),
+            " | ".join(
+                f"{o.side}: {o.error_m * 100:.1f} cm, {math.degrees(o.error_rad):.0f} deg; {o.witness_text()}"
+                for o in missed
+            ),
             note="accepted, not within tolerance after 2 s (true palm to goal)",
         )
+    safety_m = controller.collision.settings.safety_distance_m
+    tight = sum(o.witness_gap_m < safety_m for o in outcomes)
+    out["witness_within_safety_distance"] = rate(
+        tight, n, note=f"targets whose witness brings watched body parts closer than {safety_m * 100:g} cm (diagnostic)"
+    )
     if accepted:
         out["time_p50_s"] = Figure(
             round(float(np.median(times)), 2),
