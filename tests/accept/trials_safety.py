@@ -3,6 +3,10 @@
 The supervisor (forma_control.safety.lockstep: the node's core and fall detector) runs every
 control period; while ACTIVE a joint-PD hold of the stand pose commands in the WBC's place.
 Ground truth (pelvis pose, `fallen`) is read by the trials only, never by the supervisor.
+
+No trial here draws a random number: the simulation starts from the same state, the pushes and
+e-stops are fixed, so a run is deterministic and a seed would change nothing; they take no
+`--seeds` (run_accept says it ignored them). Their spread comes from the directions and scenarios.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def estop_latency_periods(sim, sup, harness, limit: int = 50) -> int:
 @trial("safety_estop_latency")
 def safety_estop_latency() -> dict:
     """E-stop -> hardware body group in DAMP (MuJoCo actuator gains) in control periods, from
-    every mode the robot can be commanded in."""
+    every mode the robot can be commanded in. Deterministic: no random draws, no seeds."""
     out = {}
     worst = 0
     for mode, settle in (("STANDING_UP", 0.2), ("ACTIVE", 2.0)):
@@ -152,7 +156,8 @@ def safety_activation_ramp() -> dict:
     targets (every period) and measured body joint speeds in the direction the ramp moves each
     joint (over 20 ms), from the hardware's startup hold, from lying on the floor after a DAMPING
     request, and after an e-stop. The fastest motion in any direction is shown beside it: a weak
-    joint sagging under gravity (a scapula under the arm's weight) moves away from its target."""
+    joint sagging under gravity (a scapula under the arm's weight) moves away from its target.
+    Deterministic: no random draws, no seeds."""
     out = {}
     lunge = _activation("damped_lying", max_speed=5.0, min_ramp_s=0.0)
     out["baseline_fast_activation_measured_speed_rad_s"] = Figure(
@@ -225,7 +230,7 @@ def no_return_s(direction: str, tolerance_s: float = 0.004) -> float:
 def safety_fall_detection() -> dict:
     """A 60 N s push on the torso (front, back, both sides) topples the PD-held robot: detected as
     a fall within 100 ms of the moment of no return (ground truth, by bisection on the push's
-    length), and the body ends in DAMP."""
+    length), and the body ends in DAMP. Deterministic: no random draws, no seeds."""
     out = {}
     for direction in PUSH_DIRECTIONS:
         t_nr = no_return_s(direction)
@@ -260,7 +265,8 @@ def largest_survived_ns(direction: str, high_ns: float = 30.0, tolerance_ns: flo
 @trial("safety_no_false_falls")
 def safety_no_false_falls() -> dict:
     """No fall reported while standing 20 s, nor under pushes the PD hold survives: 4 N s, and 90 %
-    of the largest impulse it survives in each direction (bisection in the same run)."""
+    of the largest impulse it survives in each direction (bisection in the same run).
+    Deterministic: no random draws, no seeds."""
     out = {}
     sim, sup, harness = supervised_stand()
     harness.run(20.0)
