@@ -524,6 +524,12 @@ def test_walk_to_refuses_bad_goals_with_the_reason_and_stops_on_cancel(robot):
 
     refused = result(send(goal(1.0, frame="base_link")))
     assert refused.outcome == WalkTo.Result.REJECTED and "odom" in refused.reason
+    refused = result(send(goal(math.nan)))
+    assert refused.outcome == WalkTo.Result.REJECTED and "non-finite numbers: position" in refused.reason
+    tilted = goal(1.0)
+    tilted.target.pose.orientation.z = 0.5  # |q| = 1.118
+    refused = result(send(tilted))
+    assert refused.outcome == WalkTo.Result.REJECTED and "must be a unit quaternion" in refused.reason
     far = result(send(goal(50.0)))
     assert far.outcome == WalkTo.Result.UNREACHABLE and "waypoints" in far.reason
     handle = send(goal(3.0))
