@@ -488,7 +488,9 @@ class WholeBodyController:
             if swing is not None:  # the measured DCM, carried into the plan's frame through the stance sole
                 stance = "right" if swing == "left" else "left"
                 stance_sole = dict(zip(("left", "right"), soles, strict=True))[stance]
-                self.gait.adjust_step(landing_in_plan(self.gait.feet[stance], _planar_of(*stance_sole), [*xi, 0.0])[:2])
+                self.gait.adjust_step(
+                    landing_in_plan(self.gait.feet[stance], _planar_of(*stance_sole), [*xi, 0.0])[:2], self.dt
+                )
             landed = None
             landing = self.gait.landing
             if landing is not None:  # where the foot taking the weight is, measured from the other one
