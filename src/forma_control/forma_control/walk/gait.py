@@ -72,11 +72,11 @@ class WalkSettings:
         0.6, "the weight shift back between the feet after the last step", unit="s", low=0.1, high=3.0
     )
     step_height_m: float = param(0.05, "swing foot clearance", unit="m", low=0.0, high=0.2)
-    max_forward_m_s: float = param(0.25, "fastest forward walk", unit="m/s", low=0.0, high=2.0)
+    max_forward_m_s: float = param(0.5, "fastest forward walk", unit="m/s", low=0.0, high=2.0)
     max_backward_m_s: float = param(0.2, "fastest backward walk", unit="m/s", low=0.0, high=1.0)
     max_sideways_m_s: float = param(0.15, "fastest sideways walk", unit="m/s", low=0.0, high=1.0)
     max_turn_rad_s: float = param(0.5, "fastest turn", unit="rad/s", low=0.0, high=2.0)
-    max_step_m: float = param(0.25, "longest step (swing foot ahead of the stance foot)", unit="m", low=0.0, high=0.6)
+    max_step_m: float = param(0.35, "longest step (swing foot ahead of the stance foot)", unit="m", low=0.0, high=0.6)
     min_width_m: float = param(0.14, "closest the feet's centres come sideways", unit="m", low=0.05, high=0.5)
     max_width_m: float = param(0.34, "widest stance a sidestep opens", unit="m", low=0.1, high=0.8)
     max_step_turn_rad: float = param(0.35, "largest turn between the feet in one step", unit="rad", low=0.0, high=1.0)
@@ -101,6 +101,23 @@ class WalkSettings:
         unit="1/s",
         low=0.0,
         high=50.0,
+    )
+    com_lower: float = param(
+        0.04,
+        "while walking, the centre of mass is held this share of its standing height lower (knees bent): at the "
+        "ends of a long step a stance leg near full stretch vaulted the body 3 cm up and down every step, the "
+        "stance sole all but unloaded and spun on the floor (measured at 0.5 m/s)",
+        low=0.0,
+        high=0.15,
+    )
+    zmp_forward_m: float = param(
+        0.02,
+        "the ZMP on a stance sole sits this far ahead of the ankle. Behind mid-foot: the swinging leg's reaction "
+        "pushes it forward by several centimetres while the leg accelerates, and at mid-foot that reached the "
+        "sole's front edge at 0.4 m/s (the sole rocked, unloaded and spun on the floor)",
+        unit="m",
+        low=-0.1,
+        high=0.15,
     )
     zmp_inward_m: float = param(
         0.015, "the ZMP on a stance sole sits this far toward the other foot (less sway)", unit="m", low=0.0, high=0.05

@@ -176,6 +176,8 @@ class WholeBodyController:
         self._walk_holds: dict[str, pin.SE3] = {}  # hand poses/targets in the walking frame while walking
         self._swing_accel = np.zeros(model.nv)  # low-passed reference acceleration [rad/s^2]
         self._floor_z = 0.0  # the soles' height when the walk began (flat floor) [m]
+        # walking holds the CoM's height, not the pelvis': (now, goal, standing) in odom [m]; None standing
+        self._com_height: tuple[float, float, float] | None = None
         self.stance_width_m: float | None = None
         self.period_s = 1.0 / self.s.rate_hz
         self.dt = self.period_s  # this tick's step [s]: the robot time since the last tick (see tick)
@@ -263,6 +265,7 @@ class WholeBodyController:
         self.dt = self.period_s
         self._handover = (sensors.stamp_s, None)  # (start, measured - feed-forward torque at the start)
         self.gait, self.walk_command, self.feet_velocity, self._walk_holds = None, np.zeros(3), {}, {}
+        self._com_height = None
 
     @property
     def active(self) -> bool:
@@ -397,8 +400,14 @@ class WholeBodyController:
                 return reason
             self.m.update(self.q_ref)
             self._floor_z = min(pose.translation[2] for pose in self.feet_ref.values())
-            omega = balance.omega(self.m.com[2] - self._floor_z)
-            self.gait = Gait(self.walk_settings, omega, self.s.com_forward_m)
+            height = self.m.com[2] - self._floor_z
+            if self._com_height is None:  # (a walk right after another keeps the first one's standing height)
+                self._com_height = (float(self.m.com[2]), float(self.m.com[2]), float(self.m.com[2]))
+            standing_z = self._com_height[2]
+            lowered = standing_z - self.walk_settings.com_lower * (standing_z - self._floor_z)
+            self._com_height = (self._com_height[0], lowered, standing_z)
+            omega = balance.omega(min(height, lowered - self._floor_z))
+            self.gait = Gait(self.walk_settings, omega, self.walk_settings.zmp_forward_m)
             com_xy = self.nominal_xy if self.nominal_xy is not None else self.m.com[:2]
             left, right = _planar(self.feet_ref["left"]), _planar(self.feet_ref["right"])
             self.gait.start(left, right, com_xy, command, self.stance_width_m)
@@ -510,6 +519,8 @@ class WholeBodyController:
             if ref.done:  # standing again: balance resumes from the plan's last CoM
                 self.gait, self.feet_velocity, self._walk_holds = None, {}, {}
                 self.nominal_xy = ref.com_xy.copy()
+                if self._com_height is not None:  # rise back to the standing height
+                    self._com_height = (self._com_height[0], self._com_height[2], self._com_height[2])
         else:
             nominal_xy = xi_nominal = self._standing_nominal(com_m)
         offset = -s.capture_gain * (xi - xi_nominal)
@@ -531,7 +542,17 @@ class WholeBodyController:
             if self.targets.pelvis_height_m is not None
             else self.pelvis_height - s.crouch_m
         )
-        tasks.append((j_base[2:3], np.array([s.pelvis_gain * (height - base.translation[2])]), s.w_pelvis))
+        if self._com_height is not None:
+            # walking (and rising back after it): the CoM's height held, lowered by walk.com_lower,
+            # moving at torso_speed_m_s; the pendulum's assumption, and no vaulting over a stretched leg
+            now, goal, standing = self._com_height
+            now += float(np.clip(goal - now, -s.torso_speed_m_s * self.dt, s.torso_speed_m_s * self.dt))
+            self._com_height = (now, goal, standing)
+            tasks.append((jcom[2:3], np.array([s.com_gain * (now - m.com[2])]), s.w_com))
+            if self.gait is None and now == goal:  # risen back to standing: the pelvis' height again
+                self._com_height = None
+        else:
+            tasks.append((j_base[2:3], np.array([s.pelvis_gain * (height - base.translation[2])]), s.w_pelvis))
         pelvis_goal = self.pelvis_rotation
         if load is not None and self.walk_settings.tilt_feedback > 0.0:
             # walking: the reference pelvis leans against the measured tilt (IMU), so the stance
