@@ -226,3 +226,45 @@ def test_the_body_posture_bends_the_legs_for_a_pelvis_drop_and_turns_the_spine(c
     assert nominal[knee] > standing[knee] + 0.2  # the legs bend
     np.testing.assert_array_equal(posture.nominal(0.0, np.eye(3)), standing)  # nothing asked: standing
     np.testing.assert_array_equal(posture.nominal(-0.05, np.eye(3)), standing)  # a raise bends nothing
+
+
+def test_leg_odometry_keeps_the_loaded_sole_when_both_unload_for_an_instant(controller):
+    """While walking the stance sole unloads for a few ms; averaging the swinging foot in then made
+    the base velocity (and the capture point) jump."""
+    import dataclasses
+
+    from tests.support.scenarios import pd_stand
+
+    sim, harness = pd_stand()
+    harness.run(0.5)
+    ctl, body = build_controller(sim.robot)
+    sensors = sensors_from(sim, body)
+    on_left = dataclasses.replace(sensors, foot_force_z={"left": 600.0, "right": 0.0})
+    assert ctl.odometry.estimate(on_left).contact_weight == {"left": 1.0, "right": 0.0}
+    swinging = np.array(sensors.joint_velocities)
+    swinging[[i for i, n in enumerate(ctl.m.joint_names) if n.startswith("right_")]] = 2.0  # the right leg swings
+    unloaded = dataclasses.replace(sensors, foot_force_z={"left": 0.0, "right": 0.0}, joint_velocities=swinging)
+    loaded = dataclasses.replace(unloaded, foot_force_z={"left": 600.0, "right": 0.0})
+    est = ctl.odometry.estimate(unloaded)
+    assert est.contact_weight == {"left": 1.0, "right": 0.0}
+    assert np.allclose(est.v[:3], ctl.odometry.estimate(loaded).v[:3])
+
+
+def test_walking_tilt_moment_opposes_the_pelvis_tilting_rate(controller):
+    """walk.tilt_damping: a moment on the pelvis against its measured tilting rate (odom), scaled by
+    the robot's mass and CoM height; none about the vertical."""
+    import dataclasses
+
+    from tests.support.scenarios import pd_stand
+
+    sim, harness = pd_stand()
+    harness.run(0.2)
+    ctl, body = build_controller(sim.robot)
+    sensors = dataclasses.replace(
+        sensors_from(sim, body),
+        imu_orientation_wxyz=np.array([1.0, 0.0, 0.0, 0.0]),
+        imu_angular_velocity=np.array([0.0, 0.5, 2.0]),
+    )
+    moment = ctl._tilt_moment(sensors, 0.9)
+    expected = ctl.m.mass_kg * 0.9**2 * ctl.walk_settings.tilt_damping * 0.5
+    assert moment == pytest.approx([0.0, -expected, 0.0])
