@@ -83,11 +83,11 @@ def walk(
     def watch(s):
         fell[0] = fell[0] or fallen(s)
 
-    if push is not None:
-        harness.run(push.at_s, watch)
-        _push(sim, push)
     controller.walk(np.asarray(velocity, float))
     try:
+        if push is not None:  # (pushed before the walk began, the standing robot took every push)
+            harness.run(push.at_s, watch)
+            _push(sim, push)
         harness.run(max(seconds - (sim.time - t0), 0.0), watch)
         controller.walk(np.zeros(3))
         harness.run(stop_s, watch)
