@@ -194,7 +194,9 @@ class Robot:
 
     def base_in_world(self) -> np.ndarray:
         """4 x 4 pose of base_link in the sim's world (ground truth, 50 Hz)."""
-        m = self.probe.latest("sim/base_pose_ground_truth")
+        topic = "sim/base_pose_ground_truth"  # (a test run first can ask before the first message)
+        self.probe.wait_for(lambda: self.probe.latest(topic) is not None, WAIT_S, "the ground truth")
+        m = self.probe.latest(topic)
         p, o = m.pose.position, m.pose.orientation
         return pin.SE3(pin.Quaternion(o.w, o.x, o.y, o.z).toRotationMatrix(), np.array([p.x, p.y, p.z])).homogeneous
 
