@@ -726,21 +726,17 @@ class WholeBodyController:
         return {"left": share, "right": 1.0 - share}
 
     def _tilt_moment(self, sensors: Sensors, com_height_m: float) -> np.ndarray | None:
-        """The moment on the pelvis (odom, [N m]) that holds it upright while walking: a spring on
-        its measured tilt and a damper on its tilting rate (IMU), scaled by the robot's mass and CoM
-        height so every body form gets the same dynamics. The joints' PD alone holds the upper body
-        on the stance hip like a 2-3 Hz pendulum damped ~0.2 (measured: the stance hip 4-5 deg
-        behind its reference, the pelvis rocking +-5 deg a step at 0.4 m/s)."""
-        ws = self.walk_settings
-        if ws.tilt_stiffness <= 0.0 and ws.tilt_damping <= 0.0:
+        """The moment on the pelvis (odom, [N m]) that damps its tilting while walking: against its
+        tilting rate (IMU), scaled by the robot's mass and CoM height so every body form gets the
+        same dynamics. The joints' PD alone holds the upper body on the stance hip like a 2-3 Hz
+        pendulum damped ~0.2 (measured: the stance hip 4-5 deg behind its reference, the pelvis
+        rocking +-5 deg a step at 0.4 m/s)."""
+        if self.walk_settings.tilt_damping <= 0.0:
             return None
         w, x, y, z = sensors.imu_orientation_wxyz
-        rotation = pin.Quaternion(w, x, y, z).toRotationMatrix()
-        tilt = self.pelvis_rotation @ pin.log3(self.pelvis_rotation.T @ rotation)
-        rate = rotation @ np.asarray(sensors.imu_angular_velocity, float)
-        tilt[2] = rate[2] = 0.0  # (heading is the feet's business)
-        inertia = self.m.mass_kg * com_height_m**2
-        return -inertia * (ws.tilt_stiffness * tilt + ws.tilt_damping * rate)
+        rate = pin.Quaternion(w, x, y, z).toRotationMatrix() @ np.asarray(sensors.imu_angular_velocity, float)
+        rate[2] = 0.0  # (heading is the feet's business)
+        return -self.m.mass_kg * com_height_m**2 * self.walk_settings.tilt_damping * rate
 
     def _feedforward(
         self,
