@@ -194,7 +194,9 @@ class Robot:
 
     def base_in_world(self) -> np.ndarray:
         """4 x 4 pose of base_link in the sim's world (ground truth, 50 Hz)."""
-        m = self.probe.latest("sim/base_pose_ground_truth")
+        topic = "sim/base_pose_ground_truth"  # (a test run first can ask before the first message)
+        self.probe.wait_for(lambda: self.probe.latest(topic) is not None, WAIT_S, "the ground truth")
+        m = self.probe.latest(topic)
         p, o = m.pose.position, m.pose.orientation
         return pin.SE3(pin.Quaternion(o.w, o.x, o.y, o.z).toRotationMatrix(), np.array([p.x, p.y, p.z])).homogeneous
 
@@ -524,6 +526,12 @@ def test_walk_to_refuses_bad_goals_with_the_reason_and_stops_on_cancel(robot):
 
     refused = result(send(goal(1.0, frame="base_link")))
     assert refused.outcome == WalkTo.Result.REJECTED and "odom" in refused.reason
+    refused = result(send(goal(math.nan)))
+    assert refused.outcome == WalkTo.Result.REJECTED and "non-finite numbers: position" in refused.reason
+    tilted = goal(1.0)
+    tilted.target.pose.orientation.z = 0.5  # |q| = 1.118
+    refused = result(send(tilted))
+    assert refused.outcome == WalkTo.Result.REJECTED and "must be a unit quaternion" in refused.reason
     far = result(send(goal(50.0)))
     assert far.outcome == WalkTo.Result.UNREACHABLE and "waypoints" in far.reason
     handle = send(goal(3.0))

@@ -41,9 +41,18 @@ def yaw_of(sim) -> float:
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
+def set_floor_friction(sim, friction: float) -> None:
+    """The floor's sliding friction, as the soles meet it. MuJoCo takes the larger of two geoms'
+    frictions, and the soles' is 1.0: the floor's alone below 1.0 changed nothing; given priority,
+    the floor's applies."""
+    floor = sim.model.geom("floor").id
+    sim.model.geom_friction[floor][0] = friction
+    sim.model.geom_priority[floor] = int(sim.model.geom_priority.max()) + 1
+
+
 def _standing_robot(friction: float):
     sim, harness, controller = wbc_stand(pose="stand_balanced")
-    sim.model.geom_friction[sim.model.geom("floor").id][0] = friction
+    set_floor_friction(sim, friction)
     harness.run(2.0)
     return sim, harness, controller
 
@@ -74,11 +83,11 @@ def walk(
     def watch(s):
         fell[0] = fell[0] or fallen(s)
 
-    if push is not None:
-        harness.run(push.at_s, watch)
-        _push(sim, push)
     controller.walk(np.asarray(velocity, float))
     try:
+        if push is not None:  # (pushed before the walk began, the standing robot took every push)
+            harness.run(push.at_s, watch)
+            _push(sim, push)
         harness.run(max(seconds - (sim.time - t0), 0.0), watch)
         controller.walk(np.zeros(3))
         harness.run(stop_s, watch)

@@ -11,15 +11,18 @@ import math
 import numpy as np
 import pytest
 
+from forma_control.walk.gait import WalkSettings
 from tests.support.walking import walk, walk_to
 
 pytestmark = pytest.mark.system
 
 
-def test_walks_forward_on_a_command_and_stops_square_within_two_steps():
-    out = walk([0.25, 0.0, 0.0], 4.0)
+def test_walks_forward_at_top_speed_and_stops_square_within_two_steps():
+    top = WalkSettings().max_forward_m_s
+    out = walk([top, 0.0, 0.0], 4.0)
     assert not out.fell and out.standing, "standing again after the stop"
-    assert 0.7 < out.moved_xy[0] < 1.3 and abs(out.moved_xy[1]) < 0.1 and abs(out.turned_rad) < math.radians(10)
+    assert 0.7 * 4.0 * top < out.moved_xy[0] < 1.3 * 4.0 * top, out.moved_xy
+    assert abs(out.moved_xy[1]) < 0.1 and abs(out.turned_rad) < math.radians(10)
 
 
 def test_sidesteps_and_turns_in_place():

@@ -110,3 +110,28 @@ def test_commands_beyond_the_limits_are_clamped_with_the_reason_and_bad_settings
     assert settings.clamp(np.array([0.1, 0.0, 0.0]))[1] == ""
     with pytest.raises(ControlConfigError, match="step_s"):
         WalkSettings(step_s=-1.0)
+
+
+def test_a_dcm_deviation_beyond_the_ankles_moves_the_landing_spot_toward_it():
+    """Step adjustment: the swing foot lands where the measured DCM can be caught; a deviation the
+    stance ankle absorbs before touch-down moves nothing."""
+
+    def swinging(deviation):
+        gait = start([0.2, 0.0, 0.0], WalkSettings(step_adjust_gain=1.0, step_adjust_filter_s=0.0))
+        ref = gait.advance(DT)
+        while gait.swinging is None or gait.elapsed_s < 0.1:
+            ref = gait.advance(DT)
+        planned = gait.phases[0].swing_to.copy()
+        gait.adjust_step(ref.dcm_xy + np.asarray(deviation), DT)
+        return planned, gait.phases[0].swing_to, gait
+
+    planned, landing, gait = swinging([0.0, 0.004])
+    assert np.allclose(planned, landing)
+    planned, landing, gait = swinging([0.0, 0.05])
+    side = 1.0 if gait.swinging == "left" else -1.0
+    moved = landing - planned
+    assert moved[1] > 0.02 and abs(moved[0]) < 1e-9, moved
+    assert np.linalg.norm(moved[:2]) <= WalkSettings().step_adjust_max_m + 1e-9
+    # the steps after it are planned from where it will land
+    later = [p for p in gait.phases[1:] if p.swing is not None]
+    assert later and later[0].swing_to[1] == pytest.approx(landing[1] - side * gait.width_m)

@@ -51,3 +51,13 @@ def test_arrives_standing_within_the_tolerances(goal):
 def test_ends_in_timeout_or_unreachable_when_the_robot_gets_nowhere():
     assert drive((3.0, 0.0, 0.0), seconds=5.0)[0] == "timeout"
     assert drive((3.0, 0.0, 0.0), seconds=30.0, moves=False)[0] == "unreachable"
+
+
+def test_closing_in_while_the_final_heading_error_grows_is_progress_not_a_stall():
+    """Turning to face a near goal adds to the final heading's error while the distance shrinks."""
+    goal = WalkToGoal(np.array([0.0, 0.0, 0.0]), 0.1, math.radians(10), deadline_s=100.0)
+    progress = WalkToProgress(goal, WalkSettings(), 0.0)
+    for k in range(31):  # 6 cm closer every 4 s, the heading error growing all the while
+        pose = np.array([-0.8 + 0.06 * (k // 4), 0.0, 0.02 * k])
+        state = progress.update(pose, float(k), standing=False)[0]
+        assert state == "walking", f"{state} at {k} s"

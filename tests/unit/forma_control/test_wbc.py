@@ -8,13 +8,16 @@ import math
 import numpy as np
 import pinocchio as pin
 import pytest
+from geometry_msgs.msg import TwistStamped
 
+from forma_common.messages import to_time_msg
 from forma_control.errors import ControlConfigError, TargetRejected
 from forma_control.wbc import balance
 from forma_control.wbc.controller import WbcSettings
 from forma_control.wbc.lockstep import build_controller, sensors_from
 from forma_control.wbc.qp import QPFailed, TaskQP
-from forma_control.wbc.targets import StampedTarget, TargetLimits, check_target, to_odom
+from forma_control.wbc.targets import StampedTarget, TargetLimits, check_target, to_odom, walk_to_goal, walk_velocity
+from forma_interfaces.action import WalkTo
 
 SQUARE = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
 
@@ -62,6 +65,65 @@ def _target(**kw):
 def test_bad_targets_are_refused_with_the_reason(change, reason):
     with pytest.raises(TargetRejected, match=reason):
         check_target(_target(**change), now_s=10.05, limits=TargetLimits())
+
+
+def _cmd_vel(vx: float = 0.2, frame: str = "base_link", stamp_s: float = 10.0) -> TwistStamped:
+    msg = TwistStamped()
+    msg.header.frame_id, msg.header.stamp = frame, to_time_msg(stamp_s)
+    msg.twist.linear.x, msg.twist.linear.y, msg.twist.angular.z = vx, -0.1, 0.3
+    return msg
+
+
+def test_cmd_vel_in_base_link_and_fresh_is_the_walking_velocity():
+    assert np.allclose(walk_velocity(_cmd_vel(), 10.2, 0.5), [0.2, -0.1, 0.3])
+    assert np.allclose(walk_velocity(_cmd_vel(frame=""), 10.2, 0.5), [0.2, -0.1, 0.3])  # "" = base_link
+    assert np.allclose(walk_velocity(_cmd_vel(frame="r1/base_link"), 10.2, 0.5, prefix="r1/"), [0.2, -0.1, 0.3])
+
+
+@pytest.mark.parametrize(
+    ("msg", "reason"),
+    [
+        (_cmd_vel(stamp_s=9.4), r"stamped 0.600 s ago is stale \(limit 0.5 s\)"),
+        (_cmd_vel(frame="odom"), "cmd_vel in frame 'odom': walking commands are in base_link"),
+        (_cmd_vel(frame="torso"), "cmd_vel in frame 'torso'"),
+        (_cmd_vel(vx=math.nan), "non-finite"),
+    ],
+)
+def test_stale_wrong_frame_or_nan_cmd_vel_is_refused_with_the_reason(msg, reason):
+    """The node stops a walking robot in place on any refusal (wbc/node.py _on_cmd_vel)."""
+    with pytest.raises(TargetRejected, match=reason):
+        walk_velocity(msg, 10.0, 0.5)
+
+
+def _walk_to(position=(1.0, 0.5, 0.0), xyzw=(0.0, 0.0, 0.0, 1.0)) -> WalkTo.Goal:
+    goal = WalkTo.Goal()
+    goal.target.header.frame_id = "odom"
+    pose = goal.target.pose
+    pose.position.x, pose.position.y, pose.position.z = position
+    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = xyzw
+    return goal
+
+
+def test_walk_to_goal_takes_the_heading_and_the_defaults():
+    half = math.sqrt(0.5)
+    goal = walk_to_goal(_walk_to(xyzw=(0.0, 0.0, half, half)), 5.0, (0.1, 0.2, 30.0))
+    assert np.allclose(goal.pose, [1.0, 0.5, math.pi / 2])
+    assert (goal.position_tolerance_m, goal.yaw_tolerance_rad, goal.deadline_s) == pytest.approx((0.1, 0.2, 35.0))
+
+
+@pytest.mark.parametrize(
+    ("goal", "reason"),
+    [
+        (_walk_to(position=(math.nan, 0.5, 0.0)), r"non-finite numbers: position \(nan, 0.5, 0.0\)"),
+        (_walk_to(position=(1.0, math.inf, 0.0)), "non-finite numbers: position"),
+        (_walk_to(xyzw=(0.0, 0.0, math.nan, 1.0)), r"non-finite numbers: orientation \(0.0, 0.0, nan, 1.0\)"),
+        (_walk_to(xyzw=(0.0, 0.0, 0.0, 2.0)), "orientation quaternion has norm 2.000; it must be a unit quaternion"),
+        (_walk_to(xyzw=(0.0, 0.0, 0.0, 0.0)), "orientation quaternion has norm 0.000"),
+    ],
+)
+def test_walk_to_goal_with_nan_or_a_non_unit_quaternion_is_refused_naming_the_problem(goal, reason):
+    with pytest.raises(TargetRejected, match=reason):
+        walk_to_goal(goal, 5.0, (0.1, 0.2, 30.0))
 
 
 def test_good_target_is_normalised_and_expressed_in_odom():
@@ -164,3 +226,45 @@ def test_the_body_posture_bends_the_legs_for_a_pelvis_drop_and_turns_the_spine(c
     assert nominal[knee] > standing[knee] + 0.2  # the legs bend
     np.testing.assert_array_equal(posture.nominal(0.0, np.eye(3)), standing)  # nothing asked: standing
     np.testing.assert_array_equal(posture.nominal(-0.05, np.eye(3)), standing)  # a raise bends nothing
+
+
+def test_leg_odometry_keeps_the_loaded_sole_when_both_unload_for_an_instant(controller):
+    """While walking the stance sole unloads for a few ms; averaging the swinging foot in then made
+    the base velocity (and the capture point) jump."""
+    import dataclasses
+
+    from tests.support.scenarios import pd_stand
+
+    sim, harness = pd_stand()
+    harness.run(0.5)
+    ctl, body = build_controller(sim.robot)
+    sensors = sensors_from(sim, body)
+    on_left = dataclasses.replace(sensors, foot_force_z={"left": 600.0, "right": 0.0})
+    assert ctl.odometry.estimate(on_left).contact_weight == {"left": 1.0, "right": 0.0}
+    swinging = np.array(sensors.joint_velocities)
+    swinging[[i for i, n in enumerate(ctl.m.joint_names) if n.startswith("right_")]] = 2.0  # the right leg swings
+    unloaded = dataclasses.replace(sensors, foot_force_z={"left": 0.0, "right": 0.0}, joint_velocities=swinging)
+    loaded = dataclasses.replace(unloaded, foot_force_z={"left": 600.0, "right": 0.0})
+    est = ctl.odometry.estimate(unloaded)
+    assert est.contact_weight == {"left": 1.0, "right": 0.0}
+    assert np.allclose(est.v[:3], ctl.odometry.estimate(loaded).v[:3])
+
+
+def test_walking_tilt_moment_opposes_the_pelvis_tilting_rate(controller):
+    """walk.tilt_damping: a moment on the pelvis against its measured tilting rate (odom), scaled by
+    the robot's mass and CoM height; none about the vertical."""
+    import dataclasses
+
+    from tests.support.scenarios import pd_stand
+
+    sim, harness = pd_stand()
+    harness.run(0.2)
+    ctl, body = build_controller(sim.robot)
+    sensors = dataclasses.replace(
+        sensors_from(sim, body),
+        imu_orientation_wxyz=np.array([1.0, 0.0, 0.0, 0.0]),
+        imu_angular_velocity=np.array([0.0, 0.5, 2.0]),
+    )
+    moment = ctl._tilt_moment(sensors, 0.9)
+    expected = ctl.m.mass_kg * 0.9**2 * ctl.walk_settings.tilt_damping * 0.5
+    assert moment == pytest.approx([0.0, -expected, 0.0])

@@ -27,8 +27,14 @@ STEPS_AHEAD = 3  # steps planned beyond the current phase
 PARALLEL_M = 0.03  # a foot this close to its standing place (and PARALLEL_RAD) takes no step to stop
 PARALLEL_RAD = 0.1
 STOP_STEPS = 2  # steps at most to stand square after a zero command
-SWING_MOVE = (0.05, 0.9)  # share of the swing in which the foot moves along the floor (lifts first, sets down last)
+# share of the swing in which the foot moves along the floor: all of it. The quintic starts and ends
+# slowly enough that the foot lifts first and sets down last (< 1 mm of travel in the first and
+# last 5 %); squeezed into 5-90 % its peak acceleration was 40 % higher, the swing hip's reaction
+# rocked the stance sole onto its front edge mid-step and it spun on the floor (measured at
+# 0.4 m/s: 36 deg of stance-foot yaw slip in 5 s and a fall; 3 deg and none over the whole swing)
+SWING_MOVE = (0.0, 1.0)
 MAX_LANDING_ERROR_M = 0.15  # a measured landing further than this from the plan is not believed
+ADJUST_UNTIL = 0.75  # share of the swing after which its landing spot is fixed (the foot is setting down)
 
 
 def other(side: str) -> str:
@@ -66,11 +72,11 @@ class WalkSettings:
         0.6, "the weight shift back between the feet after the last step", unit="s", low=0.1, high=3.0
     )
     step_height_m: float = param(0.05, "swing foot clearance", unit="m", low=0.0, high=0.2)
-    max_forward_m_s: float = param(0.25, "fastest forward walk", unit="m/s", low=0.0, high=2.0)
+    max_forward_m_s: float = param(0.5, "fastest forward walk", unit="m/s", low=0.0, high=2.0)
     max_backward_m_s: float = param(0.2, "fastest backward walk", unit="m/s", low=0.0, high=1.0)
     max_sideways_m_s: float = param(0.15, "fastest sideways walk", unit="m/s", low=0.0, high=1.0)
     max_turn_rad_s: float = param(0.5, "fastest turn", unit="rad/s", low=0.0, high=2.0)
-    max_step_m: float = param(0.25, "longest step (swing foot ahead of the stance foot)", unit="m", low=0.0, high=0.6)
+    max_step_m: float = param(0.35, "longest step (swing foot ahead of the stance foot)", unit="m", low=0.0, high=0.6)
     min_width_m: float = param(0.14, "closest the feet's centres come sideways", unit="m", low=0.05, high=0.5)
     max_width_m: float = param(0.34, "widest stance a sidestep opens", unit="m", low=0.1, high=0.8)
     max_step_turn_rad: float = param(0.35, "largest turn between the feet in one step", unit="rad", low=0.0, high=1.0)
@@ -80,8 +86,63 @@ class WalkSettings:
         low=0.0,
         high=5.0,
     )
+    tilt_damping: float = param(
+        4.0,
+        "while walking, a moment on the pelvis against its measured tilting rate (IMU gyro) through the stance "
+        "legs' feed-forward torques, in units of the robot's mass x CoM height^2",
+        unit="1/s",
+        low=0.0,
+        high=50.0,
+    )
+    com_lower: float = param(
+        0.04,
+        "while walking, the centre of mass is held this share of its standing height lower (knees bent): at the "
+        "ends of a long step a stance leg near full stretch vaulted the body 3 cm up and down every step, the "
+        "stance sole all but unloaded and spun on the floor (measured at 0.5 m/s)",
+        low=0.0,
+        high=0.15,
+    )
+    zmp_forward_m: float = param(
+        0.02,
+        "the ZMP on a stance sole sits this far ahead of the ankle. Behind mid-foot: the swinging leg's reaction "
+        "pushes it forward by several centimetres while the leg accelerates, and at mid-foot that reached the "
+        "sole's front edge at 0.4 m/s (the sole rocked, unloaded and spun on the floor)",
+        unit="m",
+        low=-0.1,
+        high=0.15,
+    )
     zmp_inward_m: float = param(
         0.015, "the ZMP on a stance sole sits this far toward the other foot (less sway)", unit="m", low=0.0, high=0.05
+    )
+    step_adjust_gain: float = param(
+        0.0,
+        "share of the DCM deviation the ankles cannot absorb before touch-down that the swing foot's landing "
+        "spot takes (0, off: footsteps as planned, the ankles correct; at 1, 60 N x 0.2 s pushes at 0.5 m/s "
+        "were survived 2/4, 4/4 without)",
+        low=0.0,
+        high=1.5,
+    )
+    ankle_authority_forward_m: float = param(
+        0.06,
+        "how far the ankle is trusted to move the ZMP along a stance sole from the planned one: the DCM deviation "
+        "it absorbs before touch-down needs no step adjustment",
+        unit="m",
+        low=0.0,
+        high=0.15,
+    )
+    ankle_authority_sideways_m: float = param(
+        0.015, "the same across the sole (narrower: less to work with)", unit="m", low=0.0, high=0.1
+    )
+    step_adjust_filter_s: float = param(
+        0.05,
+        "low-pass time constant on the measured DCM's deviation that moves the landing spot (touch-downs jolt "
+        "the estimate for a few ticks)",
+        unit="s",
+        low=0.0,
+        high=0.5,
+    )
+    step_adjust_max_m: float = param(
+        0.12, "farthest a landing spot moves from the planned one to catch the DCM", unit="m", low=0.0, high=0.4
     )
 
     def __post_init__(self) -> None:
@@ -125,6 +186,7 @@ class Phase:
     into: str | None = None
     final: bool = False
     stopping: bool = False  # a step planned to stop (counts toward STOP_STEPS)
+    swing_planned: np.ndarray | None = None  # the landing spot before any adjustment (see Gait.adjust_step)
 
 
 @dataclasses.dataclass
@@ -162,6 +224,7 @@ class Gait:
         self.steps = 0
         self.stop_steps = 0  # steps taken since the command went to zero
         self.stopping_from = np.zeros(3)  # the velocity walked before the zero command
+        self._deviation: np.ndarray | None = None  # low-passed DCM deviation in the stance sole's axes (adjust_step)
 
     @property
     def active(self) -> bool:
@@ -210,6 +273,58 @@ class Gait:
         every message, a command stream that wavered (a steering controller's) jolted the CoM plan
         each time and the robot fell (measured)."""
         self.pending = np.asarray(velocity, float).copy()
+
+    def adjust_step(self, dcm_xy: np.ndarray, dt_s: float) -> None:
+        """Move the swinging foot's landing spot to catch the measured DCM (dcm_xy, in the plan's
+        frame). The plan's DCM at this instant is affine in the landing spot: it moves by
+        `sensitivity` times the spot's shift (all later steps are planned from it), so the spot
+        that puts the plan's DCM on the measured one is the planned spot + deviation / sensitivity.
+        Only the part of the deviation the stance ankle cannot absorb before touch-down counts
+        (ankle_authority_*_m of ZMP shift for the rest of the swing, per axis of the stance sole):
+        the measured DCM swings +-3 cm about the plan within every step (the swing leg's mass,
+        the joints' compliance) and comes back by touch-down; stepping on all of it, amplified by
+        e^(omega t), threw the feet about and the robot fell at 0.25 m/s (measured). Off by default
+        (walk.step_adjust_gain 0): the ankles alone did better on pushes up to 60 N (measured)."""
+        phase = self.phases[0] if self.phases else None
+        if phase is None or phase.swing is None or self.s.step_adjust_gain <= 0.0:
+            return
+        if self.elapsed_s > ADJUST_UNTIL * phase.duration_s:
+            return
+        if phase.swing_planned is None:
+            phase.swing_planned = phase.swing_to.copy()
+            self._deviation = None
+        sensitivity = self._landing_sensitivity(phase)
+        segments = [ZmpSegment(p.duration_s, p.zmp_from, p.zmp_to) for p in self.phases]
+        shift = phase.swing_to[:2] - phase.swing_planned[:2]
+        xi_planned = dcm_at(segments, self.elapsed_s, self.omega) - sensitivity * shift
+        stance = self.feet[other(phase.swing)]
+        c, s = math.cos(stance[2]), math.sin(stance[2])
+        to_sole = np.array([[c, s], [-s, c]])  # plan -> stance sole axes
+        deviation = to_sole @ (np.asarray(dcm_xy, float) - xi_planned)
+        if self._deviation is None:
+            self._deviation = deviation
+        self._deviation = self._deviation + dt_s / (self.s.step_adjust_filter_s + dt_s) * (deviation - self._deviation)
+        deviation = self._deviation
+        remaining = max(phase.duration_s - self.elapsed_s, 0.0)
+        authority = np.array([self.s.ankle_authority_forward_m, self.s.ankle_authority_sideways_m])
+        absorbed = authority * (1.0 - math.exp(-self.omega * remaining))
+        excess = np.sign(deviation) * np.maximum(np.abs(deviation) - absorbed, 0.0)
+        wanted = to_sole.T @ (self.s.step_adjust_gain * excess / sensitivity)
+        norm = float(np.linalg.norm(wanted))
+        if norm > self.s.step_adjust_max_m:
+            wanted *= self.s.step_adjust_max_m / norm
+        spot = phase.swing_planned.copy()
+        spot[:2] += wanted
+        phase.swing_to = self._within_limits(phase.swing, stance, relative(stance, spot), self.s.step_adjust_max_m)
+        self._replan()
+
+    def _landing_sensitivity(self, phase: Phase) -> float:
+        """How far the plan's DCM moves now per metre the landing spot moves: the rest of this
+        swing and the transfer onto the new foot, in closed form (a unit step of the ZMP that
+        ramps in over the transfer, seen through e^(-omega t))."""
+        remaining = max(phase.duration_s - self.elapsed_s, 0.0)
+        ramp = self.omega * max(self.s.transfer_s, 1e-6)
+        return max(math.exp(-self.omega * remaining) * (1.0 - math.exp(-ramp)) / ramp, 1e-3)
 
     def advance(self, dt_s: float, landed: dict[str, np.ndarray] | None = None) -> GaitReference:
         """The reference `dt_s` later. landed: where the foot that last touched down is now, by the
@@ -282,10 +397,16 @@ class Gait:
         mid = compose(stance_pose, np.array([0.0, toward_swing, 0.0]))
         moved = compose(mid, velocity * self.s.step_period_s)
         target = compose(moved, np.array([0.0, toward_swing, 0.0]))
-        rel = relative(stance_pose, target)
+        return self._within_limits(swing, stance_pose, relative(stance_pose, target))
+
+    def _within_limits(self, swing: str, stance_pose: np.ndarray, rel: np.ndarray, reach_m: float = 0.0) -> np.ndarray:
+        """A landing spot (rel: in the stance foot's frame) within the step limits, in the plan's
+        frame; reach_m: how much further than a planned step a catching step may go."""
+        rel = np.asarray(rel, float).copy()
         sign = 1.0 if swing == "left" else -1.0
-        rel[0] = float(np.clip(rel[0], -self.s.max_step_m, self.s.max_step_m))
-        rel[1] = sign * float(np.clip(sign * rel[1], self.s.min_width_m, self.s.max_width_m))
+        longest = self.s.max_step_m + reach_m
+        rel[0] = float(np.clip(rel[0], -longest, longest))
+        rel[1] = sign * float(np.clip(sign * rel[1], self.s.min_width_m, self.s.max_width_m + reach_m))
         rel[2] = float(np.clip(rel[2], -self.s.max_step_turn_rad, self.s.max_step_turn_rad))
         return compose(stance_pose, rel)
 
@@ -343,8 +464,8 @@ def swing_path(
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """The swing foot (x, y, yaw), its height above the floor and its velocity (vx, vy, vz, yaw
     rate) `elapsed_s` into a swing: lifted as sin^2 (no vertical speed at lift-off or touch-down),
-    moved sideways and forward on a quintic between 15 % and 85 % of the swing, so it leaves and
-    lands straight up and down, never scuffing."""
+    moved sideways and forward on a quintic over SWING_MOVE of the swing (no speed or acceleration
+    at either end), so it leaves and lands all but straight up and down, never scuffing."""
     duration = max(duration_s, 1e-9)
     s = min(max(elapsed_s / duration, 0.0), 1.0)
     u = min(max((s - SWING_MOVE[0]) / (SWING_MOVE[1] - SWING_MOVE[0]), 0.0), 1.0)

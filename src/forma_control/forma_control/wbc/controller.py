@@ -176,6 +176,8 @@ class WholeBodyController:
         self._walk_holds: dict[str, pin.SE3] = {}  # hand poses/targets in the walking frame while walking
         self._swing_accel = np.zeros(model.nv)  # low-passed reference acceleration [rad/s^2]
         self._floor_z = 0.0  # the soles' height when the walk began (flat floor) [m]
+        # walking holds the CoM's height, not the pelvis': (now, goal, standing) in odom [m]; None standing
+        self._com_height: tuple[float, float, float] | None = None
         self.stance_width_m: float | None = None
         self.period_s = 1.0 / self.s.rate_hz
         self.dt = self.period_s  # this tick's step [s]: the robot time since the last tick (see tick)
@@ -263,6 +265,7 @@ class WholeBodyController:
         self.dt = self.period_s
         self._handover = (sensors.stamp_s, None)  # (start, measured - feed-forward torque at the start)
         self.gait, self.walk_command, self.feet_velocity, self._walk_holds = None, np.zeros(3), {}, {}
+        self._com_height = None
 
     @property
     def active(self) -> bool:
@@ -397,8 +400,14 @@ class WholeBodyController:
                 return reason
             self.m.update(self.q_ref)
             self._floor_z = min(pose.translation[2] for pose in self.feet_ref.values())
-            omega = balance.omega(self.m.com[2] - self._floor_z)
-            self.gait = Gait(self.walk_settings, omega, self.s.com_forward_m)
+            height = self.m.com[2] - self._floor_z
+            if self._com_height is None:  # (a walk right after another keeps the first one's standing height)
+                self._com_height = (float(self.m.com[2]), float(self.m.com[2]), float(self.m.com[2]))
+            standing_z = self._com_height[2]
+            lowered = standing_z - self.walk_settings.com_lower * (standing_z - self._floor_z)
+            self._com_height = (self._com_height[0], lowered, standing_z)
+            omega = balance.omega(min(height, lowered - self._floor_z))
+            self.gait = Gait(self.walk_settings, omega, self.walk_settings.zmp_forward_m)
             com_xy = self.nominal_xy if self.nominal_xy is not None else self.m.com[:2]
             left, right = _planar(self.feet_ref["left"]), _planar(self.feet_ref["right"])
             self.gait.start(left, right, com_xy, command, self.stance_width_m)
@@ -481,8 +490,16 @@ class WholeBodyController:
         q = self.q_ref
         m.update(q)
         com_velocity_ff, com_accel = np.zeros(2), np.zeros(3)
+        base_moment = None
         load: dict[str, float] | None = None
         if self.gait is not None:
+            swing = self.gait.swinging
+            if swing is not None:  # the measured DCM, carried into the plan's frame through the stance sole
+                stance = "right" if swing == "left" else "left"
+                stance_sole = dict(zip(("left", "right"), soles, strict=True))[stance]
+                self.gait.adjust_step(
+                    landing_in_plan(self.gait.feet[stance], _planar_of(*stance_sole), [*xi, 0.0])[:2], self.dt
+                )
             landed = None
             landing = self.gait.landing
             if landing is not None:  # where the foot taking the weight is, measured from the other one
@@ -498,9 +515,12 @@ class WholeBodyController:
             load = {"left": ref.load_left, "right": 1.0 - ref.load_left}
             # the pendulum's over the planned ZMP, from the reference model's CoM (what the torques hold)
             com_accel[:2] = self.gait.omega**2 * (m.com[:2] - ref.zmp_xy)
+            base_moment = self._tilt_moment(sensors, m.com[2] - self._floor_z)
             if ref.done:  # standing again: balance resumes from the plan's last CoM
                 self.gait, self.feet_velocity, self._walk_holds = None, {}, {}
                 self.nominal_xy = ref.com_xy.copy()
+                if self._com_height is not None:  # rise back to the standing height
+                    self._com_height = (self._com_height[0], self._com_height[2], self._com_height[2])
         else:
             nominal_xy = xi_nominal = self._standing_nominal(com_m)
         offset = -s.capture_gain * (xi - xi_nominal)
@@ -522,7 +542,17 @@ class WholeBodyController:
             if self.targets.pelvis_height_m is not None
             else self.pelvis_height - s.crouch_m
         )
-        tasks.append((j_base[2:3], np.array([s.pelvis_gain * (height - base.translation[2])]), s.w_pelvis))
+        if self._com_height is not None:
+            # walking (and rising back after it): the CoM's height held, lowered by walk.com_lower,
+            # moving at torso_speed_m_s; the pendulum's assumption, and no vaulting over a stretched leg
+            now, goal, standing = self._com_height
+            now += float(np.clip(goal - now, -s.torso_speed_m_s * self.dt, s.torso_speed_m_s * self.dt))
+            self._com_height = (now, goal, standing)
+            tasks.append((jcom[2:3], np.array([s.com_gain * (now - m.com[2])]), s.w_com))
+            if self.gait is None and now == goal:  # risen back to standing: the pelvis' height again
+                self._com_height = None
+        else:
+            tasks.append((j_base[2:3], np.array([s.pelvis_gain * (height - base.translation[2])]), s.w_pelvis))
         pelvis_goal = self.pelvis_rotation
         if load is not None and self.walk_settings.tilt_feedback > 0.0:
             # walking: the reference pelvis leans against the measured tilt (IMU), so the stance
@@ -613,7 +643,9 @@ class WholeBodyController:
         # feed-forward on this tick's reference kinematics (one period before the new targets)
         effort = np.zeros(m.n_joints)
         if s.feedforward:
-            effort = self._feedforward(q, contact_jacobian, load or self._load_split(com_target), com_accel)
+            effort = self._feedforward(
+                q, contact_jacobian, load or self._load_split(com_target), com_accel, base_moment
+            )
         if self.gait is not None and self.gait.swinging is not None and s.feedforward:
             effort = effort + self._swing_inertia(q, v, self.gait.swinging)
         effort = self._bumpless(effort, sensors)
@@ -693,8 +725,26 @@ class WholeBodyController:
         share = float(np.clip((com_xy - right) @ axis / max(axis @ axis, 1e-9), 0.1, 0.9))
         return {"left": share, "right": 1.0 - share}
 
+    def _tilt_moment(self, sensors: Sensors, com_height_m: float) -> np.ndarray | None:
+        """The moment on the pelvis (odom, [N m]) that damps its tilting while walking: against its
+        tilting rate (IMU), scaled by the robot's mass and CoM height so every body form gets the
+        same dynamics. The joints' PD alone holds the upper body on the stance hip like a 2-3 Hz
+        pendulum damped ~0.2 (measured: the stance hip 4-5 deg behind its reference, the pelvis
+        rocking +-5 deg a step at 0.4 m/s)."""
+        if self.walk_settings.tilt_damping <= 0.0:
+            return None
+        w, x, y, z = sensors.imu_orientation_wxyz
+        rate = pin.Quaternion(w, x, y, z).toRotationMatrix() @ np.asarray(sensors.imu_angular_velocity, float)
+        rate[2] = 0.0  # (heading is the feet's business)
+        return -self.m.mass_kg * com_height_m**2 * self.walk_settings.tilt_damping * rate
+
     def _feedforward(
-        self, q: np.ndarray, jc: np.ndarray, weight: dict[str, float], com_accel: np.ndarray | None = None
+        self,
+        q: np.ndarray,
+        jc: np.ndarray,
+        weight: dict[str, float],
+        com_accel: np.ndarray | None = None,
+        base_moment: np.ndarray | None = None,
     ) -> np.ndarray:
         """Joint torques that hold the reference pose against gravity with the planned load
         split between the soles: tau = g_a - J_a^T f, with f balancing g on the base, plus the
@@ -707,6 +757,8 @@ class WholeBodyController:
         base_force = g[:6].copy()
         if com_accel is not None and np.any(com_accel):
             base_force += m.mass_kg * (m.com_jacobian[:, :6].T @ com_accel)
+        if base_moment is not None:  # a moment on the pelvis (odom), in the base's local coordinates
+            base_force[3:] += m.pose("base_link").rotation.T @ base_moment
         w = np.repeat([max(weight["left"], 1e-3), max(weight["right"], 1e-3)], 6)  # a swinging sole: ~0
         jb = jc[:, :6].T  # 6 x 12
         f = w * (jb.T @ np.linalg.solve((jb * w) @ jb.T, base_force))

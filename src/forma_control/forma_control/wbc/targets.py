@@ -83,12 +83,21 @@ def walk_to_goal(msg, now_s: float, defaults: tuple[float, float, float], prefix
     if frame not in ("odom", prefix + "odom"):
         raise TargetRejected(f"walk_to target in frame {frame!r}: targets are poses on the floor in {prefix}odom")
     p, o = msg.target.pose.position, msg.target.pose.orientation
-    values = [p.x, p.y, o.x, o.y, o.z, o.w, msg.position_tolerance_m, msg.yaw_tolerance_rad, msg.timeout_s]
-    if not all(math.isfinite(v) for v in values):
-        raise TargetRejected(f"walk_to goal has non-finite numbers {values}")
+    fields = {
+        "position": (p.x, p.y, p.z),
+        "orientation": (o.x, o.y, o.z, o.w),
+        "position_tolerance_m": (msg.position_tolerance_m,),
+        "yaw_tolerance_rad": (msg.yaw_tolerance_rad,),
+        "timeout_s": (msg.timeout_s,),
+    }
+    bad = [f"{name} {values}" for name, values in fields.items() if not all(math.isfinite(v) for v in values)]
+    if bad:
+        raise TargetRejected(f"walk_to goal has non-finite numbers: {', '.join(bad)}")
     norm = math.sqrt(o.x * o.x + o.y * o.y + o.z * o.z + o.w * o.w)
     if abs(norm - 1.0) > QUATERNION_TOLERANCE:
-        raise TargetRejected(f"orientation quaternion has norm {norm:.3f}; it must be a unit quaternion")
+        raise TargetRejected(
+            f"walk_to orientation quaternion has norm {norm:.3f}; it must be a unit quaternion (x, y, z, w)"
+        )
     if min(msg.position_tolerance_m, msg.yaw_tolerance_rad, msg.timeout_s) < 0.0:
         raise TargetRejected("tolerances and timeout must be >= 0 (0 = the defaults)")
     x, y, z, w = (v / norm for v in (o.x, o.y, o.z, o.w))
