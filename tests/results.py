@@ -117,6 +117,25 @@ def _row(cells: list[object]) -> str:
 COLUMNS = ["figure", "value", "unit", "95 % interval", "baseline", "ratio", "goal", "goal met", "commit", "note"]
 
 
+def _figure_row(key: str, f: dict, goal: str, commit: str) -> str:
+    """One figure's table row; goal is the trial's criterion or the bench's goal."""
+    baseline = "" if f.get("baseline") is None else _number(f["baseline"])
+    return _row(
+        [
+            key,
+            _number(f.get("value")),
+            f.get("unit", ""),
+            interval_text(f),
+            baseline,
+            ratio_text(f),
+            goal,
+            verdict_text(f.get("passed")),
+            commit,
+            _note(f.get("note", "")),
+        ]
+    )
+
+
 def _header() -> list[str]:
     return [_row(COLUMNS), _row(["---"] * len(COLUMNS))]
 
@@ -146,22 +165,7 @@ def accept_section(accept: dict | None, source: str) -> list[str]:
             *_header(),
         ]
         for key, f in trial.get("figures", {}).items():
-            lines.append(
-                _row(
-                    [
-                        key,
-                        _number(f.get("value")),
-                        f.get("unit", ""),
-                        interval_text(f),
-                        "" if f.get("baseline") is None else _number(f["baseline"]),
-                        ratio_text(f),
-                        f.get("criterion", ""),
-                        verdict_text(f.get("passed")),
-                        commit,
-                        _note(f.get("note", "")),
-                    ]
-                )
-            )
+            lines.append(_figure_row(key, f, f.get("criterion", ""), commit))
         lines.append("")
     return lines
 
@@ -181,22 +185,7 @@ def bench_section(bench: dict | None, source: str) -> list[str]:
         *_header(),
     ]
     for key, f in bench.get("figures", {}).items():
-        lines.append(
-            _row(
-                [
-                    key,
-                    _number(f.get("value")),
-                    f.get("unit", ""),
-                    interval_text(f),
-                    "" if f.get("baseline") is None else _number(f["baseline"]),
-                    ratio_text(f),
-                    bench_goal_text(f),
-                    verdict_text(f.get("passed")),
-                    commit,
-                    _note(f.get("note", "")),
-                ]
-            )
-        )
+        lines.append(_figure_row(key, f, bench_goal_text(f), commit))
     lines.append("")
     for name, why in bench.get("failed", {}).items():
         lines.append(f"- **bench {name} broke** (no figures): {_cell(why)}")
