@@ -1,21 +1,24 @@
-"""Acceptance trial of walking (issue 20), lockstep, full model, judged by simulator truth. Each
-seed draws the floor's friction (0.6-1.2) and a 30 N x 0.2 s push on the torso at a random moment
-and direction, for each scenario: walk 5 m straight at the gait's top speed, sidestep 1 m, turn
-180 deg in place, walk_to a pose 3 m away. Seeds 6000-6009 by default (development seeds: the gait
-was tuned on scripted walks, not on these); `--seeds` for others:
+"""Acceptance trial of walking (issue 20), lockstep, full model, judged by simulator truth, on both
+body forms (tests.support.walking.FORMS: male 1.73 m 65 kg, female 1.65 m 56 kg; same code and
+parameters). Each seed draws the floor's friction (0.6-1.2) and a 30 N x 0.2 s push on the torso
+at a random moment and direction, for each scenario: walk 5 m straight at the gait's top speed,
+sidestep 1 m, turn 180 deg in place, walk_to a pose 3 m away. Seeds 6000-6009 by default
+(development seeds: the gait was tuned on scripted walks of the male form, not on these);
+`--seeds` for others:
 
 python -m tests.accept.run_accept walk --seeds 7000-7019
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
 from forma_control.walk.gait import WalkSettings
 from tests.accept.registry import Figure, rate, seeds, trial
-from tests.support.walking import Push, walk, walk_to
+from tests.support.walking import FORMS, Push, walk, walk_to
 
 SEEDS = list(range(6000, 6010))
 PUSH_N, PUSH_S = 30.0, 0.2
@@ -33,14 +36,20 @@ def walk_trial() -> dict:
     top = WalkSettings().max_forward_m_s
     side_speed, turn_speed = WalkSettings().max_sideways_m_s, WalkSettings().max_turn_rad_s
     scenarios = {
-        "straight_5m": (lambda push, f: walk([top, 0, 0], 5.0 / top, f, push), 5.0 / top),
-        "sidestep_1m": (lambda push, f: walk([0, side_speed, 0], 1.0 / side_speed, f, push), 1.0 / side_speed),
-        "turn_180deg": (lambda push, f: walk([0, 0, turn_speed], math.pi / turn_speed, f, push), math.pi / turn_speed),
+        "straight_5m": (lambda push, f, form: walk([top, 0, 0], 5.0 / top, f, push, form=form), 5.0 / top),
+        "sidestep_1m": (
+            lambda push, f, form: walk([0, side_speed, 0], 1.0 / side_speed, f, push, form=form),
+            1.0 / side_speed,
+        ),
+        "turn_180deg": (
+            lambda push, f, form: walk([0, 0, turn_speed], math.pi / turn_speed, f, push, form=form),
+            math.pi / turn_speed,
+        ),
         "walk_to_3m": (None, 12.0),
     }
     figures: dict[str, Figure] = {}
     errors: list[float] = []
-    for name, (run, duration) in scenarios.items():
+    for (name, (run, duration)), (form_name, form) in itertools.product(scenarios.items(), FORMS.items()):
         ok, notes = [], []
         for seed in chosen:
             rng = np.random.default_rng(seed)
@@ -49,19 +58,19 @@ def walk_trial() -> dict:
             if run is None:
                 heading, final_yaw = (float(v) for v in rng.uniform(-math.pi, math.pi, 2))
                 goal = np.array([3.0 * math.cos(heading), 3.0 * math.sin(heading), final_yaw])
-                out = walk_to(goal, friction, push)
+                out = walk_to(goal, friction, push, form=form)
                 error = float(np.linalg.norm(out.moved_xy - goal[:2]))
                 yaw_error = abs(math.remainder(out.turned_rad - goal[2], 2 * math.pi))
                 errors.append(error)
                 good = out.state == "arrived" and not out.fell and error <= 0.1 and yaw_error <= math.radians(10)
                 note = f"seed {seed}: {out.state}, fell {out.fell}, {error:.2f} m, {math.degrees(yaw_error):.0f} deg"
             else:
-                out = run(push, friction)
+                out = run(push, friction, form)
                 good = not out.fell and out.standing
                 note = f"seed {seed}: fell {out.fell} (qp failed {out.qp_failed}), moved {np.round(out.moved_xy, 2)}"
             ok.append(good)
             notes.append(note + f", friction {friction:.2f}, push at {push.at_s:.1f} s")
-        figures[f"{name}_no_fall"] = _rate(name, ok, notes)
+        figures[f"{form_name}_{name}_no_fall"] = _rate(name, ok, notes)
     figures["walk_speed_mps"] = Figure(top, "m/s", ">= 0.5 (issue 20)", top >= 0.5, note="as shipped")
     if errors:
         figures["walk_to_error_max_m"] = Figure(round(max(errors), 3), "m", "<= 0.1", max(errors) <= 0.1)

@@ -15,6 +15,20 @@ from forma_control.walk.walk_to import WalkToGoal, WalkToProgress
 WALK_TO_EVERY_TICKS = 5  # the wbc node follows a walk_to goal every 5 ticks
 
 
+@dataclasses.dataclass(frozen=True)
+class BodyForm:
+    """A body form of urdf/body_forms.yaml at a standing height and mass."""
+
+    body: str
+    height_m: float
+    mass_kg: float
+
+
+# The issue's two forms; the female one's mass scaled from the male's by height cubed (the same
+# build): 65 kg x (1.65 / 1.73)^3 = 56 kg. The gait and the WBC take everything from the model.
+FORMS = {"male": BodyForm("male", 1.73, 65.0), "female": BodyForm("female", 1.65, 56.0)}
+
+
 @dataclasses.dataclass
 class Push:
     """A horizontal push on the torso: when (sim time after the walk starts) and how hard."""
@@ -50,8 +64,10 @@ def set_floor_friction(sim, friction: float) -> None:
     sim.model.geom_priority[floor] = int(sim.model.geom_priority.max()) + 1
 
 
-def _standing_robot(friction: float):
-    sim, harness, controller = wbc_stand(pose="stand_balanced")
+def _standing_robot(friction: float, form: BodyForm = FORMS["male"]):
+    sim, harness, controller = wbc_stand(
+        pose="stand_balanced", body=form.body, height_m=form.height_m, mass_kg=form.mass_kg
+    )
     set_floor_friction(sim, friction)
     harness.run(2.0)
     return sim, harness, controller
@@ -72,11 +88,16 @@ def _push(sim, push: Push) -> None:
 
 
 def walk(
-    velocity, seconds: float, friction: float = 1.0, push: Push | None = None, stop_s: float = 3.0
+    velocity,
+    seconds: float,
+    friction: float = 1.0,
+    push: Push | None = None,
+    stop_s: float = 3.0,
+    form: BodyForm = FORMS["male"],
 ) -> WalkOutcome:
     """Stand 2 s on the WBC, walk `seconds` at velocity (a pushed torso on the way), then a zero
     command for stop_s."""
-    sim, harness, controller = _standing_robot(friction)
+    sim, harness, controller = _standing_robot(friction, form)
     start_xy, start_yaw, t0 = sim.base_pose()[0][:2].copy(), yaw_of(sim), sim.time
     fell = [False]
 
@@ -98,10 +119,16 @@ def walk(
     return _outcome(sim, controller, start_xy, start_yaw, fell[0])
 
 
-def walk_to(goal_in_start, friction: float = 1.0, push: Push | None = None, timeout_s: float = 60.0) -> WalkOutcome:
+def walk_to(
+    goal_in_start,
+    friction: float = 1.0,
+    push: Push | None = None,
+    timeout_s: float = 60.0,
+    form: BodyForm = FORMS["male"],
+) -> WalkOutcome:
     """The wbc/walk_to logic on the controller's own odometry to a pose given relative to where
     the robot stands (x, y, yaw); arrival within 0.1 m / 10 deg by the robot's estimate."""
-    sim, harness, controller = _standing_robot(friction)
+    sim, harness, controller = _standing_robot(friction, form)
     start_xy, start_yaw, t0 = sim.base_pose()[0][:2].copy(), yaw_of(sim), sim.time
     target = compose(controller.measured_floor_pose(), np.asarray(goal_in_start, float))
     goal = WalkToGoal(target, 0.1, math.radians(10), t0 + timeout_s)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from forma_control.walk.gait import WalkSettings
-from tests.support.walking import walk, walk_to
+from tests.support.walking import FORMS, walk, walk_to
 
 pytestmark = pytest.mark.system
 
@@ -37,3 +37,11 @@ def test_walk_to_a_pose_arrives_within_10_cm_and_10_degrees_by_simulator_truth()
     assert out.state == "arrived" and not out.fell
     assert np.linalg.norm(out.moved_xy - [1.0, 0.5]) < 0.1 + 0.05  # the tolerance, plus odometry drift
     assert abs(math.remainder(out.turned_rad - math.pi / 2, 2 * math.pi)) < math.radians(10 + 5)
+
+
+def test_the_female_form_walks_and_stops_on_the_same_code_and_parameters():
+    """1.65 m and 56 kg (urdf/body_forms.yaml `female`): nothing tuned per form."""
+    top = WalkSettings().max_forward_m_s
+    out = walk([top, 0.0, 0.0], 4.0, form=FORMS["female"])
+    assert not out.fell and out.standing, "standing again after the stop"
+    assert 0.7 * 4.0 * top < out.moved_xy[0] < 1.3 * 4.0 * top, out.moved_xy

@@ -14,10 +14,18 @@ from forma_sim.simulation import Simulation, build_simulation
 
 
 def pd_stand(
-    world: str = "empty", physics_rate_hz: float = 500.0, pose: str = "stand"
+    world: str = "empty",
+    physics_rate_hz: float = 500.0,
+    pose: str = "stand",
+    body: str = "male",
+    height_m: float = 1.73,
+    mass_kg: float = 65.0,
 ) -> tuple[Simulation, LockstepHarness]:
-    """The robot standing on the joint-PD stand in a named pose, hardware active, commands at 100 Hz."""
-    sim = build_simulation(world=world, physics_rate_hz=physics_rate_hz, pose=pose)
+    """The robot (a body form of urdf/body_forms.yaml at a height and mass) standing on the joint-PD
+    stand in a named pose, hardware active, commands at 100 Hz."""
+    sim = build_simulation(
+        world=world, body=body, height_m=height_m, mass_kg=mass_kg, physics_rate_hz=physics_rate_hz, pose=pose
+    )
     limits = sim.robot.limits_arrays()
     harness = LockstepHarness(sim)
     harness.add_controller(
@@ -29,12 +37,21 @@ def pd_stand(
     return sim, harness
 
 
-def wbc_stand(world: str = "empty", ramp_s: float = 1.5, outputs: list | None = None, pose: str = "stand"):
+def wbc_stand(
+    world: str = "empty",
+    ramp_s: float = 1.5,
+    outputs: list | None = None,
+    pose: str = "stand",
+    body: str = "male",
+    height_m: float = 1.73,
+    mass_kg: float = 65.0,
+):
     """The robot on whole-body control: the start ramp of the joint-PD stand (what the safety
     supervisor's stand-up does), then the WBC at 500 Hz from the measured pose, its posture's
-    nominal the same named pose (the sim deployment's: stand_balanced).
+    nominal the same named pose (the sim deployment's: stand_balanced). Any body form, height and
+    mass: the controller takes everything from the robot model.
     Returns (sim, harness, controller); every WbcOutput is appended to `outputs`."""
-    sim, harness = pd_stand(world=world, pose=pose)
+    sim, harness = pd_stand(world=world, pose=pose, body=body, height_m=height_m, mass_kg=mass_kg)
     harness.run(ramp_s)
     controller, body = build_controller(sim.robot, pose)
     harness.remove_controller("stand")
