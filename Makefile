@@ -9,7 +9,7 @@ export FORMA_VENV := $(VENV)
 export AMENT_PREFIX_PATH := $(VENV)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test accept bench results lint lock clean
+.PHONY: setup run test accept bench soak results lint lock clean
 
 setup:
 	@tools/bootstrap.sh
@@ -25,6 +25,9 @@ accept: setup  ## statistical acceptance trials on the lockstep harness -> build
 
 bench: setup  ## speed and cost figures beside same-run baselines -> build/bench.json (BENCH="bench_stack ..." for some)
 	@$(PY) -m tests.bench.run_bench $(BENCH)
+
+soak: setup  ## `make run` left standing: 5 starts x 10 min, console open, IMU watched -> build/soak.json (SOAK="--runs 1 --minutes 2")
+	@$(PY) -m tests.bench.soak $(SOAK)
 
 results: setup  ## docs/RESULTS.md from build/accept.json and build/bench.json (run make accept and make bench first)
 	@$(PY) -m tests.results

@@ -313,11 +313,13 @@ def bench_safety() -> dict:
             "ms",
             note=f"median of {r['n']}, max {r['max_ms']:.1f} ms: safety/estop topic -> hardware/state body DAMP "
             f"over DDS (sim node + supervisor processes at the sim deployment's priorities, {r['priority']}; "
-            "hardware/state at 500 Hz); goal 2 control periods; no same-run baseline",
+            "hardware/state at 500 Hz); no same-run baseline",
             lower_is_better=True,
-            goal=4.0,
         ),
-        "estop_to_damping_max_ms": figure(r["max_ms"], "ms", note=f"worst of {r['n']}", lower_is_better=True),
+        "estop_to_damping_max_ms": figure(
+            r["max_ms"], "ms", note=f"worst of {r['n']}: {r['all_ms']}; goal: two 2 ms control periods",
+            lower_is_better=True, goal=4.0,
+        ),
     }
 
 

@@ -37,6 +37,12 @@ from tests.support.ros import LaunchedDeployment, RosProbe, free_port
 DOMAIN_ID = 57
 MEASURE_S = 20.0
 MEASURE_PRIORITY = 60  # SCHED_FIFO above the deployment's loops (50)
+# the real-time stack's goals (issue 16): the stack leaves 0.6 of the 2 cores to the browser,
+# walking and the VLA; the WBC answers 95 % of the periods; its commands' jitter stays within one
+# 4 ms control period
+STACK_CPU_GOAL_CORES = 1.4
+ANSWERED_SHARE_GOAL = 0.95
+JITTER_GOAL_US = 4000.0
 
 
 class _StampRecorder:
@@ -159,7 +165,8 @@ def bench_stack() -> dict:
         note = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
         window = f"{MEASURE_S:.0f} s standing, console open in headless Chromium (nice 19, not counted)"
         out["stack_cpu_cores"] = figure(
-            sum(per.values()), "cores", note=f"sim deployment, {window}: {note}", lower_is_better=True
+            sum(per.values()), "cores", note=f"sim deployment, {window}: {note}", lower_is_better=True,
+            goal=STACK_CPU_GOAL_CORES,
         )
         for name, cores in per.items():
             out[f"stack_cpu_{name}"] = figure(
@@ -171,6 +178,7 @@ def bench_stack() -> dict:
             note=f"{len(published)} control periods in {MEASURE_S:.0f} s; in {2 * MEASURE_S:.0f} s: "
             + ("; ".join(incidents) or "0 falls, 0 holds")
             + (f"; measured at normal priority ({rt_problem})" if rt_problem else ""),
+            goal=ANSWERED_SHARE_GOAL,
         )
         period_s = _control_period_s(recorder.states)
         out["wbc_loop_jitter_p99_us"] = figure(
@@ -180,6 +188,7 @@ def bench_stack() -> dict:
             f"|interval - {period_s * 1e3:.0f} ms (the control period)| of the WBC's commands at another process; "
             "baseline: the robot_state they answer",
             lower_is_better=True,
+            goal=JITTER_GOAL_US,
         )
         out["sim_rtf_deployed"] = figure(
             (sim1 - sim0) / (wall1 - wall0), "x real time", note="1.0 is real time; no same-run baseline"

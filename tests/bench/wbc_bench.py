@@ -51,8 +51,9 @@ def bench_wbc() -> dict:
             lower_is_better=True, goal=PERIOD_US / 2,
         ),
         "wbc_tick_p99_us": figure(
-            float(np.percentile(ticks, 99)), "us", note="within the 2 ms period; no same-run baseline",
-            lower_is_better=True, goal=PERIOD_US,
+            float(np.percentile(ticks, 99)), "us",
+            note="standing and reaching; goal: three quarters of the 2 ms period (issue 16); no same-run baseline",
+            lower_is_better=True, goal=0.75 * PERIOD_US,
         ),
         "wbc_qp_share": figure(float(np.sum(qp) / np.sum(ticks)), "", note="solve time / tick time"),
     }

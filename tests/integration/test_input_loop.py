@@ -138,3 +138,45 @@ def test_a_step_that_raises_stops_the_executor_with_the_reason(nodes):
         executor.shutdown()
         loop.stop()
         trigger.destroy()
+
+
+def test_a_loop_on_joint_states_parsed_from_their_bytes_steps_on_the_same_samples(nodes):
+    """The supervisor's, hands' and vla's trigger: joint_states read by state_cdr's reader (no rclpy
+    conversion) steps at the same stamps with the same numbers; a message the reader refuses is
+    converted by rclpy instead, and the loop still steps on it."""
+    from forma_common.state_cdr import CdrFormatError, JointStateReader, JointStateSample
+
+    node, sender = nodes
+    pub = sender.create_publisher(JointState, "joint_states", qos.COMMANDS)
+    reader = JointStateReader()
+    refuse = threading.Event()
+
+    def parse(data: bytes) -> JointStateSample:
+        if refuse.is_set():
+            raise CdrFormatError("refused by the test")
+        return reader.read(data)
+
+    trigger = DirectSubscription(node, JointState, "joint_states", qos.NEWEST, parse=parse)
+    steps: list[float | None] = []
+    loop = InputLoop(node, trigger, steps.append, threading.RLock(), silence_s=30.0)
+    loop.start()
+    try:
+        _wait(lambda: trigger.publisher_count() == 1)
+        msg = JointState(name=["a", "b"], position=[0.25, -1.5], velocity=[2.0, 3.0], effort=[])
+        msg.header.stamp = to_time_msg(1.004)
+        pub.publish(msg)
+        _wait(lambda: len(steps) == 1)
+        sample = loop.latest
+        assert isinstance(sample, JointStateSample)
+        assert steps == pytest.approx([1.004])
+        assert sample.name == ("a", "b")
+        assert list(sample.position) == [0.25, -1.5] and list(sample.velocity) == [2.0, 3.0]
+        assert len(sample.effort) == 0
+        refuse.set()
+        _send(pub, 1.008)
+        _wait(lambda: len(steps) == 2)
+        assert isinstance(loop.latest, JointState) and steps[-1] == pytest.approx(1.008)
+        assert list(loop.latest.position) == [1.008]
+    finally:
+        loop.stop()
+        trigger.destroy()

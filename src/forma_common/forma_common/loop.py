@@ -23,6 +23,7 @@ from rclpy.node import Node
 
 from forma_common.direct import DirectSubscription, InputWaiter
 from forma_common.messages import stamp_s
+from forma_common.state_cdr import JointStateSample
 
 
 def locked(method):
@@ -43,7 +44,8 @@ class LoopStopped(RuntimeError):
 
 
 class InputLoop:
-    """Calls `step(stamp_s)` in its own thread for each new sample of `trigger` (at most once per
+    """Calls `step(stamp_s)` in its own thread for each new sample of `trigger` (a message, or a
+    state_cdr.JointStateSample when the subscription parses joint_states itself; at most once per
     `min_interval_s` of the samples' stamps: a faster stream is read, not stepped on), and
     `step(None)` when the trigger stayed silent for `silence_s` of wall time (the node may look at
     its other inputs then). Started by start(), stopped by stop() (from destroy_node).
@@ -109,7 +111,7 @@ class InputLoop:
                 continue
             if msg is not None:  # (idle and nothing new: step(None))
                 self.latest = msg
-                stamp = stamp_s(msg.header.stamp)
+                stamp = msg.stamp_s if isinstance(msg, JointStateSample) else stamp_s(msg.header.stamp)
                 if 0.0 <= stamp - self._last_step_stamp_s < self.min_interval_s:
                     continue  # (a stamp that went back is a reset: step on it)
                 self._last_step_stamp_s = stamp

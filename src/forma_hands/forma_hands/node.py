@@ -42,6 +42,7 @@ from forma_common.loop import InputLoop, locked
 from forma_common.messages import to_time_msg
 from forma_common.node import GoalResult, declare_params, on_robot_clock, run_node
 from forma_common.params import param
+from forma_common.state_cdr import JointStateReader
 from forma_description import RobotModel
 from forma_hands.errors import HandsError
 from forma_hands.grasp import ErrorCode, GraspConfig, GraspController, GraspGoal, Outcome, Phase
@@ -125,7 +126,9 @@ class HandsNode(Node):
         self.pub_cmd = None  # created once the hands are known: a supervisor waits for it (`commanders`)
         self.pub_events = {s: self.create_publisher(String, f"hands/{s}/events", 10) for s in sides}
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
-        self.joint_states_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)  # polled
+        self.joint_states_in = DirectSubscription(
+            self, JointState, "joint_states", qos.NEWEST, parse=JointStateReader().read
+        )  # polled
         self.touch_in = {s: DirectSubscription(self, FingertipTouch, f"hands/{s}/touch", qos.NEWEST) for s in sides}
         self.hardware_state_in = DirectSubscription(self, HardwareState, "hardware/state", qos.POLLED)  # polled
         self._goal_wake = GoalResult.waker(self)

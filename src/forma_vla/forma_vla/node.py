@@ -37,6 +37,7 @@ from forma_common.loop import InputLoop, locked
 from forma_common.messages import stamp_s, to_time_msg
 from forma_common.node import GoalResult, declare_params, on_robot_clock, run_node
 from forma_common.params import param
+from forma_common.state_cdr import JointStateReader
 from forma_description import RobotModel
 from forma_description.frames import RobotFrames
 from forma_description.poses import available_poses
@@ -111,7 +112,9 @@ class VlaNode(Node):
         self.imu: Imu | None = None
         self.episode: _Episode | None = None
         self._goal_wake = GoalResult.waker(self)
-        self.joint_states_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
+        self.joint_states_in = DirectSubscription(
+            self, JointState, "joint_states", qos.NEWEST, parse=JointStateReader().read
+        )
         self.imu_in = DirectSubscription(self, Imu, "imu/data", qos.NEWEST)
         self.camera_in = DirectSubscription(self, Image, "head_camera/color/image_raw", qos.NEWEST)
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)

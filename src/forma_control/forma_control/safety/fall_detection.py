@@ -172,6 +172,7 @@ class BalanceModel:
         self.model, self.data = model, self.frames.data
         self.v = np.zeros(model.nv)
         self.index = self.frames.index
+        self._names_seen: Sequence[str] | None = None  # the names object of the last sample
         self._names: list[str] | None = None  # the joint names last mapped, and the mapping:
         self._from = self._to = np.zeros(0, dtype=int)  # sample index -> model index
         self.sole_frames = {}
@@ -190,11 +191,13 @@ class BalanceModel:
             raise ControlError(
                 f"joint_states with {len(names)} names, {len(positions)} positions, {len(velocities)} velocities"
             )
-        if names is not self._names and list(names) != self._names:  # (the same every sample: mapped once)
+        # the same every sample: mapped once (a reader that decodes names once hands the same tuple)
+        if names is not self._names_seen and list(names) != self._names:
             self._names = list(names)
             pairs = [(k, self.index[n]) for k, n in enumerate(self._names) if n in self.index]
             self._from = np.array([k for k, _ in pairs], dtype=int)
             self._to = np.array([i for _, i in pairs], dtype=int)
+        self._names_seen = names
         q, v = self.frames.q, self.v
         position = np.asarray(positions, float)[self._from]
         velocity = np.asarray(velocities, float)[self._from] if len(velocities) else np.zeros(len(self._from))

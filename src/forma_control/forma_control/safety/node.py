@@ -38,6 +38,7 @@ from forma_common.loop import InputLoop, locked
 from forma_common.messages import stamp_s, to_time_msg
 from forma_common.node import declare_params, on_robot_clock, run_node
 from forma_common.params import param
+from forma_common.state_cdr import JointStateReader
 from forma_control.errors import ControlError
 from forma_control.safety.fall_detection import BalanceModel, BalanceSample, FallDetector, FallLimits
 from forma_control.safety.supervisor import (
@@ -141,7 +142,9 @@ class SupervisorNode(Node):
         self.walking = False  # wbc/status: the whole-body controller walks (legs owned by cmd_vel)
         self.create_subscription(WbcStatus, "wbc/status", self._on_wbc_status, qos.STATUS)
         # polled at each step (see the module docstring)
-        self.joint_states_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
+        self.joint_states_in = DirectSubscription(
+            self, JointState, "joint_states", qos.NEWEST, parse=JointStateReader().read
+        )
         self.imu_in = DirectSubscription(self, Imu, "imu/data", qos.NEWEST)
         self.wrenches_in = {
             side: DirectSubscription(self, WrenchStamped, f"feet/{side}/wrench", qos.NEWEST)

@@ -108,8 +108,9 @@ class SelfCollision:
         lower[self._filled] = -1e20
         self._filled = []
         closest, closest_pair = np.inf, ("", "")
-        jacobians: dict[int, np.ndarray] = {}
         results = self.geometry_data.distanceResults
+        rows: list[int] = []  # pairs within the influence distance, with their witness points
+        points: list[np.ndarray] = []  # p1, p2, n per pair
         for k in self.near:
             result = results[k]
             d = result.min_distance
@@ -118,19 +119,33 @@ class SelfCollision:
             if d > s.influence_distance_m:
                 continue
             p1, p2 = result.getNearestPoint1(), result.getNearestPoint2()
-            n = (p2 - p1) / d if d > 1e-4 else np.asarray(result.normal)
-            first, second = self.pair_joints[k]
-            c[k] = self._normal_row(data, jacobians, second, p2, n) - self._normal_row(data, jacobians, first, p1, n)
+            points += [p1, p2, (p2 - p1) / d if d > 1e-4 else np.asarray(result.normal)]
+            rows.append(k)
             lower[k] = -s.gain * (d - s.safety_distance_m)
-            self._filled.append(k)
+        if rows:
+            c[rows] = self._normal_rows(data, rows, np.array(points).reshape(len(rows), 3, 3))
+            self._filled = rows
         return c, lower, closest, closest_pair
 
-    def _normal_row(self, data: pin.Data, cache: dict, joint: int, point: np.ndarray, n: np.ndarray) -> np.ndarray:
-        """n . J_point: the velocity of a point fixed to `joint` along n, per generalised velocity.
-        J_point = J_lin - [r]x J_ang, so n . J_point = n . J_lin + (r x n) . J_ang."""
-        jac = cache.get(joint)
-        if jac is None:
-            jac = cache[joint] = pin.getJointJacobian(self.model, data, joint, pin.LOCAL_WORLD_ALIGNED)
-        r = point - data.oMi[joint].translation
-        r_x_n = np.array([r[1] * n[2] - r[2] * n[1], r[2] * n[0] - r[0] * n[2], r[0] * n[1] - r[1] * n[0]])
-        return n @ jac[:3] + r_x_n @ jac[3:]
+    def _normal_rows(self, data: pin.Data, pairs: list[int], points: np.ndarray) -> np.ndarray:
+        """n . (J_p2 - J_p1) for each pair at once (points: p1, p2, n per pair): the velocity at
+        which the gap closes, per generalised velocity. For a point p fixed to joint j,
+        n . J_p = n . J_lin + (r x n) . J_ang with r = p - the joint's origin (all in the world
+        frame). One Jacobian per joint, however many pairs it carries."""
+        jacobians: dict[int, np.ndarray] = {}
+        for k in pairs:
+            for joint in self.pair_joints[k]:
+                if joint not in jacobians:
+                    jacobians[joint] = pin.getJointJacobian(self.model, data, joint, pin.LOCAL_WORLD_ALIGNED)
+        first = [self.pair_joints[k][0] for k in pairs]
+        second = [self.pair_joints[k][1] for k in pairs]
+        normal = points[:, 2]
+        rows = np.zeros((len(pairs), self.model.nv))
+        for sign, joints, point in ((-1.0, first, points[:, 0]), (1.0, second, points[:, 1])):
+            jac = np.array([jacobians[j] for j in joints])  # (pairs, 6, nv)
+            origin = np.array([data.oMi[j].translation for j in joints])
+            r = point - origin
+            # r x n, written out: np.cross costs 5x as much on a few rows
+            r_x_n = r[:, [1, 2, 0]] * normal[:, [2, 0, 1]] - r[:, [2, 0, 1]] * normal[:, [1, 2, 0]]
+            rows += sign * (np.einsum("pi,pij->pj", normal, jac[:, :3]) + np.einsum("pi,pij->pj", r_x_n, jac[:, 3:]))
+        return rows
