@@ -40,6 +40,7 @@ class _TiltWatch:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.samples = 0
+        self.sum_tilt_deg = 0.0
         self.max_tilt_deg = 0.0
         self.first_stamp_s: float | None = None
         self.last_stamp_s = 0.0
@@ -52,6 +53,7 @@ class _TiltWatch:
         stamp_s = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         with self.lock:
             self.samples += 1
+            self.sum_tilt_deg += tilt_deg
             self.max_tilt_deg = max(self.max_tilt_deg, tilt_deg)
             if self.first_stamp_s is None:
                 self.first_stamp_s = stamp_s
@@ -59,7 +61,7 @@ class _TiltWatch:
 
     def reset(self) -> None:
         with self.lock:
-            self.samples, self.max_tilt_deg, self.first_stamp_s = 0, 0.0, None
+            self.samples, self.sum_tilt_deg, self.max_tilt_deg, self.first_stamp_s = 0, 0.0, 0.0, None
 
 
 def soak_once(deployment: str, minutes: float, index: int) -> dict:
@@ -93,6 +95,7 @@ def soak_once(deployment: str, minutes: float, index: int) -> dict:
                 "robot_s": round(robot_s, 1),
                 "imu_samples": tilt.samples,
                 "max_tilt_deg": round(tilt.max_tilt_deg, 2),
+                "mean_tilt_deg": round(tilt.sum_tilt_deg / max(tilt.samples, 1), 2),
                 "incidents": incidents,
             }
         launched.stop()
