@@ -3,7 +3,10 @@
 commit and machine that measured it, so a reader can re-measure any of them. Nothing is typed in by
 hand: re-run the trials and benches, then this.
 
-python -m tests.results [--accept build/accept.json] [--bench build/bench.json] [--out docs/RESULTS.md]
+python -m tests.results [--accept build/accept.json] [--bench build/bench.json] [--soak build/soak.json]
+                       [--out docs/RESULTS.md]
+
+The soak (`make soak`: `make run` left standing, 5 x 10 minutes) is added when build/soak.json exists.
 
 A figure without a recorded interval says so ("none recorded"), except a success count "k/n", whose
 Wilson interval follows from the count itself. Exits 1 when neither input exists.
@@ -170,33 +173,66 @@ def accept_section(accept: dict | None, source: str) -> list[str]:
     return lines
 
 
+def _measured_table(run: dict, source: str, about: str) -> list[str]:
+    """A run's provenance line and its figures against their goals (bench and soak)."""
+    commit = short_commit(run.get("commit"))
+    lines = [
+        f"From `{source}`: commit `{commit}`; machine: {machine_text(run.get('machine'))}; "
+        f"started {run.get('started', NOT_RECORDED)}; {about}",
+        "",
+        *_header(),
+    ]
+    lines += [_figure_row(key, f, bench_goal_text(f), commit) for key, f in run.get("figures", {}).items()]
+    return lines + [""]
+
+
 def bench_section(bench: dict | None, source: str) -> list[str]:
     """One table for the bench run (benches are not seeded: each is one run on this machine)."""
     lines = ["## Benches (`make bench`)", ""]
     if bench is None:
         return lines + [f"No {source}: run `make bench` (or `make bench BENCH=bench_x`).", ""]
-    commit = short_commit(bench.get("commit"))
-    lines += [
-        f"From `{source}`: commit `{commit}`; machine: {machine_text(bench.get('machine'))}; "
-        f"started {bench.get('started', NOT_RECORDED)}; seeds: none (timings of one run each). "
-        "A baseline is the same quantity measured in the same run by a simpler path; where there is "
-        "none the cell is empty and the note says why.",
-        "",
-        *_header(),
-    ]
-    for key, f in bench.get("figures", {}).items():
-        lines.append(_figure_row(key, f, bench_goal_text(f), commit))
-    lines.append("")
+    lines += _measured_table(
+        bench,
+        source,
+        "seeds: none (timings of one run each). A baseline is the same quantity measured in the same run "
+        "by a simpler path; where there is none the cell is empty and the note says why.",
+    )
     for name, why in bench.get("failed", {}).items():
         lines.append(f"- **bench {name} broke** (no figures): {_cell(why)}")
     return lines + ([""] if bench.get("failed") else [])
 
 
-def render(accept: dict | None, bench: dict | None, accept_source: str, bench_source: str, head: str) -> str:
+def soak_section(soak: dict | None, source: str) -> list[str]:
+    """The soak's figures and one line per start (`make soak`)."""
+    lines = ["## Soak (`make soak`)", ""]
+    if soak is None:
+        return lines + [f"No {source}: run `make soak` (5 starts of `forma launch sim`, 10 minutes each).", ""]
+    lines += _measured_table(soak, source, f"deployment `{soak.get('deployment', '?')}`.")
+    for run in soak.get("runs", []):
+        what = "; ".join(run.get("incidents", [])) or "no incident"
+        lines.append(
+            f"- start {run.get('run')}: {'clean' if run.get('clean') else '**not clean**'}, "
+            f"{run.get('robot_s', '?')} s of robot time in {run.get('wall_s', '?')} s, "
+            f"{run.get('imu_samples', '?')} IMU samples, tilt mean {run.get('mean_tilt_deg', '?')} / "
+            f"max {run.get('max_tilt_deg', '?')} deg; {_cell(what)}"
+        )
+    return lines + [""]
+
+
+def render(
+    accept: dict | None,
+    bench: dict | None,
+    accept_source: str,
+    bench_source: str,
+    head: str,
+    soak: dict | None = None,
+    soak_source: str = "build/soak.json",
+) -> str:
     """The whole of docs/RESULTS.md."""
     commits = {short_commit(t.get("commit")) for t in (accept or {}).get("trials", {}).values()}
-    if bench is not None:
-        commits.add(short_commit(bench.get("commit")))
+    for run in (bench, soak):
+        if run is not None:
+            commits.add(short_commit(run.get("commit")))
     lines = [
         "# Results",
         "",
@@ -209,6 +245,7 @@ def render(accept: dict | None, bench: dict | None, accept_source: str, bench_so
         "",
         *accept_section(accept, accept_source),
         *bench_section(bench, bench_source),
+        *soak_section(soak, soak_source),
     ]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -221,14 +258,16 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.results", description=__doc__.split("\n\n")[0])
     parser.add_argument("--accept", type=pathlib.Path, default=pathlib.Path("build/accept.json"))
     parser.add_argument("--bench", type=pathlib.Path, default=pathlib.Path("build/bench.json"))
+    parser.add_argument("--soak", type=pathlib.Path, default=pathlib.Path("build/soak.json"))
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("docs/RESULTS.md"))
     args = parser.parse_args(argv)
-    accept, bench = _load(args.accept), _load(args.bench)
+    accept, bench, soak = _load(args.accept), _load(args.bench), _load(args.soak)
     if accept is None and bench is None:
         print(f"neither {args.accept} nor {args.bench} exists: run `make accept` and `make bench`", file=sys.stderr)
         return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(accept, bench, str(args.accept), str(args.bench), checked_out_commit()))
+    text = render(accept, bench, str(args.accept), str(args.bench), checked_out_commit(), soak, str(args.soak))
+    args.out.write_text(text)
     print(f"wrote {args.out}")
     return 0
 

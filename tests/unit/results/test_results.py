@@ -223,3 +223,29 @@ def test_median_interval_is_the_order_statistics_and_absent_for_few_values():
     assert registry.median_interval([0.1, 0.2, 0.3, 0.4, 0.5]) is None  # 5 values cannot give 95 %
     figure = registry.Figure(0.3, "s", interval=registry.median_interval([0.1, 0.2, 0.3, 0.4, 0.5]))
     assert results.interval_text(dataclasses.asdict(figure)) == results.NO_INTERVAL
+
+
+def test_the_soak_shows_each_start_and_a_start_that_was_not_clean():
+    soak = {
+        "commit": BENCH_COMMIT,
+        "started": "2026-12-07T16:00:00+0000",
+        "machine": {"cores": 2, "cores_online": 2, "cpu_model": "Test CPU", "system": "Linux"},
+        "deployment": "sim",
+        "runs": [
+            {"run": 1, "clean": True, "wall_s": 600.0, "robot_s": 599.8, "imu_samples": 74900,
+             "max_tilt_deg": 2.7, "mean_tilt_deg": 2.5, "incidents": []},
+            {"run": 2, "clean": False, "wall_s": 600.0, "robot_s": 600.0, "imu_samples": 75000,
+             "max_tilt_deg": 88.0, "mean_tilt_deg": 40.0, "incidents": ["FAULT: fall detected"]},
+        ],
+        "figures": {
+            "soak_clean_runs": {"value": 1, "unit": "of 2", "goal": 2, "lower_is_better": False, "passed": False,
+                                "note": "2 starts"},
+        },
+    }  # fmt: skip
+    text = results.render(None, None, "accept.json", "bench.json", BENCH_COMMIT, soak, "soak.json")
+    assert "## Soak (`make soak`)" in text
+    assert "- start 1: clean, 599.8 s of robot time" in text
+    assert "- start 2: **not clean**" in text and "FAULT: fall detected" in text
+    row = next(line for line in text.splitlines() if line.startswith("| soak_clean_runs"))
+    assert "**FAILED**" in row and ">= 2" in row
+    assert "No soak.json" in results.render(None, None, "a", "b", BENCH_COMMIT, None, "soak.json")
