@@ -97,10 +97,12 @@ def test_an_unusable_token_file_is_refused_with_how_to_make_one(tmp_path, text, 
     assert "secrets.token_urlsafe" in str(refused.value) and str(path) in str(refused.value)
 
 
-def test_an_unwritable_place_for_the_token_file_is_refused(tmp_path):
+def test_an_unusable_place_for_the_token_file_is_refused(tmp_path):
     (tmp_path / "a_file").write_text("")  # no directory can be made there, even by root
-    with pytest.raises(AccessError, match="does not exist and could not be created"):
+    with pytest.raises(AccessError, match="a_file/token could not be read: .*Not a directory"):
         load_token(str(tmp_path / "a_file" / "token"))
+    with pytest.raises(AccessError, match="could not be read: .*Is a directory"):
+        load_token(str(tmp_path))
 
 
 def test_without_the_token_every_request_is_refused_with_the_reason():
