@@ -7,6 +7,7 @@ is engaged without any token; bound to localhost the console needs no token, as 
 from __future__ import annotations
 
 import http.client
+import pathlib
 import threading
 import time
 
@@ -27,6 +28,7 @@ from websockets.sync.client import connect
 from forma_console.access import REASON_MISSING, REASON_WRONG, cookie_name
 from forma_console.node import ConsoleError, ConsoleNode
 from forma_interfaces.srv import EStop
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, demote_playwright_driver, low_priority_browser
 from tests.support.ros import RosProbe, free_port
 
 pytestmark = pytest.mark.integration
@@ -185,7 +187,7 @@ def test_console_bound_wide_needs_the_token_for_every_control_but_the_estop(doma
             assert status == 303 and headers["Location"] == "/"
             cookie = headers["Set-Cookie"]
             assert cookie.startswith(f"{cookie_name(port)}={TOKEN};") and "HttpOnly" in cookie
-            assert "SameSite=Strict" in cookie and "Max-Age" not in cookie and "Expires" not in cookie
+            assert "SameSite=Lax" in cookie and "Max-Age" not in cookie and "Expires" not in cookie
             status, _, page = fetch(host, port, "GET", "/", Cookie=cookie.split(";")[0])
             assert status == 200 and "<html" in page.lower(), "viser's page, through the gate"
 
@@ -241,3 +243,40 @@ def test_console_bound_wide_refuses_to_start_without_a_usable_token(domain_id, t
         assert created.stat().st_mode & 0o777 == 0o600 and len(created.read_text().strip()) >= 32
     finally:
         console.close()
+
+
+@pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(), reason="Debian's chromium is installed by tools/bootstrap.sh")
+def test_a_browser_gets_the_token_from_the_address_once(domain_id, tmp_path):
+    """Chromium as the operator's: without the token the refusal page and its e-stop; with
+    `?token=` once, the console itself, whose websocket carries the token (the cookie)."""
+    from playwright.sync_api import sync_playwright
+
+    host, port = wide_address(), free_port()
+    token_file = tmp_path / "console_token"
+    token_file.write_text(TOKEN)
+    with RosProbe(domain_id, name="console_browser_probe") as probe:
+        robot = Robot(probe)
+        console = Console(domain_id, host=host, port=port, access_token_file=str(token_file), camera_feed_hz=0.0)
+        node = console.node
+        try:
+            probe.wait_for(lambda: node.estop_client.service_is_ready(), 30, "hardware/estop discovered")
+            with sync_playwright() as playwright:
+                demote_playwright_driver()
+                browser = playwright.chromium.launch(executable_path=low_priority_browser(tmp_path), args=CHROMIUM_ARGS)
+                page = browser.new_page()
+                page.goto(f"http://{host}:{port}/")
+                assert REASON_MISSING in page.content()
+                page.get_by_role("button", name="E-STOP").click()
+                probe.wait_for(lambda: robot.estop_requests == [True], 30, "e-stop engage from the refusal page")
+                assert not node.server.get_clients() and robot.commanded() == []
+
+                page.goto(f"http://{host}:{port}/?token={TOKEN}")
+                assert page.url == f"http://{host}:{port}/", "the token leaves the address bar"
+                release = page.get_by_role("button", name="Release e-stop", exact=True)
+                release.wait_for(timeout=120_000)
+                probe.wait_for(lambda: len(node.server.get_clients()) == 1, 30, "the page's websocket connected")
+                release.click()
+                probe.wait_for(lambda: robot.estop_requests == [True, False], 30, "hardware/estop release")
+                browser.close()
+        finally:
+            console.close()

@@ -8,7 +8,7 @@ the room. The one exception is the e-stop: `POST /estop` engages it without the 
 who can reach the port can stop the robot (never release or reset it).
 
 The browser gets the token once, from the address (`/?token=...`): the console answers with a
-cookie (HttpOnly, SameSite=Strict, for this session only) and sends the browser on to `/` without
+cookie (HttpOnly, SameSite=Lax, for this session only) and sends the browser on to `/` without
 the token in the address; the page's websocket then carries the cookie. Tools may put `?token=` on
 the websocket address itself.
 """
@@ -181,7 +181,7 @@ def decide(request: HttpRequest, expected: str, port: int) -> Decision:
         return Decision("refuse", 403, REASON_WRONG)
     if from_url is not None and not request.websocket and request.method == "GET":
         # the token leaves the address bar: from now on the cookie carries it
-        cookie = f"{cookie_name(port)}={given}; Path=/; HttpOnly; SameSite=Strict"
+        cookie = f"{cookie_name(port)}={given}; Path=/; HttpOnly; SameSite=Lax"
         return Decision("redirect", 303, location=request.path, set_cookie=cookie)
     return Decision("forward")
 

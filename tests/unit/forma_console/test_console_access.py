@@ -127,7 +127,7 @@ def test_a_wrong_token_is_refused_as_wrong():
 def test_the_right_token_passes_and_moves_from_the_address_to_a_session_cookie():
     decision = decide(request(f"/?token={TOKEN}"), TOKEN, PORT)
     assert (decision.action, decision.status, decision.location) == ("redirect", 303, "/")
-    assert decision.set_cookie == f"{cookie_name(PORT)}={TOKEN}; Path=/; HttpOnly; SameSite=Strict"
+    assert decision.set_cookie == f"{cookie_name(PORT)}={TOKEN}; Path=/; HttpOnly; SameSite=Lax"
     cookie = f"other=1; {cookie_name(PORT)}={TOKEN}"
     assert decide(request("/", Cookie=cookie), TOKEN, PORT).action == "forward"
     assert decide(request("/", Cookie=cookie, **WEBSOCKET), TOKEN, PORT).action == "forward"
