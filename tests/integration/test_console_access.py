@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import pathlib
+import socket
 import threading
 import time
 
@@ -190,6 +191,14 @@ def test_console_bound_wide_needs_the_token_for_every_control_but_the_estop(doma
             assert "SameSite=Lax" in cookie and "Max-Age" not in cookie and "Expires" not in cookie
             status, _, page = fetch(host, port, "GET", "/", Cookie=cookie.split(";")[0])
             assert status == 200 and "<html" in page.lower(), "viser's page, through the gate"
+            # one request per connection: a second one behind an authorised request is never answered
+            with socket.create_connection((host, port), timeout=10) as raw:
+                first = f"GET /index.html HTTP/1.1\r\nHost: x\r\nCookie: {cookie.split(';')[0]}\r\n\r\n"
+                raw.sendall((first + "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n").encode())
+                answer = b""
+                while chunk := raw.recv(65536):
+                    answer += chunk
+            assert answer.count(b"HTTP/1.1 ") == 1 and answer.startswith(b"HTTP/1.1 200")
 
             # with the token (the cookie, as the page sends it) the controls act: release, then reset
             with open_viewer(url, Cookie=f"{cookie_name(port)}={TOKEN}") as viewer:
