@@ -28,7 +28,9 @@ from forma_common import qos
 from forma_common.direct import DirectSubscription
 from forma_common.node import declare_params, run_node
 from forma_common.params import param
+from forma_console.access import AccessError, is_loopback, load_token, readable_by_others
 from forma_console.controls import Controls
+from forma_console.gate import AccessGate
 from forma_console.images import ImageFormatError, color_to_rgb, depth_to_rgb, thumbnail
 from forma_console.robot_view import RobotView
 from forma_console.teleop import TeleopError, WalkLimits
@@ -52,7 +54,11 @@ class ConsoleError(ValueError):
 class ConsoleParams:
     """The web server, the view's rates and the walking joystick's range."""
 
-    host: str = param("127.0.0.1", "address the web server listens on (0.0.0.0 = every interface)")
+    host: str = param(
+        "127.0.0.1",
+        "address the web server listens on (0.0.0.0 = every interface); "
+        "a non-loopback address needs access_token_file",
+    )
     port: int = param(8080, "web server port", low=1, high=65535)
     update_rate_hz: float = param(20.0, "how often the 3D view is refreshed", unit="Hz", low=1.0, high=60.0)
     camera_feed_hz: float = param(
@@ -66,6 +72,11 @@ class ConsoleParams:
     walk_forward_m_s: float = param(0.5, "walking joystick range, forward/backward; > 0", unit="m/s", low=0.0, high=3.0)
     walk_lateral_m_s: float = param(0.3, "walking joystick range, sideways; > 0", unit="m/s", low=0.0, high=3.0)
     walk_yaw_rad_s: float = param(0.8, "walking joystick range, turning; > 0", unit="rad/s", low=0.0, high=3.0)
+    access_token_file: str = param(
+        "",
+        "file holding the access token every request but the e-stop then needs (created with a new token, mode 0600, "
+        "if missing); required when host is not a loopback address; empty = no token",
+    )
 
 
 class ConsoleNode(Node):
@@ -90,9 +101,22 @@ class ConsoleNode(Node):
         except TeleopError as exc:
             raise ConsoleError(str(exc)) from exc
 
+        token = self._access_token(host, p.access_token_file)
+
         import viser
 
-        self.server = viser.ViserServer(host=host, port=port, label="Forma", verbose=False)
+        # With a token viser listens on loopback only, at a port of its own, behind the gate
+        self.server = viser.ViserServer(
+            host="127.0.0.1" if token else host, port=0 if token else port, label="Forma", verbose=False
+        )
+        self.gate: AccessGate | None = None
+        if token:
+            self.gate = AccessGate(host, port, self.server.get_port(), token, lambda: self._call_estop(True), self._log)
+            try:
+                self.gate.start()
+            except OSError as exc:
+                self.server.stop()
+                raise ConsoleError(f"cannot listen on {host}:{port}: {exc}") from None
         self.server.scene.add_grid("/ground", width=6.0, height=6.0, cell_size=0.25, section_size=1.0)
         self.robot_frame = self.server.scene.add_frame("/robot", show_axes=False)
         self.server.initial_camera.position = (2.2, -1.8, 1.7)
@@ -139,7 +163,36 @@ class ConsoleNode(Node):
         self.refresh_timer = self.create_timer(IDLE_PERIOD_S, self._refresh)
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         self.url = f"http://{shown}:{port}"
-        self.get_logger().info(f"browser view: {self.url}")
+        if token:
+            self.get_logger().info(
+                f"browser view: {self.url}/?token=<the token in {p.access_token_file}> "
+                "(every control needs the token; the e-stop does not)"
+            )
+        else:
+            self.get_logger().info(f"browser view: {self.url}")
+
+    def _access_token(self, host: str, token_file: str) -> str | None:
+        """The token the console needs (None: none, loopback only); refuses a non-loopback host without one."""
+        if not token_file:
+            if is_loopback(host):
+                return None
+            raise ConsoleError(
+                f"host {host} is reachable from the network, so the console needs an access token: set "
+                "access_token_file to a file holding one (created with a new token if missing, e.g. "
+                "~/.forma/console_token), or bind host 127.0.0.1 and reach it through `ssh -L 8080:localhost:8080`"
+            )
+        try:
+            token, created = load_token(token_file)
+        except AccessError as exc:
+            raise ConsoleError(str(exc)) from None
+        if created:
+            self.get_logger().warning(f"access token created in {token_file} (mode 0600): read it there")
+        elif readable_by_others(token_file):
+            self.get_logger().warning(f"access token file {token_file} is readable by other users: chmod 600 it")
+        return token
+
+    def _log(self, level: str, text: str) -> None:
+        getattr(self.get_logger(), level)(text)
 
     def _make_gui(self):
         """Safety first (always visible), then tabs; returns the tab group for the controls."""
@@ -159,6 +212,7 @@ class ConsoleNode(Node):
         async def on_estop(_event) -> None:  # the event loop itself: no queue behind slow handlers
             self._call_estop(True)
 
+        self.buttons = {"estop": estop, "release": release, "reset": reset, "sim_reset": restart}
         estop.on_click(on_estop)
         release.on_click(lambda _: self._call_estop(False))
         reset.on_click(lambda _: self._call_reset())
@@ -181,21 +235,23 @@ class ConsoleNode(Node):
         return tabs
 
     # --- buttons (run in viser's threads; service calls are asynchronous) -------------------------
-    def _call_estop(self, engage: bool) -> None:
+    def _call_estop(self, engage: bool) -> str:
+        """Engage or release the e-stop; returns what was done (also shown on the page)."""
         if engage:
             self.estop_pub.publish(Bool(data=True))
         elif self.supervised and self.safety_estop_client.service_is_ready():
             self.safety_estop_client.call_async(EStop.Request(engage=False, reason="browser console"))
             self.estop_feedback.content = "e-stop release sent to the safety supervisor"
             self.get_logger().warning("e-stop released from the browser (safety/estop)")
-            return
+            return self.estop_feedback.content
         if not self.estop_client.service_is_ready():
             self.estop_feedback.content = "**hardware/estop is not available: is the hardware node running?**"
             self.get_logger().error("hardware/estop is not available: is the hardware node running?")
-            return
+            return "safety/estop published; hardware/estop is not available: is the hardware node running?"
         self.estop_client.call_async(EStop.Request(engage=engage, reason="browser console"))
         self.estop_feedback.content = "e-stop " + ("sent" if engage else "release sent")
         self.get_logger().warning("e-stop " + ("engaged" if engage else "released") + " from the browser")
+        return self.estop_feedback.content
 
     def _call_reset(self) -> None:
         if self.supervised:
@@ -412,6 +468,8 @@ class ConsoleNode(Node):
                 handle.remove()
 
     def destroy_node(self) -> None:
+        if self.gate is not None:
+            self.gate.stop()
         self.server.stop()
         if self.joint_states_in is not None:
             self.joint_states_in.destroy()

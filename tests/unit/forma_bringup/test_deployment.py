@@ -34,6 +34,19 @@ def test_shipped_deployments_are_valid(name):
     assert d.name == name and d.hosts
 
 
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "config" / "deployments").glob("*.yaml")))
+def test_shipped_consoles_reachable_from_the_network_name_their_access_token(name):
+    """A console bound to a non-loopback address refuses to start without access_token_file."""
+    from forma_console.access import is_loopback
+
+    defaults = yaml.safe_load((REPO / "config" / "params" / "forma.yaml").read_text())["console"]["ros__parameters"]
+    path = REPO / "config" / "deployments" / f"{name}.yaml"
+    d = parse(yaml.safe_load(path.read_text()), str(path))  # this checkout's file, not the installed one
+    for node in (n for procs in d.hosts.values() for p in procs for n in p.nodes if n.node == "console"):
+        if not is_loopback(str(node.parameters.get("host", defaults["host"]))):
+            assert node.parameters.get("access_token_file"), f"{name}: a console bound wide without a token file"
+
+
 def test_registered_nodes():
     assert {"sim", "stand", "console"} <= set(available_nodes())
 

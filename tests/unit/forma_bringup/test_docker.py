@@ -223,6 +223,7 @@ def test_pip_image_default_command_is_a_valid_forma_launch_reachable_from_outsid
     params = yaml.safe_load((REPO / "config" / "params" / "forma.yaml").read_text())["console"]["ros__parameters"]
     for console in consoles:
         assert console.parameters.get("host", params["host"]) == "0.0.0.0"
+        assert console.parameters.get("access_token_file"), "bound wide, the console needs its access token"
         port = console.parameters.get("port", params["port"])
         assert str(port) in args_of(PIP, "EXPOSE"), f"console port {port} is not EXPOSEd"
 
