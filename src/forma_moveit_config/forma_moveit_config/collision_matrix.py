@@ -274,8 +274,15 @@ def committed_seed_and_samples(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m forma_moveit_config.collision_matrix", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--seed", type=int, default=None, help=f"random seed (default: the committed one, else {DEFAULT_SEED})")
-    parser.add_argument("--samples", type=int, default=None, help=f"configurations to sample (default: the committed count, else {DEFAULT_SAMPLES})")
+    parser.add_argument(
+        "--seed", type=int, default=None, help=f"random seed (default: the committed one, else {DEFAULT_SEED})"
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help=f"configurations to sample (default: the committed count, else {DEFAULT_SAMPLES})",
+    )
     parser.add_argument("--output", default=str(srdf_path()), help="SRDF to write (default: %(default)s)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when --output differs")
     args = parser.parse_args(argv)
@@ -300,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
                 same = f.read() == text
         except OSError:
             same = False
-        print(f"{args.output}: {'up to date' if same else 'DIFFERS from'} seed {seed}, {samples} samples ({took:.1f} s)")
+        print(
+            f"{args.output}: {'up to date' if same else 'DIFFERS from'} seed {seed}, {samples} samples ({took:.1f} s)"
+        )
         return 0 if same else 1
     with open(args.output, "w") as f:
         f.write(text)

@@ -147,7 +147,9 @@ def srdf_xml(robot: RobotModel, disabled: list[tuple[str, str, str]], header: st
     for e in end_effectors(robot):
         ET.SubElement(root, "end_effector", name=e.name, parent_link=e.parent_link, group=e.group,
                       parent_group=e.parent_group)  # fmt: skip
-    ET.SubElement(root, "virtual_joint", **{k: (robot.prefix + v if k == "child_link" else v) for k, v in VIRTUAL_JOINT.items()})
+    ET.SubElement(
+        root, "virtual_joint", **{k: (robot.prefix + v if k == "child_link" else v) for k, v in VIRTUAL_JOINT.items()}
+    )
     for a, b, reason in disabled:
         ET.SubElement(root, "disable_collisions", link1=a, link2=b, reason=reason)
     ET.indent(root, space="  ")

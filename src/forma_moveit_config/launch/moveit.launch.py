@@ -73,7 +73,9 @@ def _nodes(context: LaunchContext) -> list[Node]:
 def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
-            DeclareLaunchArgument("rviz", default_value="true", description="start RViz2 with the MotionPlanning panel"),
+            DeclareLaunchArgument(
+                "rviz", default_value="true", description="start RViz2 with the MotionPlanning panel"
+            ),
             DeclareLaunchArgument(
                 "rviz_config", default_value=RVIZ_CONFIG, description="RViz2 configuration file (.rviz)"
             ),
