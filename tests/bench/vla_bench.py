@@ -155,7 +155,11 @@ def bench_vla_remote() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         logs = pathlib.Path(tmp)
         with (
-            LaunchedDeployment("sim_remote_vla", REMOTE_DOMAIN_ID, logs / "robot", host="robot"),
+            # its console bound to localhost: as shipped it binds every interface with a token file
+            # in the user's home, which a bench has no business creating
+            LaunchedDeployment(
+                "sim_remote_vla", REMOTE_DOMAIN_ID, logs / "robot", ["console.host=127.0.0.1"], host="robot"
+            ),
             LaunchedDeployment("sim_remote_vla", REMOTE_DOMAIN_ID, logs / "inference", host="inference"),
             RosProbe(REMOTE_DOMAIN_ID) as probe,
         ):
