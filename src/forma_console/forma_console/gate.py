@@ -92,7 +92,7 @@ class AccessGate:
                 return
             decision = decide(request, self._token, self.port)
             if decision.action == "forward":
-                await self._forward(head, reader, writer)
+                await self._forward(head, reader, writer, websocket=request.websocket)
                 return
             if decision.action == "estop":
                 length = min(int(request.headers.get("content-length", "0") or 0), MAX_BODY_BYTES)
@@ -119,8 +119,13 @@ class AccessGate:
                 await writer.drain()
                 writer.close()
 
-    async def _forward(self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Pass the connection through to viser: the head already read, then both directions as they come."""
+    async def _forward(
+        self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, websocket: bool
+    ) -> None:
+        """Pass the connection through to viser: the head already read, then both directions as they
+        come for a websocket; for a plain request only viser's answer (what the client sends after
+        its request head never reaches viser: one request per connection, each through the gate;
+        passed on, a second request behind the first made viser's server fail the first's answer)."""
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.backend_port)
         except OSError as exc:
@@ -140,7 +145,9 @@ class AccessGate:
                 with contextlib.suppress(Exception):
                     sink.close()
 
-        tasks = [asyncio.ensure_future(pipe(reader, up_writer)), asyncio.ensure_future(pipe(up_reader, writer))]
+        tasks = [asyncio.ensure_future(pipe(up_reader, writer))]
+        if websocket:
+            tasks.append(asyncio.ensure_future(pipe(reader, up_writer)))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
