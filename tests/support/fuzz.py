@@ -28,6 +28,7 @@ import dataclasses
 import importlib
 import math
 import random
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -95,8 +96,21 @@ class FuzzContext:
 
 
 def message_class(namespaced: idl.NamespacedType):
-    """The Python class of a rosidl NamespacedType (['std_msgs', 'msg'], 'Header')."""
-    return getattr(importlib.import_module(".".join(namespaced.namespaces)), namespaced.name)
+    """The Python class of a rosidl NamespacedType (['std_msgs', 'msg'], 'Header'; an action's
+    own ['forma_interfaces', 'action'], 'Reach_Goal')."""
+    return python_class(".".join(namespaced.namespaces), namespaced.name)
+
+
+def python_class(module_name: str, name: str):
+    """`name` from the generated module `module_name` ('forma_interfaces.action'), including the
+    classes it does not export (an action's 'Reach_Goal', 'Reach_SendGoal', 'Reach_GetResult'
+    live in its '_reach' submodule)."""
+    module = importlib.import_module(module_name)
+    if hasattr(module, name):
+        return getattr(module, name)
+    base = name.split("_")[0]
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", base).lower()
+    return getattr(importlib.import_module(f"{module_name}._{snake}"), name)
 
 
 def field_types(msg_type) -> list[tuple[str, object]]:
@@ -259,7 +273,9 @@ def _sequence(draw, slot, ctx: FuzzContext, name: str, length: int):
         length = min(length, NESTED_SEQUENCE_MAX)
     real = ctx.joint_names + ctx.extra_names
     if is_float and draw(COIN):
-        values = [rng.uniform(-1.0, 1.0) for _ in range(length)]  # ordinary [rad], [rad/s], [N m]
+        # ordinary [rad], [rad/s], [N m]: within every joint's limits, so that a command with the
+        # right names, lengths and stamp passes the hardware's gate and moves the robot
+        values = [rng.uniform(-0.04, 0.04) for _ in range(length)]
     elif isinstance(vt, idl.AbstractGenericString) and _is_name_field(name) and real and length <= len(real) \
             and draw(COIN):
         values = rng.sample(real, length)  # distinct real names, as a valid command has
@@ -322,9 +338,10 @@ def goal_strategy(action_type, ctx: FuzzContext | None = None) -> st.SearchStrat
 
 
 def interface_class(type_name: str):
-    """The Python class of 'pkg/msg/Name', 'pkg/srv/Name' or 'pkg/action/Name'."""
+    """The Python class of a graph type name: 'pkg/msg/Name', 'pkg/srv/Name', 'pkg/action/Name'
+    and an action's own services and messages ('pkg/action/Name_SendGoal', ..._GetResult)."""
     package, kind, name = type_name.split("/")
-    return getattr(importlib.import_module(f"{package}.{kind}"), name)
+    return python_class(f"{package}.{kind}", name)
 
 
 def generate(strategy: st.SearchStrategy, n: int, seed: int, on_example: Callable[[object], None]) -> int:

@@ -15,9 +15,7 @@ where nothing can be malformed; each entry says why. The test and the bench both
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -56,19 +54,9 @@ def _bare(name: str) -> str:
     return name.lstrip("/")
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
-
-
 def resolve_type(type_name: str):
-    """The Python class of a graph type name: 'pkg/msg/X', 'pkg/srv/X', 'pkg/action/X' and the
-    actions' own services and messages ('pkg/action/X_SendGoal', 'pkg/action/X_GetResult')."""
-    package, kind, name = type_name.split("/")
-    module = importlib.import_module(f"{package}.{kind}")
-    if hasattr(module, name):
-        return getattr(module, name)
-    base = name.split("_")[0]
-    return getattr(importlib.import_module(f"{package}.{kind}._{_snake(base)}"), name)
+    """The Python class of a graph type name (fuzz.interface_class)."""
+    return fuzz.interface_class(type_name)
 
 
 @dataclass
