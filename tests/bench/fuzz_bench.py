@@ -21,11 +21,18 @@ import re
 import tempfile
 import time
 
-import psutil
-
 from forma_interfaces.msg import SafetyState
 from tests.support import fuzz
-from tests.support.fuzz_graph import ActuatorWatch, Fuzzer, joint_names, robot_clock, take_inventory
+from tests.support.fuzz_graph import (
+    ActuatorWatch,
+    Fuzzer,
+    alive,
+    joint_names,
+    process_name,
+    recover,
+    robot_clock,
+    take_inventory,
+)
 from tests.support.ros import LaunchedDeployment, RosProbe, free_port
 
 DOMAIN_ID = 62  # (61 is the ros2_control bench's)
@@ -40,7 +47,6 @@ COMMAND = re.compile(
 
 def bench_fuzz() -> dict:
     from tests.bench.run_bench import figure
-    from tests.system.test_fuzz_sim import recover
 
     per_topic = int(os.environ.get("FORMA_FUZZ_PER_TOPIC", PER_TOPIC))
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="forma-fuzz-bench-"))
@@ -54,6 +60,7 @@ def bench_fuzz() -> dict:
         probe.wait_for(lambda: "tasks: serving tasks/execute" in deployment.output, 180, "the tasks node")
         time.sleep(3.0)
         processes = [p for p in deployment.process_tree() if "forma_process" in " ".join(p.cmdline())]
+        names = {p.pid: process_name(p) for p in processes}
         inventory = take_inventory(probe.node, {PROBE})
         commands = [t for t in inventory.topics if COMMAND.search(t.name)]
         watch = ActuatorWatch(probe)
@@ -69,7 +76,7 @@ def bench_fuzz() -> dict:
                 recover(probe, safety)
         seconds = time.monotonic() - t0
         time.sleep(1.0)
-        dead = [p.cmdline()[-1] for p in processes if not p.is_running() or p.status() == psutil.STATUS_ZOMBIE]
+        dead = [names[p.pid] for p in processes if not alive(p)]
     total = sum(sent.values())
     per = ", ".join(f"{k} {v}" for k, v in sent.items())
     return {

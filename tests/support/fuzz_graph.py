@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import psutil
 from hypothesis import strategies as st
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
@@ -370,3 +371,51 @@ def joint_names() -> tuple[str, ...]:
     from forma_description import RobotModel, expand_description
 
     return tuple(RobotModel.from_urdf(expand_description()).joint_names)
+
+
+# --- the deployment under fuzzing ------------------------------------------------------------
+
+
+def is_active(safety: list) -> bool:
+    """The newest safety/state says ACTIVE."""
+    from forma_interfaces.msg import SafetyState
+
+    return bool(safety) and safety[-1].mode == SafetyState.ACTIVE
+
+
+def recover(probe, safety: list) -> None:
+    """The console's Reset simulation: safety/reset, sim/reset, then the stand-up (an e-stop a
+    spoofed hardware/state made the supervisor latch released first)."""
+    from std_srvs.srv import Trigger
+
+    from forma_interfaces.msg import SafetyState
+    from forma_interfaces.srv import EStop, SetOperatingMode
+
+    if safety and (safety[-1].mode == SafetyState.ESTOP or safety[-1].estop_engaged):
+        probe.call(EStop, "safety/estop", EStop.Request(engage=False, reason="fuzz test recovery"), timeout_s=60.0)
+    probe.call(Trigger, "safety/reset", Trigger.Request(), timeout_s=60.0)
+    reply = probe.call(Trigger, "sim/reset", Trigger.Request(), timeout_s=60.0)
+    assert reply.success, f"sim/reset refused: {reply.message}"
+    deadline = time.monotonic() + 20.0
+    while time.monotonic() < deadline and not is_active(safety):
+        time.sleep(0.1)
+    if not is_active(safety):
+        probe.call(SetOperatingMode, "safety/set_mode", SetOperatingMode.Request(mode=SafetyState.STANDING_UP))
+        probe.wait_for(lambda: is_active(safety), 90, "ACTIVE again after safety/reset + sim/reset + stand-up")
+
+
+def alive(p: psutil.Process) -> bool:
+    """The process runs (not gone, not a zombie)."""
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def process_name(p: psutil.Process) -> str:
+    """A forma_process's deployment process name (its --process argument)."""
+    try:
+        cmdline = p.cmdline()
+        return cmdline[cmdline.index("--process") + 1]
+    except (psutil.Error, ValueError, IndexError):
+        return f"pid {p.pid}"

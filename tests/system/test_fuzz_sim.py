@@ -16,19 +16,28 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import psutil
 import pytest
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.srv import ListParameters
 from std_msgs.msg import String
-from std_srvs.srv import Trigger
 
 from forma_common.messages import to_time_msg
 from forma_interfaces.msg import SafetyState, WbcStatus
-from forma_interfaces.srv import SetOperatingMode
 from forma_perception.robot_frames import RobotFrames
 from tests.support import fuzz
-from tests.support.fuzz_graph import EXCLUSIONS, ActuatorWatch, Fuzzer, joint_names, order, robot_clock, take_inventory
+from tests.support.fuzz_graph import (
+    EXCLUSIONS,
+    ActuatorWatch,
+    Fuzzer,
+    alive,
+    is_active,
+    joint_names,
+    order,
+    process_name,
+    recover,
+    robot_clock,
+    take_inventory,
+)
 from tests.support.ros import LaunchedDeployment, RosProbe, free_port
 
 pytestmark = pytest.mark.integration
@@ -47,23 +56,6 @@ OWN_VIEW = ("safety/state", "wbc/status", "joint_states")  # topics the test its
 WAIT_S = 180.0
 
 
-def _active(safety) -> bool:
-    return bool(safety) and safety[-1].mode == SafetyState.ACTIVE
-
-
-def recover(probe: RosProbe, safety: list) -> None:
-    """The console's Reset simulation: safety/reset, sim/reset, then the stand-up."""
-    probe.call(Trigger, "safety/reset", Trigger.Request(), timeout_s=60.0)
-    reply = probe.call(Trigger, "sim/reset", Trigger.Request(), timeout_s=60.0)
-    assert reply.success, f"sim/reset refused: {reply.message}"
-    deadline = time.monotonic() + 20.0
-    while time.monotonic() < deadline and not _active(safety):
-        time.sleep(0.1)
-    if not _active(safety):
-        probe.call(SetOperatingMode, "safety/set_mode", SetOperatingMode.Request(mode=SafetyState.STANDING_UP))
-        probe.wait_for(lambda: _active(safety), 90, "ACTIVE again after safety/reset + sim/reset + stand-up")
-
-
 def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(tmp_path, domain_id):
     port = free_port()
     with (
@@ -74,12 +66,15 @@ def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(t
         status = probe.collect(WbcStatus, "wbc/status", keep=1)
         description = probe.collect(String, "robot_description", latched=True, keep=1)
         now = robot_clock(probe)
-        probe.wait_for(lambda: _active(safety) and status and status[-1].active, WAIT_S, "the robot ACTIVE on the WBC")
+        probe.wait_for(
+            lambda: is_active(safety) and status and status[-1].active, WAIT_S, "the robot ACTIVE on the WBC"
+        )
         frames = RobotFrames(description[0].data)  # read before robot_description is fuzzed
         # the optional processes come up after the robot stands (the vla node loads its model)
         probe.wait_for(lambda: "tasks: serving tasks/execute" in deployment.output, WAIT_S, "the tasks node")
         time.sleep(3.0)
         processes = [p for p in deployment.process_tree() if "forma_process" in " ".join(p.cmdline())]
+        names = {p.pid: process_name(p) for p in processes}
 
         inventory = take_inventory(probe.node, {PROBE})
         print(f"inventory of the running graph ({len(inventory.all())} inputs):\n{inventory.describe()}")
@@ -92,6 +87,7 @@ def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(t
         ctx = fuzz.FuzzContext(joint_names=joint_names(), now_s=now)
         fuzzer = Fuzzer(probe, ctx, watch)
         incidents, outcomes, not_fuzzed = [], [], []
+        died_during: dict[int, str] = {}
         t0 = time.monotonic()
         for k, entry in enumerate(order(inventory, COMMAND_TOPICS)):
             if entry.kind == "topic":
@@ -99,7 +95,14 @@ def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(t
             else:
                 n = PER_SERVICE if entry.kind == "service" else PER_ACTION
             seen = len(safety)
-            outcome = fuzzer.run(entry, n, SEED + k)
+            try:
+                outcome = fuzzer.run(entry, n, SEED + k)
+            finally:  # which input a process died on: the bug's first clue
+                for p in processes:
+                    if p.pid not in died_during and not alive(p):
+                        died_during[p.pid] = f"{names[p.pid]} died while fuzzing {entry.kind} {entry.name}"
+            if deployment.popen.poll() is not None:
+                break  # a required process died and took the deployment down
             if outcome is None:
                 not_fuzzed.append(entry.name)
                 continue
@@ -107,7 +110,7 @@ def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(t
             if entry.name in OWN_VIEW:
                 time.sleep(0.5)  # the probe saw its own fuzz there: the stack's next messages first
             left = [f"{m.mode_name}: {m.reason}" for m in list(safety)[seen:] if m.mode != SafetyState.ACTIVE]
-            if left or not _active(safety):
+            if left or not is_active(safety):
                 incidents.append(f"{entry.kind} {entry.name}: {left[:2] or safety[-1].mode_name}")
                 recover(probe, safety)
         fuzz_s = time.monotonic() - t0
@@ -122,8 +125,8 @@ def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(t
             print(f"  excluded or restricted: {name}: {why}")
 
         # no process died
-        dead = [p.cmdline()[-1] for p in processes if not p.is_running() or p.status() == psutil.STATUS_ZOMBIE]
-        assert not dead, f"processes died under fuzzing: {dead}"
+        exits = [line for line in deployment.output.splitlines() if " exited " in line]
+        assert not died_during and not exits, f"processes died under fuzzing: {list(died_during.values())}; {exits}"
         # nothing non-finite reached the actuators from the stack's own nodes (its bodies and hands)
         assert watch.messages > 500, f"only {watch.messages} commands of the stack seen: is the watch subscribed?"
         assert watch.non_finite_values == 0, f"{watch.non_finite_messages} commands with NaN/inf: {watch.examples}"
@@ -139,7 +142,7 @@ def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(t
         assert not errors, errors
 
         # a valid command is still acted on: a hand target 10 cm ahead of the right palm moves it
-        if not _active(safety):
+        if not is_active(safety):
             incidents.append(f"after the last input: {safety[-1].mode_name}: {safety[-1].reason}")
             recover(probe, safety)
         probe.wait_for(lambda: status and status[-1].active, 60, "the WBC active")
@@ -156,7 +159,7 @@ def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(t
         moved = float(np.linalg.norm(_palm(probe, frames)[:3, 3] - palm0[:3, 3]))
         owners = dict(zip(status[-1].groups, status[-1].owners, strict=False))
         assert moved > 0.05, f"the palm moved {moved * 100:.1f} cm toward a target 10 cm ahead (owners {owners})"
-        assert _active(safety), safety[-1].reason
+        assert is_active(safety), safety[-1].reason
         print(f"after fuzzing a valid hand target moved the palm {moved * 100:.1f} cm; incidents: {incidents}")
 
 
