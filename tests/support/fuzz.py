@@ -275,13 +275,13 @@ def _sequence(draw, slot, ctx: FuzzContext, name: str, length: int):
     if is_float and draw(COIN):
         # ordinary [rad], [rad/s], [N m]: within every joint's limits, so that a command with the
         # right names, lengths and stamp passes the hardware's gate and moves the robot
-        values = [rng.uniform(-0.04, 0.04) for _ in range(length)]
+        values = [0.08 * r - 0.04 for r in (rng.random() for _ in range(length))]
     elif isinstance(vt, idl.AbstractGenericString) and _is_name_field(name) and real and length <= len(real) \
             and draw(COIN):
         values = rng.sample(real, length)  # distinct real names, as a valid command has
     else:
         pool = draw(_pool_strategy(element))
-        values = [rng.choice(pool) for _ in range(length)]
+        values = rng.choices(pool, k=length)
     if length:
         for _ in range(draw(FEW)):
             values[rng.randrange(length)] = draw(element)
