@@ -76,6 +76,7 @@ def bench_fuzz() -> dict:
                 recover(probe, safety)
         seconds = time.monotonic() - t0
         time.sleep(1.0)
+        watch.close()
         dead = [names[p.pid] for p in processes if not alive(p)]
     total = sum(sent.values())
     per = ", ".join(f"{k} {v}" for k, v in sent.items())

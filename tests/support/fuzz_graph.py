@@ -175,10 +175,14 @@ def _malformed_push(request) -> bool:
 class ActuatorWatch:
     """Every message on hardware/joint_commands that the fuzzer did not send itself (its own are
     known by their exact bytes: it publishes serialized messages): counted, and its non-finite
-    position / velocity / effort values counted."""
+    position / velocity / effort values counted. Read as bytes by a thread of its own (a direct
+    subscription, forma_common.direct): the probe's executor, busy with the fuzzing, would drop
+    some of the 375 commands a second."""
 
     def __init__(self, probe) -> None:
         from sensor_msgs.msg import JointState
+
+        from forma_common.direct import DirectSubscription, InputWaiter
 
         self.own: set[bytes] = set()
         self.lock = threading.Lock()
@@ -187,15 +191,33 @@ class ActuatorWatch:
         self.non_finite_values = 0
         self.examples: list[str] = []  # the first few offenders, for the report
         self.by_size: dict[int, int] = {}  # how many joints each command named: who commanded
-        qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
         self._type = JointState
-        self.subscription = probe.on_executor(
-            lambda: probe.node.create_subscription(JointState, ACTUATORS, self._on_bytes, qos, raw=True)
-        )
+        qos = QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
+        self._in = DirectSubscription(probe.node, JointState, ACTUATORS, qos)
+        self._waiter = InputWaiter(probe.node, [self._in])
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while self._running:
+            self._waiter.wait(0.1)
+            while (data := self._in.take_serialized()) is not None:
+                self._on_bytes(data)
+
+    def close(self) -> None:
+        """Stop reading (before the probe's node goes)."""
+        self._running = False
+        self._waiter.wake()
+        self._thread.join(timeout=2.0)
+        self._waiter.destroy()
+        self._in.destroy()
 
     @staticmethod
     def digest(data: bytes) -> bytes:
-        return hashlib.blake2b(data, digest_size=16).digest()
+        """The message's identity: its CDR body (the 4-byte encapsulation header, whose options
+        may carry the padding count, and trailing padding left out)."""
+        return hashlib.blake2b(data[4:].rstrip(b"\0"), digest_size=16).digest()
 
     def mark_own(self, data: bytes) -> None:
         with self.lock:

@@ -114,6 +114,8 @@ def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(t
                 incidents.append(f"{entry.kind} {entry.name}: {left[:2] or safety[-1].mode_name}")
                 recover(probe, safety)
         fuzz_s = time.monotonic() - t0
+        time.sleep(1.0)  # the last commands read
+        watch.close()
 
         sent = sum(o.sent for o in outcomes)
         unanswered = [f"{o.input.name} ({o.unanswered}/{o.sent})" for o in outcomes if o.unanswered]
