@@ -78,10 +78,10 @@ def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(t
 
         inventory = take_inventory(probe.node, {PROBE})
         print(f"inventory of the running graph ({len(inventory.all())} inputs):\n{inventory.describe()}")
-        names = {i.name for i in inventory.all()}
+        inputs = {i.name for i in inventory.all()}
         for expected in (*COMMAND_TOPICS, "joint_states", "imu/data", "safety/estop", "safety/set_mode",
                          "hardware/set_actuator_mode", "wbc/reach", "wbc/walk_to", "hands/left/grasp", "vla/execute"):
-            assert expected in names, f"{expected} missing from the graph's inventory"
+            assert expected in inputs, f"{expected} missing from the graph's inventory"
 
         watch = ActuatorWatch(probe)
         ctx = fuzz.FuzzContext(joint_names=joint_names(), now_s=now)
