@@ -405,25 +405,43 @@ def is_active(safety: list) -> bool:
     return bool(safety) and safety[-1].mode == SafetyState.ACTIVE
 
 
-def recover(probe, safety: list) -> None:
-    """The console's Reset simulation: safety/reset, sim/reset, then the stand-up (an e-stop a
-    spoofed hardware/state made the supervisor latch released first)."""
+def recover(probe, safety: list, timeout_s: float = 120.0) -> None:
+    """The console's Reset simulation: safety/reset, sim/reset, then the stand-up. A spoofed
+    hardware/state may have made the supervisor latch an e-stop: released first, and safety/reset
+    retried until the hardware's own next states have replaced the spoofed one."""
     from std_srvs.srv import Trigger
 
     from forma_interfaces.msg import SafetyState
     from forma_interfaces.srv import EStop, SetOperatingMode
 
-    if safety and (safety[-1].mode == SafetyState.ESTOP or safety[-1].estop_engaged):
-        probe.call(EStop, "safety/estop", EStop.Request(engage=False, reason="fuzz test recovery"), timeout_s=60.0)
-    probe.call(Trigger, "safety/reset", Trigger.Request(), timeout_s=60.0)
-    reply = probe.call(Trigger, "sim/reset", Trigger.Request(), timeout_s=60.0)
-    assert reply.success, f"sim/reset refused: {reply.message}"
-    deadline = time.monotonic() + 20.0
-    while time.monotonic() < deadline and not is_active(safety):
-        time.sleep(0.1)
-    if not is_active(safety):
-        probe.call(SetOperatingMode, "safety/set_mode", SetOperatingMode.Request(mode=SafetyState.STANDING_UP))
-        probe.wait_for(lambda: is_active(safety), 90, "ACTIVE again after safety/reset + sim/reset + stand-up")
+    time.sleep(1.0)  # the stack's own states (hardware/state at 50 Hz) after whatever was fuzzed
+    deadline = time.monotonic() + timeout_s
+    reasons: list[str] = []
+    while time.monotonic() < deadline:
+        if safety and (safety[-1].mode == SafetyState.ESTOP or safety[-1].estop_engaged):
+            probe.call(EStop, "safety/estop", EStop.Request(engage=False, reason="fuzz test recovery"), timeout_s=60.0)
+        reply = probe.call(Trigger, "safety/reset", Trigger.Request(), timeout_s=60.0)
+        if not reply.success:
+            reasons.append(f"safety/reset: {reply.message}")
+            time.sleep(0.5)
+            continue
+        reply = probe.call(Trigger, "sim/reset", Trigger.Request(), timeout_s=60.0)
+        if not reply.success:
+            reasons.append(f"sim/reset: {reply.message}")
+            time.sleep(0.5)
+            continue
+        until = time.monotonic() + 20.0
+        while time.monotonic() < until and not is_active(safety):
+            time.sleep(0.1)
+        if not is_active(safety):
+            probe.call(SetOperatingMode, "safety/set_mode", SetOperatingMode.Request(mode=SafetyState.STANDING_UP))
+            until = time.monotonic() + 30.0
+            while time.monotonic() < until and not is_active(safety):
+                time.sleep(0.1)
+        if is_active(safety):
+            return
+        reasons.append(f"not ACTIVE after the stand-up: {safety[-1].mode_name}: {safety[-1].reason}")
+    raise AssertionError(f"no recovery within {timeout_s:.0f} s: {reasons[-3:]}")
 
 
 def alive(p: psutil.Process) -> bool:
