@@ -418,6 +418,8 @@ def recover(probe, safety: list, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     reasons: list[str] = []
     while time.monotonic() < deadline:
+        if is_active(safety):
+            return  # (the supervisor recovers from a command-timeout hold itself)
         if safety and (safety[-1].mode == SafetyState.ESTOP or safety[-1].estop_engaged):
             probe.call(EStop, "safety/estop", EStop.Request(engage=False, reason="fuzz test recovery"), timeout_s=60.0)
         reply = probe.call(Trigger, "safety/reset", Trigger.Request(), timeout_s=60.0)

@@ -47,10 +47,10 @@ COMMAND_TOPICS = (
     "hardware/joint_commands", "wbc/targets/left_hand", "wbc/targets/right_hand", "wbc/targets/gaze",
     "wbc/targets/torso", "cmd_vel", "hands/left/command", "hands/right/command",
 )
-PER_COMMAND_TOPIC = 40  # messages per command topic (the bench sends 10 000)
-PER_TOPIC = 15  # messages per other topic (sensor streams, states, the face, dialogue...)
-PER_SERVICE = 4  # requests per service (parameter services of every node included)
-PER_ACTION = 6  # goals per action (accepted ones cancelled)
+PER_COMMAND_TOPIC = 30  # messages per command topic (the bench sends 10 000)
+PER_TOPIC = 10  # messages per other topic (sensor streams, states, the face, dialogue...)
+PER_SERVICE = 3  # requests per service (parameter services of every node included)
+PER_ACTION = 4  # goals per action (accepted ones cancelled)
 SEED = 21_000
 OWN_VIEW = ("safety/state", "wbc/status", "joint_states")  # topics the test itself reads
 WAIT_S = 180.0
@@ -112,6 +112,7 @@ def test_fuzzing_every_input_leaves_the_stack_running_and_the_actuators_finite(t
             left = [f"{m.mode_name}: {m.reason}" for m in list(safety)[seen:] if m.mode != SafetyState.ACTIVE]
             if left or not is_active(safety):
                 incidents.append(f"{entry.kind} {entry.name}: {left[:2] or safety[-1].mode_name}")
+                print(f"incident: {incidents[-1]}; recovering")
                 recover(probe, safety)
         fuzz_s = time.monotonic() - t0
         time.sleep(1.0)  # the last commands read
