@@ -29,6 +29,8 @@ ros2_control (ros2_control_bench.py; needs ../shared/ros2_control): ros2_control
   ros2_control_hop_ratio (a command through controller_manager vs straight to the hardware).
 Hands (hands_bench.py): hand_tick_p99_us, grasp_cycle_s, grasp_success_rate.
 VLA (vla_bench.py): vla_infer_p50_ms, vla_infer_p99_ms (beside session.run alone), vla_overhead_ratio.
+Fuzzing (fuzz_bench.py): fuzz_msgs_total (10 000 per command topic of the running sim deployment),
+  fuzz_crashes, fuzz_nonfinite_at_actuators (goals 0).
 """
 
 from __future__ import annotations
@@ -365,6 +367,12 @@ def bench_vla_remote() -> dict:
     return run()
 
 
+def bench_fuzz() -> dict:
+    from tests.bench.fuzz_bench import bench_fuzz as run
+
+    return run()
+
+
 BENCHES = [
     bench_stack,
     bench_sim_rtf,
@@ -382,6 +390,7 @@ BENCHES = [
     bench_tasks,
     bench_vla,
     bench_vla_remote,
+    bench_fuzz,
 ]
 
 

@@ -104,3 +104,56 @@ def test_vla_refuses_to_serve_a_skill_its_model_was_not_trained_for(context, ser
 
     with pytest.raises(VlaError, match=reason):
         make(VlaNode, context, model_path="forma_tabletop", serve_skills=serve_skills)
+
+
+def test_a_parameter_request_rclpy_cannot_read_is_refused_and_the_node_keeps_serving(domain_id):
+    """Found by fuzzing (tests/system/test_fuzz_sim.py): a set_parameters request with a type code
+    outside rcl_interfaces/ParameterType made rclpy's parameter service raise out of the executor
+    and stopped the process (the console exited with 1). Over DDS: refused with the reason, the
+    parameters it can read still applied, the node answering on."""
+    import threading
+
+    from rcl_interfaces.msg import Parameter as ParameterMsg
+    from rcl_interfaces.msg import ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters, SetParametersAtomically
+    from rclpy.executors import SingleThreadedExecutor
+
+    from forma_common.node import refuse_malformed_parameter_requests
+    from tests.support.ros import RosProbe
+
+    served, served_ctx = None, Context()
+    rclpy.init(context=served_ctx, domain_id=domain_id)
+    try:
+        served = rclpy.create_node("served", context=served_ctx)
+        served.declare_parameter("gain", 1.0)
+        refuse_malformed_parameter_requests(served)
+        executor = SingleThreadedExecutor(context=served_ctx)
+        executor.add_node(served)
+        crashed: list[Exception] = []
+
+        def spin():
+            try:
+                while served_ctx.ok():
+                    executor.spin_once(timeout_sec=0.05)
+            except Exception as exc:  # noqa: BLE001 - what the process host would die of
+                crashed.append(exc)
+
+        thread = threading.Thread(target=spin, daemon=True)
+        thread.start()
+        bad = ParameterMsg(name="gain", value=ParameterValue(type=255, double_value=2.0))
+        good = ParameterMsg(name="gain", value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=3.0))
+        with RosProbe(domain_id, name="param_client") as probe:
+            reply = probe.call(SetParameters, "/served/set_parameters", SetParameters.Request(parameters=[bad, good]))
+            assert [r.successful for r in reply.results] == [False, True]
+            assert "255 is not a valid Parameter.Type" in reply.results[0].reason
+            assert served.get_parameter("gain").value == 3.0
+            atomic = probe.call(
+                SetParametersAtomically, "/served/set_parameters_atomically",
+                SetParametersAtomically.Request(parameters=[good, bad]),
+            )
+            assert not atomic.result.successful and "'gain' refused" in atomic.result.reason
+        assert not crashed, crashed
+    finally:
+        if served is not None:
+            served.destroy_node()
+        rclpy.shutdown(context=served_ctx)

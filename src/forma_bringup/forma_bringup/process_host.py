@@ -28,6 +28,7 @@ from rclpy.signals import SignalHandlerOptions
 
 from forma_bringup.registry import load_node_class
 from forma_common.dds import use_forma_dds_profile
+from forma_common.node import refuse_malformed_parameter_requests
 from forma_common.scheduling import MAX_PRIORITY, enter_realtime, set_loop_cpus
 
 EXIT_FAILURE = 1
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             registry_name, _, ros_name = spec.partition(":")
             cls = load_node_class(registry_name)
             node = cls(node_name=ros_name or registry_name)
+            refuse_malformed_parameter_requests(node)  # (rclpy's own raised out of the executor)
             nodes.append(node)
             executor.add_node(node)
         while not stop.is_set() and rclpy.ok():

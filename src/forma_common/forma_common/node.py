@@ -8,7 +8,8 @@ from __future__ import annotations
 import sys
 
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.srv import SetParameters, SetParametersAtomically
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -88,6 +89,58 @@ def on_robot_clock(node: Node) -> None:
         node.set_parameters([Parameter("use_sim_time", value=False)])
 
 
+def refuse_malformed_parameter_requests(node: Node) -> None:
+    """Make the node's set_parameters and set_parameters_atomically services refuse a parameter
+    they cannot read, with the reason, instead of raising out of the executor.
+
+    rclpy's parameter service converts each request with Parameter.from_parameter_msg, which
+    raises on a type code outside rcl_interfaces/ParameterType (`ValueError: 255 is not a valid
+    Parameter.Type`): one such request to any node stopped its whole process (found by fuzzing,
+    tests/system/test_fuzz_sim.py; the console exited with 1). Parameters it can read are applied
+    as rclpy would; set_parameters_atomically refuses the whole request when one is unreadable."""
+    for service in node.services:
+        if service.srv_type is SetParameters:
+            service.callback = _each_readable(service.callback)
+        elif service.srv_type is SetParametersAtomically:
+            service.callback = _all_readable(service.callback)
+
+
+def _unreadable(msg) -> str:
+    """Why rclpy cannot turn a rcl_interfaces/Parameter into a Parameter ("" when it can)."""
+    try:
+        Parameter.from_parameter_msg(msg)
+    except (ValueError, TypeError) as exc:
+        return f"parameter {msg.name!r} refused: {exc} (types are rcl_interfaces/ParameterType's 0..9)"
+    return ""
+
+
+def _each_readable(set_parameters):
+    def callback(request, response):
+        problems = [_unreadable(p) for p in request.parameters]
+        if not any(problems):
+            return set_parameters(request, response)
+        for p, problem in zip(request.parameters, problems, strict=True):
+            if problem:
+                response.results.append(SetParametersResult(successful=False, reason=problem))
+            else:  # one at a time, as rclpy does
+                one = set_parameters(SetParameters.Request(parameters=[p]), SetParameters.Response())
+                response.results.extend(one.results)
+        return response
+
+    return callback
+
+
+def _all_readable(set_parameters_atomically):
+    def callback(request, response):
+        problems = [problem for p in request.parameters if (problem := _unreadable(p))]
+        if not problems:
+            return set_parameters_atomically(request, response)
+        response.result = SetParametersResult(successful=False, reason="; ".join(problems[:3]))
+        return response
+
+    return callback
+
+
 def run_node(node_class, errors: tuple[type[Exception], ...] = (ParameterError,), args=None) -> None:
     """`main()` of a node run alone (`ros2 run <package> <node>`): init, spin, and on a
     configuration error (one of `errors`) a fatal log line with the reason and exit status 1."""
@@ -96,6 +149,7 @@ def run_node(node_class, errors: tuple[type[Exception], ...] = (ParameterError,)
     node = None
     try:
         node = node_class()
+        refuse_malformed_parameter_requests(node)
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -679,3 +679,20 @@ def test_the_hardware_taking_the_estop_topic_first_is_the_operators_estop_not_an
     assert any(isinstance(a, ReleaseEStop) for a in reply.actions)
     # released: the reset goes through even before the hardware reports the release
     assert sup.request_reset(t + 0.04).success and sup.mode == Mode.DAMPING
+
+
+def test_hardware_state_it_cannot_read_is_refused_with_the_reason():
+    """Found by fuzzing (tests/system/test_fuzz_sim.py): a hardware/state with a stop state of 255
+    stopped the supervisor's loop (ValueError out of StopState(255)); the node now ignores such a
+    message with this reason and takes the next."""
+    from forma_control.safety.supervisor import hardware_view
+
+    groups = ["body", "left_hand", "right_hand"]
+    view = hardware_view(groups, [0, 1, 2], ["", "no command for 0.25 s"], False, 12.5, [0, 2, 250])
+    assert view.stop_states == {"body": StopState.ACTIVE, "left_hand": StopState.HOLD, "right_hand": StopState.DAMP}
+    assert view.causes == {"body": StopCause.NONE, "left_hand": StopCause.COMMAND_TIMEOUT, "right_hand": None}
+    assert view.reasons == {"body": "", "left_hand": "no command for 0.25 s"} and view.stamp_s == 12.5
+    with pytest.raises(ControlError, match=r"unknown stop states \(left_hand: 255\); valid: 0 ACTIVE, 1 HOLD, 2 DAMP"):
+        hardware_view(groups, [0, 255, 0], [], False, 0.0, [])
+    with pytest.raises(ControlError, match="3 groups and 2 stop states"):
+        hardware_view(groups, [0, 0], [], False, 0.0, [])

@@ -44,18 +44,17 @@ from forma_control.safety.fall_detection import BalanceModel, BalanceSample, Fal
 from forma_control.safety.supervisor import (
     DampHardware,
     EngageEStop,
-    HardwareView,
     InputWatch,
     Mode,
     ReleaseEStop,
     ResetHardware,
     Supervisor,
     SupervisorConfig,
+    hardware_view,
 )
 from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses, named_pose
 from forma_description.robot_model import GROUPS
-from forma_hardware import StopCause, StopState
 from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
 from forma_interfaces.srv import EStop, SetOperatingMode
 
@@ -248,13 +247,13 @@ class SupervisorNode(Node):
     def _on_hardware_state(self, msg: HardwareState) -> None:
         if self.core is None:
             return
-        view = HardwareView(
-            stop_states={g: StopState(s) for g, s in zip(msg.groups, msg.stop_states, strict=False)},
-            reasons=dict(zip(msg.groups, msg.reasons, strict=False)),
-            estop_engaged=msg.estop_engaged,
-            stamp_s=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
-            causes={g: _cause(c) for g, c in zip(msg.groups, msg.causes, strict=False)},
-        )
+        try:
+            view = hardware_view(
+                msg.groups, msg.stop_states, msg.reasons, msg.estop_engaged, stamp_s(msg.header.stamp), msg.causes
+            )
+        except ControlError as exc:  # another publisher on hardware/state, or a bug: the next one counts
+            self.get_logger().warning(f"hardware/state ignored: {exc}", throttle_duration_sec=1.0)
+            return
         self._execute(self.core.hardware_state(view, self._now()))
         self._after()
 
@@ -500,11 +499,6 @@ class SupervisorNode(Node):
         for sub in (self.joint_states_in, self.imu_in, *self.wrenches_in.values(), self.hardware_state_in):
             sub.destroy()
         super().destroy_node()
-
-
-def _cause(code: int) -> StopCause | None:
-    """A HardwareState cause code; None for a code this version does not know (never acted on)."""
-    return StopCause(code) if code in StopCause._value2member_map_ else None
 
 
 def main(args=None) -> None:

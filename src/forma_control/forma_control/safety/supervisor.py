@@ -142,6 +142,37 @@ class HardwareView:
         return self.estop_engaged and StopCause.ESTOP_TOPIC in self.causes.values()
 
 
+def hardware_view(
+    groups: Sequence[str],
+    stop_states: Sequence[int],
+    reasons: Sequence[str],
+    estop_engaged: bool,
+    stamp_s: float,
+    cause_codes: Sequence[int],
+) -> HardwareView:
+    """A HardwareView from hardware/state's fields, or ControlError naming what cannot be read: a
+    stop state outside ACTIVE / HOLD / DAMP, or per-group arrays of another length than `groups`
+    (found by fuzzing: a stop state of 255 stopped the supervisor). A cause code this version does
+    not know is kept as None (never acted on); reasons may be missing (they are only shown)."""
+    if len(stop_states) != len(groups):
+        raise ControlError(f"hardware/state with {len(groups)} groups and {len(stop_states)} stop states")
+    known = StopState._value2member_map_
+    bad = [f"{g}: {s}" for g, s in zip(groups, stop_states, strict=True) if s not in known]
+    if bad:
+        valid = ", ".join(f"{m.value} {m.name}" for m in StopState)
+        raise ControlError(f"hardware/state with unknown stop states ({'; '.join(bad[:3])}); valid: {valid}")
+    return HardwareView(
+        stop_states={g: StopState(s) for g, s in zip(groups, stop_states, strict=True)},
+        reasons=dict(zip(groups, reasons, strict=False)),
+        estop_engaged=bool(estop_engaged),
+        stamp_s=stamp_s,
+        causes={
+            g: StopCause(c) if c in StopCause._value2member_map_ else None
+            for g, c in zip(groups, cause_codes, strict=False)
+        },
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class SupervisorConfig:
     """The supervisor's settings; each is a parameter of the safety_supervisor node, same name."""

@@ -363,15 +363,16 @@ class WbcNode(Node):
         """Without a supervisor the node itself stops when the hardware latches the body."""
         if self.require_safety or stamp_s(msg.header.stamp) < self.hardware_valid_from:
             return
-        groups = list(msg.groups)
-        if "body" not in groups:
+        reasons = [*msg.reasons, *[""] * len(msg.groups)]  # (a short or long array never raises here)
+        states = dict(zip(msg.groups, zip(msg.stop_states, reasons, strict=False), strict=False))
+        if "body" not in states:
             return
-        i = groups.index("body")
-        if msg.stop_states[i] != HardwareState.ACTIVE and self.reset_state == "done":
-            state = {HardwareState.HOLD: "HOLD", HardwareState.DAMP: "DAMP"}.get(msg.stop_states[i], "?")
+        stop_state, reason = states["body"]
+        if stop_state != HardwareState.ACTIVE and self.reset_state == "done":
+            state = {HardwareState.HOLD: "HOLD", HardwareState.DAMP: "DAMP"}.get(stop_state, "?")
             with self.lock:
                 self.reset_state = "latched"
-                self.failure = f"hardware body {state}: {msg.reasons[i]}"
+                self.failure = f"hardware body {state}: {reason}"
                 self.get_logger().error(f"{self.failure}; stopped (no supervisor: restart the node after a reset)")
                 self._deactivate(self.failure)
 
