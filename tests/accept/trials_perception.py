@@ -199,7 +199,7 @@ def score_people(seeds, width: int, height: int, verbose: bool = False) -> dict:
     elsewhere (false), ID kept between the scene's frames; and the baseline without a detector:
     the centroid of the depth points at face height."""
     from forma_perception.people import FACE_Z_BASE_M, PeoplePipeline
-    from forma_perception.rgbd import points_in_camera
+    from forma_perception.rgbd import points_in_frame
 
     scene = PeopleScene(width, height)
     frames_total = reported = false_faces = id_pairs = id_kept = back_faces = 0
@@ -232,7 +232,7 @@ def score_people(seeds, width: int, height: int, verbose: bool = False) -> dict:
                     previous = mine[0][1]
                 elif verbose:
                     print(f"seed {seed} {width}: missed at {distance:.2f} m, yaw {math.degrees(yaw):.0f} deg")
-                points = points_in_camera(noisy, scene.model) @ t_base_camera[:3, :3].T + t_base_camera[:3, 3]
+                points = points_in_frame(noisy, scene.model, t_base_camera)
                 with np.errstate(invalid="ignore"):
                     band = points[(points[:, :, 2] >= FACE_Z_BASE_M[0]) & (points[:, :, 2] <= FACE_Z_BASE_M[1])]
                 if len(band):

@@ -39,7 +39,7 @@ def _scene(width: int, height: int):
 
 def _run(width: int, height: int, frames: int):
     from forma_perception.pipeline import ObjectPipeline
-    from forma_perception.rgbd import points_in_camera
+    from forma_perception.rgbd import points_in_frame
 
     rgb, depth, camera, t_base_camera, truth = _scene(width, height)
     rng = np.random.default_rng(11)
@@ -51,7 +51,7 @@ def _run(width: int, height: int, frames: int):
         result = pipeline.process(rgb, noisy, camera, t_base_camera)
         times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        points_in_camera(noisy, camera) @ t_base_camera[:3, :3].T + t_base_camera[:3, 3]
+        points_in_frame(noisy, camera, t_base_camera)
         base_times.append(time.perf_counter() - t0)
         found = np.array([o.detection.position for o in result.objects]).reshape(-1, 3)
         for p in truth:

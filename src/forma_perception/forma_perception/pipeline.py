@@ -9,7 +9,7 @@ import numpy as np
 
 from forma_perception.objects import Detection, detect
 from forma_perception.onnx_detector import OnnxDetector, lift
-from forma_perception.rgbd import CameraModel, points_in_camera
+from forma_perception.rgbd import CameraModel, points_in_frame
 from forma_perception.support_plane import Plane, support_plane
 from forma_perception.tracker import Tracker
 
@@ -43,7 +43,7 @@ class ObjectPipeline:
         self, rgb: np.ndarray, depth_m: np.ndarray, camera: CameraModel, t_base_camera: np.ndarray
     ) -> FrameResult:
         """rgb H x W x 3, depth H x W metres (NaN = none), T_base_camera 4 x 4 (base z up)."""
-        points = points_in_camera(depth_m, camera) @ t_base_camera[:3, :3].T + t_base_camera[:3, 3]
+        points = points_in_frame(depth_m, camera, t_base_camera)
         valid = np.isfinite(points[:, :, 2])
         share = float(valid.mean())
         if self.detector is not None:

@@ -31,9 +31,13 @@ class Plane:
 
 
 def _refine(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares plane: the scatter matrix's weakest direction (a 3 x 3 eigenproblem, not an
+    SVD of all N points)."""
+    points = np.asarray(points, dtype=np.float64)
     centre = points.mean(axis=0)
-    _, _, vt = np.linalg.svd(points - centre, full_matrices=False)
-    normal = vt[2] if vt[2][2] > 0 else -vt[2]
+    offsets = points - centre
+    _, vectors = np.linalg.eigh(offsets.T @ offsets)
+    normal = vectors[:, 0] if vectors[2, 0] > 0 else -vectors[:, 0]
     return normal, float(normal @ centre)
 
 

@@ -154,7 +154,7 @@ class SupervisorNode(Node):
             self.joint_states_in,
             self._tick,
             self.lock,
-            min_interval_s=0.5 / self.rate,
+            min_interval_s=0.9 / self.rate,  # a faster joint_states is read, stepped on at rate_hz
             silence_s=2.0 / self.rate,
             name="safety_step",
         )
