@@ -21,23 +21,13 @@ from __future__ import annotations
 import dataclasses
 import xml.etree.ElementTree as ET
 
+from forma_description.limbs import ARM_JOINTS
 from forma_description.poses import named_pose
 from forma_description.robot_model import RobotModel
 from forma_moveit_config.errors import MoveItConfigError
 
 ROBOT_NAME = "forma"
 SIDES = ("left", "right")
-ARM_JOINTS = (
-    "scapula_elevation",
-    "scapula_protraction",
-    "shoulder_pitch",
-    "shoulder_roll",
-    "shoulder_yaw",
-    "elbow",
-    "forearm_yaw",
-    "wrist_pitch",
-    "wrist_yaw",
-)
 # The odom frame (REP-105) is the robot's own estimate of where its pelvis is; a floating virtual
 # joint lets MoveIt place the pelvis there from /tf.
 VIRTUAL_JOINT = {"name": "virtual_joint", "type": "floating", "parent_frame": "odom", "child_link": "base_link"}

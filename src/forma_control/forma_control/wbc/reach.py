@@ -17,18 +17,8 @@ import numpy as np
 import pinocchio as pin
 
 from forma_control.wbc.model import HANDS, WholeBodyModel
+from forma_description.limbs import ARM_JOINTS, arm_joint_names
 
-ARM_JOINTS = (
-    "scapula_elevation",
-    "scapula_protraction",
-    "shoulder_pitch",
-    "shoulder_roll",
-    "shoulder_yaw",
-    "elbow",
-    "forearm_yaw",
-    "wrist_pitch",
-    "wrist_yaw",
-)
 SPINE_JOINTS = ("waist_yaw", "waist_roll", "waist_pitch", "chest_pitch")
 SPINE_SLACK_M = 0.15  # how much further than the arm's length the spine can bring the palm (bound)
 
@@ -58,7 +48,7 @@ class ReachabilityChecker:
         self.shoulder = {}
         self.reach_m = {}
         for side in HANDS:
-            names = [f"{p}{side}_{j}" for j in ARM_JOINTS]
+            names = arm_joint_names(side, p)
             self.arm_names[side] = names
             spine = [p + j for j in SPINE_JOINTS if p + j in model.joint_names]
             self.arm_v[side] = np.array([model.joint_names.index(n) for n in spine + names])
