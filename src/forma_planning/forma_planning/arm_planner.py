@@ -3,12 +3,15 @@
     planner = ArmPlanner()                                   # the description, SRDF and limits
     plan = planner.plan("right_arm", start_rad, goal_rad, scene, timeout_s=2.0)
     plan.trajectory.time_s, plan.trajectory.positions_rad    # (t, q) samples within the limits
+    plan = planner.plan_to_pose("right_arm", start_rad, position_in_base_m, orientation_in_base_xyzw, scene)
 
 The start is the whole robot's configuration (every joint of the description, [rad]); the joints
 outside the group stay where they are. The goal gives every joint of the group. A request that
 cannot be planned as asked (unknown group or joint, a non-finite value, a joint outside its limits,
 start or goal in collision) is refused with PlanRequestError; a goal no collision-free path reaches
-within the timeout raises NoPlanError. Both messages say why.
+within the timeout raises NoPlanError. Both messages say why. A pose goal (the tip link of a chain
+group, e.g. the palm frame `right_hand`, in base_link) is first turned into a collision-free joint
+goal by inverse kinematics (forma_planning.ik), within the same timeout.
 
 Steps: RRTConnect (OMPL) in the group's joint box, every motion checked at `CHECK_STEP_RAD` with the
 obstacles padded by `OBSTACLE_PADDING_M`; the path shortened (OMPL's vertex reduction and
@@ -35,6 +38,7 @@ from forma_description.xacro_expand import expand_description
 from forma_moveit_config import params, semantic
 from forma_moveit_config.errors import MoveItConfigError
 from forma_moveit_config.paths import srdf_path
+from forma_planning import ik
 from forma_planning.collision import GroupCollisionChecker, LinkPair
 from forma_planning.errors import NoPlanError, PlanRequestError
 from forma_planning.scene import Scene
@@ -45,6 +49,9 @@ OBSTACLE_PADDING_M = 0.01  # [m] obstacles count this much larger while planning
 SIMPLIFY_TIME_S = 0.2  # [s] at most this much shortcutting after a path is found
 DEFAULT_TIMEOUT_S = 2.0  # [s] search time before NoPlanError
 SAMPLE_PERIOD_S = 0.01  # [s] between trajectory samples
+POSITION_TOLERANCE_M = 0.005  # [m] of a pose goal
+ORIENTATION_TOLERANCE_RAD = 0.05  # [rad] of a pose goal
+IK_TIME_SHARE = 0.5  # of the timeout that inverse kinematics may use before planning starts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,6 +198,78 @@ class ArmPlanner:
             waypoints, tuple(joints), limits.velocity_rad_s, limits.acceleration_rad_s2, SAMPLE_PERIOD_S
         )
         return Plan(group, tuple(joints), waypoints, trajectory, time.perf_counter() - t_begin, checker.checks)
+
+    def tip_link(self, group: str) -> str:
+        """The link a pose goal of `group` places: the tip of its chain (`right_hand`: the palm)."""
+        self.group_joints(group)
+        chains = {g.name: g.chain for g in semantic.groups(self.robot)}
+        if not chains.get(group):
+            with_tip = ", ".join(name for name, chain in chains.items() if chain)
+            raise PlanRequestError(f"group {group!r} has no tip link for a pose goal; chain groups: {with_tip}")
+        return chains[group][1]
+
+    def plan_to_pose(
+        self,
+        group: str,
+        start_rad: Mapping[str, float],
+        position_in_base_m: tuple[float, float, float],
+        orientation_in_base_xyzw: tuple[float, float, float, float],
+        scene: Scene = Scene(),
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        seed: int = 0,
+    ) -> Plan:
+        """Like `plan`, to a pose of the group's tip link in base_link (within POSITION_TOLERANCE_M
+        and ORIENTATION_TOLERANCE_RAD); `seed` draws the inverse kinematics' restarts."""
+        t_begin = time.perf_counter()
+        tip = self.tip_link(group)
+        position = np.asarray(position_in_base_m, dtype=float)
+        quat = np.asarray(orientation_in_base_xyzw, dtype=float)
+        if (
+            position.shape != (3,)
+            or quat.shape != (4,)
+            or not (np.all(np.isfinite(position)) and np.all(np.isfinite(quat)))
+        ):
+            raise PlanRequestError(
+                f"pose goal of {group} is not finite or malformed: position {position.tolist()} m, "
+                f"orientation {quat.tolist()} (x, y, z, w)"
+            )
+        if abs(np.linalg.norm(quat) - 1.0) > 1e-3:
+            raise PlanRequestError(
+                f"pose goal of {group}: orientation {quat.tolist()} is not a unit quaternion (x, y, z, w)"
+            )
+        if not (math.isfinite(timeout_s) and timeout_s > 0.0):
+            raise PlanRequestError(f"planning timeout {timeout_s} s must be a positive number")
+        joints = self.group_joints(group)
+        limits = self.limits(joints)
+        q_full = self._full_configuration(start_rad)
+        q_start = np.array([q_full[self._index(j)] for j in joints])
+        checker = GroupCollisionChecker(
+            self.model, self.geometry, joints, q_full, self.disabled, scene, OBSTACLE_PADDING_M
+        )
+        target = pin.SE3(pin.Quaternion(quat[3], *quat[:3]).normalized().toRotationMatrix(), position)
+        lower, upper = limits.lower_rad, limits.upper_rad
+        found = ik.solve(
+            checker, tip, target, lower, upper, np.clip(q_start, lower, upper), np.random.default_rng(seed),
+            t_begin + IK_TIME_SHARE * timeout_s, POSITION_TOLERANCE_M, ORIENTATION_TOLERANCE_RAD,
+        )  # fmt: skip
+        if found.q_rad is None:
+            elapsed = time.perf_counter() - t_begin
+            tolerance = f"{POSITION_TOLERANCE_M * 100:.1f} cm, {ORIENTATION_TOLERANCE_RAD:.2f} rad"
+            closest = f"{found.position_error_m * 100:.1f} cm and {found.orientation_error_rad:.2f} rad"
+            why = (
+                f"{found.reached_but_colliding} solution(s) reached it in collision"
+                if found.reached_but_colliding
+                else f"the closest came {closest} away (tolerance {tolerance})"
+            )
+            raise NoPlanError(
+                f"no collision-free {group} configuration places {tip} at {np.round(position, 3).tolist()} m in "
+                f"{elapsed:.2f} s ({found.attempts} IK attempts): {why}; the pose may be out of reach or blocked",
+                elapsed,
+            )
+        goal = dict(zip(joints, map(float, found.q_rad), strict=True))
+        remaining_s = max(timeout_s - (time.perf_counter() - t_begin), 1e-3)
+        plan = self.plan(group, start_rad, goal, scene, remaining_s)
+        return dataclasses.replace(plan, planning_time_s=time.perf_counter() - t_begin)
 
     # --- request checks -----------------------------------------------------------------------
 

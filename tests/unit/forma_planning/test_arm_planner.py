@@ -190,3 +190,42 @@ def test_unreachable_goal_fails_with_the_reason_within_the_timeout(planner, stan
     assert time.perf_counter() - t0 <= timeout_s + 1.0  # the checks before planning included
     # without the tube the same request plans
     assert planner.plan(GROUP, start, goal).trajectory.duration_s > 0.0
+
+
+def _palm_pose(planner, positions: dict[str, float]) -> pin.SE3:
+    checker = planner.checker(GROUP, positions)
+    q = np.array([positions[j] for j in planner.group_joints(GROUP)])
+    pin.framesForwardKinematics(checker.model, checker.data, checker._q(q))
+    return checker.data.oMf[checker.model.getFrameId("right_hand")].copy()
+
+
+def test_pose_goal_is_reached_around_the_box(planner, stand, ready):
+    target = _palm_pose(planner, {**stand, **ready})
+    quat = tuple(pin.Quaternion(target.rotation).coeffs())
+    scene = Scene(boxes=(BLOCKING_BOX,))
+    plan = planner.plan_to_pose(GROUP, stand, tuple(target.translation), quat, scene)
+    reached = _palm_pose(
+        planner, {**stand, **dict(zip(plan.joint_names, plan.trajectory.positions_rad[-1], strict=True))}
+    )
+    assert np.linalg.norm(reached.translation - target.translation) <= 0.005
+    assert np.linalg.norm(pin.log3(reached.rotation.T @ target.rotation)) <= 0.05
+    exact = planner.checker(GROUP, stand, scene)
+    for a, b in zip(plan.waypoints_rad[:-1], plan.waypoints_rad[1:], strict=True):
+        assert motion_free(exact, a, b)
+
+
+def test_bad_pose_goals_are_refused_with_the_reason(planner, stand):
+    with pytest.raises(PlanRequestError, match=r"pose goal of right_arm is not finite"):
+        planner.plan_to_pose(GROUP, stand, (0.3, float("nan"), 0.1), (0.0, 0.0, 0.0, 1.0))
+    with pytest.raises(PlanRequestError, match=r"is not a unit quaternion"):
+        planner.plan_to_pose(GROUP, stand, (0.3, -0.2, 0.1), (0.0, 0.0, 0.0, 2.0))
+    with pytest.raises(
+        PlanRequestError, match=r"group 'right_hand' has no tip link for a pose goal; chain groups: left_arm"
+    ):
+        planner.plan_to_pose("right_hand", stand, (0.3, -0.2, 0.1), (0.0, 0.0, 0.0, 1.0))
+
+
+def test_pose_out_of_reach_fails_with_the_distance_within_the_timeout(planner, stand):
+    with pytest.raises(NoPlanError, match=r"places right_hand at \[1.5, -0.2, 0.2\] m .* the closest came") as failed:
+        planner.plan_to_pose(GROUP, stand, (1.5, -0.2, 0.2), (0.0, 0.0, 0.0, 1.0), timeout_s=0.5)
+    assert failed.value.planning_time_s <= 0.5 + 0.3  # IK stops at half the timeout, after its current attempt
