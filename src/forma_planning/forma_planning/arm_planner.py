@@ -15,9 +15,10 @@ goal by inverse kinematics (forma_planning.ik), within the same timeout.
 
 Steps: RRTConnect (OMPL) in the group's joint box, every motion checked at `CHECK_STEP_RAD` with the
 obstacles padded by `OBSTACLE_PADDING_M`; the path shortened (OMPL's vertex reduction and
-shortcutting, no B-spline: the result stays a few straight segments); the segments
-time-parameterized within forma_moveit_config's velocity and acceleration limits, scaled by its
-default scaling factors like a MoveIt request.
+shortcutting, no B-spline: the result stays a few straight segments); a cubic spline through
+the waypoints, checked again, time-stretched within forma_moveit_config's velocity and acceleration
+limits (scaled by its default scaling factors like a MoveIt request), or rest-to-rest trapezoids
+along the straight segments where the spline cannot be made collision-free (forma_planning.timing).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from forma_planning import ik
 from forma_planning.collision import GroupCollisionChecker, LinkPair
 from forma_planning.errors import NoPlanError, PlanRequestError
 from forma_planning.scene import Scene
-from forma_planning.timing import Trajectory, parameterize
+from forma_planning.timing import Trajectory, smooth
 
 CHECK_STEP_RAD = 0.02  # [rad] joint-space distance between checked states along a motion
 OBSTACLE_PADDING_M = 0.01  # [m] obstacles count this much larger while planning (covers the steps)
@@ -60,6 +61,7 @@ class Plan:
     joint_names: tuple[str, ...]
     waypoints_rad: np.ndarray  # the shortened collision-free path (rows: waypoints)
     trajectory: Trajectory
+    smoothed: bool  # a spline through the waypoints; False: rest-to-rest trapezoids (one segment, or the spline hit)
     planning_time_s: float  # [s] search + shortcutting (wall time)
     states_checked: int
 
@@ -194,10 +196,13 @@ class ArmPlanner:
             if not changed:
                 break
         waypoints = np.array([[s[i] for i in range(n)] for s in path.getStates()])
-        trajectory = parameterize(
-            waypoints, tuple(joints), limits.velocity_rad_s, limits.acceleration_rad_s2, SAMPLE_PERIOD_S
+        trajectory, smoothed = smooth(
+            waypoints, tuple(joints), limits.velocity_rad_s, limits.acceleration_rad_s2, checker.is_free,
+            limits.lower_rad, limits.upper_rad, CHECK_STEP_RAD, SAMPLE_PERIOD_S,
+        )  # fmt: skip
+        return Plan(
+            group, tuple(joints), waypoints, trajectory, smoothed, time.perf_counter() - t_begin, checker.checks
         )
-        return Plan(group, tuple(joints), waypoints, trajectory, time.perf_counter() - t_begin, checker.checks)
 
     def tip_link(self, group: str) -> str:
         """The link a pose goal of `group` places: the tip of its chain (`right_hand`: the palm)."""

@@ -1,17 +1,23 @@
 """Time parameterization of a piecewise-linear joint path within per-joint velocity and
-acceleration limits.
+acceleration limits, two ways:
 
-Each segment between two waypoints is a synchronized trapezoid: all joints start and stop
-together, the joint that needs it most runs at its velocity or acceleration limit, the others
-scale down. The robot stops at each interior waypoint, so it follows the checked straight
-segments exactly: every sample of the trajectory lies on the path the collision checker passed
-(a blend around a corner would leave it). Shortcutting first leaves few corners.
+- `parameterize`: each segment between two waypoints is a synchronized trapezoid: all joints
+  start and stop together, the joint that needs it most runs at its velocity or acceleration
+  limit, the others scale down. The robot rests at each interior waypoint, so it follows the
+  checked straight segments exactly.
+- `smooth`: a cubic spline through the waypoints (continuous velocity and acceleration, at rest at
+  both ends), its time stretched until every joint is within its limits. The spline leaves the
+  straight segments between waypoints, so its path is checked again (`is_free`, every
+  `check_step_rad`); where it hits something, the neighbouring segments get their midpoints as
+  extra knots (the spline hugs the checked path closer) and it is tried again; after
+  `SMOOTH_REFINEMENTS` tries the rest-to-rest trapezoids are used.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -87,3 +93,114 @@ def parameterize(
     return Trajectory(
         tuple(joint_names), np.array(times), np.array(positions), np.array(velocities), np.array(accelerations)
     )
+
+
+SMOOTH_REFINEMENTS = 3  # times the spline's knots are refined before falling back to trapezoids
+LIMIT_MARGIN = 1.02  # the spline's time stretch covers its maxima between the evaluated points
+EVALUATIONS_PER_SEGMENT = 200  # where the spline's velocity and acceleration maxima are looked for
+
+
+def _knot_velocities(times: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """Velocities at the knots of the C2 cubic spline through `knots` at `times`, at rest at both ends."""
+    n = len(knots) - 1
+    velocities = np.zeros_like(knots)
+    if n < 2:
+        return velocities
+    h = np.diff(times)
+    system = np.zeros((n - 1, n - 1))
+    rhs = np.zeros((n - 1, knots.shape[1]))
+    for k in range(1, n):
+        row = k - 1
+        system[row, row] = 2.0 * (h[k - 1] + h[k])
+        if row > 0:
+            system[row, row - 1] = h[k]
+        if row < n - 2:
+            system[row, row + 1] = h[k - 1]
+        rhs[row] = 3.0 * (h[k] / h[k - 1] * (knots[k] - knots[k - 1]) + h[k - 1] / h[k] * (knots[k + 1] - knots[k]))
+    velocities[1:n] = np.linalg.solve(system, rhs)
+    return velocities
+
+
+def _hermite(q0, q1, v0, v1, h: float, tau: np.ndarray):
+    """Positions, velocities, accelerations of the cubic Hermite segment at times `tau` in [0, h]."""
+    u = (tau / h)[:, None]
+    dq = q1 - q0
+    c2 = (3.0 * dq - (2.0 * v0 + v1) * h) / h**2
+    c3 = (-2.0 * dq + (v0 + v1) * h) / h**3
+    t = u * h
+    return q0 + v0 * t + c2 * t**2 + c3 * t**3, v0 + 2.0 * c2 * t + 3.0 * c3 * t**2, 2.0 * c2 + 6.0 * c3 * t
+
+
+def _spline(knots: np.ndarray, times: np.ndarray, sample_times: np.ndarray):
+    velocities = _knot_velocities(times, knots)
+    segment = np.clip(np.searchsorted(times, sample_times, side="right") - 1, 0, len(times) - 2)
+    q, qd, qdd = (np.zeros((len(sample_times), knots.shape[1])) for _ in range(3))
+    for k in np.unique(segment):
+        mask = segment == k
+        h = times[k + 1] - times[k]
+        q[mask], qd[mask], qdd[mask] = _hermite(
+            knots[k], knots[k + 1], velocities[k], velocities[k + 1], h, sample_times[mask] - times[k]
+        )
+    return q, qd, qdd
+
+
+def smooth(
+    waypoints_rad: np.ndarray,
+    joint_names: tuple[str, ...],
+    max_velocity_rad_s: np.ndarray,
+    max_acceleration_rad_s2: np.ndarray,
+    is_free: Callable[[np.ndarray], bool],
+    lower_rad: np.ndarray,
+    upper_rad: np.ndarray,
+    check_step_rad: float,
+    sample_period_s: float = 0.01,
+) -> tuple[Trajectory, bool]:
+    """A smooth trajectory through the waypoints within the limits, its path checked by `is_free`
+    and within [lower_rad, upper_rad]; (trajectory, True), or the trapezoids and False."""
+    knots = np.asarray(waypoints_rad, dtype=float)
+    v_max = np.asarray(max_velocity_rad_s, dtype=float)
+    a_max = np.asarray(max_acceleration_rad_s2, dtype=float)
+    if len(knots) < 3:  # one straight segment: the trapezoid is smooth enough and faster
+        return parameterize(knots, joint_names, v_max, a_max, sample_period_s), False
+    for _ in range(SMOOTH_REFINEMENTS + 1):
+        # time per segment: its rest-to-rest duration (keeps the knots' spacing in time sensible)
+        h = np.array([parameterize(knots[k : k + 2], joint_names, v_max, a_max, 1.0).duration_s
+                      for k in range(len(knots) - 1)])  # fmt: skip
+        h = np.maximum(h, 1e-3)
+        times = np.concatenate([[0.0], np.cumsum(h)])
+        # evaluated points closer than half a check step apart (joint-space distance)
+        lengths = np.linalg.norm(np.diff(knots, axis=0), axis=1)
+        counts = [max(EVALUATIONS_PER_SEGMENT, math.ceil(4.0 * length / check_step_rad)) for length in lengths]
+        dense = np.concatenate(
+            [np.linspace(times[k], times[k + 1], counts[k], endpoint=False) for k in range(len(h))] + [times[-1:]]
+        )
+        segment_of = np.clip(np.searchsorted(times, dense, side="right") - 1, 0, len(h) - 1)
+        q, qd, qdd = _spline(knots, times, dense)
+        within = np.all((q >= lower_rad) & (q <= upper_rad), axis=1)
+        bad_segments: set[int] = set()
+        last_checked = q[0]
+        for i in range(1, len(q)):
+            if not within[i]:
+                bad_segments.add(int(segment_of[i]))
+            elif np.linalg.norm(q[i] - last_checked) >= check_step_rad:
+                if not is_free(q[i]):
+                    bad_segments.add(int(segment_of[i]))
+                last_checked = q[i]
+        if not bad_segments:
+            stretch = LIMIT_MARGIN * max(
+                float(np.max(np.abs(qd) / v_max)), math.sqrt(float(np.max(np.abs(qdd) / a_max))), 1e-9
+            )
+            times = times * stretch
+            duration = times[-1]
+            count = max(1, math.ceil(duration / sample_period_s))
+            samples = np.linspace(0.0, duration, count + 1)
+            q, qd, qdd = _spline(knots, times, samples)
+            q[-1], qd[-1] = knots[-1], 0.0
+            return Trajectory(tuple(joint_names), samples, q, qd, qdd), True
+        refined = [knots[0]]
+        for k in range(len(h)):
+            if k in bad_segments or k - 1 in bad_segments or k + 1 in bad_segments:
+                refined.append(0.5 * (knots[k] + knots[k + 1]))
+            refined.append(knots[k + 1])
+        knots = np.array(refined)
+    return parameterize(np.asarray(waypoints_rad, dtype=float), joint_names, v_max, a_max, sample_period_s), False

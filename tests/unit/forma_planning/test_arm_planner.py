@@ -14,6 +14,7 @@ import pytest
 from forma_description.poses import named_pose
 from forma_moveit_config import semantic
 from forma_planning import ArmPlanner, Box, NoPlanError, PlanRequestError, Scene, SupportPlane
+from forma_planning.timing import smooth
 
 GROUP = "right_arm"
 DENSE_STEP_RAD = 0.002  # the tests check paths 10x finer than the planner does
@@ -60,7 +61,9 @@ def test_plans_around_a_box_that_the_straight_motion_hits(planner, stand, ready)
     for a, b in zip(plan.waypoints_rad[:-1], plan.waypoints_rad[1:], strict=True):
         assert motion_free(exact, a, b)
     trajectory = plan.trajectory
-    assert all(exact.is_free(q) for q in trajectory.positions_rad)
+    assert plan.smoothed  # a spline, off the straight segments: checked along its own samples
+    for a, b in zip(trajectory.positions_rad[:-1], trajectory.positions_rad[1:], strict=True):
+        assert motion_free(exact, a, b)
     np.testing.assert_allclose(trajectory.positions_rad[-1], q_goal, atol=1e-9)
 
 
@@ -78,6 +81,11 @@ def test_trajectory_within_velocity_and_acceleration_limits(planner, stand, read
     fd_acceleration = np.diff(qd, axis=0) / np.diff(t)[:, None]
     assert np.all(np.abs(fd_acceleration) <= limits.acceleration_rad_s2 * 1.001)
     assert np.all(qd[0] == 0.0) and np.all(qd[-1] == 0.0)
+    # smooth: the acceleration is continuous (a cubic spline), no rest at the waypoints in between
+    assert plan.smoothed and len(plan.waypoints_rad) >= 3
+    assert np.max(np.abs(np.diff(qdd, axis=0)) / limits.acceleration_rad_s2) < 0.1
+    speed = np.max(np.abs(qd) / limits.velocity_rad_s, axis=1)
+    assert np.all(speed[1:-1] > 0.0)
     # the scaled limits are forma_moveit_config's, times its default scaling
     right_elbow = plan.joint_names.index("right_elbow")
     expected = planner.joint_limits["right_elbow"]["max_velocity"] * planner.velocity_scaling
@@ -229,3 +237,22 @@ def test_pose_out_of_reach_fails_with_the_distance_within_the_timeout(planner, s
     with pytest.raises(NoPlanError, match=r"places right_hand at \[1.5, -0.2, 0.2\] m .* the closest came") as failed:
         planner.plan_to_pose(GROUP, stand, (1.5, -0.2, 0.2), (0.0, 0.0, 0.0, 1.0), timeout_s=0.5)
     assert failed.value.planning_time_s <= 0.5 + 0.3  # IK stops at half the timeout, after its current attempt
+
+
+def test_spline_that_hits_something_falls_back_to_the_checked_straight_segments():
+    waypoints = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
+    v_max, a_max = np.array([1.0, 2.0]), np.array([2.0, 4.0])
+    lower, upper = np.array([-3.0, -3.0]), np.array([3.0, 3.0])
+
+    def on_the_polyline(q: np.ndarray) -> bool:  # only the straight segments are free
+        return bool(abs(q[1]) < 1e-9 or abs(q[0] - 1.0) < 1e-9)
+
+    trajectory, smoothed = smooth(waypoints, ("a", "b"), v_max, a_max, on_the_polyline, lower, upper, 0.02)
+    assert not smoothed
+    assert all(on_the_polyline(q) for q in trajectory.positions_rad)
+    corner = np.flatnonzero(np.all(np.isclose(trajectory.positions_rad, [1.0, 0.0]), axis=1))
+    assert np.all(trajectory.velocities_rad_s[corner] == 0.0)  # at rest at the corner
+    trajectory, smoothed = smooth(waypoints, ("a", "b"), v_max, a_max, lambda q: True, lower, upper, 0.02)
+    assert smoothed and not all(on_the_polyline(q) for q in trajectory.positions_rad)  # it cut the corner
+    assert np.all(np.abs(trajectory.velocities_rad_s) <= v_max * (1 + 1e-9))
+    assert np.all(np.abs(trajectory.accelerations_rad_s2) <= a_max * (1 + 1e-9))
