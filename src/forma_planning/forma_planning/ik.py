@@ -20,7 +20,7 @@ STEP = 0.8  # fraction of the Gauss-Newton step taken per iteration
 @dataclasses.dataclass(frozen=True)
 class IkResult:
     q_rad: np.ndarray | None  # a collision-free solution within the tolerances, or None
-    position_error_m: float  # of the best configuration found (collision-free or not)
+    position_error_m: float  # of the configuration closest in position seen (collision-free or not)
     orientation_error_rad: float
     attempts: int
     reached_but_colliding: int  # attempts that reached the pose in collision
@@ -50,8 +50,11 @@ def solve(
         for _ in range(ITERATIONS):
             q_model = checker._q(q)
             pin.framesForwardKinematics(model, data, q_model)
-            error = pin.log6(data.oMf[frame].actInv(target_in_base)).vector  # in the tip frame
-            position_m, angle_rad = float(np.linalg.norm(error[:3])), float(np.linalg.norm(error[3:]))
+            tip = data.oMf[frame]
+            error = pin.log6(tip.actInv(target_in_base)).vector  # the step's error, in the tip frame
+            position_m = float(np.linalg.norm(target_in_base.translation - tip.translation))
+            angle_rad = float(np.linalg.norm(pin.log3(tip.rotation.T @ target_in_base.rotation)))
+            best = min(best, (position_m, angle_rad))
             if position_m < position_tolerance_m and angle_rad < orientation_tolerance_rad:
                 break
             jacobian = pin.computeFrameJacobian(model, data, q_model, frame, pin.LOCAL)
@@ -59,8 +62,6 @@ def solve(
                 jacobian = jacobian[:, checker.permutation]
             jjt = jacobian @ jacobian.T + DAMPING * np.eye(6)
             q = np.clip(q + STEP * jacobian.T @ np.linalg.solve(jjt, error), lower_rad, upper_rad)
-        if (position_m, angle_rad) < best:
-            best = (position_m, angle_rad)
         if position_m < position_tolerance_m and angle_rad < orientation_tolerance_rad:
             if checker.is_free(q):
                 return IkResult(q, position_m, angle_rad, attempts, colliding)
