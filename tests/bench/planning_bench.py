@@ -56,7 +56,7 @@ def goal_over_table(planner: ArmPlanner, start: dict[str, float], scene: Scene, 
     hand = padded.model.getFrameId(f"{GROUP.split('_')[0]}_hand")
     for _ in range(GOAL_DRAWS):
         q = rng.uniform(limits.lower_rad, limits.upper_rad)
-        pin.framesForwardKinematics(padded.model, padded.data, padded._q(q))
+        pin.framesForwardKinematics(padded.model, padded.data, padded.model_q(q))
         x, y, z = padded.data.oMf[hand].translation
         over = abs(x - cx) < sx / 2 - 0.05 and abs(y - cy) < sy / 2 - 0.05 and 0.03 < z - table.offset_m < 0.30
         if over and padded.is_free(q):

@@ -6,7 +6,7 @@ Checked pairs: every pair of geometries that the group's joints move relative to
 the SRDF's disabled pairs (the matrix MoveIt uses), and every moving geometry against every scene
 obstacle. Pairs whose relative pose the group cannot change (the legs against the torso, a finger
 against its palm) are left out: the planner cannot make them better or worse; so are pairs of a
-moving geometry and a fixed one beyond its reach (a bound on the distance from the group's first
+moving geometry and a fixed one beyond its reach (a bound on the distance from its chain's first
 joint that the geometry can come: the chain's link lengths plus the geometry's size).
 Obstacles are padded by `obstacle_padding_m` while planning (boxes grown, the half-space raised),
 so that a motion checked at discrete steps keeps clear between them too.
@@ -85,7 +85,7 @@ class GroupCollisionChecker:
             self.geometry.addGeometryObject(pin.GeometryObject(f"obstacle_{k}", 0, 0, placement, shape))
             self.names.append(obstacle.name)
         parent = [o.parentJoint for o in self.geometry.geometryObjects]
-        reach_m, centre_m, radius_m = self._reach_bounds()
+        reach_m, origin_m, centre_m, radius_m = self._reach_bounds()
         for i in range(len(parent)):
             for j in range(i + 1, len(parent)):
                 if parent[i] == parent[j]:
@@ -93,7 +93,10 @@ class GroupCollisionChecker:
                 if j >= robot_count and i >= robot_count:
                     continue
                 fixed, moving = (i, j) if parent[i] == 0 else (j, i) if parent[j] == 0 else (None, None)
-                if fixed is not None and np.linalg.norm(centre_m[fixed]) - radius_m[fixed] > reach_m[moving]:
+                if (
+                    fixed is not None
+                    and np.linalg.norm(centre_m[fixed] - origin_m[moving]) - radius_m[fixed] > reach_m[moving]
+                ):
                     continue  # out of reach
                 if j < robot_count and (
                     self.names[i] == self.names[j] or _pair(self.names[i], self.names[j]) in disabled
@@ -109,17 +112,22 @@ class GroupCollisionChecker:
         self.pair_count = len(self.geometry.collisionPairs)
         self.checks = 0  # states checked, for the figures
 
-    def _reach_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per geometry: how far from the group's first joint a moving one can get [m], and where
-        a fixed one's bounding sphere is (centre relative to that joint, radius) [m]."""
+    def _reach_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per geometry [m]: a moving one's reach (a bound on its distance from the origin of its
+        chain's first joint, which the fixed rest holds in place) and that origin; a fixed one's
+        bounding sphere (centre in base_link, radius). Groups of several chains (`arms`) have a
+        first joint per chain."""
         data = self.model.createData()
         pin.forwardKinematics(self.model, data, pin.neutral(self.model))
-        root = data.oMi[1].translation.copy()  # the first joint hangs off the fixed rest: it does not move
-        chain_m = np.zeros(self.model.njoints)  # bound on the distance from the root to each joint's origin
-        for k in range(2, self.model.njoints):
-            chain_m[k] = chain_m[self.model.parents[k]] + np.linalg.norm(self.model.jointPlacements[k].translation)
+        chain_root = np.arange(self.model.njoints)
+        chain_m = np.zeros(self.model.njoints)  # bound on the distance from the chain's root to each joint
+        for k in range(1, self.model.njoints):
+            parent = self.model.parents[k]
+            if parent != 0:
+                chain_root[k] = chain_root[parent]
+                chain_m[k] = chain_m[parent] + np.linalg.norm(self.model.jointPlacements[k].translation)
         count = len(self.geometry.geometryObjects)
-        reach, centre, radius = np.zeros(count), np.zeros((count, 3)), np.zeros(count)
+        reach, origin, centre, radius = np.zeros(count), np.zeros((count, 3)), np.zeros((count, 3)), np.zeros(count)
         for g, obj in enumerate(self.geometry.geometryObjects):
             shape = obj.geometry
             shape.computeLocalAABB()
@@ -128,13 +136,15 @@ class GroupCollisionChecker:
                 continue
             size = shape.aabb_radius + np.linalg.norm(shape.aabb_center)
             if obj.parentJoint == 0:
-                centre[g] = obj.placement.act(shape.aabb_center) - root  # fixed: placed in the world
+                centre[g] = obj.placement.act(shape.aabb_center)  # fixed: placed in base_link
                 radius[g] = size
             else:
                 reach[g] = chain_m[obj.parentJoint] + np.linalg.norm(obj.placement.translation) + size
-        return reach, centre, radius
+                origin[g] = data.oMi[int(chain_root[obj.parentJoint])].translation
+        return reach, origin, centre, radius
 
-    def _q(self, q_group_rad: np.ndarray) -> np.ndarray:
+    def model_q(self, q_group_rad: np.ndarray) -> np.ndarray:
+        """The reduced model's configuration from the group's joint positions (in the group's order)."""
         q = np.asarray(q_group_rad, dtype=float)
         if self.permutation is None:
             return q
@@ -145,11 +155,13 @@ class GroupCollisionChecker:
     def is_free(self, q_group_rad: np.ndarray) -> bool:
         """True when no checked pair touches (stops at the first contact)."""
         self.checks += 1
-        return not pin.computeCollisions(self.model, self.data, self.broadphase, self._q(q_group_rad), True)
+        return not pin.computeCollisions(self.model, self.data, self.broadphase, self.model_q(q_group_rad), True)
 
     def colliding(self, q_group_rad: np.ndarray) -> list[LinkPair]:
         """Every checked pair in contact, by link or obstacle name (for the reason of a refusal)."""
-        pin.computeCollisions(self.model, self.data, self.geometry, self.geometry_data, self._q(q_group_rad), False)
+        pin.computeCollisions(
+            self.model, self.data, self.geometry, self.geometry_data, self.model_q(q_group_rad), False
+        )
         hits = set()
         for k, cp in enumerate(self.geometry.collisionPairs):
             if self.geometry_data.collisionResults[k].isCollision():

@@ -48,7 +48,7 @@ def solve(
     while time.perf_counter() < deadline_s or attempts == 0:
         attempts += 1
         for _ in range(ITERATIONS):
-            q_model = checker._q(q)
+            q_model = checker.model_q(q)
             pin.framesForwardKinematics(model, data, q_model)
             tip = data.oMf[frame]
             error = pin.log6(tip.actInv(target_in_base)).vector  # the step's error, in the tip frame

@@ -129,7 +129,7 @@ def test_bad_requests_are_refused_with_the_reason(planner, stand, ready, change,
 def _box_at_palm(planner, positions: dict[str, float], name: str) -> Box:
     checker = planner.checker(GROUP, positions)
     q = np.array([positions[j] for j in planner.group_joints(GROUP)])
-    pin.framesForwardKinematics(checker.model, checker.data, checker._q(q))
+    pin.framesForwardKinematics(checker.model, checker.data, checker.model_q(q))
     palm = checker.data.oMf[checker.model.getFrameId("right_hand")].translation
     return Box(name, tuple(palm), (0.06, 0.06, 0.06))
 
@@ -165,7 +165,7 @@ def _tube_around_forearm(planner, start: dict[str, float]) -> tuple[Box, ...]:
     the elbow to rise ~40 cm towards the shoulder it hangs from."""
     checker = planner.checker(GROUP, start)
     q = np.array([start[j] for j in planner.group_joints(GROUP)])
-    pin.framesForwardKinematics(checker.model, checker.data, checker._q(q))
+    pin.framesForwardKinematics(checker.model, checker.data, checker.model_q(q))
     elbow = checker.data.oMi[checker.model.getJointId("right_elbow")].translation
     palm = checker.data.oMf[checker.model.getFrameId("right_hand")].translation
     z = (palm - elbow) / np.linalg.norm(palm - elbow)
@@ -203,7 +203,7 @@ def test_unreachable_goal_fails_with_the_reason_within_the_timeout(planner, stan
 def _palm_pose(planner, positions: dict[str, float]) -> pin.SE3:
     checker = planner.checker(GROUP, positions)
     q = np.array([positions[j] for j in planner.group_joints(GROUP)])
-    pin.framesForwardKinematics(checker.model, checker.data, checker._q(q))
+    pin.framesForwardKinematics(checker.model, checker.data, checker.model_q(q))
     return checker.data.oMf[checker.model.getFrameId("right_hand")].copy()
 
 
@@ -256,3 +256,32 @@ def test_spline_that_hits_something_falls_back_to_the_checked_straight_segments(
     assert smoothed and not all(on_the_polyline(q) for q in trajectory.positions_rad)  # it cut the corner
     assert np.all(np.abs(trajectory.velocities_rad_s) <= v_max * (1 + 1e-9))
     assert np.all(np.abs(trajectory.accelerations_rad_s2) <= a_max * (1 + 1e-9))
+
+
+@pytest.mark.parametrize("group", ["right_arm", "arms"])
+def test_pairs_left_out_as_beyond_reach_never_touch(planner, stand, group):
+    """The reach bound that leaves fixed geometry out is conservative: none of the pairs it left
+    out comes closer than 0 in 300 configurations drawn within the group's limits (the pairs it
+    kept do, so the check can fail)."""
+    checker = planner.checker(group, stand)
+    objects = checker.geometry.geometryObjects
+    kept = {(cp.first, cp.second) for cp in checker.geometry.collisionPairs}
+    left_out = pin.GeometryModel()
+    for obj in objects:
+        left_out.addGeometryObject(obj)
+    for i in range(len(objects)):
+        for j in range(i + 1, len(objects)):
+            fixed_and_moving = (objects[i].parentJoint == 0) != (objects[j].parentJoint == 0)
+            names = tuple(sorted((checker.names[i], checker.names[j])))
+            if fixed_and_moving and (i, j) not in kept and names not in planner.disabled:
+                left_out.addCollisionPair(pin.CollisionPair(i, j))
+    assert len(left_out.collisionPairs) > 0
+    data, left_out_data = checker.model.createData(), pin.GeometryData(left_out)
+    limits = planner.limits(planner.group_joints(group))
+    rng = np.random.default_rng(11)
+    kept_touched = 0
+    for _ in range(300):
+        q = checker.model_q(rng.uniform(limits.lower_rad, limits.upper_rad))
+        assert not pin.computeCollisions(checker.model, data, left_out, left_out_data, q, True)
+        kept_touched += not checker.is_free(rng.uniform(limits.lower_rad, limits.upper_rad))
+    assert kept_touched > 0
