@@ -61,7 +61,7 @@ class Plan:
     joint_names: tuple[str, ...]
     waypoints_rad: np.ndarray  # the shortened collision-free path (rows: waypoints)
     trajectory: Trajectory
-    smoothed: bool  # a spline through the waypoints; False: rest-to-rest trapezoids (one segment, or the spline hit)
+    smoothed: bool  # a spline through the waypoints; False: rest-to-rest trapezoids (one segment, spline hit, time up)
     planning_time_s: float  # [s] search + shortcutting (wall time)
     states_checked: int
 
@@ -198,7 +198,7 @@ class ArmPlanner:
         waypoints = np.array([[s[i] for i in range(n)] for s in path.getStates()])
         trajectory, smoothed = smooth(
             waypoints, tuple(joints), limits.velocity_rad_s, limits.acceleration_rad_s2, checker.is_free,
-            limits.lower_rad, limits.upper_rad, CHECK_STEP_RAD, SAMPLE_PERIOD_S,
+            limits.lower_rad, limits.upper_rad, CHECK_STEP_RAD, SAMPLE_PERIOD_S, t_begin + timeout_s,
         )  # fmt: skip
         return Plan(
             group, tuple(joints), waypoints, trajectory, smoothed, time.perf_counter() - t_begin, checker.checks

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -154,15 +155,19 @@ def smooth(
     upper_rad: np.ndarray,
     check_step_rad: float,
     sample_period_s: float = 0.01,
+    deadline_s: float = math.inf,
 ) -> tuple[Trajectory, bool]:
     """A smooth trajectory through the waypoints within the limits, its path checked by `is_free`
-    and within [lower_rad, upper_rad]; (trajectory, True), or the trapezoids and False."""
+    and within [lower_rad, upper_rad]; (trajectory, True), or the trapezoids and False (also when
+    `deadline_s`, a time.perf_counter() value, passes first)."""
     knots = np.asarray(waypoints_rad, dtype=float)
     v_max = np.asarray(max_velocity_rad_s, dtype=float)
     a_max = np.asarray(max_acceleration_rad_s2, dtype=float)
     if len(knots) < 3:  # one straight segment: the trapezoid is smooth enough and faster
         return parameterize(knots, joint_names, v_max, a_max, sample_period_s), False
     for _ in range(SMOOTH_REFINEMENTS + 1):
+        if time.perf_counter() > deadline_s:
+            break
         # time per segment: its rest-to-rest duration (keeps the knots' spacing in time sensible)
         h = np.array([parameterize(knots[k : k + 2], joint_names, v_max, a_max, 1.0).duration_s
                       for k in range(len(knots) - 1)])  # fmt: skip
@@ -186,6 +191,11 @@ def smooth(
                 if not is_free(q[i]):
                     bad_segments.add(int(segment_of[i]))
                 last_checked = q[i]
+                if time.perf_counter() > deadline_s:
+                    bad_segments.add(-1)  # out of time: not known to be free
+                    break
+        if -1 in bad_segments:
+            break
         if not bad_segments:
             stretch = LIMIT_MARGIN * max(
                 float(np.max(np.abs(qd) / v_max)), math.sqrt(float(np.max(np.abs(qdd) / a_max))), 1e-9

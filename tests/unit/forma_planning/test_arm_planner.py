@@ -254,6 +254,9 @@ def test_spline_that_hits_something_falls_back_to_the_checked_straight_segments(
     assert np.all(trajectory.velocities_rad_s[corner] == 0.0)  # at rest at the corner
     trajectory, smoothed = smooth(waypoints, ("a", "b"), v_max, a_max, lambda q: True, lower, upper, 0.02)
     assert smoothed and not all(on_the_polyline(q) for q in trajectory.positions_rad)  # it cut the corner
+    # out of time (the planning timeout has passed): the trapezoids, which need no further check
+    _, smoothed = smooth(waypoints, ("a", "b"), v_max, a_max, lambda q: True, lower, upper, 0.02, deadline_s=0.0)
+    assert not smoothed
     assert np.all(np.abs(trajectory.velocities_rad_s) <= v_max * (1 + 1e-9))
     assert np.all(np.abs(trajectory.accelerations_rad_s2) <= a_max * (1 + 1e-9))
 
