@@ -175,7 +175,7 @@ class ArmPlanner:
         for i in range(n):
             start[i], goal[i] = float(q_start[i]), float(q_goal[i])
         setup.setStartAndGoalStates(start, goal)
-        status = setup.solve(timeout_s)
+        status = setup.solve(max(timeout_s - (time.perf_counter() - t_begin), 1e-3))  # the checks so far count
         elapsed = time.perf_counter() - t_begin
         if not setup.haveExactSolutionPath():
             raise NoPlanError(
