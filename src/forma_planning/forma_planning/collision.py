@@ -126,6 +126,7 @@ class GroupCollisionChecker:
             if parent != 0:
                 chain_root[k] = chain_root[parent]
                 chain_m[k] = chain_m[parent] + np.linalg.norm(self.model.jointPlacements[k].translation)
+        revolute = all(j.shortname().startswith("JointModelR") for j in self.model.joints[1:])
         count = len(self.geometry.geometryObjects)
         reach, origin, centre, radius = np.zeros(count), np.zeros((count, 3)), np.zeros((count, 3)), np.zeros(count)
         for g, obj in enumerate(self.geometry.geometryObjects):
@@ -138,6 +139,8 @@ class GroupCollisionChecker:
             if obj.parentJoint == 0:
                 centre[g] = obj.placement.act(shape.aabb_center)  # fixed: placed in base_link
                 radius[g] = size
+            elif not revolute:  # a sliding joint's travel is not in the placements: no bound
+                reach[g] = np.inf
             else:
                 reach[g] = chain_m[obj.parentJoint] + np.linalg.norm(obj.placement.translation) + size
                 origin[g] = data.oMi[int(chain_root[obj.parentJoint])].translation
