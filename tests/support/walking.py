@@ -48,6 +48,32 @@ class WalkOutcome:
     steps: int
     state: str = ""  # walk_to's end state
     qp_failed: bool = False
+    # per side, while walking: the correlation of the hand's and the same side's foot's positions
+    # ahead of the pelvis (simulator truth; arm swing in anti-phase: <= -0.5)
+    arm_leg_correlation: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+class _AheadOfPelvis:
+    """Palms' and feet's positions ahead of the pelvis along the start heading, each physics step
+    (simulator truth)."""
+
+    def __init__(self, sim, start_yaw: float) -> None:
+        self.sim, self.heading = sim, np.array([math.cos(start_yaw), math.sin(start_yaw)])
+        self.rows: list[list[float]] = []
+        self.bodies = [f"{side}_{part}" for side in ("left", "right") for part in ("palm", "foot")]
+
+    def record(self) -> None:
+        base = self.sim.base_pose()[0][:2]
+        self.rows.append([float((self.sim.data.body(b).xpos[:2] - base) @ self.heading) for b in self.bodies])
+
+    def correlation(self) -> dict[str, float]:
+        rows = np.array(self.rows)
+        if len(rows) < 10:
+            return {}
+        return {
+            side: float(np.corrcoef(rows[:, 2 * k], rows[:, 2 * k + 1])[0, 1])
+            for k, side in enumerate(("left", "right"))
+        }
 
 
 def yaw_of(sim) -> float:
@@ -73,13 +99,14 @@ def _standing_robot(friction: float, form: BodyForm = FORMS["male"]):
     return sim, harness, controller
 
 
-def _outcome(sim, controller, start_xy, start_yaw, fell, state="", qp_failed=False) -> WalkOutcome:
+def _outcome(sim, controller, start_xy, start_yaw, fell, state="", qp_failed=False, limbs=None) -> WalkOutcome:
     c, s = math.cos(start_yaw), math.sin(start_yaw)
     d = sim.base_pose()[0][:2] - start_xy
     moved = np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1]])
     turned = math.remainder(yaw_of(sim) - start_yaw, 2 * math.pi)
     steps = controller.gait.steps if controller.gait is not None else -1
-    return WalkOutcome(moved, turned, fell, not controller.walking, steps, state, qp_failed)
+    swing = limbs.correlation() if limbs is not None else {}
+    return WalkOutcome(moved, turned, fell, not controller.walking, steps, state, qp_failed, swing)
 
 
 def _push(sim, push: Push) -> None:
@@ -100,9 +127,12 @@ def walk(
     sim, harness, controller = _standing_robot(friction, form)
     start_xy, start_yaw, t0 = sim.base_pose()[0][:2].copy(), yaw_of(sim), sim.time
     fell = [False]
+    limbs = _AheadOfPelvis(sim, start_yaw)
 
     def watch(s):
         fell[0] = fell[0] or fallen(s)
+        if t0 + 1.5 <= s.time <= t0 + seconds:  # walking at speed: after the first steps, before the stop
+            limbs.record()
 
     controller.walk(np.asarray(velocity, float))
     try:
@@ -116,7 +146,7 @@ def walk(
         if type(exc).__name__ != "QPFailed":
             raise
         return _outcome(sim, controller, start_xy, start_yaw, True, qp_failed=True)
-    return _outcome(sim, controller, start_xy, start_yaw, fell[0])
+    return _outcome(sim, controller, start_xy, start_yaw, fell[0], limbs=limbs)
 
 
 def walk_to(

@@ -17,12 +17,14 @@ from tests.support.walking import FORMS, walk, walk_to
 pytestmark = pytest.mark.system
 
 
-def test_walks_forward_at_top_speed_and_stops_square_within_two_steps():
+def test_walks_forward_at_top_speed_swinging_its_arms_and_stops_square_within_two_steps():
     top = WalkSettings().max_forward_m_s
     out = walk([top, 0.0, 0.0], 4.0)
     assert not out.fell and out.standing, "standing again after the stop"
     assert 0.7 * 4.0 * top < out.moved_xy[0] < 1.3 * 4.0 * top, out.moved_xy
     assert abs(out.moved_xy[1]) < 0.1 and abs(out.turned_rad) < math.radians(10)
+    # each hand swings against the foot of its own side (simulator truth)
+    assert out.arm_leg_correlation["left"] <= -0.5 and out.arm_leg_correlation["right"] <= -0.5, out.arm_leg_correlation
 
 
 def test_sidesteps_and_turns_in_place():
@@ -45,3 +47,4 @@ def test_the_female_form_walks_and_stops_on_the_same_code_and_parameters():
     out = walk([top, 0.0, 0.0], 4.0, form=FORMS["female"])
     assert not out.fell and out.standing, "standing again after the stop"
     assert 0.7 * 4.0 * top < out.moved_xy[0] < 1.3 * 4.0 * top, out.moved_xy
+    assert max(out.arm_leg_correlation.values()) <= -0.5, out.arm_leg_correlation

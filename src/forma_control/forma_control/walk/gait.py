@@ -144,6 +144,21 @@ class WalkSettings:
     step_adjust_max_m: float = param(
         0.12, "farthest a landing spot moves from the planned one to catch the DCM", unit="m", low=0.0, high=0.4
     )
+    arm_swing: float = param(
+        0.6,
+        "a hand with no target swings against the foot of its own side: its forward offset in the walking frame is "
+        "minus this share of that foot's distance ahead of the feet's midpoint (0: the hands ride still)",
+        low=0.0,
+        high=1.5,
+    )
+    arm_swing_lead_s: float = param(
+        0.2,
+        "the arm swing follows where the swinging foot will be this much later: a held hand reaches its moving "
+        "target about that late (measured at 0.5 m/s: the hands lagged the feet by 0.24 s)",
+        unit="s",
+        low=0.0,
+        high=0.5,
+    )
 
     def __post_init__(self) -> None:
         check(self, ControlConfigError)

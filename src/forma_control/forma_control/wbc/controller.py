@@ -441,11 +441,28 @@ class WholeBodyController:
         self.pelvis_rotation = pin.utils.rpyToMatrix(0.0, 0.0, heading)
         self.torso_rotation = self.pelvis_rotation.copy()
         frame = self._walking_frame(ref.com_xy, heading)
+        swing = self._arm_swing_m(frame, ref)
         for side in HANDS:
-            self.hand_hold[side] = frame * self._walk_holds[side]
             target = self._walk_holds.get(f"target_{side}")
-            if target is not None and self.targets.hands.get(side) is not None:
+            carried = target is not None and self.targets.hands.get(side) is not None
+            offset = pin.SE3(np.eye(3), np.array([0.0 if carried else swing[side], 0.0, 0.0]))
+            self.hand_hold[side] = frame * offset * self._walk_holds[side]
+            if carried:
                 self.targets.hands[side] = frame * target
+
+    def _arm_swing_m(self, frame: pin.SE3, ref: GaitReference) -> dict[str, float]:
+        """Each hand's forward offset in the walking frame [m]: against the foot of its own side
+        (that foot ahead of the feet's midpoint, the hand behind), as a person's arms counter the
+        legs' swing about the vertical. A hand with a target (carrying, reaching) does not swing."""
+        lead_s = self.walk_settings.arm_swing_lead_s
+        ahead = {}
+        for side in ("left", "right"):
+            xy = np.array(ref.feet[side][:2], float)
+            if side in ref.foot_velocity:  # the swinging foot: where it will be when the hand gets there
+                xy = xy + lead_s * np.asarray(ref.foot_velocity[side][:2])
+            ahead[side] = frame.actInv(np.array([*xy, 0.0]))[0]
+        middle = 0.5 * (ahead["left"] + ahead["right"])
+        return {side: -self.walk_settings.arm_swing * (ahead[side] - middle) for side in HANDS}
 
     # ------------------------------------------------------------------------------------
     def tick(self, sensors: Sensors) -> WbcOutput:
