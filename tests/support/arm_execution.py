@@ -32,6 +32,9 @@ BASE_AT_START_M = (0.049, 0.0, 1.002)  # the pelvis in the world as stand_balanc
 # shoulder while the arm reaches out (measured: 1.7 cm back), which a plan made with the body still
 # cannot know; with the planner's 1 cm padding alone the palm grazed the box in one of four layouts
 BALANCE_MARGIN_M = 0.02
+# wall time: the IK and the search are bounded by it; on the shared 2-core machine under load a 2 s
+# budget once left the IK a single attempt (planning figures: tests/bench/planning_bench.py)
+PLANNING_TIMEOUT_S = 5.0
 GOAL_DRAWS = 50000  # rejection sampling of a goal arm configuration per layout
 SELF_CONTACT_M = 0.0  # an arm geom and a body geom closer than this count as touching [m]
 ARM_BODY_PARTS = (
@@ -244,7 +247,7 @@ def execute(
             tuple(goal_base.translation),
             tuple(pin.Quaternion(goal_base.rotation).coeffs()),
             scene_in_base(layout, base_position, base_rotation, BALANCE_MARGIN_M),
-            timeout_s=2.0,
+            timeout_s=PLANNING_TIMEOUT_S,
         )
         controller.follow_arm_trajectory(ArmTrajectory.of(plan.trajectory), tolerances, goal_odom)
         end_s = sim.time + timeout_s

@@ -230,6 +230,9 @@ class WholeBodyController:
         self.arm_followers: dict[str, tuple[TrajectoryFollower, np.ndarray]] = {}
         self.arm_results: dict[str, FollowStatus] = {}  # the last finished one per side
         self.arm_hand_goals: dict[str, pin.SE3 | None] = {}  # the palm's target after a trajectory (odom)
+        # an arm whose palm closes on hand_goal after its trajectory: (joint indices, the trajectory's
+        # last positions [rad]), the posture's pull for that arm until the hand gets another target
+        self.arm_rest: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._arm_masks = {
             side: np.array(
                 [
@@ -257,6 +260,7 @@ class WholeBodyController:
     def activate(self, sensors: Sensors) -> None:
         """Start from the measured pose: the reference is the robot as it stands (never lunges)."""
         self.stop_arm_trajectories(FollowOutcome.CONTROLLER_STOPPED, "whole-body control was (re)activated")
+        self.arm_rest = {}
         est = self.odometry.estimate(sensors)
         self.q_ref = est.q.copy()
         self.v_ref[:] = 0.0
@@ -377,6 +381,7 @@ class WholeBodyController:
                 f"(path tolerance {tolerances.path_rad} rad); plan from the current joint positions"
             )
         self.cancel_arm_trajectory(side, "replaced by a newer trajectory")
+        self.arm_rest.pop(side, None)
         self.targets.hands[side] = None
         self.hold_in_torso.pop(side, None)
         self.hand_correction[side] = np.zeros(6)
@@ -404,7 +409,7 @@ class WholeBodyController:
 
     def _finish_arm_trajectory(self, side: str) -> None:
         """The trajectory ended: the hand's Cartesian hold takes over where the reference arm is."""
-        follower, _ = self.arm_followers.pop(side)
+        follower, index = self.arm_followers.pop(side)
         self.arm_results[side] = follower.status
         goal = self.arm_hand_goals.pop(side, None)
         if self.q_ref is not None:
@@ -412,6 +417,10 @@ class WholeBodyController:
             self.hand_correction[side] = np.zeros(6)
             if goal is not None and follower.status.outcome is FollowOutcome.SUCCEEDED:
                 self.set_hand_target(side, goal)
+                # the palm's task moves the arm a few cm more; with the posture pull released (as for
+                # any hand target) the arm's redundancy drifted and the upper arm touched the torso
+                # in 3 of 10 layouts; pulled to the planned end it stays near the checked configuration
+                self.arm_rest[side] = (index, follower.trajectory.positions_rad[-1].copy())
 
     def _arm_trajectory_tasks(self, sensors: Sensors, q: np.ndarray) -> list:
         """Judge the followed trajectories on the measured joints, and their joint tasks on the reference."""
@@ -438,6 +447,7 @@ class WholeBodyController:
         afresh when the hand switches between holding and a target, or the target jumps > 5 cm.
         """
         previous = self.targets.hands.get(side)
+        self.arm_rest.pop(side, None)
         limit = self.s.hand_speed_limit_m_s
         self.hand_speed[side] = limit if max_speed_m_s is None else min(max_speed_m_s, limit)
         self.hold_in_torso.pop(side, None)
@@ -509,6 +519,7 @@ class WholeBodyController:
             if not np.any(command) or self.q_ref is None:
                 return reason
             self.stop_arm_trajectories(FollowOutcome.CANCELLED, "a walk began")
+            self.arm_rest = {}  # (the arms swing with the gait)
             self.m.update(self.q_ref)
             self._floor_z = min(pose.translation[2] for pose in self.feet_ref.values())
             height = self.m.com[2] - self._floor_z
@@ -713,9 +724,14 @@ class WholeBodyController:
         # posture: a gentle pull to the nominal pose, all but released on an arm with a target
         # (else the arm settles where the pull balances the hand task, short of the target)
         scale = np.sqrt(np.where(self._free_arm_mask(), 1.0, 0.01))
+        nominal = self.nominal
+        if self.arm_rest:  # an arm that arrived by a trajectory keeps to where it arrived
+            nominal = nominal.copy()
+            for index, positions in self.arm_rest.values():
+                nominal[index], scale[index] = positions, 1.0
         posture = np.zeros((m.n_joints, m.nv))
         posture[np.arange(m.n_joints), m.v_index] = scale
-        tasks.append((posture, scale * s.posture_gain * (self.nominal - m.joints_of(q)), s.w_posture))
+        tasks.append((posture, scale * s.posture_gain * (nominal - m.joints_of(q)), s.w_posture))
         # --- constraints: soles stay where they are, joints within limits -----------------------
         a_eq = np.vstack([m.jacobian(f) for f in FEET])
         b_eq = np.concatenate(
