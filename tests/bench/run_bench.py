@@ -31,6 +31,8 @@ Hands (hands_bench.py): hand_tick_p99_us, grasp_cycle_s, grasp_success_rate.
 VLA (vla_bench.py): vla_infer_p50_ms, vla_infer_p99_ms (beside session.run alone), vla_overhead_ratio.
 Arm planning (planning_bench.py, pip side's OMPL planner): plan_arm_p50_ms, plan_arm_p95_ms,
   plan_success_rate (baseline: the straight joint motion) over seeded cluttered tables.
+Arm execution (arm_execution_bench.py, plans followed by the WBC in MuJoCo): traj_tracking_err_max_rad,
+  arm_execution_success_rate (baseline: the straight reach without the planner).
 Fuzzing (fuzz_bench.py): fuzz_msgs_total (10 000 per command topic of the running sim deployment),
   fuzz_crashes, fuzz_nonfinite_at_actuators (goals 0).
 """
@@ -375,6 +377,12 @@ def bench_planning() -> dict:
     return run()
 
 
+def bench_arm_execution() -> dict:
+    from tests.bench.arm_execution_bench import bench_arm_execution as run
+
+    return run()
+
+
 def bench_fuzz() -> dict:
     from tests.bench.fuzz_bench import bench_fuzz as run
 
@@ -399,6 +407,7 @@ BENCHES = [
     bench_vla,
     bench_vla_remote,
     bench_planning,
+    bench_arm_execution,
     bench_fuzz,
 ]
 

@@ -16,9 +16,16 @@ import numpy as np
 import pinocchio as pin
 
 from forma_common.params import check, param
-from forma_control.errors import ControlConfigError
+from forma_control.errors import ControlConfigError, TargetRejected
 from forma_control.walk.gait import Gait, GaitReference, WalkSettings, landing_in_plan
 from forma_control.wbc import balance
+from forma_control.wbc.arm_trajectory import (
+    ArmTrajectory,
+    FollowOutcome,
+    FollowStatus,
+    FollowTolerances,
+    TrajectoryFollower,
+)
 from forma_control.wbc.body_posture import BodyPosture
 from forma_control.wbc.collision import CollisionSettings, SelfCollision, default_pairs
 from forma_control.wbc.estimator import LegOdometry, Sensors
@@ -31,6 +38,10 @@ LEG_JOINT_KINDS = ("_hip", "_knee", "_ankle", "_toe")
 SWING_FOOT_WEIGHT = 1e3  # the swinging sole's path against the other tasks (the standing soles: hard constraints)
 SWING_ACCEL_FILTER = 0.05  # low-pass share per tick of the swing leg's reference acceleration
 HAND_INTEGRAL_ZONE_M = 0.03  # the palm's error integral runs only with the reference this close [m]
+ARM_TRAJECTORY_GAIN = 20.0  # [1/s] how fast the reference arm closes on a followed trajectory's sample
+# a followed trajectory's joints against the other tasks: above the hands' and the CoM's, so the arm
+# keeps to the planned (collision-free) path and balance is left to the legs and the spine
+ARM_TRAJECTORY_WEIGHT = 1e3
 
 
 @dataclasses.dataclass
@@ -215,6 +226,13 @@ class WholeBodyController:
         self.com_velocity_xy: np.ndarray | None = None  # low-passed measured CoM velocity [m/s]
         self.hand_correction = {side: np.zeros(6) for side in HANDS}
         self._measured_frames: dict[str, pin.SE3] = {}
+        # arm trajectories being followed: side -> (follower, the joints' indices in joint_names)
+        self.arm_followers: dict[str, tuple[TrajectoryFollower, np.ndarray]] = {}
+        self.arm_results: dict[str, FollowStatus] = {}  # the last finished one per side
+        self.arm_hand_goals: dict[str, pin.SE3 | None] = {}  # the palm's target after a trajectory (odom)
+        # an arm whose palm closes on hand_goal after its trajectory: (joint indices, the trajectory's
+        # last positions [rad]), the posture's pull for that arm until the hand gets another target
+        self.arm_rest: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._arm_masks = {
             side: np.array(
                 [
@@ -241,6 +259,8 @@ class WholeBodyController:
     # ------------------------------------------------------------------------------------
     def activate(self, sensors: Sensors) -> None:
         """Start from the measured pose: the reference is the robot as it stands (never lunges)."""
+        self.stop_arm_trajectories(FollowOutcome.CONTROLLER_STOPPED, "whole-body control was (re)activated")
+        self.arm_rest = {}
         est = self.odometry.estimate(sensors)
         self.q_ref = est.q.copy()
         self.v_ref[:] = 0.0
@@ -315,9 +335,108 @@ class WholeBodyController:
         """True for joints whose posture pull stays on: all but the arms with a hand target."""
         mask = np.ones(self.m.n_joints, bool)
         for side, goal in self.targets.hands.items():
-            if goal is not None:
+            if goal is not None or side in self.arm_followers:
                 mask &= ~self._arm_masks[side]
         return mask
+
+    # ------------------------------------------------------------------------------------
+    def follow_arm_trajectory(
+        self,
+        trajectory: ArmTrajectory,
+        tolerances: FollowTolerances | None = None,
+        hand_goal: pin.SE3 | None = None,
+    ) -> str:
+        """Move one arm's joints along `trajectory` (e.g. a collision-free plan), starting on the next
+        tick; returns the side. While it runs, the arm's joints follow it in a joint task above the
+        hands' and the CoM's (balance is the legs' and the spine's), that hand's Cartesian task and
+        posture pull are off. When it ends, the hand holds where it arrived (or stopped); if it
+        succeeded and `hand_goal` (odom) is given, the palm's task takes that as its target: balance
+        moves the pelvis and the torso while the arm reaches out (measured: 2 cm back), which the plan,
+        made with the body still, cannot know, and the palm's task closes that last offset. A newer
+        trajectory for the same arm replaces the running one (cancelled). Refused (TargetRejected,
+        nothing changed): joints not of one arm, a start away from where the arm is, walking."""
+        if self.q_ref is None:
+            raise TargetRejected("whole-body control is not active: no arm trajectory can be followed")
+        if self.gait is not None:
+            raise TargetRejected("arm trajectories are followed standing; stop walking first")
+        names = list(self.m.joint_names)
+        unknown = [j for j in trajectory.joint_names if j not in names]
+        if unknown:
+            raise TargetRejected(f"trajectory joints not controlled by whole-body control: {', '.join(unknown)}")
+        index = np.array([names.index(j) for j in trajectory.joint_names])
+        sides = [side for side, mask in self._arm_masks.items() if np.all(mask[index])]
+        if not sides:
+            raise TargetRejected(
+                f"trajectory joints must all belong to one arm (left_* or right_* arm joints); got "
+                f"{', '.join(trajectory.joint_names)}"
+            )
+        side = sides[0]
+        tolerances = tolerances or FollowTolerances()
+        q_now = self.m.joints_of(self.last_measured_q if self.last_measured_q is not None else self.q_ref)[index]
+        gap = np.abs(trajectory.positions_rad[0] - q_now)
+        worst = int(np.argmax(gap))
+        if gap[worst] > tolerances.path_rad:
+            raise TargetRejected(
+                f"trajectory starts {gap[worst]:.3f} rad from where {trajectory.joint_names[worst]} is "
+                f"(path tolerance {tolerances.path_rad} rad); plan from the current joint positions"
+            )
+        self.cancel_arm_trajectory(side, "replaced by a newer trajectory")
+        self.arm_rest.pop(side, None)
+        self.targets.hands[side] = None
+        self.hold_in_torso.pop(side, None)
+        self.hand_correction[side] = np.zeros(6)
+        self.arm_followers[side] = (TrajectoryFollower(trajectory, tolerances), index)
+        self.arm_hand_goals[side] = hand_goal
+        self.arm_results.pop(side, None)
+        return side
+
+    def arm_trajectory_status(self, side: str) -> FollowStatus | None:
+        """The running trajectory's feedback, else the last finished one's result (None: never one)."""
+        running = self.arm_followers.get(side)
+        return running[0].status if running is not None else self.arm_results.get(side)
+
+    def cancel_arm_trajectory(self, side: str, reason: str = "cancelled") -> None:
+        """Stop following where the reference is now; the hand holds there."""
+        if side in self.arm_followers:
+            self.arm_followers[side][0].stop(FollowOutcome.CANCELLED, reason)
+            self._finish_arm_trajectory(side)
+
+    def stop_arm_trajectories(self, outcome: FollowOutcome, reason: str) -> None:
+        """End every running trajectory with `outcome` (e.g. the node stops commanding)."""
+        for side in list(self.arm_followers):
+            self.arm_followers[side][0].stop(outcome, reason)
+            self._finish_arm_trajectory(side)
+
+    def _finish_arm_trajectory(self, side: str) -> None:
+        """The trajectory ended: the hand's Cartesian hold takes over where the reference arm is."""
+        follower, index = self.arm_followers.pop(side)
+        self.arm_results[side] = follower.status
+        goal = self.arm_hand_goals.pop(side, None)
+        if self.q_ref is not None:
+            self.hand_hold[side] = self.reference_pose(HANDS[side])
+            self.hand_correction[side] = np.zeros(6)
+            if goal is not None and follower.status.outcome is FollowOutcome.SUCCEEDED:
+                self.set_hand_target(side, goal)
+                # the palm's task moves the arm a few cm more; with the posture pull released (as for
+                # any hand target) the arm's redundancy drifted and the upper arm touched the torso
+                # in 3 of 10 layouts; pulled to the planned end it stays near the checked configuration
+                self.arm_rest[side] = (index, follower.trajectory.positions_rad[-1].copy())
+
+    def _arm_trajectory_tasks(self, sensors: Sensors, q: np.ndarray) -> list:
+        """Judge the followed trajectories on the measured joints, and their joint tasks on the reference."""
+        m, tasks = self.m, []
+        measured = np.asarray(sensors.joint_positions, float)
+        for side in list(self.arm_followers):
+            follower, index = self.arm_followers[side]
+            if not follower.update(sensors.stamp_s, measured[index]).running:
+                self._finish_arm_trajectory(side)  # (its hand's pose taken on q: the model stays at q)
+                continue
+            position, velocity = follower.reference(sensors.stamp_s)
+            rows = np.zeros((len(index), m.nv))
+            rows[np.arange(len(index)), m.v_index[index]] = 1.0
+            error = velocity + ARM_TRAJECTORY_GAIN * (position - m.joints_of(q)[index])
+            tasks.append((rows, error, ARM_TRAJECTORY_WEIGHT))
+        return tasks
 
     def set_hand_target(self, side: str, pose: pin.SE3 | None, max_speed_m_s: float | None = None) -> None:
         """Move a palm to `pose` (odom), or hold where the reference is now (None), at most
@@ -328,6 +447,7 @@ class WholeBodyController:
         afresh when the hand switches between holding and a target, or the target jumps > 5 cm.
         """
         previous = self.targets.hands.get(side)
+        self.arm_rest.pop(side, None)
         limit = self.s.hand_speed_limit_m_s
         self.hand_speed[side] = limit if max_speed_m_s is None else min(max_speed_m_s, limit)
         self.hold_in_torso.pop(side, None)
@@ -398,6 +518,8 @@ class WholeBodyController:
         if self.gait is None:
             if not np.any(command) or self.q_ref is None:
                 return reason
+            self.stop_arm_trajectories(FollowOutcome.CANCELLED, "a walk began")
+            self.arm_rest = {}  # (the arms swing with the gait)
             self.m.update(self.q_ref)
             self._floor_z = min(pose.translation[2] for pose in self.feet_ref.values())
             height = self.m.com[2] - self._floor_z
@@ -591,7 +713,10 @@ class WholeBodyController:
         tasks.append(
             (m.jacobian("torso")[3:], s.torso_gain * _rotation_error(torso_goal, m.pose("torso").rotation), s.w_torso)
         )
+        tasks += self._arm_trajectory_tasks(sensors, q)
         for side, frame in HANDS.items():
+            if side in self.arm_followers:  # the trajectory moves this arm; its hand holds again after
+                continue
             goal = self.targets.hands.get(side)
             pose = m.pose(frame)
             if goal is None:
@@ -616,9 +741,14 @@ class WholeBodyController:
         # posture: a gentle pull to the nominal pose, all but released on an arm with a target
         # (else the arm settles where the pull balances the hand task, short of the target)
         scale = np.sqrt(np.where(self._free_arm_mask(), 1.0, 0.01))
+        nominal = self.nominal
+        if self.arm_rest:  # an arm that arrived by a trajectory keeps to where it arrived
+            nominal = nominal.copy()
+            for index, positions in self.arm_rest.values():
+                nominal[index], scale[index] = positions, 1.0
         posture = np.zeros((m.n_joints, m.nv))
         posture[np.arange(m.n_joints), m.v_index] = scale
-        tasks.append((posture, scale * s.posture_gain * (self.nominal - m.joints_of(q)), s.w_posture))
+        tasks.append((posture, scale * s.posture_gain * (nominal - m.joints_of(q)), s.w_posture))
         # --- constraints: soles stay where they are, joints within limits -----------------------
         a_eq = np.vstack([m.jacobian(f) for f in FEET])
         b_eq = np.concatenate(
