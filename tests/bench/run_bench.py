@@ -31,6 +31,8 @@ Hands (hands_bench.py): hand_tick_p99_us, grasp_cycle_s, grasp_success_rate.
 VLA (vla_bench.py): vla_infer_p50_ms, vla_infer_p99_ms (beside session.run alone), vla_overhead_ratio.
 Fuzzing (fuzz_bench.py): fuzz_msgs_total (10 000 per command topic of the running sim deployment),
   fuzz_crashes, fuzz_nonfinite_at_actuators (goals 0).
+Fault injection (fault_bench.py): kill_to_hold_ms_max (kill -9 / SIGSTOP of every process of the sim
+  deployment, standing and reaching), fault_falls, fault_problems (goals 0); outcomes in build/faults.json.
 """
 
 from __future__ import annotations
@@ -373,6 +375,12 @@ def bench_fuzz() -> dict:
     return run()
 
 
+def bench_faults() -> dict:
+    from tests.bench.fault_bench import bench_faults as run
+
+    return run()
+
+
 BENCHES = [
     bench_stack,
     bench_sim_rtf,
@@ -391,6 +399,7 @@ BENCHES = [
     bench_vla,
     bench_vla_remote,
     bench_fuzz,
+    bench_faults,
 ]
 
 
