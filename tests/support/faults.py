@@ -206,13 +206,17 @@ def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, 
             out.problems.append(f"no {out.hold_group} HOLD within {budget * 3:.2f} s of robot time")
         elif out.hold_ms > out.hold_budget_ms:
             out.problems.append(f"{out.hold_group} HOLD after {out.hold_ms:.0f} ms > {out.hold_budget_ms:.0f} ms")
-    # back: the process respawned (killed) and the robot ACTIVE again
+    # back: the process respawned (killed), the robot ACTIVE again and still ACTIVE 2 s of robot
+    # time later (a recovery that handed over to a controller still starting holds again at once)
     deadline = time.monotonic() + recover_within_s
     while time.monotonic() < deadline:
         now_procs = deployment_processes(deployment)
         back = name in now_procs and now_procs[name].pid != victim.pid if fault == "kill" else alive(victim)
         if back and truth.mode(since_s=t_signal + 1.0) == SafetyState.ACTIVE:
-            break
+            t_active = truth.now()
+            wait_robot_time(truth, 2.0, 30.0)
+            if truth.modes_since(t_active) == [SafetyState.ACTIVE]:
+                break
         if deployment.popen.poll() is not None:
             out.deployment_stopped = True
             out.problems.append("the deployment stopped")
@@ -223,7 +227,6 @@ def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, 
         out.respawned = name in procs and procs[name].pid != victim.pid
         if not out.respawned:
             out.problems.append("not respawned")
-    wait_robot_time(truth, 1.0, 20.0)  # standing on after the recovery
     modes = truth.modes_since(t_signal)
     out.modes_after = [SafetyState_name(m) for m in modes]
     out.active_again = truth.mode(since_s=t_signal + 1.0) == SafetyState.ACTIVE

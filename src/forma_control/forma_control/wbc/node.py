@@ -240,7 +240,10 @@ class WbcNode(Node):
                 side: DirectSubscription(self, WrenchStamped, f"feet/{side}/wrench", qos.NEWEST) for side in SIDES
             }
             self.inputs = [self.state_in, self.imu_in, *self.wrenches_in.values()]
-        self.create_subscription(SafetyState, "safety/state", self._on_safety, qos.LATCHED)
+        # read by the control loop before each tick: a busy executor (the description being built,
+        # a resumed SIGSTOP) never leaves the gate on a stale ACTIVE
+        self.safety_in = DirectSubscription(self, SafetyState, "safety/state", qos.LATCHED)
+        self.inputs.append(self.safety_in)
         if not self.require_safety:  # with a supervisor, safety/state says when to stop
             self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, qos.STATUS)
         for side in SIDES:
@@ -334,7 +337,9 @@ class WbcNode(Node):
         pin_loop_thread()  # on the deployment's `cpus`, if any (the process's other threads float)
         while self._running:
             if not self._waiter.wait(0.1):
+                self._take_safety()
                 continue
+            self._take_safety()
             msg = self._take_robot_state() if self.state_input == "robot_state" else self.state_in.take_newest()
             if msg is None or self._too_soon(msg):
                 continue
@@ -358,6 +363,11 @@ class WbcNode(Node):
             return True
         self._last_sample_s = stamp
         return False
+
+    def _take_safety(self) -> None:
+        """Every safety/state that arrived since the last tick, in order."""
+        for msg in self.safety_in.take_all():
+            self._on_safety(msg)
 
     def _on_safety(self, msg: SafetyState) -> None:
         with self.lock:
