@@ -150,6 +150,10 @@ class Truth:
             return math.inf, 0.0
         return min(z for z, _ in window), max(tilt for _, tilt in window)
 
+    def first_reason_not_active(self, after_s: float) -> str:
+        with self.lock:
+            return next((r for t, m, r in self.safety if t >= after_s and m != SafetyState.ACTIVE), "")
+
     def modes_since(self, after_s: float) -> list[int]:
         with self.lock:
             modes = [m for t, m, _ in self.safety if t >= after_s]
@@ -240,6 +244,8 @@ def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, 
             out.via_ramp = SafetyState.STANDING_UP in later[:back_at]
             if not out.via_ramp:
                 out.problems.append(f"ACTIVE again without the start ramp ({out.modes_after})")
+    if not out.hold_group and any(m != SafetyState.ACTIVE for m in modes):  # it commands nothing
+        out.problems.append(f"left ACTIVE: {truth.first_reason_not_active(t_signal)}")
     out.min_height_m, out.max_tilt_deg = truth.worst(t_signal)
     if out.fell:
         out.problems.append(f"fell: pelvis {out.min_height_m:.3f} m, tilt {out.max_tilt_deg:.1f} deg")
