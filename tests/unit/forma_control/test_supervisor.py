@@ -277,7 +277,7 @@ def test_a_lying_robot_is_refused_a_stand_up_with_the_way_out():
 
 
 def test_a_hold_of_a_lying_robot_is_not_recovered_by_a_ramp():
-    sup = make(recover_holds_per_min=10, recover_wait_s=0.0)  # (a HOLD right after ACTIVE waits)
+    sup = make(recover_holds_per_min=10)
     t = stand_up(sup)
     sup.hardware_state(hw(StopState.HOLD, "no command for 0.10 s"), t)
     actions, _ = sup.tick(t, np.zeros(3), lying=True)
@@ -445,7 +445,7 @@ def test_hardware_fault_is_a_fault_and_other_damps_are_damping():
 
 # --- HOLD ----------------------------------------------------------------------------------------------
 def test_hold_reports_the_hardware_reason_and_recovers_within_its_budget():
-    sup = make(recover_holds_per_min=2, recover_wait_s=0.0)  # (a HOLD right after ACTIVE waits)
+    sup = make(recover_holds_per_min=2)
     t = stand_up(sup)
     for k in range(3):
         t += 0.2
@@ -467,44 +467,6 @@ def test_hold_reports_the_hardware_reason_and_recovers_within_its_budget():
     assert sup.mode == Mode.STANDING_UP
 
 
-def test_a_hold_right_after_active_waits_before_the_next_recovery():
-    """Fault injection: the WBC killed. The first HOLD (after a long ACTIVE) is recovered at once;
-    the recovery's ACTIVE hands over to nobody and the hardware holds again within the watchdog:
-    the next recovery waits recover_wait_s in HOLD (the controller restarting), and one waits while
-    the graph lacks a commander (spending no budget)."""
-    sup = make(recover_holds_per_min=10, recover_wait_s=2.0)
-    t = stand_up(sup) + 30.0
-    sup.hardware_state(hw(StopState.HOLD, "no command for 0.10 s"), t)
-    actions, _ = sup.tick(t, np.zeros(3))
-    assert actions == [ResetHardware()] and "1/10" in sup.reason
-    sup.reset_done(True, "ok", t)
-    sup.hardware_state(hw(), t)
-    while sup.mode != Mode.ACTIVE:
-        t += 0.05
-        sup.tick(t, np.zeros(3))
-    t += 0.1  # nobody commands: the hardware holds again
-    sup.hardware_state(hw(StopState.HOLD, "no command for 0.10 s"), t)
-    held_at = t
-    while t < held_at + 1.95:
-        actions, _ = sup.tick(t, np.zeros(3))
-        assert actions == [] and sup.mode == Mode.HOLD and "recovery waits 2.0 s" in sup.reason
-        t += 0.05
-    t = held_at + 2.0
-    actions, _ = sup.tick(t, np.zeros(3))
-    assert actions == [ResetHardware()] and "2/10" in sup.reason
-    sup.reset_done(True, "ok", t)
-    sup.hardware_state(hw(), t)
-    while sup.mode != Mode.ACTIVE:
-        t += 0.05
-        sup.tick(t, np.zeros(3))
-    t += 30.0
-    sup.hardware_state(hw(StopState.HOLD, "no command for 0.10 s"), t)
-    actions, _ = sup.tick(t, np.zeros(3), waiting_for=["wbc"])
-    assert actions == [] and sup.mode == Mode.HOLD and "recovery waits for wbc" in sup.reason
-    actions, _ = sup.tick(t + 5.0, np.zeros(3))
-    assert actions == [ResetHardware()] and "3/10" in sup.reason
-
-
 def test_hold_not_from_a_timeout_is_not_recovered():
     sup = make(recover_holds_per_min=10)
     t = stand_up(sup)
@@ -515,7 +477,7 @@ def test_hold_not_from_a_timeout_is_not_recovered():
 
 def test_hold_recovery_reads_the_cause_code_not_the_wording():
     """A reworded timeout reason still recovers; a hold that only reads like a timeout does not."""
-    sup = make(recover_holds_per_min=10, recover_wait_s=0.0)  # (a HOLD right after ACTIVE waits)
+    sup = make(recover_holds_per_min=10)
     t = stand_up(sup)
     sup.hardware_state(hw(StopState.HOLD, "watchdog: commander silent", cause=StopCause.COMMAND_TIMEOUT), t)
     actions, _ = sup.tick(t, np.zeros(3))

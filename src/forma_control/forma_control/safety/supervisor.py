@@ -208,14 +208,6 @@ class SupervisorConfig:
     recover_holds_per_min: int = param(
         10, "command-timeout HOLDs recovered automatically (reset + ramp) per minute at most; 0 = never", low=0, high=60
     )
-    recover_wait_s: float = param(
-        2.0,
-        "a command-timeout HOLD that came less than this after ACTIVE (the controllers did not take over: a "
-        "restarting one) is recovered only after this long in HOLD",
-        unit="s",
-        low=0.0,
-        high=9.0,
-    )
     auto_stand: bool = param(False, "stand up at start and after every safety/reset (the sim deployment)")
     # 0.25 s tripped while a loaded 2-core machine started the sim deployment: the hardware still
     # holds on its own 0.1 s command watchdog, this only catches the supervisor itself going blind
@@ -292,7 +284,6 @@ class Supervisor:
         self.last_q: tuple[float, np.ndarray] | None = None
         self.recoveries_s: list[float] = []
         self.hold_decision_pending = False
-        self.active_before_hold_s = math.inf  # how long ACTIVE lasted before the latest HOLD
         self.reset_confirm_until = -math.inf
         self.stale_inputs: list[str] = []
         self.lying = False  # the pelvis tilted past the fall limit (tick): no stand-up from there
@@ -478,7 +469,6 @@ class Supervisor:
             return actions
         if self.mode != Mode.HOLD:
             text = "; ".join(f"{g}: {view.reasons.get(g, '')}" for g in bad)
-            self.active_before_hold_s = now_s - self.since_s if self.mode == Mode.ACTIVE else 0.0
             self._set(Mode.HOLD, f"hardware holds ({text})", now_s, SafetyCause.HARDWARE_HOLD)
             self.hold_decision_pending = True
         return actions
@@ -554,7 +544,7 @@ class Supervisor:
             self.hold_decision_pending = True
             return actions, None
         if self.mode == Mode.HOLD and self.hold_decision_pending:
-            actions += self._decide_hold(now_s, waiting_for)
+            actions += self._decide_hold(now_s)
         if self.mode != Mode.STANDING_UP:
             return actions, None
         if self.stand_phase == "reset":
@@ -625,26 +615,16 @@ class Supervisor:
         self.stand_phase = "resetting"
         return (ResetHardware(),)
 
-    def _decide_hold(self, now_s: float, waiting_for: Sequence[str] = ()) -> list[Action]:
+    def _decide_hold(self, now_s: float) -> list[Action]:
         """Recover from a HOLD (reset + a ramp from the measured pose) when only a command timeout
-        caused it, the inputs are fresh and the budget allows; else stay for the operator.
-        A controller that died (kill -9, a crash) is respawned in seconds: while the graph lacks one
-        (waiting_for), or when the HOLD came right after ACTIVE (nobody took over: recover_wait_s),
-        the stiff hold goes on and the recovery waits, instead of ramps handing over to nobody."""
+        caused it, the inputs are fresh and the budget allows; else stay for the operator."""
         if self.hw is None or self.stale_inputs:
             return []
         held = [g for g in self.groups if self.hw.stop_states.get(g, StopState.ACTIVE) == StopState.HOLD]
         if not held:
             return []  # the hardware has not held yet (stale inputs: it will on its command timeout)
-        timeouts = all(self.hw.causes.get(g) == StopCause.COMMAND_TIMEOUT for g in held)
-        wait = self.config.recover_wait_s
-        early = self.active_before_hold_s < wait and now_s - self.since_s < wait
-        if timeouts and (waiting_for or early):
-            who = f"for {', '.join(waiting_for)}" if waiting_for else f"{wait:.1f} s (nobody took over after ACTIVE)"
-            text = "; ".join(f"{g}: {self.hw.reasons.get(g, '')}" for g in held)
-            self._set(Mode.HOLD, f"hardware holds ({text}); recovery waits {who}", now_s, SafetyCause.HARDWARE_HOLD)
-            return []
         self.hold_decision_pending = False
+        timeouts = all(self.hw.causes.get(g) == StopCause.COMMAND_TIMEOUT for g in held)
         self.recoveries_s = [t for t in self.recoveries_s if now_s - t < 60.0]
         budget = self.config.recover_holds_per_min
         text = "; ".join(f"{g}: {self.hw.reasons.get(g, '')}" for g in held)
