@@ -40,8 +40,8 @@ from tests.support.ros import LaunchedDeployment, RosProbe, stamp_s
 # watchdog (src/forma_hardware/hardware.yaml) plus what the measurement adds (MARGIN_S): the HOLD is
 # seen on hardware/state, published every 20 ms (50 Hz), and the robot time of the signal is the
 # newest the probe has read then, which lags the sim's by the probe's own delay (an upper bound on
-# the true time to HOLD; measured here: 0-60 ms standing, up to 0.35 s while the WBC reaches and
-# the niced probe gets less CPU). A supervisor's silence first stops the WBC
+# the true time to HOLD; measured here: 0-60 ms standing; while reaching every HOLD is seen 0.3-0.45 s
+# later, not explained yet). A supervisor's silence first stops the WBC
 # (wbc.safety_timeout_s), then the body's watchdog runs.
 BODY_WATCHDOG_S = 0.10
 HAND_WATCHDOG_S = 0.25
