@@ -39,10 +39,10 @@ from tests.support.ros import LaunchedDeployment, RosProbe, stamp_s
 # the group each commander's death must leave held, and the robot time it may take [s]: the group's
 # watchdog (src/forma_hardware/hardware.yaml) plus what the measurement adds (MARGIN_S): the HOLD is
 # seen on hardware/state, published every 20 ms (50 Hz), and the robot time of the signal is the
-# newest the probe has read then, which lags the sim's by the probe's own delay (an upper bound on
-# the true time to HOLD; measured here: 0-60 ms standing; while reaching every HOLD is seen 0.3-0.45 s
-# later, not explained yet). A supervisor's silence first stops the WBC
-# (wbc.safety_timeout_s), then the body's watchdog runs.
+# newest the probe has read then (an upper bound on the true time to HOLD), taken once the probe
+# reads /clock as it comes (Truth.wait_caught_up: right after sending a reach target it was 0.4 s
+# behind). A supervisor's silence first stops the WBC (wbc.safety_timeout_s), then the body's
+# watchdog runs.
 BODY_WATCHDOG_S = 0.10
 HAND_WATCHDOG_S = 0.25
 SAFETY_SILENCE_S = 0.50  # config/params/forma.yaml wbc.safety_timeout_s
@@ -152,6 +152,23 @@ class Truth:
             recent = [t + (wall_s - w) for t, w in self.received if wall_s - window_s <= w <= wall_s]
         return max([self.now(), *recent])
 
+    def wait_caught_up(self, timeout_s: float = 5.0) -> bool:
+        """Until the probe reads /clock as it comes: its last 5 samples arrived spread over about the
+        robot time they span (a probe behind reads its backlog in one burst, and its newest stamp
+        then lags the robot's: 0.4 s seen right after sending a reach target) and the newest is
+        fresh. False if it never caught up within timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                last = self.received[-5:]
+            if len(last) == 5:
+                robot_span, wall_span = last[-1][0] - last[0][0], last[-1][1] - last[0][1]
+                fresh = time.monotonic() - last[-1][1] < 0.02
+                if fresh and robot_span > 0.0 and wall_span >= 0.7 * robot_span:
+                    return True
+            time.sleep(0.002)
+        return False
+
     def mode(self, since_s: float = -math.inf) -> int | None:
         """The newest safety/state's mode, if it is stamped after since_s (None otherwise)."""
         with self.lock:
@@ -210,6 +227,8 @@ def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, 
     victim = before[name]
     out.hold_group, budget = EXPECTED_HOLD.get(name, ("", 0.0))
     out.hold_budget_ms = budget * 1000.0 if out.hold_group else None
+    if not truth.wait_caught_up():
+        out.problems.append("the probe never caught up with /clock: kill_to_hold is a loose upper bound")
     t_signal = truth.now()  # robot time: the newest the probe has read (<= the true one: hold_ms >= the true)
     t_estimate = truth.robot_time_at(time.monotonic())
     if fault == "kill":
