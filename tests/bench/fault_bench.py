@@ -7,7 +7,7 @@ killed last (its death ends the deployment: the launcher must stop everything, n
   kill_to_hold_ms_max   the longest signal -> HOLD of the commanded group, in robot time, over every
                         fault of a commander (control, hands, safety); goal: the longest budget
                         (EXPECTED_HOLD: the watchdog, plus the supervisor's silence timeout, plus
-                        0.1 s for the measurement: an upper bound, see tests/support/faults.py)
+                        0.1 s for the measurement, see tests/support/faults.py)
   fault_falls           falls by simulator truth over every fault (goal 0)
   fault_problems        faults that did not end as README "Fault injection" says (goal 0)
 
@@ -99,7 +99,7 @@ def figures(outcomes: list) -> dict:
     from tests.bench.run_bench import figure
 
     holds = [o.hold_ms for o in outcomes if o.hold_ms is not None]
-    estimates = [o.hold_ms_estimate for o in outcomes if o.hold_ms_estimate is not None]
+    uppers = [o.hold_ms_upper for o in outcomes if o.hold_ms_upper is not None]
     budget = max(b for _, b in EXPECTED_HOLD.values()) * 1000.0
     falls = sum(o.fell for o in outcomes)
     problems = [o for o in outcomes if o.problems]
@@ -110,8 +110,7 @@ def figures(outcomes: list) -> dict:
         "kill_to_hold_ms_max": figure(
             max(holds) if holds else float("nan"), "ms", goal=round(budget), lower_is_better=True,
             note=f"kill -9 / SIGSTOP of control, hands, safety, standing and reaching: {len(holds)} HOLDs, robot time "
-            f"from the newest the probe read (an upper bound; {max(estimates, default=float('nan')):.0f} ms with the "
-            "probe's lag taken out)",
+            f"(at most {max(uppers, default=float('nan')):.0f} ms from the newest stamp the probe had read)",
         ),
         "fault_falls": figure(falls, f"of {n}", goal=0, lower_is_better=True,
                               note="falls by simulator truth (pelvis < 0.55 m or tilt > 30 deg) over every fault"),

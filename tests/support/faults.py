@@ -38,11 +38,10 @@ from tests.support.ros import LaunchedDeployment, RosProbe, stamp_s
 
 # the group each commander's death must leave held, and the robot time it may take [s]: the group's
 # watchdog (src/forma_hardware/hardware.yaml) plus what the measurement adds (MARGIN_S): the HOLD is
-# seen on hardware/state, published every 20 ms (50 Hz), and the robot time of the signal is the
-# newest the probe has read then (an upper bound on the true time to HOLD), taken once the probe
-# reads /clock as it comes (Truth.wait_caught_up: right after sending a reach target it was 0.4 s
-# behind). A supervisor's silence first stops the WBC (wbc.safety_timeout_s), then the body's
-# watchdog runs.
+# seen on hardware/state, published every 20 ms (50 Hz). The robot time of the signal is taken once
+# the probe reads /clock as it comes (Truth.wait_caught_up: right after sending a reach target it
+# was 0.4 s behind): the freshest /clock sample (< 20 ms old) plus the wall time since. A
+# supervisor's silence first stops the WBC (wbc.safety_timeout_s), then the body's watchdog runs.
 BODY_WATCHDOG_S = 0.10
 HAND_WATCHDOG_S = 0.25
 SAFETY_SILENCE_S = 0.50  # config/params/forma.yaml wbc.safety_timeout_s
@@ -65,7 +64,7 @@ class Outcome:
     posture: str  # "standing" or "reaching"
     hold_group: str = ""
     hold_ms: float | None = None  # signal -> the group's first HOLD on hardware/state [ms robot time]
-    hold_ms_estimate: float | None = None  # the same from Truth.robot_time_at (the probe's lag taken out)
+    hold_ms_upper: float | None = None  # the same from the newest robot time the probe had read (an upper bound)
     hold_budget_ms: float | None = None
     min_height_m: float = math.inf
     max_tilt_deg: float = 0.0
@@ -83,7 +82,7 @@ class Outcome:
 
     def summary(self) -> str:
         hold = (
-            f"{self.hold_group} HOLD after {self.hold_ms:.0f} ms (estimate {self.hold_ms_estimate:.0f} ms)"
+            f"{self.hold_group} HOLD after {self.hold_ms:.0f} ms (at most {self.hold_ms_upper:.0f} ms)"
             if self.hold_ms is not None else "no HOLD"
         )
         return (
@@ -142,7 +141,7 @@ class Truth:
             stamps = [s[-1][0] for s in (self.poses, self.hardware) if s]
             return max([self.clock, *stamps])
 
-    def robot_time_at(self, wall_s: float, window_s: float = 0.5) -> float:
+    def robot_time_at(self, wall_s: float, window_s: float = 0.05) -> float:
         """The robot time at wall time wall_s, from the /clock samples of the last window_s: each
         one's stamp plus the wall time since it came, the least delayed one's (the probe reads its
         messages in bursts, up to 0.3 s late on the loaded machine: the newest stamp alone
@@ -229,8 +228,8 @@ def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, 
     out.hold_budget_ms = budget * 1000.0 if out.hold_group else None
     if not truth.wait_caught_up():
         out.problems.append("the probe never caught up with /clock: kill_to_hold is a loose upper bound")
-    t_signal = truth.now()  # robot time: the newest the probe has read (<= the true one: hold_ms >= the true)
-    t_estimate = truth.robot_time_at(time.monotonic())
+    t_newest = truth.now()  # the newest robot time the probe has read (<= the true one)
+    t_signal = truth.robot_time_at(time.monotonic())  # + the wall time since the freshest /clock (< 20 ms)
     if fault == "kill":
         os.kill(victim.pid, signal.SIGKILL)
     else:
@@ -245,7 +244,7 @@ def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, 
     if out.hold_group:
         held_at = truth.first_hold(out.hold_group, t_signal)
         out.hold_ms = None if held_at is None else (held_at - t_signal) * 1000.0
-        out.hold_ms_estimate = None if held_at is None else (held_at - t_estimate) * 1000.0
+        out.hold_ms_upper = None if held_at is None else (held_at - t_newest) * 1000.0
         if out.hold_ms is None:
             out.problems.append(f"no {out.hold_group} HOLD within {budget * 3:.2f} s of robot time")
         elif out.hold_ms > out.hold_budget_ms:
