@@ -35,6 +35,8 @@ Arm execution (arm_execution_bench.py, plans followed by the WBC in MuJoCo): tra
   arm_execution_success_rate (baseline: the straight reach without the planner).
 Fuzzing (fuzz_bench.py): fuzz_msgs_total (10 000 per command topic of the running sim deployment),
   fuzz_crashes, fuzz_nonfinite_at_actuators (goals 0).
+Fault injection (fault_bench.py): kill_to_hold_ms_max (kill -9 / SIGSTOP of every process of the sim
+  deployment, standing and reaching), fault_falls, fault_problems (goals 0); outcomes in build/faults.json.
 """
 
 from __future__ import annotations
@@ -389,6 +391,12 @@ def bench_fuzz() -> dict:
     return run()
 
 
+def bench_faults() -> dict:
+    from tests.bench.fault_bench import bench_faults as run
+
+    return run()
+
+
 BENCHES = [
     bench_stack,
     bench_sim_rtf,
@@ -409,6 +417,7 @@ BENCHES = [
     bench_planning,
     bench_arm_execution,
     bench_fuzz,
+    bench_faults,
 ]
 
 

@@ -3,7 +3,8 @@ messages the hardware and the supervisor would send (real rclpy node, real contr
 timing involved) and counts the commands the node publishes. Nothing is commanded without
 safety/state ACTIVE; ACTIVE activates from the measured pose; with separate sensor topics a lagging
 IMU pauses the ticks and they resume without a restart, and a lag past 0.1 s disengages; a
-non-finite sensor value never reaches the controller (either input); leaving ACTIVE stops at once."""
+non-finite sensor value never reaches the controller (either input); leaving ACTIVE stops at once;
+a supervisor silent past safety_timeout_s stops it until the supervisor reports another mode."""
 
 from __future__ import annotations
 
@@ -126,8 +127,12 @@ def period(node: WbcNode, hw: Hardware, imu_lag_s: float = 0.0, imu_w: float = 1
     node._on_state(hw.joint_states())
 
 
-def safety(node: WbcNode, mode: int, name: str, reason: str = "") -> None:
-    node._on_safety(SafetyState(mode=mode, mode_name=name, reason=reason))
+def safety(node: WbcNode, mode: int, name: str, reason: str = "", t: float = 0.0) -> None:
+    """The supervisor's safety/state, stamped t (the robot time of the hardware's messages: the
+    supervisor stamps with the joint_states it has seen)."""
+    msg = SafetyState(mode=mode, mode_name=name, reason=reason)
+    msg.header.stamp = to_time_msg(t)
+    node._on_safety(msg)
 
 
 def test_the_gate_pause_and_stop(node):
@@ -137,11 +142,11 @@ def test_the_gate_pause_and_stop(node):
     for _ in range(10):
         period(node, hw)
     assert node.ticks == 0 and "no safety/state yet" in node.inactive_reason
-    safety(node, SafetyState.DAMPING, "DAMPING", "start")
+    safety(node, SafetyState.DAMPING, "DAMPING", "start", t=hw.t)
     period(node, hw)
     assert node.ticks == 0 and node.inactive_reason == "safety/state is DAMPING: start"
 
-    safety(node, SafetyState.ACTIVE, "ACTIVE")
+    safety(node, SafetyState.ACTIVE, "ACTIVE", t=hw.t)
     period(node, hw)
     # activated from the measured pose: the first command is where the robot is (no lunge)
     body = [hw.robot.joint_names.index(n) for n in node.body_names]
@@ -174,7 +179,7 @@ def test_the_gate_pause_and_stop(node):
     # leaving ACTIVE stops at once
     period(node, hw)
     ticks = node.ticks
-    safety(node, SafetyState.HOLD, "HOLD", "command timeout")
+    safety(node, SafetyState.HOLD, "HOLD", "command timeout", t=hw.t)
     for _ in range(5):
         period(node, hw)
     assert node.ticks == ticks and not node.active
@@ -186,7 +191,7 @@ def test_robot_state_ticks_once_per_period_and_never_on_a_non_finite_imu(bundled
     urdf = expand_description()
     hw = Hardware(RobotModel.from_urdf(urdf))
     describe(node, urdf)
-    safety(node, SafetyState.ACTIVE, "ACTIVE")
+    safety(node, SafetyState.ACTIVE, "ACTIVE", t=hw.t)
     for _ in range(10):
         hw.t += PERIOD_S
         node._on_state(hw.robot_state())
@@ -208,7 +213,7 @@ def test_a_failing_tick_stops_the_commands_until_the_supervisor_restarts(node):
     urdf = expand_description()
     hw = Hardware(RobotModel.from_urdf(urdf))
     describe(node, urdf)
-    safety(node, SafetyState.ACTIVE, "ACTIVE")
+    safety(node, SafetyState.ACTIVE, "ACTIVE", t=hw.t)
     for _ in range(5):
         period(node, hw)
     assert node.ticks == 5
@@ -218,10 +223,42 @@ def test_a_failing_tick_stops_the_commands_until_the_supervisor_restarts(node):
     assert node.ticks == 5 and not node.active
     assert node.failure.startswith("controller failed: QPFailed: non-finite task data")
     assert "until safety/state leaves ACTIVE" in node.inactive_reason
-    safety(node, SafetyState.HOLD, "HOLD", "command timeout on body")
-    safety(node, SafetyState.ACTIVE, "ACTIVE")
+    safety(node, SafetyState.HOLD, "HOLD", "command timeout on body", t=hw.t)
+    safety(node, SafetyState.ACTIVE, "ACTIVE", t=hw.t)
     period(node, hw)
     assert node.ticks == 6 and node.active and node.failure == ""
+
+
+def test_a_silent_supervisor_stops_the_commands_until_it_reports_another_mode(node):
+    """Fault injection: the supervisor killed or stalled while ACTIVE (its safety/state, sent every
+    0.1 s, stops; the last one latched says ACTIVE). Past safety_timeout_s (0.5 s) of robot time
+    the node stops commanding (nobody watches for a fall; the hardware holds on its timeout) and
+    stays stopped on a late ACTIVE; a respawned supervisor's DAMPING, then its ACTIVE after the
+    ramp, start it afresh."""
+    urdf = expand_description()
+    hw = Hardware(RobotModel.from_urdf(urdf))
+    describe(node, urdf)
+    period(node, hw)
+    safety(node, SafetyState.ACTIVE, "ACTIVE", t=hw.t)
+    for k in range(240):  # 0.48 s: the supervisor's message every 0.1 s of robot time
+        period(node, hw)
+        if k % 50 == 49:
+            safety(node, SafetyState.ACTIVE, "ACTIVE", t=hw.t)
+    assert node.active and node.ticks == 240
+    for _ in range(300):  # 0.6 s without safety/state
+        period(node, hw)
+    assert not node.active and node.failure.startswith("safety/state silent for 0.5")
+    assert 449 <= node.ticks <= 451, "ticks until 0.5 s after the last safety/state (at tick 200), none after"
+    ticks = node.ticks
+    safety(node, SafetyState.ACTIVE, "ACTIVE", t=hw.t)  # a stalled supervisor's late ACTIVE: still stopped
+    period(node, hw)
+    assert node.ticks == ticks and not node.active
+    safety(node, SafetyState.DAMPING, "DAMPING", "start", t=hw.t)  # the respawned supervisor
+    period(node, hw)
+    assert node.failure == "" and node.inactive_reason == "safety/state is DAMPING: start"
+    safety(node, SafetyState.ACTIVE, "ACTIVE", t=hw.t)  # after its start ramp
+    period(node, hw)
+    assert node.active and node.ticks == ticks + 1
 
 
 def test_a_slower_controller_decimates_a_faster_state_stream(domain_id):
@@ -232,7 +269,7 @@ def test_a_slower_controller_decimates_a_faster_state_stream(domain_id):
         urdf = expand_description()
         hw = Hardware(RobotModel.from_urdf(urdf))
         describe(node, urdf)
-        safety(node, SafetyState.ACTIVE, "ACTIVE")
+        safety(node, SafetyState.ACTIVE, "ACTIVE", t=hw.t)
 
         def sample() -> None:  # what the control loop does with each sample it takes
             msg = node.state_reader.read(serialize_message(hw.robot_state()))

@@ -467,6 +467,45 @@ def test_hold_reports_the_hardware_reason_and_recovers_within_its_budget():
     assert sup.mode == Mode.STANDING_UP
 
 
+def test_after_a_hand_over_nobody_took_the_next_recovery_holds_the_stand_pose_itself():
+    """Fault injection: the WBC killed. The first HOLD (after a long ACTIVE) is recovered as ever;
+    that recovery's ACTIVE finds no controller and the hardware holds again within the watchdog:
+    the next recovery ramps and then keeps commanding the stand pose (the joint-PD stand) until
+    handover_wait_s after that HOLD, instead of handing over to nobody again at once."""
+    sup = make(recover_holds_per_min=10, handover_wait_s=3.0, max_speed_rad_s=2.0)  # ramps well under 3 s
+    t = stand_up(sup) + 30.0
+
+    def recover(t: float) -> float:
+        sup.hardware_state(hw(StopState.HOLD, "no command for 0.10 s"), t)
+        actions, _ = sup.tick(t, np.zeros(3))
+        assert actions == [ResetHardware()] and sup.cause == SafetyCause.RECOVERING
+        sup.reset_done(True, "ok", t)
+        sup.hardware_state(hw(), t)
+        return t
+
+    t = recover(t)
+    while sup.mode != Mode.ACTIVE:  # as before: ACTIVE once the ramp settled
+        t += 0.05
+        sup.tick(t, np.zeros(3))
+    t += 0.1
+    failed_at = recover(t)  # the hand-over found nobody
+    held = 0
+    while sup.mode != Mode.ACTIVE:
+        t += 0.05
+        _, cmd = sup.tick(t, np.zeros(3))
+        if sup.mode == Mode.STANDING_UP and "holding the stand pose" in sup.reason:
+            assert cmd is not None and np.allclose(cmd.position, GOAL)
+            held += 1
+    assert failed_at + 3.0 <= t < failed_at + 3.1 and held > 30
+    # a HOLD after a long ACTIVE is recovered as before
+    t = recover(t + 30.0)
+    ramp_end = t
+    while sup.mode != Mode.ACTIVE:
+        t += 0.05
+        sup.tick(t, np.zeros(3))
+    assert t - ramp_end < 2.0
+
+
 def test_hold_not_from_a_timeout_is_not_recovered():
     sup = make(recover_holds_per_min=10)
     t = stand_up(sup)

@@ -52,6 +52,7 @@ class Mode(enum.IntEnum):
 
 
 REQUESTABLE = (Mode.DAMPING, Mode.STANDING_UP, Mode.ACTIVE)
+HANDOVER_CHECK_S = 1.0  # a HOLD this soon after ACTIVE: the hand-over found no controller
 FALL_ARMED = (Mode.ACTIVE, Mode.HOLD)  # and STANDING_UP when the ramp started upright
 
 
@@ -208,6 +209,14 @@ class SupervisorConfig:
     recover_holds_per_min: int = param(
         10, "command-timeout HOLDs recovered automatically (reset + ramp) per minute at most; 0 = never", low=0, high=60
     )
+    handover_wait_s: float = param(
+        3.0,
+        "after a hand-over nobody took (a command-timeout HOLD within 1 s of ACTIVE: a controller restarting), "
+        "the next recovery keeps commanding the stand pose itself until this long after that HOLD",
+        unit="s",
+        low=0.0,
+        high=9.0,
+    )
     auto_stand: bool = param(False, "stand up at start and after every safety/reset (the sim deployment)")
     # 0.25 s tripped while a loaded 2-core machine started the sim deployment: the hardware still
     # holds on its own 0.1 s command watchdog, this only catches the supervisor itself going blind
@@ -284,6 +293,7 @@ class Supervisor:
         self.last_q: tuple[float, np.ndarray] | None = None
         self.recoveries_s: list[float] = []
         self.hold_decision_pending = False
+        self.handover_failed_s = -math.inf  # the latest HOLD within HANDOVER_CHECK_S of ACTIVE
         self.reset_confirm_until = -math.inf
         self.stale_inputs: list[str] = []
         self.lying = False  # the pelvis tilted past the fall limit (tick): no stand-up from there
@@ -469,6 +479,8 @@ class Supervisor:
             return actions
         if self.mode != Mode.HOLD:
             text = "; ".join(f"{g}: {view.reasons.get(g, '')}" for g in bad)
+            if self.mode == Mode.ACTIVE and now_s - self.since_s < HANDOVER_CHECK_S:
+                self.handover_failed_s = now_s  # nobody took over (a restarting controller)
             self._set(Mode.HOLD, f"hardware holds ({text})", now_s, SafetyCause.HARDWARE_HOLD)
             self.hold_decision_pending = True
         return actions
@@ -569,6 +581,16 @@ class Supervisor:
         if self.stand_phase == "ramping":
             if self.ramp.done(now_s):
                 settled = self._settled(now_s, measured_q, body_rate_rad_s)
+                until = self.handover_failed_s + self.config.handover_wait_s
+                if settled and now_s < until:
+                    # the stiff HOLD of a balanced stance is no stable stand, a ramp to nobody jolts it:
+                    # the joint-PD stand it is until the controller had time to come back
+                    waiting = (
+                        f"{self.reason.split(';')[0]}; holding the stand pose until {until:.1f} s "
+                        "(the last hand-over found no controller: one restarting?)"
+                    )
+                    self._set(Mode.STANDING_UP, waiting, now_s, self.cause)
+                    return actions, self.ramp.command(now_s)
                 if settled:
                     self.stand_phase = ""
                     done = f"stand-up ramp finished, {settled}: controllers in charge"

@@ -92,6 +92,14 @@ class WbcParams:
         "true: tick only while safety/state is ACTIVE (the safety supervisor decides); false: bring-up without a "
         "supervisor: call hardware/reset once and activate on its own",
     )
+    safety_timeout_s: float = param(
+        0.5,
+        "require_safety_state: an ACTIVE safety/state stamped longer ago than this (robot clock) stops the node "
+        "until the supervisor reports another mode (a dead or stalled supervisor watches for no fall)",
+        unit="s",
+        low=0.05,
+        high=10.0,
+    )
     state_input: str = param(
         "robot_state",
         "robot_state: hardware/robot_state (a Forma hardware node: one message per control period); topics: "
@@ -232,7 +240,10 @@ class WbcNode(Node):
                 side: DirectSubscription(self, WrenchStamped, f"feet/{side}/wrench", qos.NEWEST) for side in SIDES
             }
             self.inputs = [self.state_in, self.imu_in, *self.wrenches_in.values()]
-        self.create_subscription(SafetyState, "safety/state", self._on_safety, qos.LATCHED)
+        # read by the control loop before each tick: a busy executor (the description being built,
+        # a resumed SIGSTOP) never leaves the gate on a stale ACTIVE
+        self.safety_in = DirectSubscription(self, SafetyState, "safety/state", qos.LATCHED)
+        self.inputs.append(self.safety_in)
         if not self.require_safety:  # with a supervisor, safety/state says when to stop
             self.create_subscription(HardwareState, "hardware/state", self._on_hardware_state, qos.STATUS)
         for side in SIDES:
@@ -279,6 +290,7 @@ class WbcNode(Node):
         self.cmd_vel_timeout = p.cmd_vel_timeout_s
         self.pose_name = p.pose
         self.require_safety = p.require_safety_state
+        self.safety_timeout = p.safety_timeout_s
         self.state_input = p.state_input
         self.sensor_timeout = p.sensor_timeout_s
         self.limits = TargetLimits(p.target_max_age_s, p.target_max_future_s, p.target_max_distance_m)
@@ -325,7 +337,9 @@ class WbcNode(Node):
         pin_loop_thread()  # on the deployment's `cpus`, if any (the process's other threads float)
         while self._running:
             if not self._waiter.wait(0.1):
+                self._take_safety()
                 continue
+            self._take_safety()
             msg = self._take_robot_state() if self.state_input == "robot_state" else self.state_in.take_newest()
             if msg is None or self._too_soon(msg):
                 continue
@@ -349,6 +363,11 @@ class WbcNode(Node):
             return True
         self._last_sample_s = stamp
         return False
+
+    def _take_safety(self) -> None:
+        """Every safety/state that arrived since the last tick, in order."""
+        for msg in self.safety_in.take_all():
+            self._on_safety(msg)
 
     def _on_safety(self, msg: SafetyState) -> None:
         with self.lock:
@@ -427,6 +446,7 @@ class WbcNode(Node):
         with self.lock:
             self.robot_now = stamp_s(stamp)
             self.last_joint_states_wall = time.monotonic()
+            self._check_supervisor()
             reason = self._gate()
             sensors = None
             if not reason or reason.startswith("waiting for hardware/reset"):
@@ -476,6 +496,18 @@ class WbcNode(Node):
             if self.reaches and self.ticks % 5 == 0:
                 self._follow_reaches()
             self._publish_status_if_changed()
+
+    def _check_supervisor(self) -> None:
+        """A supervisor that went silent while ACTIVE (killed, stalled) watches for no fall: stop,
+        latched until safety/state reports another mode (a respawned supervisor starts in DAMPING, a
+        resumed one reports the hardware's HOLD), so that the body is commanded again only after its
+        start ramp. The hardware holds on its command timeout meanwhile."""
+        if not self.require_safety or not self.active or self.failure or self.safety is None:
+            return
+        age = self.robot_now - stamp_s(self.safety.header.stamp)  # (negative after a sim/reset)
+        if self.safety.mode == SafetyState.ACTIVE and age > self.safety_timeout:
+            self.failure = f"safety/state silent for {age:.2f} s of robot time (supervisor gone or stalled)"
+            self.get_logger().error(f"{self.failure}; stopped commanding (the hardware holds on its timeout)")
 
     def _pause(self, reason: str) -> bool:
         """A stream lags: skip ticks (nothing is sent) but stay engaged for up to MAX_PAUSE_S of

@@ -1,0 +1,355 @@
+"""Fault injection on a running deployment (issue 21, deliverable 3): `kill -9` or SIGSTOP (then
+SIGCONT) of one of its processes while the robot stands or reaches, watched over DDS by a separate
+client that reads the simulator's truth (sim/base_pose_ground_truth: the pelvis's height and tilt),
+hardware/state (which group the hardware holds, stamped in robot time) and safety/state.
+
+Signals go only to the PIDs of the `forma_process` children of the deployment the caller started
+(LaunchedDeployment.process_tree), never by name.
+
+What each fault must end in (README "Fault injection"):
+- a commander (control = the WBC, hands, safety = the supervisor, whose silence stops the WBC) dead
+  or stalled: the hardware holds the commanded group within its watchdog time (EXPECTED_HOLD),
+  the robot keeps standing, the process comes back (respawn) and the body is commanded again only
+  after the supervisor's start ramp (safety/state passes STANDING_UP before ACTIVE);
+- a process that commands nothing (perception, face, tasks, vla, teleop, console): nothing holds,
+  the robot stays ACTIVE and standing, the process comes back;
+- the sim itself (the plant): a kill ends the deployment (required): the launcher reports it and
+  stops every other process (no orphans). A stall freezes physics and sim time together: nothing
+  happens in robot time, and the robot goes on when it resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import threading
+import time
+
+import psutil
+from geometry_msgs.msg import PoseStamped
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+
+from forma_interfaces.msg import HardwareState, SafetyState
+from tests.support.fuzz_graph import alive, process_name
+from tests.support.ros import LaunchedDeployment, RosProbe, stamp_s
+
+# the group each commander's death must leave held, and the robot time it may take [s]: the group's
+# watchdog (src/forma_hardware/hardware.yaml) plus what the measurement adds (MARGIN_S): the HOLD is
+# seen on hardware/state, published every 20 ms (50 Hz). The robot time of the signal is taken once
+# the probe reads /clock as it comes (Truth.wait_caught_up: right after sending a reach target it
+# was 0.4 s behind): the freshest /clock sample (< 20 ms old) plus the wall time since. A
+# supervisor's silence first stops the WBC (wbc.safety_timeout_s), then the body's watchdog runs.
+BODY_WATCHDOG_S = 0.10
+HAND_WATCHDOG_S = 0.25
+SAFETY_SILENCE_S = 0.50  # config/params/forma.yaml wbc.safety_timeout_s
+MARGIN_S = 0.10
+EXPECTED_HOLD: dict[str, tuple[str, float]] = {
+    "control": ("body", BODY_WATCHDOG_S + MARGIN_S),
+    "hands": ("right_hand", HAND_WATCHDOG_S + MARGIN_S),
+    "safety": ("body", SAFETY_SILENCE_S + BODY_WATCHDOG_S + MARGIN_S),
+}
+FALLEN_HEIGHT_M = 0.55  # pelvis height below this (standing ~0.9 m): fallen
+FALLEN_TILT_DEG = 30.0
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one fault did, in robot time (sim time) and by simulator truth."""
+
+    process: str
+    fault: str  # "kill" or "stop"
+    posture: str  # "standing" or "reaching"
+    hold_group: str = ""
+    hold_ms: float | None = None  # signal -> the group's first HOLD on hardware/state [ms robot time]
+    hold_ms_upper: float | None = None  # the same from the newest robot time the probe had read (an upper bound)
+    hold_budget_ms: float | None = None
+    min_height_m: float = math.inf
+    max_tilt_deg: float = 0.0
+    respawned: bool | None = None  # a new process of that name (None: not killed)
+    modes_after: list[str] = dataclasses.field(default_factory=list)  # safety/state modes after the signal
+    via_ramp: bool | None = None  # ACTIVE again only after STANDING_UP
+    active_again: bool = False
+    deployment_stopped: bool = False
+    leftovers: list[int] = dataclasses.field(default_factory=list)
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def fell(self) -> bool:
+        return self.min_height_m < FALLEN_HEIGHT_M or self.max_tilt_deg > FALLEN_TILT_DEG
+
+    def summary(self) -> str:
+        hold = (
+            f"{self.hold_group} HOLD after {self.hold_ms:.0f} ms (at most {self.hold_ms_upper:.0f} ms)"
+            if self.hold_ms is not None else "no HOLD"
+        )
+        return (
+            f"{self.fault} {self.process} while {self.posture}: {hold}; pelvis >= {self.min_height_m:.3f} m, "
+            f"tilt <= {self.max_tilt_deg:.1f} deg; respawned {self.respawned}; modes {self.modes_after}; "
+            f"via ramp {self.via_ramp}; problems {self.problems or 'none'}"
+        )
+
+
+class Truth:
+    """The pelvis's height and tilt from the simulator, and every hardware/state and safety/state,
+    each kept with its robot-time stamp (callbacks on the probe's executor)."""
+
+    def __init__(self, probe: RosProbe) -> None:
+        self.lock = threading.Lock()
+        self.poses: list[tuple[float, float, float]] = []  # (stamp, height, tilt_deg)
+        self.hardware: list[tuple[float, dict[str, int]]] = []  # (stamp, group -> stop state)
+        self.safety: list[tuple[float, int, str]] = []  # (stamp, mode, reason)
+        self.clock = 0.0  # the newest /clock [s]: robot time, 125 Hz
+        self.received: list[tuple[float, float]] = []  # (robot time, wall time received) of each /clock
+        sensors = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
+        probe.on_executor(probe.node.create_subscription, Clock, "/clock", self._on_clock, sensors)
+        probe.on_executor(probe.node.create_subscription, PoseStamped, "sim/base_pose_ground_truth",
+                          self._on_pose, sensors)
+        probe.on_executor(probe.node.create_subscription, HardwareState, "hardware/state", self._on_hardware,
+                          QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+        probe.on_executor(probe.node.create_subscription, SafetyState, "safety/state", self._on_safety,
+                          QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
+                                     durability=DurabilityPolicy.TRANSIENT_LOCAL))
+
+    def _on_clock(self, msg: Clock) -> None:
+        t = msg.clock.sec + msg.clock.nanosec * 1e-9
+        with self.lock:
+            self.clock = max(self.clock, t)
+            self.received.append((t, time.monotonic()))
+            del self.received[:-500]
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        q = msg.pose.orientation
+        cos_tilt = 1.0 - 2.0 * (q.x * q.x + q.y * q.y)
+        tilt = math.degrees(math.acos(max(-1.0, min(1.0, cos_tilt))))
+        with self.lock:
+            self.poses.append((stamp_s(msg), msg.pose.position.z, tilt))
+
+    def _on_hardware(self, msg: HardwareState) -> None:
+        with self.lock:
+            self.hardware.append((stamp_s(msg), dict(zip(msg.groups, msg.stop_states, strict=False))))
+
+    def _on_safety(self, msg: SafetyState) -> None:
+        with self.lock:
+            self.safety.append((stamp_s(msg), msg.mode, msg.reason))
+
+    def now(self) -> float:
+        """The newest robot time seen (/clock, 125 Hz; the truth's or hardware/state's stamp if newer)."""
+        with self.lock:
+            stamps = [s[-1][0] for s in (self.poses, self.hardware) if s]
+            return max([self.clock, *stamps])
+
+    def robot_time_at(self, wall_s: float, window_s: float = 0.05) -> float:
+        """The robot time at wall time wall_s, from the /clock samples of the last window_s: each
+        one's stamp plus the wall time since it came, the least delayed one's (the probe reads its
+        messages in bursts, up to 0.3 s late on the loaded machine: the newest stamp alone
+        under-estimates). Assumes sim time runs at wall speed over the window (the sim paces to
+        real time); never less than the newest stamp seen."""
+        with self.lock:
+            recent = [t + (wall_s - w) for t, w in self.received if wall_s - window_s <= w <= wall_s]
+        return max([self.now(), *recent])
+
+    def wait_caught_up(self, timeout_s: float = 5.0) -> bool:
+        """Until the probe reads /clock as it comes: its last 5 samples arrived spread over about the
+        robot time they span (a probe behind reads its backlog in one burst, and its newest stamp
+        then lags the robot's: 0.4 s seen right after sending a reach target) and the newest is
+        fresh. False if it never caught up within timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                last = self.received[-5:]
+            if len(last) == 5:
+                robot_span, wall_span = last[-1][0] - last[0][0], last[-1][1] - last[0][1]
+                fresh = time.monotonic() - last[-1][1] < 0.02
+                if fresh and robot_span > 0.0 and wall_span >= 0.7 * robot_span:
+                    return True
+            time.sleep(0.002)
+        return False
+
+    def mode(self, since_s: float = -math.inf) -> int | None:
+        """The newest safety/state's mode, if it is stamped after since_s (None otherwise)."""
+        with self.lock:
+            return self.safety[-1][1] if self.safety and self.safety[-1][0] > since_s else None
+
+    def first_hold(self, group: str, after_s: float) -> float | None:
+        with self.lock:
+            return next((t for t, s in self.hardware if t >= after_s and s.get(group) == HardwareState.HOLD), None)
+
+    def worst(self, after_s: float) -> tuple[float, float]:
+        """(lowest pelvis height, largest tilt) since after_s."""
+        with self.lock:
+            window = [(z, tilt) for t, z, tilt in self.poses if t >= after_s]
+        if not window:
+            return math.inf, 0.0
+        return min(z for z, _ in window), max(tilt for _, tilt in window)
+
+    def first_reason_not_active(self, after_s: float) -> str:
+        with self.lock:
+            return next((r for t, m, r in self.safety if t >= after_s and m != SafetyState.ACTIVE), "")
+
+    def modes_since(self, after_s: float) -> list[int]:
+        with self.lock:
+            modes = [m for t, m, _ in self.safety if t >= after_s]
+        return [m for i, m in enumerate(modes) if i == 0 or modes[i - 1] != m]  # transitions only
+
+
+def deployment_processes(deployment: LaunchedDeployment) -> dict[str, psutil.Process]:
+    """The deployment's processes by their name in the deployment file (forma_process children only)."""
+    found = {}
+    for p in deployment.process_tree():
+        try:
+            if "forma_process" in " ".join(p.cmdline()) and alive(p):
+                found[process_name(p)] = p
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_robot_time(truth: Truth, seconds: float, wall_limit_s: float) -> None:
+    """Let `seconds` of robot time pass (a loaded machine slows sim time: judged in robot time)."""
+    start = truth.now()
+    deadline = time.monotonic() + wall_limit_s
+    while truth.now() < start + seconds and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, posture: str,
+           stall_s: float = 3.0, recover_within_s: float = 90.0) -> Outcome:
+    """Send the fault to process `name`, watch until the robot is ACTIVE again (or the deployment
+    stopped, for the sim), and report what happened. stall_s: how long a SIGSTOP lasts, in wall
+    time: longer than the sim's command_pacing_s (1 s), for which the sim slows its clock while a
+    commander lags, as it does for a busy machine."""
+    out = Outcome(name, fault, posture)
+    before = deployment_processes(deployment)
+    victim = before[name]
+    out.hold_group, budget = EXPECTED_HOLD.get(name, ("", 0.0))
+    out.hold_budget_ms = budget * 1000.0 if out.hold_group else None
+    if not truth.wait_caught_up():
+        out.problems.append("the probe never caught up with /clock: kill_to_hold is a loose upper bound")
+    t_newest = truth.now()  # the newest robot time the probe has read (<= the true one)
+    t_signal = truth.robot_time_at(time.monotonic())  # + the wall time since the freshest /clock (< 20 ms)
+    if fault == "kill":
+        os.kill(victim.pid, signal.SIGKILL)
+    else:
+        os.kill(victim.pid, signal.SIGSTOP)
+        time.sleep(stall_s)
+        os.kill(victim.pid, signal.SIGCONT)
+    if name == "sim" and fault == "kill":
+        _watch_deployment_end(deployment, out)
+        return out
+    # the HOLD (robot time): the plant runs on, the hardware node holds on its own
+    wait_robot_time(truth, max(budget * 3, 0.5), 30.0)
+    if out.hold_group:
+        held_at = truth.first_hold(out.hold_group, t_signal)
+        out.hold_ms = None if held_at is None else (held_at - t_signal) * 1000.0
+        out.hold_ms_upper = None if held_at is None else (held_at - t_newest) * 1000.0
+        if out.hold_ms is None:
+            out.problems.append(f"no {out.hold_group} HOLD within {budget * 3:.2f} s of robot time")
+        elif out.hold_ms > out.hold_budget_ms:
+            out.problems.append(f"{out.hold_group} HOLD after {out.hold_ms:.0f} ms > {out.hold_budget_ms:.0f} ms")
+    # back: the process respawned (killed), the robot ACTIVE again and still ACTIVE 2 s of robot
+    # time later (a recovery that handed over to a controller still starting holds again at once)
+    deadline = time.monotonic() + recover_within_s
+    while time.monotonic() < deadline:
+        now_procs = deployment_processes(deployment)
+        back = name in now_procs and now_procs[name].pid != victim.pid if fault == "kill" else alive(victim)
+        if back and truth.mode(since_s=t_signal + 1.0) == SafetyState.ACTIVE:
+            t_active = truth.now()
+            wait_robot_time(truth, 2.0, 30.0)
+            if truth.modes_since(t_active) == [SafetyState.ACTIVE]:
+                break
+        if deployment.popen.poll() is not None:
+            out.deployment_stopped = True
+            out.problems.append("the deployment stopped")
+            break
+        time.sleep(0.1)
+    if fault == "kill":
+        procs = deployment_processes(deployment)
+        out.respawned = name in procs and procs[name].pid != victim.pid
+        if not out.respawned:
+            out.problems.append("not respawned")
+    modes = truth.modes_since(t_signal)
+    out.modes_after = [SafetyState_name(m) for m in modes]
+    out.active_again = truth.mode(since_s=t_signal + 1.0) == SafetyState.ACTIVE
+    if not out.active_again:
+        out.problems.append(f"not ACTIVE again ({out.modes_after})")
+    if any(m != SafetyState.ACTIVE for m in modes):
+        left = next(i for i, m in enumerate(modes) if m != SafetyState.ACTIVE)
+        later = modes[left:]
+        if SafetyState.ACTIVE in later:
+            back_at = later.index(SafetyState.ACTIVE)
+            out.via_ramp = SafetyState.STANDING_UP in later[:back_at]
+            if not out.via_ramp:
+                out.problems.append(f"ACTIVE again without the start ramp ({out.modes_after})")
+    if not out.hold_group and any(m != SafetyState.ACTIVE for m in modes):  # it commands nothing
+        out.problems.append(f"left ACTIVE: {truth.first_reason_not_active(t_signal)}")
+    out.min_height_m, out.max_tilt_deg = truth.worst(t_signal)
+    if out.fell:
+        out.problems.append(f"fell: pelvis {out.min_height_m:.3f} m, tilt {out.max_tilt_deg:.1f} deg")
+    return out
+
+
+def _watch_deployment_end(deployment: LaunchedDeployment, out: Outcome) -> None:
+    """The plant is gone: the launcher must say so and stop the rest (the sim is required)."""
+    children = deployment.process_tree()
+    try:
+        code = deployment.popen.wait(timeout=60.0)
+        out.deployment_stopped = True
+    except Exception:  # noqa: BLE001 (reported, and the caller's stop() cleans up)
+        code = None
+        out.problems.append("the deployment did not stop within 60 s after its sim died")
+    if code is not None and code == 0:
+        out.problems.append("the deployment exited 0 after its sim died")
+    if "required process sim exited" not in deployment.output:
+        time.sleep(1.0)  # the reader thread's last lines
+    if "required process sim exited" not in deployment.output:
+        out.problems.append("the launcher did not report the sim's death")
+    time.sleep(1.0)
+    out.leftovers = [p.pid for p in children if alive(p)]
+    if out.leftovers:
+        out.problems.append(f"orphans left: {out.leftovers}")
+
+
+def SafetyState_name(mode: int) -> str:  # noqa: N802 (reads as the message's constant names)
+    return {0: "DAMPING", 1: "STANDING_UP", 2: "ACTIVE", 3: "HOLD", 4: "ESTOP", 5: "FAULT"}.get(mode, str(mode))
+
+
+class Reach:
+    """The right palm sent to a target 15 cm ahead and 10 cm up of where it is (wbc/targets/right_hand,
+    in base_link): the arm is moving when the fault arrives. reset() sends the palm back."""
+
+    def __init__(self, probe: RosProbe) -> None:
+        from std_msgs.msg import String
+
+        from forma_perception.robot_frames import RobotFrames
+
+        self.probe = probe
+        description = probe.collect(String, "robot_description", latched=True, keep=1)
+        probe.wait_for(lambda: bool(description), 60, "robot_description")
+        self.frames = RobotFrames(description[0].data)
+        self.publisher = probe.matched_publisher(PoseStamped, "wbc/targets/right_hand")
+        self.home = None
+
+    def palm(self):
+        js = self.probe.latest("joint_states")
+        self.frames.update(js.name, js.position)
+        return self.frames.transform("base_link", "right_hand")
+
+    def send(self, offset: tuple[float, float, float], stamp_s_: float) -> None:
+        import numpy as np
+        import pinocchio as pin
+        from geometry_msgs.msg import Quaternion
+
+        from forma_common.messages import to_time_msg
+
+        if self.home is None:
+            self.home = self.palm()
+        target = PoseStamped()
+        target.header.frame_id, target.header.stamp = "base_link", to_time_msg(stamp_s_)
+        p = self.home[:3, 3] + np.asarray(offset)
+        target.pose.position.x, target.pose.position.y, target.pose.position.z = (float(v) for v in p)
+        x, y, z, w = pin.Quaternion(self.home[:3, :3]).coeffs()
+        target.pose.orientation = Quaternion(x=float(x), y=float(y), z=float(z), w=float(w))
+        self.probe.publish_delivered(self.publisher, target)
