@@ -306,6 +306,7 @@ class SimNode(HardwareNode):
         since = time.monotonic()
         held = False
         while self._running:
+            self.take_estops()  # (wait_for_inputs wakes for one too: engaged now, not after the period)
             self.take_commands()
             with self.lock:
                 for group, state in self.sim.stop_states().items():
@@ -324,6 +325,7 @@ class SimNode(HardwareNode):
         return time.monotonic() - since
 
     def _step_once(self, publish_all: bool = False) -> None:
+        self.take_estops()  # one that came while the loop was busy: damp before this period's physics
         self.take_commands()
         with self.lock:
             self.sim.step_control(self._now())
