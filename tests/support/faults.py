@@ -64,6 +64,7 @@ class Outcome:
     posture: str  # "standing" or "reaching"
     hold_group: str = ""
     hold_ms: float | None = None  # signal -> the group's first HOLD on hardware/state [ms robot time]
+    takeover_ms: float | None = None  # a respawned supervisor's start ramp took the body before any HOLD [ms]
     hold_ms_upper: float | None = None  # the same from the newest robot time the probe had read (an upper bound)
     hold_budget_ms: float | None = None
     min_height_m: float = math.inf
@@ -83,7 +84,10 @@ class Outcome:
     def summary(self) -> str:
         hold = (
             f"{self.hold_group} HOLD after {self.hold_ms:.0f} ms (at most {self.hold_ms_upper:.0f} ms)"
-            if self.hold_ms is not None else "no HOLD"
+            if self.hold_ms is not None
+            else f"no HOLD: the respawned supervisor's ramp took the body after {self.takeover_ms:.0f} ms"
+            if self.takeover_ms is not None
+            else "no HOLD"
         )
         return (
             f"{self.fault} {self.process} while {self.posture}: {hold}; pelvis >= {self.min_height_m:.3f} m, "
@@ -177,6 +181,11 @@ class Truth:
         with self.lock:
             return next((t for t, s in self.hardware if t >= after_s and s.get(group) == HardwareState.HOLD), None)
 
+    def first_mode(self, mode: int, after_s: float) -> float | None:
+        """When safety/state first reported `mode` after after_s [s robot time], if it did."""
+        with self.lock:
+            return next((t for t, m, _ in self.safety if t >= after_s and m == mode), None)
+
     def worst(self, after_s: float) -> tuple[float, float]:
         """(lowest pelvis height, largest tilt) since after_s."""
         with self.lock:
@@ -245,7 +254,12 @@ def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, 
         held_at = truth.first_hold(out.hold_group, t_signal)
         out.hold_ms = None if held_at is None else (held_at - t_signal) * 1000.0
         out.hold_ms_upper = None if held_at is None else (held_at - t_newest) * 1000.0
-        if out.hold_ms is None:
+        ramp_at = truth.first_mode(SafetyState.STANDING_UP, t_signal) if name == "safety" else None
+        if out.hold_ms is None and ramp_at is not None and (ramp_at - t_signal) <= budget:
+            # the supervisor came back before the body's watchdog ran out: its start ramp took the
+            # body over from the WBC it stopped (commanded throughout, from the measured pose)
+            out.takeover_ms = (ramp_at - t_signal) * 1000.0
+        elif out.hold_ms is None:
             out.problems.append(f"no {out.hold_group} HOLD within {budget * 3:.2f} s of robot time")
         elif out.hold_ms > out.hold_budget_ms:
             out.problems.append(f"{out.hold_group} HOLD after {out.hold_ms:.0f} ms > {out.hold_budget_ms:.0f} ms")
