@@ -105,6 +105,7 @@ class Truth:
         self.poses: list[tuple[float, float, float]] = []  # (stamp, height, tilt_deg)
         self.hardware: list[tuple[float, dict[str, int]]] = []  # (stamp, group -> stop state)
         self.safety: list[tuple[float, int, str]] = []  # (stamp, mode, reason)
+        self.safety_holds: list[tuple[float, str]] = []  # (stamp, reason): HOLDs the supervisor saw
         self.clock = 0.0  # the newest /clock [s]: robot time, 125 Hz
         self.received: list[tuple[float, float]] = []  # (robot time, wall time received) of each /clock
         sensors = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -138,6 +139,8 @@ class Truth:
     def _on_safety(self, msg: SafetyState) -> None:
         with self.lock:
             self.safety.append((stamp_s(msg), msg.mode, msg.reason))
+            if msg.mode == SafetyState.HOLD and msg.cause == SafetyState.CAUSE_HARDWARE_HOLD:
+                self.safety_holds.append((stamp_s(msg), msg.reason))
 
     def now(self) -> float:
         """The newest robot time seen (/clock, 125 Hz; the truth's or hardware/state's stamp if newer)."""
@@ -178,8 +181,15 @@ class Truth:
             return self.safety[-1][1] if self.safety and self.safety[-1][0] > since_s else None
 
     def first_hold(self, group: str, after_s: float) -> float | None:
+        """When the group's HOLD was first seen after after_s [s robot time]: on hardware/state, or
+        as the supervisor reported it (`hardware holds (body: ...)`, stamped when it saw it: no
+        earlier than the hardware's). hardware/state is a newest-status stream (depth 1): a HOLD
+        the supervisor recovered within one 20 ms sample is one sample, which a busy probe can miss
+        (seen on an idle machine: the supervisor reported it, the probe never saw it)."""
         with self.lock:
-            return next((t for t, s in self.hardware if t >= after_s and s.get(group) == HardwareState.HOLD), None)
+            seen = [t for t, s in self.hardware if t >= after_s and s.get(group) == HardwareState.HOLD]
+            seen += [t for t, reason in self.safety_holds if t >= after_s and f"{group}:" in reason]
+        return min(seen, default=None)
 
     def first_mode(self, mode: int, after_s: float) -> float | None:
         """When safety/state first reported `mode` after after_s [s robot time], if it did."""
