@@ -74,11 +74,25 @@ def test_safety_state_decides_when_the_wbc_commands(tmp_path, domain_id):
         latched = QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
         )
-        safety = probe.node.create_publisher(SafetyState, "safety/state", latched)
+        publisher = probe.node.create_publisher(SafetyState, "safety/state", latched)
+        current: list[SafetyState] = []
 
         def now() -> float:
             js = probe.latest("joint_states")
             return stamp_s(js) if js is not None else 0.0
+
+        def stamped(msg: SafetyState) -> SafetyState:
+            if (js := probe.latest("joint_states")) is not None:
+                msg.header.stamp = js.header.stamp  # the robot's clock
+            return msg
+
+        def safety_publish(msg: SafetyState) -> None:
+            """Say a mode, and keep saying it every 0.1 s stamped with the robot's clock, as the
+            supervisor does: an ACTIVE older than wbc.safety_timeout_s (0.5 s) stops the WBC."""
+            current[:] = [msg]
+            publisher.publish(stamped(msg))
+
+        probe.on_executor(probe.node.create_timer, 0.1, lambda: current and publisher.publish(stamped(current[0])))
 
         def wait_sim(seconds: float) -> None:
             start = now()
@@ -93,20 +107,20 @@ def test_safety_state_decides_when_the_wbc_commands(tmp_path, domain_id):
             return m.stop_states[i], m.reasons[i]
 
         probe.wait_for(lambda: "no safety/state yet" in reason(), WAIT_S, "the wbc waiting for the supervisor")
-        safety.publish(SafetyState(mode=SafetyState.DAMPING, mode_name="DAMPING", reason="start"))
+        safety_publish(SafetyState(mode=SafetyState.DAMPING, mode_name="DAMPING", reason="start"))
         probe.wait_for(lambda: reason() == "safety/state is DAMPING: start", WAIT_S, "DAMPING on wbc/status")
         wait_sim(1.0)
         assert not commands and not status[-1].active, "nothing is commanded before ACTIVE"
 
         assert probe.call(Trigger, "hardware/reset", Trigger.Request()).success
-        safety.publish(SafetyState(mode=SafetyState.ACTIVE, mode_name="ACTIVE"))
+        safety_publish(SafetyState(mode=SafetyState.ACTIVE, mode_name="ACTIVE"))
         probe.wait_for(lambda: status[-1].active, WAIT_S, "the wbc to activate on ACTIVE")
         t_active = now()
         wait_sim(2.0)
         assert body() == (HardwareState.ACTIVE, ""), body()
         assert min(m.pose.position.z for m in truth if stamp_s(m) >= t_active) > 0.8
 
-        safety.publish(SafetyState(mode=SafetyState.HOLD, mode_name="HOLD", reason="test hold"))
+        safety_publish(SafetyState(mode=SafetyState.HOLD, mode_name="HOLD", reason="test hold"))
         probe.wait_for(lambda: reason() == "safety/state is HOLD: test hold", WAIT_S, "HOLD on wbc/status")
         # (a command published just before that status may still arrive after it: compare stamps)
         t_hold = stamp_s(status[-1])
