@@ -57,6 +57,7 @@ from forma_planning.arm_planner import ArmPlanner, Plan
 from forma_planning.errors import NoPlanError, PlanningError
 from forma_planning.perceived import PerceivedScene, perceived_scene, scene_in_base
 from forma_planning.scene import Scene
+from forma_planning.start_state import free_start_nearby
 from forma_planning.straight import straight_reach
 
 HANDS = {"left": "left_hand", "right": "right_hand"}  # the palm frames
@@ -294,9 +295,16 @@ class PlannerNode(Node):
                     return Route(True, f"straight reach ({note})")
                 around = ", ".join(b.name for b in scene.boxes) or "no perceived object"
                 self.get_logger().info(f"planning/reach {c.side}: planning: {straight.reason}")
+                fix = free_start_nearby(self.planner, group, c.start_rad, scene)
+                start = fix.start_rad if fix is not None else c.start_rad  # (None: the planner says why)
+                if fix is not None and fix.moved_rad > 0.0:
+                    self.get_logger().info(
+                        f"planning/reach {c.side}: the arm touches {', '.join(fix.touching)} by the collision "
+                        f"shapes; planning from a free state {fix.moved_rad:.3f} rad away"
+                    )
                 quat = pin.Quaternion(c.target_in_base.rotation).normalized().coeffs()
                 plan = self.planner.plan_to_pose(
-                    group, c.start_rad, tuple(c.target_in_base.translation), tuple(map(float, quat)), scene,
+                    group, start, tuple(c.target_in_base.translation), tuple(map(float, quat)), scene,
                     timeout_s=c.planning_timeout_s,
                 )  # fmt: skip
         except NoPlanError as exc:
