@@ -2,8 +2,8 @@
 body control and the planner node as deployed): a box that perception reports (published by this
 test) stands on the palm's straight line to its target, so the planner plans around it and whole-
 body control follows the plan to the target: REACHED, the reason "planned around obstacle"; a goal
-with nothing in the way goes to wbc/reach unchanged ("straight reach"); a NaN target is REJECTED
-with the reason. Issue 24, deliverable 3."""
+with nothing in the way goes to wbc/reach unchanged ("straight reach"), and canceling one cancels
+the WBC's goal; a NaN target is REJECTED with the reason. Issue 24, deliverable 3."""
 
 from __future__ import annotations
 
@@ -148,5 +148,20 @@ def test_planning_reach_goes_around_a_perceived_box_straight_when_clear_and_refu
         straight = _reach(probe, client, _target(lower))
         assert straight.outcome == Reach.Result.REACHED, straight.reason
         assert straight.reason.startswith("straight reach"), straight.reason
+
+        # cancel once wbc/reach runs it (its feedback relayed): the WBC's goal is canceled with it
+        slow = Reach.Goal(hand="right", target=_target(hanging), timeout_s=20.0, max_speed_m_s=0.05)
+        heard: list = []
+        sent = probe.on_executor(
+            functools.partial(client.send_goal_async, slow, feedback_callback=lambda f: heard.append(f.feedback))
+        )
+        probe.wait_for(sent.done, 30, "planning/reach accepting the goal")
+        probe.wait_for(lambda: heard, WAIT_S, "feedback relayed from wbc/reach")
+        probe.on_executor(sent.result().cancel_goal_async)
+        result = probe.on_executor(sent.result().get_result_async)
+        probe.wait_for(result.done, WAIT_S, "the canceled goal's result")
+        canceled = result.result().result
+        assert canceled.outcome == Reach.Result.CANCELED, canceled.reason
+        assert canceled.reason.startswith("straight reach") and "canceled by the client" in canceled.reason
     assert deployment.exit_code == 0, deployment.output[-3000:]
     assert deployment.leftovers() == []
