@@ -289,6 +289,8 @@ class PlannerNode(Node):
                     note = f"{len(scene.boxes)} object(s) in the way" + (
                         f", {', '.join(goal_objects)} the hand's goal" if goal_objects else ""
                     )
+            if not scene.boxes:  # nothing to plan around: the WBC's own checks say if it is out of reach
+                return Route(True, f"straight reach ({note})")
             with self.plan_lock:
                 straight = straight_reach(self.planner, group, c.start_rad, c.target_in_base, scene)
                 if straight.clear:

@@ -75,15 +75,11 @@ def straight_reach(
     def done(clear: bool, reason: str, k: int) -> StraightCheck:
         return StraightCheck(clear, reason, k, time.perf_counter() - t_begin)
 
-    obstacles = {o.name for o in (*scene.boxes, *scene.planes)}
-
     def touched(q_rad: np.ndarray) -> list[str]:
         """The obstacles the arm touches (or comes within the padding of) at q_rad; contacts of the
         arm with the robot's own body are left to the WBC, which keeps them apart itself
         (forma_control.wbc.collision)."""
-        if checker.is_free(q_rad):
-            return []
-        return [f"{a}-{b}" for a, b in checker.colliding(q_rad) if a in obstacles or b in obstacles]
+        return [f"{a}-{b}" for a, b in checker.touching_obstacles(q_rad)]
 
     hit = touched(q)
     if hit:
