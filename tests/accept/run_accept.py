@@ -36,6 +36,7 @@ TRIAL_MODULES = [
     "tests.accept.trials_vla",
     "tests.accept.trials_walk",
     "tests.accept.trials_record",
+    "tests.accept.trials_planning",
 ]
 
 

@@ -2,8 +2,10 @@
 stands on the WBC (hardware body ACTIVE throughout, pelvis ground truth above 0.8 m), a hand target
 on wbc/targets/right_hand 10 cm in front of the palm is reached within 2 cm (palm measured by FK
 from joint_states in the test), the wbc/reach action reaches, reports UNREACHABLE with the reason,
-REJECTED for bad goals, CANCELED on cancel and on a teleop pre-emption; bad targets are refused with
-the reason on wbc/status and change no command; bad parameters stop the node at start.
+REJECTED for bad goals, CANCELED on cancel and on a teleop pre-emption; an arm joint trajectory
+(wbc/follow_arm_trajectory) is followed to its end, refused with the reason when malformed, and
+stops where it is on cancel; bad targets are refused with the reason on wbc/status and change no
+command; bad parameters stop the node at start.
 
 The safety supervisor is not part of this branch: the wbc node runs with require_safety_state
 false (it resets the hardware itself once and activates from the measured pose). Every wait is on
@@ -26,13 +28,15 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectoryPoint
 
 from forma_common.messages import to_time_msg
 from forma_control.errors import ControlConfigError
 from forma_control.wbc.node import WbcNode
 from forma_control.wbc.reach import ARM_JOINTS
 from forma_description import RobotModel
-from forma_interfaces.action import Reach, WalkTo
+from forma_description.limbs import arm_joint_names
+from forma_interfaces.action import FollowArmTrajectory, Reach, WalkTo
 from forma_interfaces.msg import HardwareState, SafetyState, WbcStatus
 from forma_perception.robot_frames import RobotFrames
 from tests.support.deployments import node, process, write_deployment
@@ -184,6 +188,7 @@ class Robot:
             side: probe.node.create_publisher(PoseStamped, f"wbc/targets/{side}_hand", 5) for side in ("left", "right")
         }
         self.reach = ActionClient(probe.node, Reach, "wbc/reach")
+        self.follow = ActionClient(probe.node, FollowArmTrajectory, "wbc/follow_arm_trajectory")
 
     def now(self) -> float:
         js = self.probe.latest("joint_states")
@@ -224,13 +229,36 @@ class Robot:
         o.x, o.y, o.z, o.w = float(x), float(y), float(z), float(w)
         return msg
 
-    def send_goal(self, goal: Reach.Goal):
-        assert self.reach.wait_for_server(timeout_sec=WAIT_S), "wbc/reach not available"
-        future = self.probe.on_executor(self.reach.send_goal_async, goal)
+    def send_goal(self, goal: Reach.Goal | FollowArmTrajectory.Goal):
+        client = self.follow if isinstance(goal, FollowArmTrajectory.Goal) else self.reach
+        assert client.wait_for_server(timeout_sec=WAIT_S), f"{client._action_name} not available"
+        future = self.probe.on_executor(client.send_goal_async, goal)
         self.probe.wait_for(future.done, WAIT_S, "the goal's acceptance")
         handle = future.result()
         assert handle.accepted
         return handle
+
+    def joint_positions(self, names) -> np.ndarray:
+        js = self.probe.latest("joint_states")
+        return np.array([js.position[list(js.name).index(n)] for n in names])
+
+    def arm_trajectory(self, side: str, joint: str, swing_rad: float, duration_s: float, points: int = 12):
+        """A FollowArmTrajectory goal: `joint` of that arm from where it is by swing_rad, out and
+        back (a cosine bump), the arm's other joints held where they are."""
+        names = arm_joint_names(side)
+        start = self.joint_positions(names)
+        goal = FollowArmTrajectory.Goal()
+        goal.trajectory.joint_names = names
+        k = names.index(f"{side}_{joint}")
+        for t in np.linspace(0.0, duration_s, points):
+            phase = 2.0 * math.pi * t / duration_s
+            q, v = start.copy(), np.zeros(len(names))
+            q[k] += swing_rad * 0.5 * (1.0 - math.cos(phase))
+            v[k] = swing_rad * 0.5 * math.sin(phase) * 2.0 * math.pi / duration_s
+            point = JointTrajectoryPoint(positions=[float(x) for x in q], velocities=[float(x) for x in v])
+            point.time_from_start = to_time_msg(float(t))
+            goal.trajectory.points.append(point)
+        return goal
 
     def result(self, handle) -> Reach.Result:
         future = self.probe.on_executor(handle.get_result_async)
@@ -389,6 +417,88 @@ def test_cancel_and_teleop_preempt_a_running_reach(robot):
     result = robot.result(handle)
     assert result.outcome == Reach.Result.CANCELED and result.reason == "pre-empted by teleop", result.reason
     robot.probe.wait_for(lambda: robot.owner("right_hand") == "teleop", WAIT_S, "teleop to own the right hand")
+
+
+def test_an_arm_trajectory_is_followed_while_the_robot_balances(robot):
+    """The right elbow bent by 0.4 rad more and back over 2 s of sim time: the arm is owned by the
+    trajectory while it runs, feedback comes, the measured joints keep to it, and it ends SUCCEEDED
+    with the elbow where the trajectory ends."""
+    goal = robot.arm_trajectory("right", "elbow", 0.4, 2.0)
+    halfway = np.array(goal.trajectory.points[len(goal.trajectory.points) // 2].positions)
+    names = list(goal.trajectory.joint_names)
+    feedback, owners, swung = [], [], []
+    client = robot.follow
+    assert client.wait_for_server(timeout_sec=WAIT_S), "wbc/follow_arm_trajectory not available"
+    future = robot.probe.on_executor(lambda: client.send_goal_async(goal, feedback_callback=feedback.append))
+    robot.probe.wait_for(future.done, WAIT_S, "the goal's acceptance")
+    handle = future.result()
+    assert handle.accepted
+    result_future = robot.probe.on_executor(handle.get_result_async)
+
+    def done() -> bool:
+        owners.append(robot.owner("right_hand"))
+        swung.append(float(np.max(np.abs(robot.joint_positions(names) - halfway))))
+        return result_future.done()
+
+    robot.probe.wait_for(done, WAIT_S, "the trajectory's result")
+    result = result_future.result().result
+    assert result.outcome == FollowArmTrajectory.Result.SUCCEEDED, result.reason
+    assert result.max_error_rad < 0.05, f"{result.worst_joint} {result.max_error_rad:.3f} rad off the trajectory"
+    assert "trajectory" in owners, f"wbc/status owners of right_hand while it ran: {set(owners)}"
+    assert min(swung) < 0.05, f"the elbow never came near the trajectory's midpoint (closest {min(swung):.3f} rad)"
+    assert feedback and all(f.feedback.error_rad < 0.15 for f in feedback)
+    end = np.array(goal.trajectory.points[-1].positions)
+    assert float(np.max(np.abs(robot.joint_positions(names) - end))) < 0.05
+    robot.probe.wait_for(lambda: robot.owner("right_hand") == "", WAIT_S, "the arm to be released")
+    assert robot.last_status().active
+    print(f"arm trajectory: {result.reason}; max error {result.max_error_rad:.4f} rad ({result.worst_joint})")
+
+
+def _bad_trajectories(robot):
+    two_arms = robot.arm_trajectory("right", "elbow", 0.2, 1.0)
+    two_arms.trajectory.joint_names = [*two_arms.trajectory.joint_names[:-1], "left_elbow"]
+    nan = robot.arm_trajectory("right", "elbow", 0.2, 1.0)
+    nan.trajectory.points[3].positions[5] = math.nan
+    backwards = robot.arm_trajectory("right", "elbow", 0.2, 1.0)
+    backwards.trajectory.points[4].time_from_start = to_time_msg(0.01)
+    far = robot.arm_trajectory("right", "elbow", 0.2, 1.0)
+    for point in far.trajectory.points:
+        point.positions[5] += 0.5
+    short = robot.arm_trajectory("right", "elbow", 0.2, 1.0)
+    short.trajectory.points[2].positions = short.trajectory.points[2].positions[:4]
+    past_limit = robot.arm_trajectory("right", "elbow", -0.6, 1.0)  # the elbow stands at 0.3, its lower limit -0.05
+    tolerance = robot.arm_trajectory("right", "elbow", 0.2, 1.0)
+    tolerance.path_tolerance_rad = -0.1
+    return [
+        (two_arms, "must all belong to one arm"),
+        (nan, "positions_rad of right_elbow is not finite"),
+        (backwards, "strictly increasing"),
+        (far, "plan from the current joint positions"),
+        (short, "point 2 has 4 positions for 9 joints"),
+        (past_limit, "outside its limits"),
+        (tolerance, "path_tolerance_rad -0.1"),
+    ]
+
+
+def test_bad_arm_trajectories_are_rejected_with_the_reason_and_move_nothing(robot):
+    names = arm_joint_names("right")
+    before = robot.joint_positions(names)
+    for goal, reason in _bad_trajectories(robot):
+        result = robot.result(robot.send_goal(goal))
+        assert result.outcome == FollowArmTrajectory.Result.REJECTED and reason in result.reason, (reason, result)
+    assert float(np.max(np.abs(robot.joint_positions(names) - before))) < 0.05  # (the arm settles a little)
+    assert robot.owner("right_hand") == ""
+
+
+def test_a_cancelled_arm_trajectory_stops_where_it_is(robot):
+    handle = robot.send_goal(robot.arm_trajectory("left", "shoulder_pitch", -0.5, 6.0))
+    robot.probe.wait_for(lambda: robot.owner("left_hand") == "trajectory", WAIT_S, "the trajectory to own the arm")
+    robot.wait_sim(1.0)
+    robot.probe.on_executor(handle.cancel_goal_async)
+    result = robot.result(handle)
+    assert result.outcome == FollowArmTrajectory.Result.CANCELED and "canceled" in result.reason, result.reason
+    robot.probe.wait_for(lambda: robot.owner("left_hand") == "", WAIT_S, "the cancel to release the left arm")
+    assert robot.last_status().active
 
 
 @pytest.mark.parametrize(

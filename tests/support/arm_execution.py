@@ -2,8 +2,8 @@
 MuJoCo), judged by simulator truth: a box on the table, a hand goal behind it, the collision-free
 plan (forma_planning) followed by the WBC while it balances, or the straight Cartesian reach to the
 same goal for comparison. Contacts of the arm with the box, the table and the robot's own body are
-checked after every physics step. Shared by the system test (tests/system/test_arm_execution.py)
-and, later, the acceptance trial.
+checked after every physics step. Shared by the system test (tests/system/test_arm_execution.py),
+the bench (tests/bench/arm_execution_bench.py) and the acceptance trial (tests/accept/trials_planning.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The wbc node's message <-> core conversions, on the real message classes without ROS running:
 stale or missing sensor streams and malformed joint_states are refused with the stream named;
-targets, Reach goals and torso/gaze goals are checked; control authority has one owner per group."""
+targets, Reach and FollowArmTrajectory goals and torso/gaze goals are checked; control authority
+has one owner per group."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ import pinocchio as pin
 import pytest
 from geometry_msgs.msg import PointStamped, PoseStamped, WrenchStamped
 from sensor_msgs.msg import Imu, JointState
+from trajectory_msgs.msg import JointTrajectoryPoint
 
 from forma_common.messages import to_time_msg
 from forma_control.errors import ControlError, TargetRejected
+from forma_control.wbc.arm_trajectory import FollowTolerances
 from forma_control.wbc.io import (
     GROUPS,
     Authority,
     ReachDefaults,
     SensorsNotReady,
     TorsoLimits,
+    arm_trajectory_request,
     gaze_goal,
     joint_indices,
     output_problem,
@@ -30,7 +34,7 @@ from forma_control.wbc.io import (
     sensors_from_robot_state,
     torso_goal,
 )
-from forma_interfaces.action import Reach
+from forma_interfaces.action import FollowArmTrajectory, Reach
 from forma_interfaces.msg import RobotState
 
 BODY = ["left_knee", "right_knee", "waist_yaw"]
@@ -244,3 +248,50 @@ def test_authority_one_owner_per_group_and_a_preempted_owner_releases_nothing():
         a.take("base", "teleop")
     with pytest.raises(ControlError, match="unknown owner 'vla'"):
         a.take("gaze", "vla")
+
+
+def follow_goal(times=(0.0, 0.5, 1.0), joints=("right_elbow", "right_wrist_pitch"), velocities=True):
+    goal = FollowArmTrajectory.Goal()
+    goal.trajectory.joint_names = list(joints)
+    for k, t in enumerate(times):
+        point = JointTrajectoryPoint(positions=[0.3 + 0.1 * k] * len(joints))
+        if velocities:
+            point.velocities = [0.2] * len(joints)
+        point.time_from_start = to_time_msg(t)
+        goal.trajectory.points.append(point)
+    return goal
+
+
+def test_an_arm_trajectory_goal_becomes_samples_with_default_tolerances_and_an_optional_hand_goal():
+    request = arm_trajectory_request(follow_goal(velocities=False), now_s=12.0)
+    trajectory = request.trajectory
+    assert trajectory.joint_names == ("right_elbow", "right_wrist_pitch")
+    assert np.allclose(trajectory.time_s, [0.0, 0.5, 1.0])
+    assert np.allclose(trajectory.positions_rad[:, 0], [0.3, 0.4, 0.5])
+    assert np.all(trajectory.velocities_rad_s == 0.0)  # none given: at rest at each point
+    assert request.tolerances == FollowTolerances()
+    assert request.hand_goal is None  # no frame: the arm stays where the trajectory ends
+    goal = follow_goal()
+    goal.path_tolerance_rad, goal.hand_goal.header.frame_id = 0.2, "base_link"
+    request = arm_trajectory_request(goal, now_s=12.0)
+    assert request.tolerances.path_rad == pytest.approx(0.2) and request.tolerances.goal_rad == 0.03
+    assert request.hand_goal.frame_id == "base_link" and request.hand_goal.stamp_s == 12.0  # unstamped: now
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda g: g.trajectory.points.clear(), "no points"),
+        (lambda g: g.trajectory.points[1].positions.pop(), "point 1 has 1 positions for 2 joints"),
+        (lambda g: g.trajectory.points[2].velocities.pop(), "point 2 has 1 velocities for 2 joints (or none)"),
+        (lambda g: setattr(g.trajectory.points[2], "time_from_start", to_time_msg(0.2)), "strictly increasing"),
+        (lambda g: g.trajectory.points[0].positions.__setitem__(1, math.inf), "right_wrist_pitch is not finite"),
+        (lambda g: setattr(g, "goal_tolerance_rad", math.nan), "goal_tolerance_rad nan"),
+        (lambda g: setattr(g.trajectory, "joint_names", ["right_elbow", "right_elbow"]), "named once each"),
+    ],
+)
+def test_bad_arm_trajectory_goals_are_refused_with_the_field(change, reason):
+    goal = follow_goal()
+    change(goal)
+    with pytest.raises(TargetRejected, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        arm_trajectory_request(goal, now_s=0.0)

@@ -354,7 +354,8 @@ class WholeBodyController:
         moves the pelvis and the torso while the arm reaches out (measured: 2 cm back), which the plan,
         made with the body still, cannot know, and the palm's task closes that last offset. A newer
         trajectory for the same arm replaces the running one (cancelled). Refused (TargetRejected,
-        nothing changed): joints not of one arm, a start away from where the arm is, walking."""
+        nothing changed): joints not of one arm, a point outside a joint's limits, a start away from
+        where the arm is, walking."""
         if self.q_ref is None:
             raise TargetRejected("whole-body control is not active: no arm trajectory can be followed")
         if self.gait is not None:
@@ -371,6 +372,14 @@ class WholeBodyController:
                 f"{', '.join(trajectory.joint_names)}"
             )
         side = sides[0]
+        lower, upper = self.m.lower[index], self.m.upper[index]
+        outside = (trajectory.positions_rad < lower - 1e-9) | (trajectory.positions_rad > upper + 1e-9)
+        if np.any(outside):
+            k, j = (int(x) for x in np.argwhere(outside)[0])
+            raise TargetRejected(
+                f"trajectory point {k} puts {trajectory.joint_names[j]} at {trajectory.positions_rad[k, j]:.3f} rad, "
+                f"outside its limits [{lower[j]:.3f}, {upper[j]:.3f}] rad"
+            )
         tolerances = tolerances or FollowTolerances()
         q_now = self.m.joints_of(self.last_measured_q if self.last_measured_q is not None else self.q_ref)[index]
         gap = np.abs(trajectory.positions_rad[0] - q_now)

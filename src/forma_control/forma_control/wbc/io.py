@@ -1,6 +1,7 @@
 """What the wbc node does between ROS messages and the whole-body controller core, in plain
 Python (no rclpy): sensors from the hardware topics with their freshness checked, task targets
-from PoseStamped / PointStamped, Reach goals checked, and the control authority per target group.
+from PoseStamped / PointStamped, Reach and FollowArmTrajectory goals checked, and the control
+authority per target group.
 
 Messages are read duck-typed (attribute access only), so the unit tests feed the real message
 classes without starting ROS, and the node stays a thin wiring layer (STYLE §1).
@@ -18,13 +19,14 @@ import pinocchio as pin
 from forma_common.messages import stamp_s
 from forma_common.state_cdr import RobotStateSample
 from forma_control.errors import ControlError, TargetRejected
+from forma_control.wbc.arm_trajectory import ArmTrajectory, FollowOutcome, FollowTolerances
 from forma_control.wbc.estimator import Sensors
 from forma_control.wbc.targets import StampedTarget
 
 GROUPS = ("left_hand", "right_hand", "gaze", "torso", "legs")
 # "" = holding; teleop = the wbc/targets/* topics; reach = a running goal; cmd_vel = walking on cmd_vel;
-# walk_to = a running wbc/walk_to goal
-OWNERS = ("", "teleop", "reach", "cmd_vel", "walk_to")
+# walk_to = a running wbc/walk_to goal; trajectory = a running wbc/follow_arm_trajectory goal
+OWNERS = ("", "teleop", "reach", "cmd_vel", "walk_to", "trajectory")
 HAND_GROUP = {"left": "left_hand", "right": "right_hand"}
 SIDES = ("left", "right")
 
@@ -232,6 +234,64 @@ def reach_request(goal, now_s: float, defaults: ReachDefaults) -> ReachRequest:
         timeout_s=goal.timeout_s or defaults.timeout_s,
         max_speed_m_s=goal.max_speed_m_s or None,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmTrajectoryRequest:
+    trajectory: ArmTrajectory
+    tolerances: FollowTolerances
+    hand_goal: StampedTarget | None  # None: the arm stays where the trajectory ends
+
+
+def arm_trajectory_request(goal, now_s: float) -> ArmTrajectoryRequest:
+    """A FollowArmTrajectory goal checked: every point with a position per joint, velocities per
+    joint or none (at rest), times strictly increasing (ArmTrajectory checks the numbers);
+    tolerances finite and >= 0 (0 = the default). Which arm, and whether it starts where the arm
+    is, the controller decides (WholeBodyController.follow_arm_trajectory)."""
+    names = tuple(goal.trajectory.joint_names)
+    points = goal.trajectory.points
+    if not points:
+        raise TargetRejected("the trajectory has no points")
+    times, positions, velocities = [], [], []
+    for k, point in enumerate(points):
+        if len(point.positions) != len(names):
+            raise TargetRejected(f"point {k} has {len(point.positions)} positions for {len(names)} joints")
+        if len(point.velocities) not in (0, len(names)):
+            raise TargetRejected(f"point {k} has {len(point.velocities)} velocities for {len(names)} joints (or none)")
+        times.append(stamp_s(point.time_from_start))
+        positions.append(list(point.positions))
+        velocities.append(list(point.velocities) if len(point.velocities) else [0.0] * len(names))
+    defaults = FollowTolerances()
+    numbers = {
+        "path_tolerance_rad": goal.path_tolerance_rad,
+        "goal_tolerance_rad": goal.goal_tolerance_rad,
+        "goal_time_tolerance_s": goal.goal_time_tolerance_s,
+    }
+    for name, value in numbers.items():
+        if not math.isfinite(value) or value < 0.0:
+            raise TargetRejected(f"{name} {value} must be a finite number >= 0 (0 = the default)")
+    tolerances = FollowTolerances(
+        path_rad=goal.path_tolerance_rad or defaults.path_rad,
+        goal_rad=goal.goal_tolerance_rad or defaults.goal_rad,
+        goal_time_s=goal.goal_time_tolerance_s or defaults.goal_time_s,
+    )
+    trajectory = ArmTrajectory(names, np.array(times), np.array(positions), np.array(velocities))
+    hand_goal = None
+    if goal.hand_goal.header.frame_id:
+        hand_goal = pose_target(goal.hand_goal)
+        if hand_goal.stamp_s == 0.0:  # one-shot, as a Reach goal's target
+            hand_goal = dataclasses.replace(hand_goal, stamp_s=now_s)
+    return ArmTrajectoryRequest(trajectory, tolerances, hand_goal)
+
+
+# FollowOutcome -> the action's outcome name (FollowArmTrajectory.Result constants)
+FOLLOW_RESULT = {
+    FollowOutcome.SUCCEEDED: "SUCCEEDED",
+    FollowOutcome.PATH_TOLERANCE_VIOLATED: "PATH_TOLERANCE_VIOLATED",
+    FollowOutcome.GOAL_TOLERANCE_VIOLATED: "GOAL_TOLERANCE_VIOLATED",
+    FollowOutcome.CANCELLED: "CANCELED",
+    FollowOutcome.CONTROLLER_STOPPED: "CONTROLLER_STOPPED",
+}
 
 
 # --- control authority ----------------------------------------------------------------------------

@@ -46,9 +46,11 @@ from forma_common.state_cdr import JointStateWriter, RobotStateFormatError, Robo
 from forma_control.errors import ControlConfigError, ControlError, TargetRejected
 from forma_control.walk.gait import WalkSettings
 from forma_control.walk.walk_to import STALL_S, WalkToProgress
+from forma_control.wbc.arm_trajectory import FollowOutcome
 from forma_control.wbc.controller import WbcSettings
 from forma_control.wbc.estimator import Sensors
 from forma_control.wbc.io import (
+    FOLLOW_RESULT,
     HAND_GROUP,
     SIDES,
     Authority,
@@ -56,6 +58,7 @@ from forma_control.wbc.io import (
     ReachRequest,
     SensorsNotReady,
     TorsoLimits,
+    arm_trajectory_request,
     gaze_goal,
     joint_indices,
     output_problem,
@@ -73,7 +76,7 @@ from forma_control.wbc.reach import ReachabilityChecker, ReachProgress, pose_err
 from forma_control.wbc.targets import TargetLimits, check_target, to_odom, walk_to_goal, walk_velocity
 from forma_description import DescriptionError, RobotModel
 from forma_description.poses import available_poses
-from forma_interfaces.action import Reach, WalkTo
+from forma_interfaces.action import FollowArmTrajectory, Reach, WalkTo
 from forma_interfaces.msg import HardwareState, RobotState, SafetyState, WbcStatus
 
 MAX_PAUSE_S = 0.1  # a lagging sensor stream pauses the ticks this long before the controller disengages [s]
@@ -174,6 +177,13 @@ class RunningReach:
     last_error: tuple[float, float] = (math.nan, math.nan)
 
 
+@dataclasses.dataclass
+class RunningFollow:
+    handle: object  # rclpy ServerGoalHandle
+    done: GoalResult
+    duration_s: float  # the trajectory's [s]
+
+
 class WbcNode(Node):
     """Whole-body control of the 38 body joints through hardware/joint_commands."""
 
@@ -208,6 +218,7 @@ class WbcNode(Node):
         self.failure = ""  # a tick failed: latched until safety/state leaves ACTIVE
         self.authority = Authority()
         self.reaches: dict[str, RunningReach] = {}
+        self.follows: dict[str, RunningFollow] = {}  # wbc/follow_arm_trajectory goals per arm
         self.walk_to: RunningWalkTo | None = None
         self.targets_rejected = 0
         self.last_rejection = ""
@@ -267,6 +278,14 @@ class WbcNode(Node):
             WalkTo,
             "wbc/walk_to",
             execute_callback=self._execute_walk_to,
+            goal_callback=lambda _goal: GoalResponse.ACCEPT,
+            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
+        )
+        self.follow_server = ActionServer(
+            self,
+            FollowArmTrajectory,
+            "wbc/follow_arm_trajectory",
+            execute_callback=self._execute_follow,
             goal_callback=lambda _goal: GoalResponse.ACCEPT,
             cancel_callback=lambda _handle: CancelResponse.ACCEPT,
         )
@@ -495,6 +514,8 @@ class WbcNode(Node):
             self._follow_walk()
             if self.reaches and self.ticks % 5 == 0:
                 self._follow_reaches()
+            if self.follows and self.ticks % 5 == 0:
+                self._follow_arm_trajectories()
             self._publish_status_if_changed()
 
     def _check_supervisor(self) -> None:
@@ -559,6 +580,9 @@ class WbcNode(Node):
         self.active = False
         for side in list(self.reaches):
             self._finish_reach(side, Reach.Result.CANCELED, f"wbc stopped: {reason}")
+        if self.follows:
+            self.controller.stop_arm_trajectories(FollowOutcome.CONTROLLER_STOPPED, f"wbc stopped: {reason}")
+            self._follow_arm_trajectories()
         if self.walk_to is not None:
             fell = "fall" in reason or "FAULT" in reason
             self._finish_walk_to(WalkTo.Result.FELL if fell else WalkTo.Result.CANCELED, f"wbc stopped: {reason}")
@@ -605,6 +629,7 @@ class WbcNode(Node):
             if side in self.reaches:
                 self.get_logger().warning(f"{group}: teleop target pre-empts the running reach goal")
                 self._finish_reach(side, Reach.Result.CANCELED, "pre-empted by teleop")
+            self._preempt_follow(side, "teleop")
             self.authority.take(group, "teleop")
             self.controller.set_hand_target(side, pose)
             self._publish_status_if_changed()
@@ -747,7 +772,10 @@ class WbcNode(Node):
         distance, yaw_error = running.last_error
         self.authority.release("legs", "walk_to")
         summary = f"wbc/walk_to: {reason} ({distance:.2f} m, {math.degrees(yaw_error):.1f} deg)"
-        (self.get_logger().info if outcome == WalkTo.Result.ARRIVED else self.get_logger().warning)(summary)
+        if outcome == WalkTo.Result.ARRIVED:  # (one call site per severity: rclpy's loggers demand it)
+            self.get_logger().info(summary)
+        else:
+            self.get_logger().warning(summary)
         running.done.finish(
             WalkTo.Result(outcome=outcome, position_error_m=distance, yaw_error_rad=yaw_error, reason=reason)
         )
@@ -782,6 +810,7 @@ class WbcNode(Node):
             )
         if side in self.reaches:
             self._finish_reach(side, Reach.Result.CANCELED, "pre-empted by a new reach goal")
+        self._preempt_follow(side, "a reach goal")
         group = HAND_GROUP[side]
         previous = self.authority.take(group, "reach")
         if previous == "teleop":
@@ -839,6 +868,88 @@ class WbcNode(Node):
         )
         self._publish_status_if_changed()
 
+    # --- the FollowArmTrajectory action ---------------------------------------------------------------
+    async def _execute_follow(self, handle):
+        with self.lock:
+            result, side = self._start_follow(handle)
+            if result is None:
+                done = self.follows[side].done
+        if result is None:
+            result = await done
+        return _close_goal(handle, result, FollowArmTrajectory.Result.SUCCEEDED, FollowArmTrajectory.Result.CANCELED)
+
+    def _start_follow(self, handle) -> tuple[FollowArmTrajectory.Result | None, str]:
+        """Check and start a goal: (a REJECTED Result, "") if refused, else (None, the arm's side)."""
+        try:
+            if not self.active:
+                raise TargetRejected(f"wbc is not active ({self.inactive_reason})")
+            request = arm_trajectory_request(handle.request, self.robot_now)
+            hand_goal = None if request.hand_goal is None else self._target_in_odom(request.hand_goal)
+            self._follow_arm_trajectories()  # goals whose trajectory ended: finished first
+            running = dict(self.controller.arm_followers)  # the side is known only once it is accepted
+            side = self.controller.follow_arm_trajectory(request.trajectory, request.tolerances, hand_goal)
+        except TargetRejected as exc:
+            self._reject("wbc/follow_arm_trajectory", str(exc))
+            return FollowArmTrajectory.Result(outcome=FollowArmTrajectory.Result.REJECTED, reason=str(exc)), ""
+        if side in self.follows:  # (the controller replaced it: its goal ends now)
+            replaced = running[side][0].status
+            self._finish_follow(side, replaced.outcome, "replaced by a newer trajectory", replaced)
+        if side in self.reaches:
+            self._finish_reach(side, Reach.Result.CANCELED, "pre-empted by an arm trajectory")
+        group = HAND_GROUP[side]
+        previous = self.authority.take(group, "trajectory")
+        if previous == "teleop":
+            self.get_logger().info(f"{group}: the arm trajectory takes over from teleop")
+        duration = request.trajectory.duration_s
+        self.follows[side] = RunningFollow(handle, GoalResult(self._executor_wake), duration)
+        self.get_logger().info(
+            f"wbc/follow_arm_trajectory {side}: {len(request.trajectory.time_s)} points over {duration:.2f} s"
+            + (", then the palm to its goal" if hand_goal is not None else "")
+        )
+        self._publish_status_if_changed()
+        return None, side
+
+    def _preempt_follow(self, side: str, by: str) -> None:
+        """A reach goal or teleop takes the hand: the running trajectory stops where it is."""
+        if side in self.follows:
+            self.get_logger().warning(f"{HAND_GROUP[side]}: {by} pre-empts the running arm trajectory")
+            self.controller.cancel_arm_trajectory(side, f"pre-empted by {by}")
+            self._follow_arm_trajectories()
+
+    def _follow_arm_trajectories(self) -> None:
+        """Feedback from the controller's followers, and the goals they ended (or the client cancelled)."""
+        for side, running in list(self.follows.items()):
+            status = self.controller.arm_trajectory_status(side) if self.controller is not None else None
+            if status is None:  # (never started: cannot happen once accepted)
+                continue
+            if status.running and running.handle.is_cancel_requested:
+                self.controller.cancel_arm_trajectory(side, "canceled by the client; the arm holds where it is")
+                status = self.controller.arm_trajectory_status(side)
+            if status.running:
+                running.handle.publish_feedback(
+                    FollowArmTrajectory.Feedback(time_from_start_s=status.elapsed_s, error_rad=status.error_rad)
+                )
+            else:
+                self._finish_follow(side, status.outcome, status.reason, status)
+
+    def _finish_follow(self, side: str, outcome: FollowOutcome, reason: str, status) -> None:
+        running = self.follows.pop(side)
+        self.authority.release(HAND_GROUP[side], "trajectory")
+        summary = f"wbc/follow_arm_trajectory {side}: {outcome.value}: {reason}"
+        if outcome is FollowOutcome.SUCCEEDED:  # (one call site per severity: rclpy's loggers demand it)
+            self.get_logger().info(summary)
+        else:
+            self.get_logger().warning(summary)
+        running.done.finish(
+            FollowArmTrajectory.Result(
+                outcome=getattr(FollowArmTrajectory.Result, FOLLOW_RESULT[outcome]),
+                max_error_rad=float(status.max_error_rad),
+                worst_joint=status.worst_joint,
+                reason=reason,
+            )
+        )
+        self._publish_status_if_changed()
+
     # --- status -------------------------------------------------------------------------------------
     def _on_status_timer(self) -> None:
         with self.lock:
@@ -847,6 +958,8 @@ class WbcNode(Node):
                     self._finish_reach(
                         side, Reach.Result.CANCELED, "canceled by the client; the hand holds where it is"
                     )
+            if self.follows and self.controller is not None:
+                self._follow_arm_trajectories()
             self._publish_status()
 
     def _status_change_key(self) -> tuple:
