@@ -27,6 +27,7 @@ from tests.support.ros import LaunchedDeployment, RosProbe, stamp_s
 pytestmark = pytest.mark.system
 WAIT_S = 180.0  # wall-clock bound on any one wait: the machine is slow and shared
 BOX_SIZE_M = 0.10
+SETTLE_S = 2.0  # [s sim time] the body settles on whole-body control after the stand-up (the arms sway)
 
 
 def _deployment(tmp) -> str:
@@ -117,9 +118,11 @@ def test_planning_reach_goes_around_a_perceived_box_straight_when_clear_and_refu
         client = ActionClient(probe.node, Reach, "planning/reach")
         probe.wait_for(lambda: safety and safety[-1].mode == SafetyState.ACTIVE, WAIT_S, "the robot standing (ACTIVE)")
         probe.wait_for(lambda: joints, 30, "joint_states")
+        active_s = stamp_s(safety[-1])
+        arm = Arm(probe, joints)
+        probe.wait_for(lambda: arm.now()[0] > active_s + SETTLE_S, WAIT_S, f"{SETTLE_S} s of sim time on the WBC")
         probe.wait_for(lambda: client.wait_for_server(timeout_sec=0.5), 60, "planning/reach served")
         objects = probe.matched_publisher(DetectedObjectArray, "perception/objects")
-        arm = Arm(probe, joints)
 
         # NaN: refused at once, with the reason, nothing moves
         nan_target = _target(arm.palm())

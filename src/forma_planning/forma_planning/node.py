@@ -71,6 +71,10 @@ FOLLOW_TO_REACH = {
 }
 JOINT_STATES_MAX_AGE_S = 0.5  # [s wall] the newest joint_states must have arrived within this
 PLANNER_WAIT_S = 30.0  # [s wall] a goal waits this long for the planner's model (built at start)
+# a plan whose start is further than this from where the arm is when it is done is made again from
+# there (a third of the trajectory follower's default path tolerance, 0.15 rad, which refuses it)
+START_GAP_RAD = 0.05
+REPLANS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,16 +255,40 @@ class PlannerNode(Node):
             checked = self._check(goal)
         except TargetRejected as exc:
             return self._end(handle, Reach.Result.REJECTED, str(exc))
-        done = GoalResult(self._wake)
-        threading.Thread(target=self._route, args=(checked, done), name="planner-goal", daemon=True).start()
-        route: Route = await done
-        if route.result is not None:
-            return self._end(handle, route.result.outcome, route.result.reason, route.result)
-        if handle.is_cancel_requested:
-            return self._end(handle, Reach.Result.CANCELED, f"{route.scene_note}: canceled before the arm moved")
-        if route.straight:
-            return await self._straight(handle, goal, checked, route)
+        for attempt in range(1 + REPLANS):
+            done = GoalResult(self._wake)
+            threading.Thread(target=self._route, args=(checked, done), name="planner-goal", daemon=True).start()
+            route: Route = await done
+            if route.result is not None:
+                return self._end(handle, route.result.outcome, route.result.reason, route.result)
+            if handle.is_cancel_requested:
+                return self._end(handle, Reach.Result.CANCELED, f"{route.scene_note}: canceled before the arm moved")
+            if route.straight:
+                return await self._straight(handle, goal, checked, route)
+            moved = self._moved_since(checked, route.plan)
+            if not moved or attempt == REPLANS:  # (still moving: the follower says whether it can start)
+                break
+            self.get_logger().info(f"planning/reach {checked.side}: {moved} while planning; planning again from there")
+            checked = dataclasses.replace(checked, start_rad=self._start_now(checked.start_rad))
         return await self._follow(handle, goal, checked, route)
+
+    def _start_now(self, previous: dict[str, float]) -> dict[str, float]:
+        """Every joint from the newest joint_states [rad] (the previous start where none came)."""
+        try:
+            joints = self._joint_states()
+        except TargetRejected:
+            return previous
+        return {n: float(q) for n, q in zip(joints.name, joints.position, strict=True)}
+
+    def _moved_since(self, checked: Checked, plan: Plan) -> str:
+        """Whether the arm moved more than START_GAP_RAD from where it was planned from while it was
+        planned (a body still settling after the stand-up, a push): "" if not, else which joint and how far."""
+        now = self._start_now(checked.start_rad)
+        gaps = [abs(now[j] - checked.start_rad[j]) for j in plan.joint_names]
+        worst = int(np.argmax(gaps))
+        if gaps[worst] <= START_GAP_RAD:
+            return ""
+        return f"{plan.joint_names[worst]} moved {gaps[worst]:.3f} rad"
 
     def _route(self, checked: Checked, done: GoalResult) -> None:
         """The worker: the scene, the straight check, the plan if needed."""
@@ -351,7 +379,7 @@ class PlannerNode(Node):
             )
         follow = FollowArmTrajectory.Goal(
             trajectory=_trajectory_msg(route.plan),
-            hand_goal=_restamped(goal.target, self._robot_now(c.robot_now_s), always=True),
+            hand_goal=_restamped(goal.target, self._robot_now(c.robot_now_s)),
         )
 
         def feedback(f) -> None:
@@ -427,9 +455,10 @@ def _result(outcome: int, reason: str) -> Reach.Result:
     return Reach.Result(outcome=outcome, reason=reason, distance_m=math.nan, orientation_error_rad=math.nan)
 
 
-def _restamped(target: PoseStamped, now_s: float, always: bool = False) -> PoseStamped:
-    """A copy of the target stamped `now_s` (robot time); a zero stamp ("now") stays zero unless `always`."""
-    stamp = target.header.stamp if not always and stamp_s(target.header.stamp) == 0.0 else to_time_msg(now_s)
+def _restamped(target: PoseStamped, now_s: float) -> PoseStamped:
+    """A copy of the target stamped `now_s` (robot time): it was fresh when it arrived, and the checks
+    here took time; a zero stamp ("now", for wbc/reach and the trajectory follower alike) stays zero."""
+    stamp = target.header.stamp if stamp_s(target.header.stamp) == 0.0 else to_time_msg(now_s)
     out = PoseStamped(pose=target.pose)
     out.header.frame_id, out.header.stamp = target.header.frame_id, stamp
     return out
