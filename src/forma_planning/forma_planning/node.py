@@ -55,9 +55,9 @@ from forma_interfaces.action import FollowArmTrajectory, Reach
 from forma_interfaces.msg import DetectedObjectArray
 from forma_planning.arm_planner import ArmPlanner, Plan
 from forma_planning.errors import NoPlanError, PlanningError
-from forma_planning.perceived import PerceivedScene, perceived_scene, scene_in_base
+from forma_planning.perceived import PerceivedScene, nearest, perceived_scene, scene_in_base
 from forma_planning.scene import Scene
-from forma_planning.start_state import free_start_nearby
+from forma_planning.start_state import free_start_nearby, objects_at_the_arm, without
 from forma_planning.straight import straight_reach
 
 HANDS = {"left": "left_hand", "right": "right_hand"}  # the palm frames
@@ -95,7 +95,7 @@ class PlannerParams:
         unit="m", low=0.0, high=0.2,
     )  # fmt: skip
     target_object_margin_m: float = param(
-        0.08,
+        0.15,
         "the box nearest the palm's target, if within this of it, is what the hand goes to: no obstacle for that goal",
         unit="m", low=0.0, high=0.3,
     )  # fmt: skip
@@ -314,12 +314,19 @@ class PlannerNode(Node):
                         c.perceived, c.base_from_objects, self.params.object_margin_m,
                         c.target_in_base.translation, self.params.target_object_margin_m,
                     )  # fmt: skip
-                    note = f"{len(scene.boxes)} object(s) in the way" + (
-                        f", {', '.join(goal_objects)} the hand's goal" if goal_objects else ""
-                    )
-            if not scene.boxes:  # nothing to plan around: the WBC's own checks say if it is out of reach
-                return Route(True, f"straight reach ({note})")
+                    if goal_objects:
+                        goal_note = f", {', '.join(goal_objects)} the hand's goal"
+                    else:  # (what target_object_margin_m would have to be to take it)
+                        name, distance = nearest(c.perceived, c.base_from_objects, c.target_in_base.translation)
+                        goal_note = f", none the hand's goal (nearest {name} {distance * 100:.1f} cm away)"
+                    note = f"{len(scene.boxes)} object(s) in the way{goal_note}"
             with self.plan_lock:
+                at_arm = objects_at_the_arm(self.planner, group, c.start_rad, scene)
+                if at_arm:
+                    scene = without(scene, at_arm)
+                    note += f", {', '.join(at_arm)} at the arm (held, touched or the arm itself) left out"
+                if not scene.boxes:  # nothing to plan around: the WBC's own checks say if it is out of reach
+                    return Route(True, f"straight reach ({note})")
                 straight = straight_reach(self.planner, group, c.start_rad, c.target_in_base, scene)
                 if straight.clear:
                     return Route(True, f"straight reach ({note})")

@@ -87,6 +87,16 @@ def distance_to(box: Box, point_in_base_m: np.ndarray) -> float:
     return float(np.linalg.norm(outside))
 
 
+def nearest(perceived: PerceivedScene, base_from_frame: np.ndarray, point_in_base_m: np.ndarray) -> tuple[str, float]:
+    """The perceived object nearest the point and its distance [m] (("", inf) with none): what a
+    target's reason names when no object was taken for the hand's goal."""
+    best = ("", math.inf)
+    for box in perceived.boxes:
+        distance = distance_to(box_in_base(box, base_from_frame, 0.0), point_in_base_m)
+        best = min(best, (box.name, distance), key=lambda pair: pair[1])
+    return best
+
+
 def scene_in_base(
     perceived: PerceivedScene,
     base_from_frame: np.ndarray,

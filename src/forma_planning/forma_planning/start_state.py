@@ -60,3 +60,26 @@ def free_start_nearby(
             moved = {**start_rad, **dict(zip(joints, map(float, q), strict=True))}
             return StartFix(moved, float(np.max(np.abs(q - q0))), tuple(f"{a}-{b}" for a, b in pairs))
     return None
+
+
+def objects_at_the_arm(
+    planner: ArmPlanner, group: str, start_rad: Mapping[str, float], scene: Scene
+) -> tuple[str, ...]:
+    """The scene's boxes the group's links touch where the arm is now (boxes as given, padded by the
+    planner's OBSTACLE_PADDING_M). The arm is really there, so such a box is held, touched, or the
+    arm itself seen by the camera (measured in the sim: a box on the forearm after a grasp): an
+    obstacle the planner could only refuse the start for. MoveIt leaves such objects out the same
+    way (attached objects, the sensor's self-filter)."""
+    if not scene.boxes:
+        return ()
+    joints = planner.group_joints(group)
+    checker = planner.checker(group, start_rad, scene, OBSTACLE_PADDING_M)
+    q0 = np.array([float(start_rad[j]) for j in joints])
+    names = {box.name for box in scene.boxes}
+    touched = {name for pair in checker.touching_obstacles(q0) for name in pair if name in names}
+    return tuple(box.name for box in scene.boxes if box.name in touched)
+
+
+def without(scene: Scene, names: tuple[str, ...]) -> Scene:
+    """The scene less the named boxes."""
+    return Scene(boxes=tuple(b for b in scene.boxes if b.name not in names), planes=scene.planes)

@@ -12,7 +12,7 @@ import pytest
 
 from forma_interfaces.msg import DetectedObject, DetectedObjectArray
 from forma_planning import PlanRequestError
-from forma_planning.perceived import distance_to, perceived_scene, scene_in_base
+from forma_planning.perceived import distance_to, nearest, perceived_scene, scene_in_base
 
 
 def _object(oid: str, label: str, center, size, yaw_rad: float = 0.0) -> DetectedObject:
@@ -65,6 +65,7 @@ def test_the_object_the_hand_goes_to_is_not_an_obstacle():
     assert goal == ("obj-2",) and [b.name for b in scene.boxes] == ["obj-3"]
     np.testing.assert_allclose(scene.boxes[0].size_m, (0.07, 0.19, 0.24))
 
+    assert nearest(perceived, np.eye(4), palm_beside_cup) == ("obj-2", pytest.approx(0.06))
     scene, goal = scene_in_base(perceived, np.eye(4), 0.02, palm_beside_cup, 0.05)  # the cup is 6 cm away: it stays
     assert goal == () and [b.name for b in scene.boxes] == ["obj-2", "obj-3"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from forma_description.poses import named_pose
 from forma_planning import ArmPlanner, Box, PlanRequestError, Scene
-from forma_planning.start_state import MAX_OFFSET_RAD, free_start_nearby
+from forma_planning.start_state import MAX_OFFSET_RAD, free_start_nearby, objects_at_the_arm, without
 
 GROUP = "right_arm"
 
@@ -55,3 +55,19 @@ def test_a_start_touching_an_obstacle_is_left_to_the_planners_refusal(planner, s
     palm = checker.data.oMf[checker.model.getFrameId("right_hand")].translation
     around_the_palm = Scene(boxes=(Box("cup", tuple(palm), (0.05, 0.05, 0.05)),))
     assert free_start_nearby(planner, GROUP, stand, around_the_palm) is None
+
+
+def test_a_box_at_the_arm_is_named_and_left_out_and_others_stay(planner, stand):
+    checker = planner.checker(GROUP, stand)
+    q = np.array([stand[j] for j in planner.group_joints(GROUP)])
+    pin.framesForwardKinematics(checker.model, checker.data, checker.model_q(q))
+    palm = checker.data.oMf[checker.model.getFrameId("right_hand")].translation
+    held = Box("cup", tuple(palm), (0.05, 0.05, 0.05))  # around the palm: held, or the hand itself seen
+    away = Box("bowl", (0.45, 0.0, 0.0), (0.1, 0.1, 0.1))
+    scene = Scene(boxes=(held, away))
+
+    at_arm = objects_at_the_arm(planner, GROUP, stand, scene)
+
+    assert at_arm == ("cup",)
+    assert [b.name for b in without(scene, at_arm).boxes] == ["bowl"]
+    assert objects_at_the_arm(planner, GROUP, stand, Scene(boxes=(away,))) == ()
