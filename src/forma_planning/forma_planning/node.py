@@ -152,6 +152,7 @@ class PlannerNode(Node):
         self.plan_lock = threading.Lock()  # one plan at a time (OMPL's generator, the CPU)
         self.joint_states_wall_s = -math.inf  # when the newest joint_states was taken [s, monotonic]
         self.underlying: dict[bytes, object] = {}  # our goal id -> the wbc goal handle it runs
+        self.closing = False  # destroy_node was called: workers hand nothing back
         self.group = ReentrantCallbackGroup()
         self._wake = GoalResult.waker(self)
         self.joints_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
@@ -291,12 +292,17 @@ class PlannerNode(Node):
         return f"{plan.joint_names[worst]} moved {gaps[worst]:.3f} rad"
 
     def _route(self, checked: Checked, done: GoalResult) -> None:
-        """The worker: the scene, the straight check, the plan if needed."""
+        """The worker: the scene, the straight check, the plan if needed. A worker still planning at
+        shutdown (a daemon thread: nothing waits for it) hands nothing to the destroyed node."""
         try:
-            done.finish(self._decide(checked))
+            route = self._decide(checked)
         except Exception as exc:  # noqa: BLE001 - a bug must end the goal with its reason, not hang it
+            if self.closing:
+                return
             self.get_logger().error(f"planning/reach failed: {exc!r}")
-            done.finish(Route(False, "", result=_result(Reach.Result.REJECTED, f"internal error: {exc!r}")))
+            route = Route(False, "", result=_result(Reach.Result.REJECTED, f"internal error: {exc!r}"))
+        if not self.closing:
+            done.finish(route)
 
     def _decide(self, c: Checked) -> Route:
         if not self.planner_ready.wait(PLANNER_WAIT_S) or self.planner is None:
@@ -456,6 +462,10 @@ class PlannerNode(Node):
                 handle.abort()
             self.get_logger().warning(f"planning/reach {handle.request.hand}: {reason}")
         return out
+
+    def destroy_node(self) -> None:
+        self.closing = True
+        super().destroy_node()
 
 
 def _result(outcome: int, reason: str) -> Reach.Result:
