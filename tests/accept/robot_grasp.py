@@ -54,6 +54,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 
 import mujoco
 import numpy as np
@@ -148,6 +149,7 @@ class RobotGraspRun:
     hand_tick_us: list[float]
     pushed_m: float = 0.0  # how far the object moved over the table before closing [m] (present=False: moved away)
     closure: dict = dataclasses.field(default_factory=dict)  # per finger when the grasp ended (0 open, 1 closed)
+    after: dict = dataclasses.field(default_factory=dict)  # what `then` returned (it ran only if holding)
 
 
 def _yaw(angle: float) -> np.ndarray:
@@ -236,11 +238,14 @@ def run_robot_grasp(
     yaw_error_rad: float = PLACEMENT_YAW_RAD,
     side: str = "right",
     debug: bool = False,
+    then: Callable | None = None,
 ) -> RobotGraspRun:
     """One grasp; present=False moves the object 30 cm further away after planning (the hand then
     grasps at the planned place: it must report failure); knock=True swats the object out of the
     palm (KNOCK_SPEED_M_S, its weight lifted for the 0.1 s push) once a finger touches it while closing.
-    `obj` is the right hand's object (the left hand grasps its mirror twin, MIRRORED_OBJECT)."""
+    `obj` is the right hand's object (the left hand grasps its mirror twin, MIRRORED_OBJECT).
+    then(sim, harness, wbc, side, obj) runs after the hold while the hand holds (e.g. walking off with
+    the object: tests/accept/cup_carry.py); what it returns is the run's `after`."""
     if side not in ("left", "right"):
         raise ValueError(f"hand side {side!r}; valid: left, right")
     posture = posture or POSTURES.get(obj, LowPosture())
@@ -386,6 +391,7 @@ def run_robot_grasp(
         if debug:
             _report(sim, wbc, lifted, "after the hold", side)
     rise = float(d.xpos[m.body(obj).id][2] - z0)
+    after = then(sim, harness, wbc, side, obj) if then is not None and out is not None and out.holding else {}
     lost = grasp_ctrl.lost.message if grasp_ctrl.lost else ""
     holding = bool(out is not None and out.holding)
     return RobotGraspRun(
@@ -408,6 +414,7 @@ def run_robot_grasp(
         hand_tick_us=ticks,
         pushed_m=pushed,
         closure=dict(grasp_ctrl.u),
+        after=after,
     )
 
 

@@ -17,7 +17,9 @@ import math
 import numpy as np
 
 from forma_control.walk.gait import WalkSettings
+from tests.accept.cup_carry import walk_off
 from tests.accept.registry import Figure, rate, seeds, trial
+from tests.accept.robot_grasp import run_robot_grasp
 from tests.support.walking import FORMS, Push, walk, walk_to
 
 SEEDS = list(range(6000, 6010))
@@ -85,3 +87,48 @@ def walk_trial() -> dict:
     if errors:
         figures["walk_to_error_max_m"] = Figure(round(max(errors), 3), "m", "<= 0.1", max(errors) <= 0.1)
     return figures
+
+
+CARRY_SEEDS = list(range(6100, 6110))
+CARRY_M, CARRY_SPEED_M_S = 2.0, -0.2  # backward from the table, at the gait's backward limit
+
+
+@trial("walk_carry")
+def walk_carry_trial() -> dict:
+    """The cup grasped from the table (robot_grasp's scenario: placement +-3 cm, +-30 deg by seed),
+    lifted, then carried 2 m walking backward (tests/accept/cup_carry.py), on a floor of random
+    friction (0.6-1.2) with a 30 N x 0.2 s push on the torso at a random moment and direction. The
+    male form only: the grasp's plans are the male form's. Seeds 6100-6109 by default (development
+    seeds: the walk-off was first tried on 1000-1003); `--seeds` for others."""
+    chosen = seeds(CARRY_SEEDS)
+    duration = CARRY_M / abs(CARRY_SPEED_M_S)
+    ok, notes, grasped, moved = [], [], 0, []
+    for seed in chosen:
+        rng = np.random.default_rng(seed)
+        friction = float(rng.uniform(0.6, 1.2))
+        push = Push(float(rng.uniform(1.0, duration - 0.5)), PUSH_N, float(rng.uniform(-math.pi, math.pi)), PUSH_S)
+        run = run_robot_grasp(seed, "blue_cup", hold_s=1.0, then=walk_off(CARRY_M, CARRY_SPEED_M_S, friction, push))
+        grasped += run.held
+        after = run.after
+        carried = bool(after.get("carried"))
+        ok.append(carried)
+        if after:
+            moved.append(after["moved_m"])
+            what = (
+                f"seed {seed}: {'carried' if carried else 'NOT carried'} {after['moved_m']:.2f} m, cup "
+                f"{after['from_palm_m'] * 100:.1f} cm from the palm (was {after['from_palm_start_m'] * 100:.1f}), "
+                f"{'fell' if after['fell'] else 'stood'}"
+            )
+        else:
+            what = f"seed {seed}: not grasped ({run.message})"
+        notes.append(f"{what}, friction {friction:.2f}, push at {push.at_s:.1f} s")
+    k, n = sum(ok), len(ok)
+    return {
+        "walk_carry_cup_in_hand": rate(
+            k, n, ">= 90%", k >= 0.9 * n, note="; ".join(note for good, note in zip(ok, notes, strict=True) if not good)
+        ),
+        "walk_carry_grasped": rate(grasped, n, note="grasp and lift before the walk (robot_grasp's criterion)"),
+        "walk_carry_moved_min_m": Figure(
+            round(min(moved), 3) if moved else math.nan, "m", f">= {CARRY_M}", bool(moved) and min(moved) >= CARRY_M
+        ),
+    }

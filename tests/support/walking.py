@@ -90,7 +90,7 @@ def set_floor_friction(sim, friction: float) -> None:
     sim.model.geom_priority[floor] = int(sim.model.geom_priority.max()) + 1
 
 
-def _standing_robot(friction: float, form: BodyForm = FORMS["male"]):
+def standing_robot(friction: float, form: BodyForm = FORMS["male"]):
     sim, harness, controller = wbc_stand(
         pose="stand_balanced", body=form.body, height_m=form.height_m, mass_kg=form.mass_kg
     )
@@ -109,7 +109,7 @@ def _outcome(sim, controller, start_xy, start_yaw, fell, state="", qp_failed=Fal
     return WalkOutcome(moved, turned, fell, not controller.walking, steps, state, qp_failed, swing)
 
 
-def _push(sim, push: Push) -> None:
+def apply_push(sim, push: Push) -> None:
     force = (push.force_n * math.cos(push.direction_rad), push.force_n * math.sin(push.direction_rad), 0.0)
     sim.apply_wrench("torso", force, (0.0, 0.0, 0.0), push.duration_s)
 
@@ -124,7 +124,7 @@ def walk(
 ) -> WalkOutcome:
     """Stand 2 s on the WBC, walk `seconds` at velocity (a pushed torso on the way), then a zero
     command for stop_s."""
-    sim, harness, controller = _standing_robot(friction, form)
+    sim, harness, controller = standing_robot(friction, form)
     start_xy, start_yaw, t0 = sim.base_pose()[0][:2].copy(), yaw_of(sim), sim.time
     fell = [False]
     limbs = _AheadOfPelvis(sim, start_yaw)
@@ -138,7 +138,7 @@ def walk(
     try:
         if push is not None:  # (pushed before the walk began, the standing robot took every push)
             harness.run(push.at_s, watch)
-            _push(sim, push)
+            apply_push(sim, push)
         harness.run(max(seconds - (sim.time - t0), 0.0), watch)
         controller.walk(np.zeros(3))
         harness.run(stop_s, watch)
@@ -158,7 +158,7 @@ def walk_to(
 ) -> WalkOutcome:
     """The wbc/walk_to logic on the controller's own odometry to a pose given relative to where
     the robot stands (x, y, yaw); arrival within 0.1 m / 10 deg by the robot's estimate."""
-    sim, harness, controller = _standing_robot(friction, form)
+    sim, harness, controller = standing_robot(friction, form)
     start_xy, start_yaw, t0 = sim.base_pose()[0][:2].copy(), yaw_of(sim), sim.time
     target = compose(controller.measured_floor_pose(), np.asarray(goal_in_start, float))
     goal = WalkToGoal(target, 0.1, math.radians(10), t0 + timeout_s)
@@ -170,7 +170,7 @@ def walk_to(
             ticks += 1
             fell = fallen(sim)
             if not pushed and sim.time - t0 >= push.at_s:
-                _push(sim, push)
+                apply_push(sim, push)
                 pushed = True
             if ticks % WALK_TO_EVERY_TICKS == 0:
                 pose = controller.measured_floor_pose()

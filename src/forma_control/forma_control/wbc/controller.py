@@ -185,6 +185,7 @@ class WholeBodyController:
         self.walk_clamp_reason = ""
         self.feet_velocity: dict[str, np.ndarray] = {}  # world-aligned twist of a moving sole (swing)
         self._walk_holds: dict[str, pin.SE3] = {}  # hand poses/targets in the walking frame while walking
+        self._walk_frame: pin.SE3 | None = None  # the walking frame at the last tick (while walking)
         self._swing_accel = np.zeros(model.nv)  # low-passed reference acceleration [rad/s^2]
         self._floor_z = 0.0  # the soles' height when the walk began (flat floor) [m]
         # walking holds the CoM's height, not the pelvis': (now, goal, standing) in odom [m]; None standing
@@ -454,6 +455,8 @@ class WholeBodyController:
         A target streamed by teleop (30 Hz, moving a little each time) keeps the palm's error
         integral: resetting it on every message left the palm ~3 cm short (measured). It starts
         afresh when the hand switches between holding and a target, or the target jumps > 5 cm.
+        While walking, the pose (odom) is taken into the walking frame and rides with the body from
+        then on, like a target set before the walk.
         """
         previous = self.targets.hands.get(side)
         self.arm_rest.pop(side, None)
@@ -471,6 +474,12 @@ class WholeBodyController:
         ):
             self.hand_correction[side] = np.zeros(6)
         self.targets.hands[side] = pose
+        if self.gait is not None and self._walk_frame is not None:  # walking: it rides with the body from now on
+            if pose is not None:
+                self._walk_holds[f"target_{side}"] = self._walk_frame.actInv(pose)
+            else:
+                self._walk_holds.pop(f"target_{side}", None)
+                self._walk_holds[side] = self._walk_frame.actInv(self.hand_hold[side])
 
     def set_torso_goal(self, rotation: np.ndarray | None, pelvis_height_m: float | None = None) -> None:
         """Lower, lean or turn the upper body (odom; checked by io.torso_goal), or back to standing
@@ -543,6 +552,7 @@ class WholeBodyController:
             left, right = _planar(self.feet_ref["left"]), _planar(self.feet_ref["right"])
             self.gait.start(left, right, com_xy, command, self.stance_width_m)
             frame = self._walking_frame(com_xy, _yaw(self.pelvis_rotation))
+            self._walk_frame = frame
             self._walk_holds = {side: frame.actInv(self.hand_hold[side]) for side in HANDS}
             for side, goal in self.targets.hands.items():
                 if goal is not None:
@@ -571,7 +581,7 @@ class WholeBodyController:
         heading = _mean_angle(ref.feet["left"][2], ref.feet["right"][2])
         self.pelvis_rotation = pin.utils.rpyToMatrix(0.0, 0.0, heading)
         self.torso_rotation = self.pelvis_rotation.copy()
-        frame = self._walking_frame(ref.com_xy, heading)
+        frame = self._walk_frame = self._walking_frame(ref.com_xy, heading)
         swing = self._arm_swing_m(frame, ref)
         for side in HANDS:
             target = self._walk_holds.get(f"target_{side}")
