@@ -116,7 +116,6 @@ class Checked:
 
     side: str
     target_in_base: pin.SE3
-    frame_id: str  # the target's frame, as the client gave it
     start_rad: dict[str, float]  # every joint from joint_states [rad]
     robot_now_s: float  # the stamp of that joint_states [s]
     planning_timeout_s: float
@@ -240,9 +239,7 @@ class PlannerNode(Node):
                 )
             base_from_objects = self.frames.transform(f"{self.prefix}base_link", objects_frame)
         timeout = min(self.params.planning_timeout_s, request.timeout_s if goal.timeout_s > 0.0 else math.inf)
-        return Checked(
-            request.side, target_in_base, target.frame_id, start, now_s, timeout, perceived, base_from_objects
-        )
+        return Checked(request.side, target_in_base, start, now_s, timeout, perceived, base_from_objects)
 
     def _on_cancel(self, handle) -> CancelResponse:
         under = self.underlying.get(bytes(handle.goal_id.uuid))
