@@ -14,6 +14,10 @@ setup(
     ],
     install_requires=["setuptools"],
     zip_safe=True,
+    entry_points={
+        "console_scripts": ["planner_node = forma_planning.node:main"],
+        "forma.nodes": ["planner = forma_planning.node:PlannerNode"],
+    },
     maintainer="Forma maintainers",
     maintainer_email="maintainers@forma-robotics.org",
     description="Collision-free joint-space planning for Forma's planning groups with OMPL, checked with "

@@ -110,6 +110,9 @@ class GroupCollisionChecker:
             self.model, self.geometry, self.broadphase_data
         )
         self.pair_count = len(self.geometry.collisionPairs)
+        self.obstacle_pairs = [  # (pair index, pair) of the pairs with a scene obstacle
+            (k, cp) for k, cp in enumerate(self.geometry.collisionPairs) if max(cp.first, cp.second) >= robot_count
+        ]
         self.checks = 0  # states checked, for the figures
 
     def _reach_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -168,5 +171,16 @@ class GroupCollisionChecker:
         hits = set()
         for k, cp in enumerate(self.geometry.collisionPairs):
             if self.geometry_data.collisionResults[k].isCollision():
+                hits.add(_pair(self.names[cp.first], self.names[cp.second]))
+        return sorted(hits)
+
+    def touching_obstacles(self, q_group_rad: np.ndarray) -> list[LinkPair]:
+        """The pairs of a moving geometry and a scene obstacle in contact (obstacles as padded), by
+        name; the robot's contacts with itself are not looked at (cheaper than `colliding`)."""
+        pin.framesForwardKinematics(self.model, self.data, self.model_q(q_group_rad))
+        pin.updateGeometryPlacements(self.model, self.data, self.geometry, self.geometry_data)
+        hits = set()
+        for k, cp in self.obstacle_pairs:
+            if pin.computeCollision(self.geometry, self.geometry_data, k):
                 hits.add(_pair(self.names[cp.first], self.names[cp.second]))
         return sorted(hits)

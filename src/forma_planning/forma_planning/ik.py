@@ -24,6 +24,7 @@ class IkResult:
     orientation_error_rad: float
     attempts: int
     reached_but_colliding: int  # attempts that reached the pose in collision
+    colliding_q_rad: np.ndarray | None = None  # the last of those (for saying what it touched)
 
 
 def solve(
@@ -44,6 +45,7 @@ def solve(
     frame = model.getFrameId(tip_frame)
     best = (np.inf, np.inf)
     attempts = colliding = 0
+    colliding_q = None
     q = np.array(q_seed_rad, dtype=float)
     while time.perf_counter() < deadline_s or attempts == 0:
         attempts += 1
@@ -66,5 +68,6 @@ def solve(
             if checker.is_free(q):
                 return IkResult(q, position_m, angle_rad, attempts, colliding)
             colliding += 1
+            colliding_q = q.copy()
         q = rng.uniform(lower_rad, upper_rad)
-    return IkResult(None, best[0], best[1], attempts, colliding)
+    return IkResult(None, best[0], best[1], attempts, colliding, colliding_q)

@@ -4,7 +4,8 @@ forma_tasks.skills, composed from the running stack's own interfaces only.
 Inputs: hardware/robot_state (joints and the IMU's orientation: forward kinematics and the robot's
 clock), robot_description (latched), perception/objects and perception/people (in base_link),
 hands/<side>/events (object lost), safety/state. Outputs: wbc/targets/gaze and wbc/targets/torso
-(base_link, stamped with the robot's clock), goals on wbc/reach and hands/<side>/grasp.
+(base_link, stamped with the robot's clock), goals on wbc/reach (or planning/reach: parameter
+reach_action) and hands/<side>/grasp.
 
 One instruction at a time: a goal that arrives while one runs is accepted and ends at once,
 unsuccessful, saying what runs (the result carries the reason; a rejected goal could not).
@@ -79,6 +80,10 @@ class TasksParams:
     action_name: str = param(
         "vla/execute", "the action served (tasks/execute where a learned policy's vla node serves vla/execute)",
         read_only=True,
+    )
+    reach_action: str = param(
+        "wbc/reach", "where reach goals go: wbc/reach (the straight reach) or planning/reach (the planner node: "
+        "around the perceived objects when the straight reach is blocked; same action type)",
     )
 
 
@@ -300,7 +305,7 @@ class TasksNode(Node):
         self.create_subscription(SafetyState, "safety/state", self._on_safety, qos.LATCHED)
         self.pub_gaze = self.create_publisher(PointStamped, "wbc/targets/gaze", qos.EVENTS)
         self.pub_torso = self.create_publisher(PoseStamped, "wbc/targets/torso", qos.EVENTS)
-        self.reach_client = ActionClient(self, Reach, "wbc/reach")
+        self.reach_client = ActionClient(self, Reach, self.params.reach_action)
         self.grasp_clients = {s: ActionClient(self, Grasp, f"hands/{s}/grasp") for s in SIDES}
         self.robot = DdsRobot(self)
         self.runner = TaskRunner(self.robot, _parser(), self.params.default_timeout_s)

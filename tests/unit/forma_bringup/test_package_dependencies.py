@@ -53,7 +53,7 @@ PIP_FILES = ("ros-install.txt", "no-deps.txt", "torch.txt")
 # ROS 2 packages imported by their own name (clients, messages, the ament index, launch)
 ROS_PACKAGES = {
     "rclpy", "rcl_interfaces", "builtin_interfaces", "std_msgs", "std_srvs", "sensor_msgs", "geometry_msgs",
-    "diagnostic_msgs", "action_msgs", "rosgraph_msgs", "visualization_msgs", "interactive_markers",
+    "trajectory_msgs", "diagnostic_msgs", "action_msgs", "rosgraph_msgs", "visualization_msgs", "interactive_markers",
     "ament_index_python", "launch", "launch_ros",
 }  # fmt: skip
 
