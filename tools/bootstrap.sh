@@ -24,6 +24,7 @@ APT_PACKAGES=(
   libespeak-ng1 espeak-ng-data        # the interaction node's speech (espeak-ng through its C library)
   chromium                            # the browser-console test drives Debian's headless Chromium
   alsa-utils                          # aplay: speech out of the robot's speaker
+  openssl                             # the DDS-Security test verifies signed permissions as a plugin would
 )
 
 # The real ros2_control (test infrastructure, not a dependency of the stack): where CI and the

@@ -7,11 +7,14 @@ forma deployments                list the shipped deployments
 forma nodes                      list the registered nodes
 forma describe --body female --height 1.65 [--format urdf|mjcf|summary]
 forma vla collect --seeds 0-299 --out DIR   demonstrations for a policy (forma_vla)
+forma security keystore sim DIR  DDS-Security certificates and permissions for a deployment
+forma launch sim --secure DIR    run it with DDS-Security enforced
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import pathlib
@@ -57,9 +60,44 @@ def _cmd_launch(args) -> int:
         args.log_dir or pathlib.Path.home() / ".ros" / "log" / "forma" / f"{deployment.name}-{stamp}"
     )
     plans = plan_host(deployment, args.host, log_dir / "params")
+    if args.secure:
+        plans = _secured(deployment, plans, pathlib.Path(args.secure))
     write_params_files(plans)
     print(f"[forma] deployment {deployment.name}: {deployment.description}".rstrip(": "), flush=True)
     return Runner(plans, log_dir).run()
+
+
+def _secured(deployment: Deployment, plans: list, keystore: pathlib.Path) -> list:
+    """Each process with DDS-Security enforced under its own enclave of the keystore."""
+    from forma_bringup.security import enclave_name, security_env
+
+    env = security_env(keystore)
+    secured = []
+    for plan in plans:
+        enclave = enclave_name(deployment, plan.name)
+        if not (keystore / "enclaves" / enclave.lstrip("/") / "permissions.p7s").is_file():
+            make = f"forma security keystore {deployment.name} {keystore}"
+            raise BringupError(f"keystore {keystore} has no enclave {enclave}: run `{make}`")
+        secured.append(dataclasses.replace(plan, env={**plan.env, **env, "ROS_SECURITY_ENCLAVE_OVERRIDE": enclave}))
+    return secured
+
+
+def _cmd_security_keystore(args) -> int:
+    from forma_bringup.security import absent_processes, create_keystore, load_protected_topics
+
+    deployment = load(args.deployment)
+    protected = load_protected_topics(
+        pathlib.Path(args.protected or config_dir() / "security" / "protected_topics.yaml")
+    )
+    keystore = pathlib.Path(args.keystore)
+    absent = absent_processes(deployment, protected)
+    if absent:
+        print(f"not in {deployment.name} (their grants go to nobody): {', '.join(absent)}")
+    for enclave in create_keystore(keystore, deployment, protected):
+        grants = ", ".join(enclave.may_publish) or "no protected topic"
+        print(f"{enclave.name}: {enclave.directory} (may publish {grants})")
+    print(f"run it secured: forma launch {deployment.name} --secure {keystore}")
+    return 0
 
 
 def _cmd_check(args) -> int:
@@ -125,7 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NODE.PARAM=VALUE",
         help="override a node parameter, e.g. --param console.port=8081 --param sim.world=empty",
     )
+    p.add_argument(
+        "--secure",
+        metavar="KEYSTORE",
+        help="enforce DDS-Security with this keystore (forma security keystore); fails closed without it",
+    )
     p.set_defaults(func=_cmd_launch)
+    p = sub.add_parser("security", help="DDS-Security (SROS2) keystores")
+    security = p.add_subparsers(dest="security_command", required=True)
+    p = security.add_parser("keystore", help="certificates and signed permissions for every process of a deployment")
+    p.add_argument("deployment")
+    p.add_argument("keystore", help="directory (created; an existing CA in it is reused)")
+    p.add_argument("--protected", help="protected topics file (default config/security/protected_topics.yaml)")
+    p.set_defaults(func=_cmd_security_keystore)
     p = sub.add_parser("check", help="validate a deployment and show its processes")
     p.add_argument("deployment")
     p.set_defaults(func=_cmd_check)

@@ -33,6 +33,7 @@ ROSDEP_KEYS = {
     "pygame": "python3-pygame",
     "PIL": "python3-pil",
     "tf2_ros": "tf2_ros_py",
+    "cryptography": "python3-cryptography",
 }
 # import name -> pip distribution, for libraries without a usable rosdep key: a ROS 2 install gets
 # them from requirements/ros-install.txt (or its --no-deps / torch files, which it names)
