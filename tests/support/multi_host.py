@@ -46,7 +46,7 @@ CUT_S = 4.0  # robot time the link stays down: past the sim's command pacing and
 STARTUP_WALL_S = 300.0
 RECOVERY_WALL_S = 120.0
 PROBE_PRIORITY = 30  # SCHED_FIFO of the test process's threads while the probe runs (_set_threads_policy)
-IN_FLIGHT_S = 0.2  # wall time after the cut for messages already on their way
+IN_FLIGHT_S = 1.0  # wall time after the cut for messages already on their way (and a probe reading late)
 
 
 @dataclasses.dataclass
@@ -150,8 +150,8 @@ def cut_link(hosts: TwoHosts, probe: RosProbe, truth: Truth, status: list, cut_s
             with lock:
                 body_commands.append(stamp)
 
-    probe.on_executor(probe.node.create_subscription, WbcStatus, "wbc/status", on_status,
-                      QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+    status_arrivals = probe.on_executor(probe.node.create_subscription, WbcStatus, "wbc/status", on_status,
+                                        QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
     reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
     commands = probe.on_executor(lambda: probe.node.create_subscription(
         JointState, "hardware/joint_commands", on_command, reliable, raw=True))
@@ -176,6 +176,7 @@ def cut_link(hosts: TwoHosts, probe: RosProbe, truth: Truth, status: list, cut_s
     wall_up = time.monotonic()
     t_up = truth.now()
     hosts.set_link(up=True)
+    probe.on_executor(probe.node.destroy_subscription, status_arrivals)
     with lock:
         out.wbc_status_during_cut = sum(1 for w in status_wall if wall_cut + IN_FLIGHT_S <= w <= wall_up)
     if out.wbc_status_during_cut:
