@@ -18,13 +18,11 @@ import pathlib
 import sys
 import tempfile
 
-from tests.support.faults import wait_robot_time
-from tests.support.multi_host import HOLD_BUDGET_S, STARTUP_WALL_S, cut_link, two_host_deployment, wait_active_on_wbc
+from tests.support.multi_host import BETWEEN_S, HOLD_BUDGET_S, run_link_cuts
 from tests.support.netns import netns_unavailable
 
 DOMAIN_ID = 64
 CUTS = 3
-BETWEEN_S = 20.0  # robot time standing between cuts: the supervisor recovers 10 holds a minute at most
 
 
 def bench_multi_host() -> dict:
@@ -34,16 +32,7 @@ def bench_multi_host() -> dict:
     if why:
         raise RuntimeError(f"link_cut_to_hold_ms not measured: {why}")
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="forma-multi-host-bench-"))
-    cuts = []
-    with two_host_deployment(tmp, DOMAIN_ID) as (hosts, probe, truth, status):
-        wait_active_on_wbc(probe, truth, status, STARTUP_WALL_S)
-        for i in range(CUTS):
-            if i:
-                wait_robot_time(truth, BETWEEN_S, BETWEEN_S * 5)
-                wait_active_on_wbc(probe, truth, status, 120.0)
-            cut = cut_link(hosts, probe, truth, status)
-            print(f"[multi_host] {cut.summary()}", flush=True)
-            cuts.append(cut)
+    cuts = run_link_cuts(tmp, DOMAIN_ID, CUTS, BETWEEN_S)
     holds = [c.hold_ms for c in cuts if c.hold_ms is not None]
     problems = [p for c in cuts for p in c.problems]
     note = (

@@ -11,16 +11,28 @@ What a cut must end in (README "Two computers"): the WBC's commands stop arrivin
 body watchdog holds the body within its timeout (robot time, the budget of faults.EXPECTED_HOLD),
 the robot keeps standing (sim truth), and once the link is back the supervisor's start ramp
 (STANDING_UP) hands the body to the WBC again (ACTIVE, and it stays so with the WBC commanding).
+
+run_link_cuts() runs all of it in a Python process of its own (`python -m tests.support.multi_host`):
+the probe must be that process's first DDS participant. Made in a pytest process whose earlier tests
+had made participants in the root namespace, the probe in the robot's namespace received nothing
+(the robot never seen ACTIVE in 300 s; alone, the same test passed): Fast DDS reads its profile once
+per process and keeps process-wide state from its first participant. The process also runs its
+threads at SCHED_FIFO (_set_threads_policy), which a pytest process should not.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
+import json
 import math
 import os
 import pathlib
+import signal
 import struct
+import subprocess
+import sys
 import threading
 import time
 
@@ -46,6 +58,7 @@ CUT_S = 4.0  # robot time the link stays down: past the sim's command pacing and
 STARTUP_WALL_S = 300.0
 RECOVERY_WALL_S = 120.0
 PROBE_PRIORITY = 30  # SCHED_FIFO of the test process's threads while the probe runs (_set_threads_policy)
+BETWEEN_S = 20.0  # robot time standing between two cuts: the supervisor recovers 10 holds a minute at most
 IN_FLIGHT_S = 1.0  # wall time after the cut for messages already on their way (and a probe reading late)
 
 
@@ -79,7 +92,7 @@ class LinkCut:
 
 
 @contextlib.contextmanager
-def two_host_deployment(tmp: pathlib.Path, domain_id: int):
+def two_host_deployment(tmp: pathlib.Path, domain_id: int, tag: str | None = None):
     """The deployment's two hosts running in their namespaces, and a probe with the Truth in the
     robot's: yields (hosts, probe, truth, wbc_status list). Everything is stopped and deleted after."""
     profile = udp_only_profile(tmp)
@@ -88,7 +101,7 @@ def two_host_deployment(tmp: pathlib.Path, domain_id: int):
     os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(profile)
     try:
         with (
-            TwoHosts() as hosts,
+            TwoHosts(tag) as hosts,
             hosts.launch(0, str(DEPLOYMENT), "robot", domain_id, tmp / "robot", profile),
             hosts.launch(1, str(DEPLOYMENT), "brain", domain_id, tmp / "brain", profile),
         ):
@@ -244,3 +257,65 @@ def _body_command_stamp(data: bytes) -> float | None:
         return None
     name = data[at + 8:at + 8 + name_len - 1].decode(errors="replace")
     return None if any(word in name for word in HAND_WORDS) else sec + nanosec * 1e-9
+
+
+def run_link_cuts(tmp: pathlib.Path, domain_id: int, cuts: int = 1, between_s: float = BETWEEN_S) -> list[LinkCut]:
+    """The deployment on two hosts, `cuts` link cuts BETWEEN_S of robot time apart, in a process of its
+    own (see the module's docstring); its output goes to this one's. Raises with the reason if the
+    robot never stood ACTIVE on the WBC or the process failed. The namespaces and the pair are
+    deleted here too, whatever the process did (they carry this process's PID)."""
+    tag = f"forma{os.getpid()}"
+    result = tmp / "link_cuts.json"
+    argv = [sys.executable, "-m", "tests.support.multi_host", "--tmp", str(tmp), "--domain", str(domain_id),
+            "--cuts", str(cuts), "--between", str(between_s), "--tag", tag]
+    limit_s = STARTUP_WALL_S + cuts * (RECOVERY_WALL_S + 60.0 + between_s * 5)
+    child = subprocess.Popen(argv, cwd=REPO, start_new_session=True)
+    try:
+        child.wait(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGINT)  # its finally blocks stop the deployment and delete the namespaces
+        try:
+            child.wait(timeout=90.0)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    finally:
+        TwoHosts(tag).close()
+    if not result.exists():
+        raise AssertionError(f"the link-cut process exited {child.returncode} without a result (its output above)")
+    data = json.loads(result.read_text())
+    if data["error"]:
+        raise AssertionError(f"the link-cut process: {data['error']}")
+    return [LinkCut(**c) for c in data["cuts"]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The child of run_link_cuts: writes {"cuts": [LinkCut...], "error": ""} to TMP/link_cuts.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tmp", type=pathlib.Path, required=True)
+    parser.add_argument("--domain", type=int, required=True)
+    parser.add_argument("--cuts", type=int, default=1)
+    parser.add_argument("--between", type=float, default=BETWEEN_S)
+    parser.add_argument("--tag", default=None)
+    args = parser.parse_args(argv)
+    cuts: list[LinkCut] = []
+    error = ""
+    try:
+        with two_host_deployment(args.tmp, args.domain, args.tag) as (hosts, probe, truth, status):
+            wait_active_on_wbc(probe, truth, status, STARTUP_WALL_S)
+            for i in range(args.cuts):
+                if i:
+                    wait_robot_time(truth, args.between, args.between * 5)
+                    wait_active_on_wbc(probe, truth, status, RECOVERY_WALL_S)
+                cut = cut_link(hosts, probe, truth, status)
+                print(f"[multi_host] {cut.summary()}", flush=True)
+                cuts.append(cut)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - reported to the parent, which fails with it
+        error = f"{type(exc).__name__}: {exc}"
+    (args.tmp / "link_cuts.json").write_text(json.dumps({"cuts": [dataclasses.asdict(c) for c in cuts],
+                                                         "error": error}))
+    return 1 if error else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

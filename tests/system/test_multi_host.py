@@ -9,10 +9,12 @@ multi_host.py). `python -m tests.bench.multi_host_bench` measures link_cut_to_ho
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from tests.support.multi_host import STARTUP_WALL_S, cut_link, two_host_deployment, wait_active_on_wbc
-from tests.support.netns import netns_unavailable
+from tests.support.multi_host import run_link_cuts
+from tests.support.netns import TwoHosts, netns_unavailable
 
 pytestmark = [
     pytest.mark.integration,
@@ -21,11 +23,9 @@ pytestmark = [
 
 
 def test_a_cut_link_holds_the_body_and_the_wbc_takes_it_back_through_the_ramp(tmp_path, domain_id):
-    with two_host_deployment(tmp_path, domain_id) as (hosts, probe, truth, status):
-        wait_active_on_wbc(probe, truth, status, STARTUP_WALL_S)
-        cut = cut_link(hosts, probe, truth, status)
-        print(cut.summary())
-    leftover_links = hosts.leftovers()  # the namespaces and the pair, deleted on the way out
+    (cut,) = run_link_cuts(tmp_path, domain_id)  # (in a process of its own: tests/support/multi_host.py)
+    print(cut.summary())
+    leftover_links = TwoHosts(f"forma{os.getpid()}").leftovers()  # the namespaces and the pair, deleted
 
     assert cut.hold_ms is not None and cut.hold_ms <= cut.hold_budget_ms, cut.summary()
     assert cut.wbc_status_during_cut == 0, cut.summary()
