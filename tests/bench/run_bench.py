@@ -37,6 +37,8 @@ Fuzzing (fuzz_bench.py): fuzz_msgs_total (10 000 per command topic of the runnin
   fuzz_crashes, fuzz_nonfinite_at_actuators (goals 0).
 Fault injection (fault_bench.py): kill_to_hold_ms_max (kill -9 / SIGSTOP of every process of the sim
   deployment, standing and reaching), fault_falls, fault_problems (goals 0); outcomes in build/faults.json.
+Two hosts (multi_host_bench.py; needs root and `ip netns`): link_cut_to_hold_ms (the WBC's host cut
+  off by `ip link set down` between two network namespaces -> the body's HOLD, robot time).
 """
 
 from __future__ import annotations
@@ -397,6 +399,12 @@ def bench_faults() -> dict:
     return run()
 
 
+def bench_multi_host() -> dict:
+    from tests.bench.multi_host_bench import bench_multi_host as run
+
+    return run()
+
+
 BENCHES = [
     bench_stack,
     bench_sim_rtf,
@@ -418,6 +426,7 @@ BENCHES = [
     bench_arm_execution,
     bench_fuzz,
     bench_faults,
+    bench_multi_host,
 ]
 
 

@@ -46,13 +46,17 @@ class LaunchedDeployment:
     """`forma launch <deployment>` in its own process group, stopped with SIGINT like Ctrl-C."""
 
     def __init__(self, deployment: str, domain_id: int, log_dir: pathlib.Path, params: list[str] = (),
-                 host: str = ""):
-        self.argv = [str(VENV_BIN / "forma"), "launch", str(deployment), "--log-dir", str(log_dir)]
+                 host: str = "", wrapper: list[str] = (), env: dict[str, str] | None = None):
+        """wrapper: a command that runs `forma launch` (e.g. `ip netns exec NS`: it execs, so the
+        process group and PID stay the launcher's); env: variables on top of the test's (the
+        default discovery range is localhost only)."""
+        self.argv = [*wrapper, str(VENV_BIN / "forma"), "launch", str(deployment), "--log-dir", str(log_dir)]
         if host:  # one host of a multi-host deployment (each host's `forma launch ... --host NAME`)
             self.argv += ["--host", host]
         for p in params:
             self.argv += ["--param", p]
-        self.env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+        self.env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+                    **(env or {})}
         self.log_dir = log_dir
         self.popen: subprocess.Popen | None = None
         self.exit_code: int | None = None
