@@ -36,8 +36,7 @@ EXCLUSIONS: dict[str, str] = {
     "hardware/estop": "engage=true damps the robot: fuzzed with engage=false and any reason",
     "hardware/hold": "a group's name (body, left_hand, right_hand) latches that group in HOLD: fuzzed with any "
     "other string",
-    "safety/set_mode": "modes 0-5 are operator requests (DAMPING sinks the robot): fuzzed with modes outside "
-    "the enum",
+    "safety/set_mode": "modes 0-5 are operator requests (DAMPING sinks the robot): fuzzed with modes outside the enum",
     "hardware/set_actuator_mode": "a known group with POSITION/TORQUE/DAMPING switches the actuators: fuzzed "
     "with unknown groups or modes > 2",
     "sim/apply_wrench": "a finite push on a known body is a test's push (make accept): fuzzed with non-finite "
@@ -162,11 +161,7 @@ def _set(msg, **values):
 def _malformed_push(request) -> bool:
     w = request.wrench
     values = (w.force.x, w.force.y, w.force.z, w.torque.x, w.torque.y, w.torque.z, request.duration_s)
-    return (
-        not all(math.isfinite(v) for v in values)
-        or request.duration_s <= 0.0
-        or request.body not in SIM_BODIES
-    )
+    return not all(math.isfinite(v) for v in values) or request.duration_s <= 0.0 or request.body not in SIM_BODIES
 
 
 # --- the watch on the actuators -----------------------------------------------------------------
@@ -256,8 +251,14 @@ class Outcome:
 class Fuzzer:
     """Feeds the inputs of a deployment through one RosProbe's node."""
 
-    def __init__(self, probe, ctx: fuzz.FuzzContext, watch: ActuatorWatch | None = None,
-                 call_timeout_s: float = 5.0, period_s: float = 0.002) -> None:
+    def __init__(
+        self,
+        probe,
+        ctx: fuzz.FuzzContext,
+        watch: ActuatorWatch | None = None,
+        call_timeout_s: float = 5.0,
+        period_s: float = 0.002,
+    ) -> None:
         self.probe, self.ctx, self.watch = probe, ctx, watch
         self.call_timeout_s, self.period_s = call_timeout_s, period_s
 
@@ -334,7 +335,8 @@ class Fuzzer:
         action = resolve_type(entry.type_name)
         node = self.probe.node
         send = self.probe.on_executor(
-            lambda: node.create_client(action.Impl.SendGoalService, f"{entry.name}/_action/send_goal"))
+            lambda: node.create_client(action.Impl.SendGoalService, f"{entry.name}/_action/send_goal")
+        )
         cancel = self.probe.on_executor(lambda: node.create_client(CancelGoal, f"{entry.name}/_action/cancel_goal"))
         try:
             if not send.wait_for_service(timeout_sec=10.0):
@@ -406,7 +408,8 @@ def is_active(safety: list) -> bool:
 
 
 def recover(probe, safety: list, timeout_s: float = 120.0) -> None:
-    """The console's Reset simulation: safety/reset, sim/reset, then the stand-up. A spoofed
+    """The console's Reset simulation: safety/reset (not needed from DAMPING or HOLD), sim/reset,
+    then the stand-up. A spoofed
     hardware/state may have made the supervisor latch an e-stop: released first, and safety/reset
     retried until the hardware's own next states have replaced the spoofed one."""
     from std_srvs.srv import Trigger
@@ -422,11 +425,15 @@ def recover(probe, safety: list, timeout_s: float = 120.0) -> None:
             return  # (the supervisor recovers from a command-timeout hold itself)
         if safety and (safety[-1].mode == SafetyState.ESTOP or safety[-1].estop_engaged):
             probe.call(EStop, "safety/estop", EStop.Request(engage=False, reason="fuzz test recovery"), timeout_s=60.0)
-        reply = probe.call(Trigger, "safety/reset", Trigger.Request(), timeout_s=60.0)
-        if not reply.success:
-            reasons.append(f"safety/reset: {reply.message}")
-            time.sleep(0.5)
-            continue
+        # safety/reset clears ESTOP or FAULT; a robot put in DAMPING (a fuzzed but valid
+        # safety/set_mode request) or HOLD needs none: back on its feet and a stand-up below
+        damping = safety and safety[-1].mode in (SafetyState.DAMPING, SafetyState.HOLD) and not safety[-1].estop_engaged
+        if not damping:
+            reply = probe.call(Trigger, "safety/reset", Trigger.Request(), timeout_s=60.0)
+            if not reply.success:
+                reasons.append(f"safety/reset: {reply.message}")
+                time.sleep(0.5)
+                continue
         reply = probe.call(Trigger, "sim/reset", Trigger.Request(), timeout_s=60.0)
         if not reply.success:
             reasons.append(f"sim/reset: {reply.message}")

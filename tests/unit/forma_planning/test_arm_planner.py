@@ -11,25 +11,14 @@ import numpy as np
 import pinocchio as pin
 import pytest
 
-from forma_description.poses import named_pose
 from forma_moveit_config import semantic
-from forma_planning import ArmPlanner, Box, NoPlanError, PlanRequestError, Scene, SupportPlane
+from forma_planning import Box, NoPlanError, PlanRequestError, Scene, SupportPlane
 from forma_planning.timing import smooth
 
 GROUP = "right_arm"
 DENSE_STEP_RAD = 0.002  # the tests check paths 10x finer than the planner does
 # a box where the palm passes halfway along the straight joint motion from `stand` to `ready`
 BLOCKING_BOX = Box("blocking_box", (0.30, -0.24, 0.02), (0.10, 0.10, 0.10))
-
-
-@pytest.fixture(scope="module")
-def planner() -> ArmPlanner:
-    return ArmPlanner()
-
-
-@pytest.fixture(scope="module")
-def stand(planner) -> dict[str, float]:
-    return dict(zip(planner.robot.joint_names, map(float, named_pose("stand", planner.robot)), strict=True))
 
 
 @pytest.fixture(scope="module")

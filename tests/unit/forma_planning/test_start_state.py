@@ -8,21 +8,10 @@ import numpy as np
 import pinocchio as pin
 import pytest
 
-from forma_description.poses import named_pose
-from forma_planning import ArmPlanner, Box, PlanRequestError, Scene
+from forma_planning import Box, PlanRequestError, Scene
 from forma_planning.start_state import MAX_OFFSET_RAD, free_start_nearby, objects_at_the_arm, without
 
 GROUP = "right_arm"
-
-
-@pytest.fixture(scope="module")
-def planner() -> ArmPlanner:
-    return ArmPlanner()
-
-
-@pytest.fixture(scope="module")
-def stand(planner) -> dict[str, float]:
-    return dict(zip(planner.robot.joint_names, map(float, named_pose("stand", planner.robot)), strict=True))
 
 
 def test_an_arm_resting_on_the_body_starts_from_a_free_state_nearby(planner, stand):

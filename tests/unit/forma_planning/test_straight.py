@@ -8,22 +8,11 @@ import numpy as np
 import pinocchio as pin
 import pytest
 
-from forma_description.poses import named_pose
 from forma_moveit_config import semantic
 from forma_planning import ArmPlanner, Box, Scene
 from forma_planning.straight import straight_reach
 
 GROUP = "right_arm"
-
-
-@pytest.fixture(scope="module")
-def planner() -> ArmPlanner:
-    return ArmPlanner()
-
-
-@pytest.fixture(scope="module")
-def stand(planner) -> dict[str, float]:
-    return dict(zip(planner.robot.joint_names, map(float, named_pose("stand", planner.robot)), strict=True))
 
 
 def palm_in_base(planner: ArmPlanner, joints_rad: dict[str, float]) -> pin.SE3:

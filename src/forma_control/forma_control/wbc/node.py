@@ -265,30 +265,10 @@ class WbcNode(Node):
         self.create_subscription(PoseStamped, "wbc/targets/torso", self._on_torso_target, qos.EVENTS)
         self.create_subscription(TwistStamped, "cmd_vel", self._on_cmd_vel, qos.EVENTS)
         self.reset_client = self.create_client(Trigger, "hardware/reset") if not self.require_safety else None
-        self.reach_server = ActionServer(
-            self,
-            Reach,
-            "wbc/reach",
-            execute_callback=self._execute_reach,
-            goal_callback=lambda _goal: GoalResponse.ACCEPT,
-            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
-        )
-        self.walk_to_server = ActionServer(
-            self,
-            WalkTo,
-            "wbc/walk_to",
-            execute_callback=self._execute_walk_to,
-            goal_callback=lambda _goal: GoalResponse.ACCEPT,
-            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
-        )
-        self.follow_server = ActionServer(
-            self,
-            FollowArmTrajectory,
-            "wbc/follow_arm_trajectory",
-            execute_callback=self._execute_follow,
-            goal_callback=lambda _goal: GoalResponse.ACCEPT,
-            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
-        )
+        # every goal is accepted, then checked: a bad one ends at once with REJECTED and the reason
+        self.reach_server = self._action_server(Reach, "wbc/reach", self._execute_reach)
+        self.walk_to_server = self._action_server(WalkTo, "wbc/walk_to", self._execute_walk_to)
+        self.follow_server = self._action_server(FollowArmTrajectory, "wbc/follow_arm_trajectory", self._execute_follow)
         self.create_timer(1.0 / self.status_rate, self._on_status_timer)
         # the control thread completes Reach goals (GoalResult wakes the executor to send the result)
         self._executor_wake = GoalResult.waker(self)
@@ -298,6 +278,16 @@ class WbcNode(Node):
         self._control_thread.start()
         mode = "safety/state" if self.require_safety else "its own hardware/reset (no safety supervisor)"
         self.get_logger().info(f"wbc: pose {self.pose_name!r}, activation by {mode}; waiting for robot_description")
+
+    def _action_server(self, action_type, name: str, execute) -> ActionServer:
+        return ActionServer(
+            self,
+            action_type,
+            name,
+            execute_callback=execute,
+            goal_callback=lambda _goal: GoalResponse.ACCEPT,
+            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
+        )
 
     # --- parameters ---------------------------------------------------------------------------
     def _declare_parameters(self) -> None:
