@@ -408,10 +408,12 @@ def is_active(safety: list) -> bool:
 
 
 def recover(probe, safety: list, timeout_s: float = 120.0) -> None:
-    """The console's Reset simulation: safety/reset (not needed from DAMPING or HOLD), sim/reset,
-    then the stand-up. A spoofed
-    hardware/state may have made the supervisor latch an e-stop: released first, and safety/reset
-    retried until the hardware's own next states have replaced the spoofed one."""
+    """Back to ACTIVE after fuzzing: the e-stop released if engaged (a spoofed hardware/state may
+    have made the supervisor latch one), sim/reset (the robot upright, the hardware as at power-on),
+    then safety/reset out of ESTOP or FAULT (with auto_stand the supervisor stands it up), else a
+    stand-up request. sim/reset comes first: after safety/reset the supervisor starts its ramp at
+    once, and a sim/reset in the middle of it put the hardware back in its start hold, which the
+    supervisor does not recover (seen in CI: HOLD, then damped, then lying)."""
     from std_srvs.srv import Trigger
 
     from forma_interfaces.msg import SafetyState
@@ -425,20 +427,18 @@ def recover(probe, safety: list, timeout_s: float = 120.0) -> None:
             return  # (the supervisor recovers from a command-timeout hold itself)
         if safety and (safety[-1].mode == SafetyState.ESTOP or safety[-1].estop_engaged):
             probe.call(EStop, "safety/estop", EStop.Request(engage=False, reason="fuzz test recovery"), timeout_s=60.0)
-        # safety/reset clears ESTOP or FAULT; a robot put in DAMPING (a fuzzed but valid
-        # safety/set_mode request) or HOLD needs none: back on its feet and a stand-up below
-        damping = safety and safety[-1].mode in (SafetyState.DAMPING, SafetyState.HOLD) and not safety[-1].estop_engaged
-        if not damping:
-            reply = probe.call(Trigger, "safety/reset", Trigger.Request(), timeout_s=60.0)
-            if not reply.success:
-                reasons.append(f"safety/reset: {reply.message}")
-                time.sleep(0.5)
-                continue
         reply = probe.call(Trigger, "sim/reset", Trigger.Request(), timeout_s=60.0)
         if not reply.success:
             reasons.append(f"sim/reset: {reply.message}")
             time.sleep(0.5)
             continue
+        time.sleep(0.5)  # the supervisor's next steps see the robot upright
+        if safety and safety[-1].mode in (SafetyState.ESTOP, SafetyState.FAULT):
+            reply = probe.call(Trigger, "safety/reset", Trigger.Request(), timeout_s=60.0)
+            if not reply.success:
+                reasons.append(f"safety/reset: {reply.message}")
+                time.sleep(0.5)
+                continue
         until = time.monotonic() + 20.0
         while time.monotonic() < until and not is_active(safety):
             time.sleep(0.1)

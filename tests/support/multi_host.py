@@ -96,9 +96,13 @@ def two_host_deployment(tmp: pathlib.Path, domain_id: int, tag: str | None = Non
     """The deployment's two hosts running in their namespaces, and a probe with the Truth in the
     robot's: yields (hosts, probe, truth, wbc_status list). Everything is stopped and deleted after."""
     profile = udp_only_profile(tmp)
-    # the probe's participant too: Fast DDS reads the profile when this process makes its first one
-    previous = os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE")
+    # the probe's participant too: Fast DDS reads the profile when this process makes its first one;
+    # and the hosts' discovery range: a LOCALHOST one inherited from the test run (its launches set
+    # it) kept the probe from discovering the robot's processes on the pair (CI: 300 s, nothing)
+    names = ("FASTRTPS_DEFAULT_PROFILES_FILE", "ROS_AUTOMATIC_DISCOVERY_RANGE")
+    previous = {name: os.environ.get(name) for name in names}
     os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(profile)
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "SUBNET"
     try:
         with (
             TwoHosts(tag) as hosts,
@@ -116,10 +120,11 @@ def two_host_deployment(tmp: pathlib.Path, domain_id: int, tag: str | None = Non
                 probe.close()
                 _set_threads_policy(os.SCHED_OTHER, 0)
     finally:
-        if previous is None:
-            os.environ.pop("FASTRTPS_DEFAULT_PROFILES_FILE", None)
-        else:
-            os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _set_threads_policy(policy: int, priority: int) -> None:
@@ -163,11 +168,17 @@ def cut_link(hosts: TwoHosts, probe: RosProbe, truth: Truth, status: list, cut_s
             with lock:
                 body_commands.append(stamp)
 
-    status_arrivals = probe.on_executor(probe.node.create_subscription, WbcStatus, "wbc/status", on_status,
-                                        QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+    status_arrivals = probe.on_executor(
+        probe.node.create_subscription,
+        WbcStatus,
+        "wbc/status",
+        on_status,
+        QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE),
+    )
     reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-    commands = probe.on_executor(lambda: probe.node.create_subscription(
-        JointState, "hardware/joint_commands", on_command, reliable, raw=True))
+    commands = probe.on_executor(
+        lambda: probe.node.create_subscription(JointState, "hardware/joint_commands", on_command, reliable, raw=True)
+    )
     wait_robot_time(truth, 0.5, 30.0)
     if not truth.wait_caught_up():
         out.problems.append("the probe never caught up with /clock: the HOLD time is a loose upper bound")
@@ -238,7 +249,6 @@ def cut_link(hosts: TwoHosts, probe: RosProbe, truth: Truth, status: list, cut_s
     return out
 
 
-
 HAND_WORDS = ("_thumb_", "_index_", "_middle_", "_ring_", "_little_", "_palm_")  # DESIGN §3's finger joints
 
 
@@ -255,7 +265,7 @@ def _body_command_stamp(data: bytes) -> float | None:
     count, name_len = struct.unpack_from(fmt + "II", data, at)
     if count == 0:
         return None
-    name = data[at + 8:at + 8 + name_len - 1].decode(errors="replace")
+    name = data[at + 8 : at + 8 + name_len - 1].decode(errors="replace")
     return None if any(word in name for word in HAND_WORDS) else sec + nanosec * 1e-9
 
 
@@ -266,8 +276,21 @@ def run_link_cuts(tmp: pathlib.Path, domain_id: int, cuts: int = 1, between_s: f
     deleted here too, whatever the process did (they carry this process's PID)."""
     tag = f"forma{os.getpid()}"
     result = tmp / "link_cuts.json"
-    argv = [sys.executable, "-m", "tests.support.multi_host", "--tmp", str(tmp), "--domain", str(domain_id),
-            "--cuts", str(cuts), "--between", str(between_s), "--tag", tag]
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.support.multi_host",
+        "--tmp",
+        str(tmp),
+        "--domain",
+        str(domain_id),
+        "--cuts",
+        str(cuts),
+        "--between",
+        str(between_s),
+        "--tag",
+        tag,
+    ]
     limit_s = STARTUP_WALL_S + cuts * (RECOVERY_WALL_S + 60.0 + between_s * 5)
     child = subprocess.Popen(argv, cwd=REPO, start_new_session=True)
     try:
@@ -312,8 +335,9 @@ def main(argv: list[str] | None = None) -> int:
                 cuts.append(cut)
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - reported to the parent, which fails with it
         error = f"{type(exc).__name__}: {exc}"
-    (args.tmp / "link_cuts.json").write_text(json.dumps({"cuts": [dataclasses.asdict(c) for c in cuts],
-                                                         "error": error}))
+    (args.tmp / "link_cuts.json").write_text(
+        json.dumps({"cuts": [dataclasses.asdict(c) for c in cuts], "error": error})
+    )
     return 1 if error else 0
 
 
