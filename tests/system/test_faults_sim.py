@@ -17,16 +17,16 @@ from forma_interfaces.msg import SafetyState
 from tests.support.faults import Truth, deployment_processes, inject, wait_robot_time
 from tests.support.ros import LaunchedDeployment, RosProbe, free_port
 
-# Out of `make test` until the idle-machine case is understood: on an idle 2-core machine (this
-# session, 2 of 2 runs) kill -9 and SIGSTOP of `control` ended with no body HOLD within 0.6 s of
-# robot time and the robot ACTIVE, and the WBC never saw the pause (no "wbc resumes" in its log):
-# robot time barely moved while it was gone. Under load (its first 3 runs) it passed. Run it with
-# FORMA_FAULT_TESTS=1 (README "Fault injection").
+# Out of `make test` until the hand-over to a respawned WBC is fixed. On 2026-12-07: 4 of 4 runs
+# passed at load 1-6, then 0 of 3: a kill of `control` held after 280 ms (budget 200) at load 0.8;
+# at load 17 the supervisor's recovery handed the body four times to a WBC not ready yet and the
+# fourth ended in FAULT (pelvis 0.81 m). Earlier, on an idle machine, kill -9 and SIGSTOP of
+# `control` once showed no body HOLD at all. Run it with FORMA_FAULT_TESTS=1 (README "Fault injection").
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
         not os.environ.get("FORMA_FAULT_TESTS"),
-        reason="FORMA_FAULT_TESTS=1 to run: flaky on an idle machine (no body HOLD after kill/stall of control)",
+        reason="FORMA_FAULT_TESTS=1 to run: flaky (late or missed HOLD, a FAULT under load after kills of control)",
     ),
 ]
 
