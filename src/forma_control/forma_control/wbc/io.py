@@ -206,21 +206,21 @@ class ReachRequest:
     max_speed_m_s: float | None = None  # None: the controller's hand_speed_limit_m_s
 
 
+def _check_defaultable(goal, fields: tuple[str, ...]) -> None:
+    """A goal's numbers where 0 means the default: each finite and >= 0, else refused naming it."""
+    for name in fields:
+        value = getattr(goal, name)
+        if not math.isfinite(value) or value < 0.0:
+            raise TargetRejected(f"{name} {value} must be a finite number >= 0 (0 = the default)")
+
+
 def reach_request(goal, now_s: float, defaults: ReachDefaults) -> ReachRequest:
     """A Reach goal checked: hand left|right, tolerances >= 0 (0 = default), timeout >= 0
     (0 = default). A target stamped 0 means "now" (a goal is one-shot; a stamped one must be
     fresh, which targets.check_target decides later)."""
     if goal.hand not in SIDES:
         raise TargetRejected(f"unknown hand {goal.hand!r}; use left or right")
-    numbers = {
-        "position_tolerance_m": goal.position_tolerance_m,
-        "orientation_tolerance_rad": goal.orientation_tolerance_rad,
-        "timeout_s": goal.timeout_s,
-        "max_speed_m_s": goal.max_speed_m_s,
-    }
-    for name, value in numbers.items():
-        if not math.isfinite(value) or value < 0.0:
-            raise TargetRejected(f"{name} {value} must be a finite number >= 0 (0 = the default)")
+    _check_defaultable(goal, ("position_tolerance_m", "orientation_tolerance_rad", "timeout_s", "max_speed_m_s"))
     if goal.timeout_s > defaults.max_timeout_s:
         raise TargetRejected(f"timeout_s {goal.timeout_s} exceeds {defaults.max_timeout_s} s")
     target = pose_target(goal.target)
@@ -262,14 +262,7 @@ def arm_trajectory_request(goal, now_s: float) -> ArmTrajectoryRequest:
         positions.append(list(point.positions))
         velocities.append(list(point.velocities) if len(point.velocities) else [0.0] * len(names))
     defaults = FollowTolerances()
-    numbers = {
-        "path_tolerance_rad": goal.path_tolerance_rad,
-        "goal_tolerance_rad": goal.goal_tolerance_rad,
-        "goal_time_tolerance_s": goal.goal_time_tolerance_s,
-    }
-    for name, value in numbers.items():
-        if not math.isfinite(value) or value < 0.0:
-            raise TargetRejected(f"{name} {value} must be a finite number >= 0 (0 = the default)")
+    _check_defaultable(goal, ("path_tolerance_rad", "goal_tolerance_rad", "goal_time_tolerance_s"))
     tolerances = FollowTolerances(
         path_rad=goal.path_tolerance_rad or defaults.path_rad,
         goal_rad=goal.goal_tolerance_rad or defaults.goal_rad,
