@@ -557,6 +557,42 @@ def test_the_hand_over_waits_until_the_controller_says_it_is_ready():
         assert sup.mode == Mode.ACTIVE
 
 
+@pytest.mark.parametrize("phase", ["ramping", "waiting for the controller"])
+def test_a_start_hold_mid_stand_up_restarts_it_from_the_measured_pose(phase):
+    """sim/reset during the stand-up (the console's Reset simulation right after an e-stop) put the
+    hardware back in its start hold: the supervisor took it as a HOLD that was not a command
+    timeout and the hardware damped 10 s later. It resets the hardware again and ramps anew from
+    the pose the hardware now measures."""
+    sup = make(recover_holds_per_min=0, max_speed_rad_s=2.0)  # (no recovery budget involved)
+    t = ramping(sup, 5.0)
+    sup.drain_transitions()
+    seen = {"wbc": -math.inf} if phase != "ramping" else None
+    until = 5.2 if phase == "ramping" else 8.0
+    while t < until:
+        t += 0.01
+        sup.tick(t, GOAL if phase != "ramping" else np.zeros(3), controllers_seen=seen)
+    assert sup.mode == Mode.STANDING_UP and sup.commanding
+    assert ("waiting for wbc" in sup.reason) == (phase != "ramping")
+    cause = sup.cause
+    actions = sup.hardware_state(hw(StopState.HOLD, "startup: waiting for reset"), t)
+    assert actions == [ResetHardware()] and sup.mode == Mode.STANDING_UP and sup.cause == cause
+    assert "start hold" in sup.reason and "body: startup: waiting for reset" in sup.reason
+    assert not sup.commanding  # (resetting)
+    assert sup.tick(t, np.zeros(3))[1] is None
+    sup.reset_done(True, "ok", t)
+    sup.hardware_state(hw(StopState.HOLD, "startup: waiting for reset"), t + 0.01)  # from before the reset
+    assert sup.mode == Mode.STANDING_UP
+    sup.hardware_state(hw(), t + 0.02)
+    start = np.array([0.2, -0.1, 0.3])  # the pose the sim restarted in
+    _, cmd = sup.tick(t + 0.02, start, upright=True)
+    assert sup.commanding and np.allclose(cmd.position, start, atol=1e-3)
+    assert Mode.HOLD not in [tr.new for tr in sup.drain_transitions()]
+    while sup.mode == Mode.STANDING_UP and t < 20.0:
+        t += 0.01
+        sup.tick(t, GOAL)
+    assert sup.mode == Mode.ACTIVE
+
+
 def test_hold_not_from_a_timeout_is_not_recovered():
     sup = make(recover_holds_per_min=10)
     t = stand_up(sup)

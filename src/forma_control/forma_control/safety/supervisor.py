@@ -471,6 +471,13 @@ class Supervisor:
             return actions
         if self.mode == Mode.STANDING_UP and self.stand_phase in ("reset", "resetting"):
             return actions  # the hold or damp we are resetting out of
+        start_hold = [g for g, s in bad.items() if s == StopState.HOLD and view.causes.get(g) == StopCause.STARTUP]
+        if self.mode == Mode.STANDING_UP and start_hold and len(start_hold) == len(bad):
+            # the hardware went back to its power-on hold (sim/reset, a restarted hardware node): the
+            # ramp's commands are refused now; a HOLD here was "not a command timeout" and damped 10 s later
+            text = "; ".join(f"{g}: {view.reasons.get(g, '')}" for g in start_hold)
+            why = f"restarted: the hardware went back to its start hold mid-stand-up ({text})"
+            return actions + list(self._begin_stand_up(why, now_s, self.cause))
         damped = {g: view.reasons.get(g, "") for g, s in bad.items() if s == StopState.DAMP}
         if damped:
             text = "; ".join(f"{g}: {r}" for g, r in damped.items())
