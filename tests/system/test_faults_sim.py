@@ -20,8 +20,8 @@ from tests.support.ros import LaunchedDeployment, RosProbe, free_port
 # after 280-592 ms (budget 200), the signal's robot time guessed from a probe that lagged the robot
 # by 0.4-1.3 s under load (now the sim is stopped around the signal: exact); at load 17 the
 # supervisor's recovery handed the body four times to a WBC not ready yet, the fourth ended in a
-# FAULT (it now waits for the WBC's fresh wbc/status). After the fixes 4 of 4 runs passed at load
-# 4-18, one with a busy loop beside it. Still beyond it: at load 50-70 with another deployment's
+# FAULT (it now waits for the WBC's fresh wbc/status). After the fixes 6 of 6 runs passed at load
+# 4-18, two with busy loops beside them. Still beyond it: at load 50-70 with another deployment's
 # real-time processes on the same cores, the respawned supervisor took 17 s (wall) to start, longer
 # than the hardware's 10 s hold before it damps, and the robot fell (README "Fault injection").
 pytestmark = pytest.mark.integration
