@@ -139,7 +139,7 @@ class SupervisorNode(Node):
         self.hardware_state_in = DirectSubscription(self, HardwareState, "hardware/state", qos.POLLED)  # polled
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
         self.walking = False  # wbc/status: the whole-body controller walks (legs owned by cmd_vel)
-        self.wbc_seen_s = -math.inf  # robot time of the newest wbc/status from a WBC with its controller built
+        self.wbc_seen_s = -math.inf  # robot time of the newest wbc/status from a WBC that could take the body
         self.create_subscription(WbcStatus, "wbc/status", self._on_wbc_status, qos.STATUS)
         # polled at each step (see the module docstring)
         self.joint_states_in = DirectSubscription(
