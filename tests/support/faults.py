@@ -38,9 +38,13 @@ from tests.support.ros import LaunchedDeployment, RosProbe, stamp_s
 
 # the group each commander's death must leave held, and the robot time it may take [s]: the group's
 # watchdog (src/forma_hardware/hardware.yaml) plus what the measurement adds (MARGIN_S): the HOLD is
-# seen on hardware/state, published every 20 ms (50 Hz). The robot time of the signal is taken once
-# the probe reads /clock as it comes (Truth.wait_caught_up: right after sending a reach target it
-# was 0.4 s behind): the freshest /clock sample (< 20 ms old) plus the wall time since. A
+# seen on hardware/state, published every 20 ms (50 Hz). The robot time of the signal is exact: the
+# signal is sent while the sim is stopped (SIGSTOP: physics and sim time stand still) and the probe
+# has read everything it sent (Truth.wait_quiet), so the newest stamp the probe has is the robot's
+# time (to within a control period). Estimated from the probe's freshest /clock plus the wall time
+# since, it was off by the probe's delivery lag: 0.4-0.5 s under load (a kill of `control` "held
+# after 501-592 ms" while sim time ran on 0.4 s past the estimate before the sim's pacing waited for
+# the dead WBC), and too late while the sim's pacing held sim time (a HOLD before it was missed). A
 # supervisor's silence first stops the WBC (wbc.safety_timeout_s), then the body's watchdog runs.
 BODY_WATCHDOG_S = 0.10
 HAND_WATCHDOG_S = 0.25
@@ -102,25 +106,38 @@ class Truth:
 
     def __init__(self, probe: RosProbe) -> None:
         self.lock = threading.Lock()
+        self.probe = probe
         self.poses: list[tuple[float, float, float]] = []  # (stamp, height, tilt_deg)
         self.hardware: list[tuple[float, dict[str, int]]] = []  # (stamp, group -> stop state)
         self.safety: list[tuple[float, int, str]] = []  # (stamp, mode, reason)
         self.safety_holds: list[tuple[float, str]] = []  # (stamp, reason): HOLDs the supervisor saw
         self.clock = 0.0  # the newest /clock [s]: robot time, 125 Hz
         self.received: list[tuple[float, float]] = []  # (robot time, wall time received) of each /clock
+        self.clocks_taken = 0  # /clock messages taken so far
         sensors = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
         probe.on_executor(probe.node.create_subscription, Clock, "/clock", self._on_clock, sensors)
-        probe.on_executor(probe.node.create_subscription, PoseStamped, "sim/base_pose_ground_truth",
-                          self._on_pose, sensors)
-        probe.on_executor(probe.node.create_subscription, HardwareState, "hardware/state", self._on_hardware,
-                          QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
-        probe.on_executor(probe.node.create_subscription, SafetyState, "safety/state", self._on_safety,
-                          QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
-                                     durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        probe.on_executor(
+            probe.node.create_subscription, PoseStamped, "sim/base_pose_ground_truth", self._on_pose, sensors
+        )
+        probe.on_executor(
+            probe.node.create_subscription,
+            HardwareState,
+            "hardware/state",
+            self._on_hardware,
+            QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE),
+        )
+        probe.on_executor(
+            probe.node.create_subscription,
+            SafetyState,
+            "safety/state",
+            self._on_safety,
+            QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL),
+        )
 
     def _on_clock(self, msg: Clock) -> None:
         t = msg.clock.sec + msg.clock.nanosec * 1e-9
         with self.lock:
+            self.clocks_taken += 1
             self.clock = max(self.clock, t)
             self.received.append((t, time.monotonic()))
             del self.received[:-500]
@@ -158,6 +175,27 @@ class Truth:
             recent = [t + (wall_s - w) for t, w in self.received if wall_s - window_s <= w <= wall_s]
         return max([self.now(), *recent])
 
+    def wait_quiet(self, quiet_s: float = 0.3, timeout_s: float = 10.0) -> bool:
+        """With the sim stopped: until the probe has read the backlog the sim sent before it stopped
+        (up to 1.3 s of robot time behind under load): no /clock for quiet_s of wall time, and none
+        taken while the probe's executor ran three rounds (it takes a waiting message each round).
+        With the quiet spell alone a kill of `control` at load 30 seemed to hold 1.7 s of robot time
+        after it: most likely the probe, starved of CPU, had not read the backlog yet. False if
+        that never happened within timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                count, last = self.clocks_taken, self.received[-1][1] if self.received else -math.inf
+            if time.monotonic() - last < quiet_s:
+                time.sleep(0.02)
+                continue
+            for _ in range(3):
+                self.probe.on_executor(lambda: None, timeout_s=max(0.1, deadline - time.monotonic()))
+            with self.lock:
+                if self.clocks_taken == count:
+                    return True
+        return False
+
     def wait_caught_up(self, timeout_s: float = 5.0) -> bool:
         """Until the probe reads /clock as it comes: its last 5 samples arrived spread over about the
         robot time they span (a probe behind reads its backlog in one burst, and its newest stamp
@@ -180,6 +218,11 @@ class Truth:
         with self.lock:
             return self.safety[-1][1] if self.safety and self.safety[-1][0] > since_s else None
 
+    def hardware_now(self) -> float:
+        """The newest hardware/state's stamp [s robot time] (-inf: none yet)."""
+        with self.lock:
+            return self.hardware[-1][0] if self.hardware else -math.inf
+
     def first_hold(self, group: str, after_s: float) -> float | None:
         """When the group's HOLD was first seen after after_s [s robot time]: on hardware/state, or
         as the supervisor reported it (`hardware holds (body: ...)`, stamped when it saw it: no
@@ -195,6 +238,11 @@ class Truth:
         """When safety/state first reported `mode` after after_s [s robot time], if it did."""
         with self.lock:
             return next((t for t, m, _ in self.safety if t >= after_s and m == mode), None)
+
+    def first_reason(self, mode: int, after_s: float) -> str | None:
+        """The reason of the first safety/state in `mode` stamped after after_s, if any."""
+        with self.lock:
+            return next((r for t, m, r in self.safety if t > after_s and m == mode), None)
 
     def worst(self, after_s: float) -> tuple[float, float]:
         """(lowest pelvis height, largest tilt) since after_s."""
@@ -234,8 +282,15 @@ def wait_robot_time(truth: Truth, seconds: float, wall_limit_s: float) -> None:
         time.sleep(0.02)
 
 
-def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, posture: str,
-           stall_s: float = 3.0, recover_within_s: float = 90.0) -> Outcome:
+def inject(
+    deployment: LaunchedDeployment,
+    truth: Truth,
+    name: str,
+    fault: str,
+    posture: str,
+    stall_s: float = 3.0,
+    recover_within_s: float = 90.0,
+) -> Outcome:
     """Send the fault to process `name`, watch until the robot is ACTIVE again (or the deployment
     stopped, for the sim), and report what happened. stall_s: how long a SIGSTOP lasts, in wall
     time: longer than the sim's command_pacing_s (1 s), for which the sim slows its clock while a
@@ -245,21 +300,41 @@ def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, 
     victim = before[name]
     out.hold_group, budget = EXPECTED_HOLD.get(name, ("", 0.0))
     out.hold_budget_ms = budget * 1000.0 if out.hold_group else None
-    if not truth.wait_caught_up():
-        out.problems.append("the probe never caught up with /clock: kill_to_hold is a loose upper bound")
-    t_newest = truth.now()  # the newest robot time the probe has read (<= the true one)
-    t_signal = truth.robot_time_at(time.monotonic())  # + the wall time since the freshest /clock (< 20 ms)
-    if fault == "kill":
-        os.kill(victim.pid, signal.SIGKILL)
+    sim = before.get("sim") if out.hold_group else None  # stopped around the signal: its robot time exact
+    if sim is None:
+        if not truth.wait_caught_up():
+            out.problems.append("the probe never caught up with /clock: kill_to_hold is a loose upper bound")
+        t_newest = truth.now()  # the newest robot time the probe has read (<= the true one)
+        t_signal = truth.robot_time_at(time.monotonic())  # + the wall time since the freshest /clock (< 20 ms)
     else:
-        os.kill(victim.pid, signal.SIGSTOP)
+        os.kill(sim.pid, signal.SIGSTOP)
+    try:
+        if sim is not None:
+            if not truth.wait_quiet():
+                out.problems.append("/clock went on with the sim stopped: the signal's robot time is a guess")
+            t_newest = t_signal = truth.now()  # (the sim may have stepped one period past it)
+        if fault == "kill":
+            os.kill(victim.pid, signal.SIGKILL)
+        else:
+            os.kill(victim.pid, signal.SIGSTOP)
+    finally:
+        if sim is not None:
+            os.kill(sim.pid, signal.SIGCONT)
+    if fault != "kill":
         time.sleep(stall_s)
         os.kill(victim.pid, signal.SIGCONT)
     if name == "sim" and fault == "kill":
         _watch_deployment_end(deployment, out)
         return out
-    # the HOLD (robot time): the plant runs on, the hardware node holds on its own
-    wait_robot_time(truth, max(budget * 3, 0.5), 30.0)
+    # the HOLD (robot time): the plant runs on, the hardware node holds on its own. Judged once
+    # hardware/state itself has come that far: /clock (best effort) can reach the probe well ahead
+    # of it under load (judged by /clock, a HOLD on its way was reported as none)
+    window_s = max(budget * 3, 0.5)
+    wait_robot_time(truth, window_s, 30.0)
+    deadline = time.monotonic() + 30.0
+    while truth.hardware_now() < t_signal + window_s and time.monotonic() < deadline:
+        time.sleep(0.02)
+    held_at = None
     if out.hold_group:
         held_at = truth.first_hold(out.hold_group, t_signal)
         out.hold_ms = None if held_at is None else (held_at - t_signal) * 1000.0
@@ -270,7 +345,7 @@ def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, 
             # body over from the WBC it stopped (commanded throughout, from the measured pose)
             out.takeover_ms = (ramp_at - t_signal) * 1000.0
         elif out.hold_ms is None:
-            out.problems.append(f"no {out.hold_group} HOLD within {budget * 3:.2f} s of robot time")
+            out.problems.append(f"no {out.hold_group} HOLD within {window_s:.2f} s of robot time")
         elif out.hold_ms > out.hold_budget_ms:
             out.problems.append(f"{out.hold_group} HOLD after {out.hold_ms:.0f} ms > {out.hold_budget_ms:.0f} ms")
     # back: the process respawned (killed), the robot ACTIVE again and still ACTIVE 2 s of robot
@@ -307,6 +382,14 @@ def inject(deployment: LaunchedDeployment, truth: Truth, name: str, fault: str, 
             out.via_ramp = SafetyState.STANDING_UP in later[:back_at]
             if not out.via_ramp:
                 out.problems.append(f"ACTIVE again without the start ramp ({out.modes_after})")
+    elif held_at is not None:
+        # held, yet only ACTIVE seen since: a respawned supervisor the probe discovered late (under
+        # load), so it read only its latched newest state. The core reaches ACTIVE only from a
+        # finished stand-up ramp, and says so in the reason.
+        reason = truth.first_reason(SafetyState.ACTIVE, held_at)
+        out.via_ramp = reason is not None and reason.startswith("stand-up ramp finished")
+        if not out.via_ramp:
+            out.problems.append(f"ACTIVE again after the HOLD without the start ramp ({reason!r})")
     if not out.hold_group and any(m != SafetyState.ACTIVE for m in modes):  # it commands nothing
         out.problems.append(f"left ACTIVE: {truth.first_reason_not_active(t_signal)}")
     out.min_height_m, out.max_tilt_deg = truth.worst(t_signal)

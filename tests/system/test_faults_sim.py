@@ -8,7 +8,6 @@ ramp. `python -m tests.bench.fault_bench` walks every process, standing and reac
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -17,18 +16,15 @@ from forma_interfaces.msg import SafetyState
 from tests.support.faults import Truth, deployment_processes, inject, wait_robot_time
 from tests.support.ros import LaunchedDeployment, RosProbe, free_port
 
-# Out of `make test` until the hand-over to a respawned WBC is fixed. On 2026-12-07: 4 of 4 runs
-# passed at load 1-6, then 0 of 3: a kill of `control` held after 280 ms (budget 200) at load 0.8;
-# at load 17 the supervisor's recovery handed the body four times to a WBC not ready yet and the
-# fourth ended in FAULT (pelvis 0.81 m). Earlier, on an idle machine, kill -9 and SIGSTOP of
-# `control` once showed no body HOLD at all. Run it with FORMA_FAULT_TESTS=1 (README "Fault injection").
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not os.environ.get("FORMA_FAULT_TESTS"),
-        reason="FORMA_FAULT_TESTS=1 to run: flaky (late or missed HOLD, a FAULT under load after kills of control)",
-    ),
-]
+# In `make test` since 2026-12-08 (issue 21). It was out of it as flaky: a kill of `control` "held"
+# after 280-592 ms (budget 200), the signal's robot time guessed from a probe that lagged the robot
+# by 0.4-1.3 s under load (now the sim is stopped around the signal: exact); at load 17 the
+# supervisor's recovery handed the body four times to a WBC not ready yet, the fourth ended in a
+# FAULT (it now waits for the WBC's fresh wbc/status). After the fixes 6 of 6 runs passed at load
+# 4-18, two with busy loops beside them. Still beyond it: at load 50-70 with another deployment's
+# real-time processes on the same cores, the respawned supervisor took 17 s (wall) to start, longer
+# than the hardware's 10 s hold before it damps, and the robot fell (README "Fault injection").
+pytestmark = pytest.mark.integration
 
 REPO_DEPLOYMENT = "config/deployments/sim.yaml"  # this checkout's file: its respawn marks
 WAIT_S = 240.0
@@ -39,8 +35,9 @@ def test_killing_or_stalling_a_commander_holds_the_robot_and_it_comes_back_throu
 
     deployment_file = pathlib.Path(__file__).resolve().parents[2] / REPO_DEPLOYMENT
     with (
-        LaunchedDeployment(str(deployment_file), domain_id, tmp_path / "logs", [f"console.port={free_port()}"])
-        as deployment,
+        LaunchedDeployment(
+            str(deployment_file), domain_id, tmp_path / "logs", [f"console.port={free_port()}"]
+        ) as deployment,
         RosProbe(domain_id, name="fault_probe") as probe,
     ):
         truth = Truth(probe)

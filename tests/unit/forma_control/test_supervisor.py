@@ -506,6 +506,93 @@ def test_after_a_hand_over_nobody_took_the_next_recovery_holds_the_stand_pose_it
     assert t - ramp_end < 2.0
 
 
+def ramping(sup: Supervisor, t: float = 0.0) -> float:
+    """DAMPING -> STANDING_UP with the ramp started; returns the time."""
+    sup.hardware_state(hw(StopState.HOLD, "startup: waiting for reset"), t)
+    assert sup.request_mode(Mode.STANDING_UP, "test", t).actions == (ResetHardware(),)
+    sup.reset_done(True, "ok", t)
+    sup.hardware_state(hw(), t)
+    sup.tick(t, np.zeros(3), upright=True)
+    assert sup.commanding
+    return t
+
+
+def test_the_hand_over_waits_until_the_controller_says_it_is_ready():
+    """Fault injection under load: the recovery handed the body to a WBC killed, stopped or still
+    starting (four times in a row, the fourth ended in a detected fall). After the ramp the
+    supervisor keeps commanding the stand pose until the controller's status is stamped since the
+    ramp began and is fresh; then it hands over."""
+    sup = make(max_speed_rad_s=2.0)  # ramps well under 3 s
+    t = ramping(sup, 10.0)
+    seen = {"wbc": 9.9}  # its last status before the ramp: killed or stopped since
+    while t < 13.0:
+        t += 0.01
+        _, cmd = sup.tick(t, GOAL, controllers_seen=seen)
+        assert sup.mode == Mode.STANDING_UP and cmd is not None
+    assert np.allclose(cmd.position, GOAL) and "holding the stand pose: waiting for wbc" in sup.reason
+    transitions = len(sup.drain_transitions())
+    for _ in range(10):  # waiting says so once, not every tick
+        t += 0.01
+        sup.tick(t, GOAL, controllers_seen=seen)
+    assert not sup.drain_transitions() and transitions < 10
+    seen["wbc"] = t - 0.01  # a status stamped since the ramp began: the respawned WBC is up
+    t += 0.01
+    _, cmd = sup.tick(t, GOAL, controllers_seen=seen)
+    assert sup.mode == Mode.ACTIVE and cmd is None and sup.reason.endswith("controllers in charge")
+    # a status since the ramp began but older than CONTROLLER_STATUS_MAX_AGE_S: stopped meanwhile
+    sup = make(max_speed_rad_s=2.0)
+    t = ramping(sup, 10.0)
+    seen = {"wbc": 10.05}
+    while t < 12.0:
+        t += 0.01
+        sup.tick(t, GOAL, controllers_seen=seen)
+    assert sup.mode == Mode.STANDING_UP and "waiting for wbc" in sup.reason
+    # no controllers to ask (None, or none named): the hand-over as before
+    for seen in (None, {}):
+        sup = make(max_speed_rad_s=2.0)
+        t = ramping(sup)
+        while sup.mode == Mode.STANDING_UP and t < 3.0:
+            t += 0.01
+            sup.tick(t, GOAL, controllers_seen=seen)
+        assert sup.mode == Mode.ACTIVE
+
+
+@pytest.mark.parametrize("phase", ["ramping", "waiting for the controller"])
+def test_a_start_hold_mid_stand_up_restarts_it_from_the_measured_pose(phase):
+    """sim/reset during the stand-up (the console's Reset simulation right after an e-stop) put the
+    hardware back in its start hold: the supervisor took it as a HOLD that was not a command
+    timeout and the hardware damped 10 s later. It resets the hardware again and ramps anew from
+    the pose the hardware now measures."""
+    sup = make(recover_holds_per_min=0, max_speed_rad_s=2.0)  # (no recovery budget involved)
+    t = ramping(sup, 5.0)
+    sup.drain_transitions()
+    seen = {"wbc": -math.inf} if phase != "ramping" else None
+    until = 5.2 if phase == "ramping" else 8.0
+    while t < until:
+        t += 0.01
+        sup.tick(t, GOAL if phase != "ramping" else np.zeros(3), controllers_seen=seen)
+    assert sup.mode == Mode.STANDING_UP and sup.commanding
+    assert ("waiting for wbc" in sup.reason) == (phase != "ramping")
+    cause = sup.cause
+    actions = sup.hardware_state(hw(StopState.HOLD, "startup: waiting for reset"), t)
+    assert actions == [ResetHardware()] and sup.mode == Mode.STANDING_UP and sup.cause == cause
+    assert "start hold" in sup.reason and "body: startup: waiting for reset" in sup.reason
+    assert not sup.commanding  # (resetting)
+    assert sup.tick(t, np.zeros(3))[1] is None
+    sup.reset_done(True, "ok", t)
+    sup.hardware_state(hw(StopState.HOLD, "startup: waiting for reset"), t + 0.01)  # from before the reset
+    assert sup.mode == Mode.STANDING_UP
+    sup.hardware_state(hw(), t + 0.02)
+    start = np.array([0.2, -0.1, 0.3])  # the pose the sim restarted in
+    _, cmd = sup.tick(t + 0.02, start, upright=True)
+    assert sup.commanding and np.allclose(cmd.position, start, atol=1e-3)
+    assert Mode.HOLD not in [tr.new for tr in sup.drain_transitions()]
+    while sup.mode == Mode.STANDING_UP and t < 20.0:
+        t += 0.01
+        sup.tick(t, GOAL)
+    assert sup.mode == Mode.ACTIVE
+
+
 def test_hold_not_from_a_timeout_is_not_recovered():
     sup = make(recover_holds_per_min=10)
     t = stand_up(sup)

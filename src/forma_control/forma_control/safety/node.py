@@ -139,6 +139,7 @@ class SupervisorNode(Node):
         self.hardware_state_in = DirectSubscription(self, HardwareState, "hardware/state", qos.POLLED)  # polled
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
         self.walking = False  # wbc/status: the whole-body controller walks (legs owned by cmd_vel)
+        self.wbc_seen_s = -math.inf  # robot time of the newest wbc/status from a WBC that could take the body
         self.create_subscription(WbcStatus, "wbc/status", self._on_wbc_status, qos.STATUS)
         # polled at each step (see the module docstring)
         self.joint_states_in = DirectSubscription(
@@ -270,8 +271,14 @@ class SupervisorNode(Node):
 
     @locked
     def _on_wbc_status(self, msg: WbcStatus) -> None:
-        """A walking robot's capture point runs ahead of its stance foot: judged more widely then."""
+        """A walking robot's capture point runs ahead of its stance foot: judged more widely then.
+        Its stamp says the WBC is up to take the body (the core's controllers_seen): a WBC stamps its
+        status with the robot time of the state it reads, 0 while it could not take the body (no
+        controller yet, a failure latched)."""
         self.walking = msg.active and "cmd_vel" in msg.owners
+        stamp = stamp_s(msg.header.stamp)
+        if stamp > 0.0:
+            self.wbc_seen_s = stamp
 
     def _on_estop_topic(self, msg: Bool) -> None:
         self._estop(bool(msg.data), "safety/estop topic")
@@ -394,8 +401,17 @@ class SupervisorNode(Node):
             except (ControlError, IndexError, ValueError) as exc:
                 unusable.append(f"unusable: {exc}")
                 self.get_logger().warning(f"sensor input unusable: {exc}", throttle_duration_sec=1.0)
+        seen = {"wbc": self.wbc_seen_s} if "wbc" in self.commanders else None  # (the body's controller)
         actions, command = self.core.tick(
-            now, measured, self.watch.stale(now) + unusable, fall, upright, self.missing_commanders, body_rate, lying
+            now,
+            measured,
+            self.watch.stale(now) + unusable,
+            fall,
+            upright,
+            self.missing_commanders,
+            body_rate,
+            lying,
+            controllers_seen=seen,
         )
         self._execute(actions)
         if command is not None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -53,6 +53,11 @@ class Mode(enum.IntEnum):
 
 REQUESTABLE = (Mode.DAMPING, Mode.STANDING_UP, Mode.ACTIVE)
 HANDOVER_CHECK_S = 1.0  # a HOLD this soon after ACTIVE: the hand-over found no controller
+# A controller that takes over is ready when its status is stamped since the ramp began and at most
+# this old [s, robot time]: a killed or stopped one says nothing, a respawned one nothing before its
+# controller exists (handed over to either, the hardware held within its watchdog: seen 4 times in a
+# row under load, the fourth ramp ended in a detected fall)
+CONTROLLER_STATUS_MAX_AGE_S = 0.5
 FALL_ARMED = (Mode.ACTIVE, Mode.HOLD)  # and STANDING_UP when the ramp started upright
 
 
@@ -466,6 +471,13 @@ class Supervisor:
             return actions
         if self.mode == Mode.STANDING_UP and self.stand_phase in ("reset", "resetting"):
             return actions  # the hold or damp we are resetting out of
+        start_hold = [g for g, s in bad.items() if s == StopState.HOLD and view.causes.get(g) == StopCause.STARTUP]
+        if self.mode == Mode.STANDING_UP and start_hold and len(start_hold) == len(bad):
+            # the hardware went back to its power-on hold (sim/reset, a restarted hardware node): the
+            # ramp's commands are refused now; a HOLD here was "not a command timeout" and damped 10 s later
+            text = "; ".join(f"{g}: {view.reasons.get(g, '')}" for g in start_hold)
+            why = f"restarted: the hardware went back to its start hold mid-stand-up ({text})"
+            return actions + list(self._begin_stand_up(why, now_s, self.cause))
         damped = {g: view.reasons.get(g, "") for g, s in bad.items() if s == StopState.DAMP}
         if damped:
             text = "; ".join(f"{g}: {r}" for g, r in damped.items())
@@ -510,6 +522,7 @@ class Supervisor:
         waiting_for: Sequence[str] = (),
         body_rate_rad_s: float = 0.0,
         lying: bool = False,
+        controllers_seen: Mapping[str, float] | None = None,
     ) -> tuple[list[Action], JointCommand | None]:
         """Advance time: stand-up phases, input watchdog, fall reaction, e-stop retries.
         measured_q: the ramped joints' measured positions (None = no joint_states yet).
@@ -517,7 +530,10 @@ class Supervisor:
         lying: the pelvis is tilted past the fall limit: a stand-up waits (and says how to get out).
         waiting_for: controllers that take over after the stand-up and are not up yet: an
         automatic stand-up waits for them (after the reset every group's watchdog runs, and a
-        hand whose node was still loading timed out into a latched HOLD)."""
+        hand whose node was still loading timed out into a latched HOLD).
+        controllers_seen: per controller that takes the body over, the robot time of its newest
+        status (-inf: none yet); after the ramp the supervisor keeps commanding the stand pose until
+        each is ready (CONTROLLER_STATUS_MAX_AGE_S). None: hand over without asking (no such status)."""
         actions: list[Action] = []
         self.stale_inputs = list(stale_inputs)
         self.lying = lying
@@ -591,6 +607,15 @@ class Supervisor:
                     )
                     self._set(Mode.STANDING_UP, waiting, now_s, self.cause)
                     return actions, self.ramp.command(now_s)
+                not_ready = self._not_ready(now_s, controllers_seen)
+                if settled and not_ready:
+                    waiting = (
+                        f"{self.reason.split(';')[0]}; holding the stand pose: waiting for {', '.join(not_ready)} "
+                        f"(no status since the ramp began, or none within {CONTROLLER_STATUS_MAX_AGE_S:.1f} s: "
+                        "restarting or stopped?)"
+                    )
+                    self._set(Mode.STANDING_UP, waiting, now_s, self.cause)
+                    return actions, self.ramp.command(now_s)
                 if settled:
                     self.stand_phase = ""
                     done = f"stand-up ramp finished, {settled}: controllers in charge"
@@ -598,6 +623,19 @@ class Supervisor:
                     return actions, None
             return actions, self.ramp.command(now_s)
         return actions, None
+
+    def _not_ready(self, now_s: float, controllers_seen: Mapping[str, float] | None) -> list[str]:
+        """The controllers not ready to take the body: no status stamped since this ramp began, or
+        the newest older than CONTROLLER_STATUS_MAX_AGE_S (a status stamped ahead of now_s, the
+        supervisor's clock a sample behind the controller's, counts as fresh)."""
+        if not controllers_seen:
+            return []
+        since = self.ramp.t0
+        return sorted(
+            name
+            for name, seen_s in controllers_seen.items()
+            if seen_s < since or now_s - seen_s > CONTROLLER_STATUS_MAX_AGE_S
+        )
 
     def _settled(self, now_s: float, measured_q: np.ndarray | None, body_rate_rad_s: float) -> str:
         """After the ramp: "" while the robot still moves (its joints or its pelvis), else how the
@@ -619,9 +657,7 @@ class Supervisor:
         return ""
 
     # --- internals -----------------------------------------------------------------------------
-    def _begin_stand_up(
-        self, why: str, now_s: float, cause: SafetyCause = SafetyCause.STAND_UP
-    ) -> tuple[Action, ...]:
+    def _begin_stand_up(self, why: str, now_s: float, cause: SafetyCause = SafetyCause.STAND_UP) -> tuple[Action, ...]:
         self.stand_why = why
         hw_active = self.hw is not None and all(
             self.hw.stop_states.get(g, StopState.ACTIVE) == StopState.ACTIVE for g in self.groups

@@ -988,7 +988,12 @@ class WbcNode(Node):
             targets_rejected=self.targets_rejected,
             last_rejection=self.last_rejection,
         )
-        msg.header.stamp = to_time_msg(self.robot_now)
+        # Stamped with the robot time of the newest state read while the node could take the body on
+        # an ACTIVE safety/state: its controller built and no failure latched; 0 otherwise. The safety
+        # supervisor hands over only after a fresh one (seen: a WBC resumed from SIGSTOP, stopped on
+        # the stale ACTIVE it read first, was handed the body 17 ms later and the hardware held again).
+        ready = self.controller is not None and not self.failure
+        msg.header.stamp = to_time_msg(self.robot_now if ready else 0.0)
         self.pub_status.publish(msg)
 
     def destroy_node(self) -> None:
