@@ -171,3 +171,38 @@ def test_supervisor_refuses_bad_parameters_naming_them(context, parameters, reas
     overrides = [Parameter(k, value=v) for k, v in parameters.items()]
     with pytest.raises(ControlError, match=reason):
         SupervisorNode(context=context, parameter_overrides=overrides).destroy_node()
+
+
+def test_a_sim_reset_during_the_stand_up_restarts_it_over_dds(tmp_path, domain_id):
+    """The console's Reset simulation clicked right after an e-stop: safety/reset starts the
+    stand-up ramp, sim/reset lands in the middle of it and puts the hardware back in its power-on
+    hold. The supervisor must start the stand-up again from the measured pose and finish it
+    (before, it took the start hold for a hold it does not recover, and the hardware damped 10 s
+    later with the robot on the floor)."""
+    sim = node("sim", world="empty", **{"camera.rate_hz": 0.0})
+    safety = node("safety_supervisor", auto_stand=True, recover_holds_per_min=0, min_ramp_s=4.0)
+    path = write_deployment(tmp_path, "safety_reset", [process("sim", sim), process("safety", safety)])
+    with (
+        LaunchedDeployment(path, domain_id, tmp_path / "logs") as launched,
+        RosProbe(domain_id, name="reset_probe") as probe,
+    ):
+        states = probe.collect(SafetyState, "safety/state", depth=50, latched=True)
+
+        def log() -> str:
+            file = tmp_path / "logs" / "safety.log"
+            return launched.output + (file.read_text(errors="replace") if file.exists() else "")
+
+        def ramping() -> bool:
+            with probe.lock:
+                return any(m.mode == SafetyState.STANDING_UP and "ramping over" in m.reason for m in states)
+
+        probe.wait_for(ramping, 120, "the stand-up ramp under way")
+        with probe.lock:
+            assert not any(m.mode == SafetyState.ACTIVE for m in states), "ACTIVE before the sim/reset"
+        r = probe.call(Trigger, "sim/reset", Trigger.Request())
+        assert r.success, r.message
+        probe.wait_for(lambda: "went back to its start hold mid-stand-up" in log(), 30, "the stand-up restarted")
+        probe.wait_for(
+            lambda: "STANDING_UP -> ACTIVE: stand-up ramp finished" in log(), 60, "the restarted stand-up finished"
+        )
+        assert "-> FAULT" not in log() and "hold lasted" not in log(), log()[-2000:]
