@@ -11,10 +11,11 @@ Each goal is checked as whole-body control checks it (forma_control.wbc.io / tar
 The result's reason starts with the way it went: "straight reach: ..." or "planned around <objects>: ...".
 
 Inputs: joint_states (polled when a goal arrives: the arm's start and the frames), robot_description
-(latched: the planner's model, built in a thread of its own, ~3 s), perception/objects (polled: the
-newest array; boxes in its header's frame, put into base_link with the measured kinematics).
-Perception publishes no support plane (forma_perception), so the table is not in the scene: only
-the objects on it are.
+(latched: the planner's model, built in a thread of its own, ~3 s), perception/objects and
+perception/support_plane (polled: the newest of each; boxes and the table top's outline in its
+header's frame, put into base_link with the measured kinematics). Boxes that overlap the robot
+where it is now (the camera saw an arm, or what a hand holds) and obstacles the planning arm
+touches now are left out: the robot is there already.
 
 Threads: the executor runs the action server and its two clients (one ReentrantCallbackGroup: a
 goal's coroutine awaits the underlying goal while others run). The straight check and the planning
@@ -33,7 +34,7 @@ import time
 import numpy as np
 import pinocchio as pin
 from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import PolygonStamped, PoseStamped
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -55,9 +56,17 @@ from forma_interfaces.action import FollowArmTrajectory, Reach
 from forma_interfaces.msg import DetectedObjectArray
 from forma_planning.arm_planner import ArmPlanner, Plan
 from forma_planning.errors import NoPlanError, PlanningError
-from forma_planning.perceived import PerceivedScene, nearest, perceived_scene, scene_in_base
+from forma_planning.perceived import (
+    PerceivedPlane,
+    PerceivedScene,
+    nearest,
+    perceived_plane,
+    perceived_scene,
+    scene_in_base,
+    support_plane_in_base,
+)
 from forma_planning.scene import Scene
-from forma_planning.start_state import free_start_nearby, objects_at_the_arm, without
+from forma_planning.start_state import boxes_on_the_robot, free_start_nearby, objects_at_the_arm, without
 from forma_planning.straight import straight_reach
 
 HANDS = {"left": "left_hand", "right": "right_hand"}  # the palm frames
@@ -95,14 +104,21 @@ class PlannerParams:
         unit="m", low=0.0, high=0.2,
     )  # fmt: skip
     target_object_margin_m: float = param(
-        0.15,
-        "the box nearest the palm's target, if within this of it, is what the hand goes to: no obstacle for that goal",
+        0.2,
+        "the box nearest the palm's target, if within this of it, is what the hand goes to: no obstacle for that goal "
+        "(the task skills' pick comes to its pre-grasp pose 15 cm from the cup's box)",
         unit="m", low=0.0, high=0.3,
+    )  # fmt: skip
+    support_plane_lowered_m: float = param(
+        0.02,
+        "the perceived table top counts this much lower: a hand grasping what stands on it comes within a few cm "
+        "of the top, which perception finds to about 1 cm",
+        unit="m", low=0.0, high=0.2,
     )  # fmt: skip
     objects_max_age_s: float = param(
         5.0,
-        "perception/objects stamped longer ago than this (robot time) are not used: the scene is then empty, "
-        "and the result's reason says so",
+        "perception/objects and perception/support_plane stamped longer ago than this (robot time) are not used: "
+        "the scene is then without them, and the result's reason says so",
         unit="s", low=0.1, high=3600.0,
     )  # fmt: skip
     server_timeout_s: float = param(
@@ -121,6 +137,8 @@ class Checked:
     planning_timeout_s: float
     perceived: PerceivedScene | None
     base_from_objects: np.ndarray | None  # 4 x 4 T_base_frame of perception's array
+    plane: PerceivedPlane | None = None
+    base_from_plane: np.ndarray | None = None  # 4 x 4 T_base_frame of the plane's outline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +174,7 @@ class PlannerNode(Node):
         self._wake = GoalResult.waker(self)
         self.joints_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
         self.objects_in = DirectSubscription(self, DetectedObjectArray, "perception/objects", qos.EVENTS)
+        self.plane_in = DirectSubscription(self, PolygonStamped, "perception/support_plane", qos.EVENTS)
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
         self.reach_client = ActionClient(self, Reach, self.params.reach_action, callback_group=self.group)
         self.follow_client = ActionClient(
@@ -230,16 +249,22 @@ class PlannerNode(Node):
             raise TargetRejected(f"joint_states has non-finite positions: {', '.join(bad[:4])}")
         objects = self.objects_in.take_newest() or self.objects_in.latest
         perceived = perceived_scene(objects) if objects is not None else None
-        base_from_objects = None
-        if perceived is not None:
-            objects_frame = perceived.frame_id or f"{self.prefix}base_link"
-            if not self.frames.has(objects_frame):
-                raise TargetRejected(
-                    f"perception/objects are in frame {objects_frame!r}, which the robot does not have"
-                )
-            base_from_objects = self.frames.transform(f"{self.prefix}base_link", objects_frame)
+        outline = self.plane_in.take_newest() or self.plane_in.latest
+        plane = perceived_plane(outline) if outline is not None else None
         timeout = min(self.params.planning_timeout_s, request.timeout_s if goal.timeout_s > 0.0 else math.inf)
-        return Checked(request.side, target_in_base, start, now_s, timeout, perceived, base_from_objects)
+        return Checked(
+            request.side, target_in_base, start, now_s, timeout, perceived,
+            self._base_from(perceived, "perception/objects"), plane, self._base_from(plane, "perception/support_plane"),
+        )  # fmt: skip
+
+    def _base_from(self, perceived: PerceivedScene | PerceivedPlane | None, topic: str) -> np.ndarray | None:
+        """T_base_frame of what perception sent (TargetRejected for a frame the robot lacks)."""
+        if perceived is None:
+            return None
+        frame = perceived.frame_id or f"{self.prefix}base_link"
+        if not self.frames.has(frame):
+            raise TargetRejected(f"{topic} is in frame {frame!r}, which the robot does not have")
+        return self.frames.transform(f"{self.prefix}base_link", frame)
 
     def _on_cancel(self, handle) -> CancelResponse:
         under = self.underlying.get(bytes(handle.goal_id.uuid))
@@ -308,6 +333,8 @@ class PlannerNode(Node):
         group = f"{c.side}_arm"
         scene, note = Scene(), "no perception/objects yet"
         try:
+            planes, plane_note = self._planes(c)
+            scene = Scene(planes=planes)
             if c.perceived is not None:
                 age_s = c.robot_now_s - c.perceived.stamp_s
                 if age_s > self.params.objects_max_age_s:
@@ -315,7 +342,7 @@ class PlannerNode(Node):
                 else:
                     scene, goal_objects = scene_in_base(
                         c.perceived, c.base_from_objects, self.params.object_margin_m,
-                        c.target_in_base.translation, self.params.target_object_margin_m,
+                        c.target_in_base.translation, self.params.target_object_margin_m, planes,
                     )  # fmt: skip
                     if goal_objects:
                         goal_note = f", {', '.join(goal_objects)} the hand's goal"
@@ -323,17 +350,20 @@ class PlannerNode(Node):
                         name, distance = nearest(c.perceived, c.base_from_objects, c.target_in_base.translation)
                         goal_note = f", none the hand's goal (nearest {name} {distance * 100:.1f} cm away)"
                     note = f"{len(scene.boxes)} object(s) in the way{goal_note}"
+            note += plane_note
             with self.plan_lock:
+                on_robot = boxes_on_the_robot(self.planner, c.start_rad, scene)
+                scene = without(scene, on_robot)
                 at_arm = objects_at_the_arm(self.planner, group, c.start_rad, scene)
-                if at_arm:
-                    scene = without(scene, at_arm)
-                    note += f", {', '.join(at_arm)} at the arm (held, touched or the arm itself) left out"
-                if not scene.boxes:  # nothing to plan around: the WBC's own checks say if it is out of reach
+                scene = without(scene, at_arm)
+                if on_robot or at_arm:
+                    note += f", {', '.join((*on_robot, *at_arm))} at the robot (held, touched or itself seen) left out"
+                if not scene.boxes and not scene.planes:  # nothing to plan around: the WBC's checks say the rest
                     return Route(True, f"straight reach ({note})")
                 straight = straight_reach(self.planner, group, c.start_rad, c.target_in_base, scene)
                 if straight.clear:
                     return Route(True, f"straight reach ({note})")
-                around = ", ".join(b.name for b in scene.boxes) or "no perceived object"
+                around = ", ".join(o.name for o in (*scene.boxes, *scene.planes))
                 self.get_logger().info(f"planning/reach {c.side}: planning: {straight.reason}")
                 fix = free_start_nearby(self.planner, group, c.start_rad, scene)
                 start = fix.start_rad if fix is not None else c.start_rad  # (None: the planner says why)
@@ -357,6 +387,19 @@ class PlannerNode(Node):
             f"{plan.planning_time_s:.2f} s"
         )
         return Route(False, why, plan=plan)
+
+    def _planes(self, c: Checked) -> tuple[tuple, str]:
+        """The support plane in base_link, if perceived lately (PlanRequestError for a malformed one),
+        and what the result's reason says about it."""
+        if c.plane is None:
+            return (), ", no support plane yet"
+        age_s = c.robot_now_s - c.plane.stamp_s
+        if age_s > self.params.objects_max_age_s:
+            return (), f", the support plane {age_s:.1f} s old, not used"
+        plane = support_plane_in_base(c.plane, c.base_from_plane, self.params.support_plane_lowered_m)
+        if plane is None:
+            return (), ", no support plane in view"
+        return (plane,), f", the support plane at {plane.offset_m:+.2f} m (base_link)"
 
     async def _straight(self, handle, goal, c: Checked, route: Route):
         """The goal to wbc/reach as it came (a stamped target restamped with the robot's time now: the
