@@ -104,9 +104,10 @@ class PlannerParams:
         unit="m", low=0.0, high=0.2,
     )  # fmt: skip
     target_object_margin_m: float = param(
-        0.2,
+        0.15,
         "the box nearest the palm's target, if within this of it, is what the hand goes to: no obstacle for that goal "
-        "(the task skills' pick comes to its pre-grasp pose 15 cm from the cup's box)",
+        "(the task skills' pick: its pre-grasp pose 12 cm from the cup's box, every later pose nearer; more takes a "
+        "box halfway along a 50 cm reach for its goal)",
         unit="m", low=0.0, high=0.3,
     )  # fmt: skip
     support_plane_lowered_m: float = param(

@@ -8,8 +8,10 @@ Two choices the planner node relies on, kept here where they are tested without 
   cannot know (tests/support/arm_execution.py's BALANCE_MARGIN_M);
 - the object the hand is going to is not an obstacle for that goal: the box nearest the palm's
   target, if within `target_margin_m` of it (a grasp puts the palm beside the object, not in it;
-  the task skills' pick comes to its pre-grasp pose 15 cm above and behind the cup's box, and every
-  later pose of the pick is nearer);
+  the task skills' pick: its pre-grasp pose 12 cm behind and above the cup's box, every later pose
+  nearer; the approach to the pre-grasp pose from 6 cm above it is about 15 cm away, so the cup may
+  stay an obstacle there, which the hand must not sweep anyway). A larger margin (0.2 m) took the
+  box halfway along a 50 cm reach for its goal (tests/system/test_planner_dds.py);
 - the support plane (perception/support_plane, geometry_msgs/PolygonStamped: the outline of the
   table top as seen, points on its surface) becomes a SupportPlane fitted to the outline's points
   with the outline's rectangle in base_link as its extent, lowered by a margin: a hand grasping an
