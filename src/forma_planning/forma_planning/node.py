@@ -8,6 +8,9 @@ Each goal is checked as whole-body control checks it (forma_control.wbc.io / tar
 - it is not: the arm's path is planned around the obstacles (forma_planning.ArmPlanner) and sent as
   a joint trajectory to `wbc/follow_arm_trajectory`, the target as its hand_goal; the result is
   mapped to Reach's outcomes.
+A goal whose line the arm alone cannot follow (out of its reach, a jump) with nothing perceived on it,
+and that no configuration of the arm alone reaches, goes straight as well: whole-body control also
+moves the spine and balance, and says itself if it cannot get there.
 The result's reason starts with the way it went: "straight reach: ..." or "planned around <objects>: ...".
 
 Inputs: joint_states (polled when a goal arrives: the arm's start and the frames), robot_description
@@ -333,6 +336,7 @@ class PlannerNode(Node):
             return Route(False, "", result=_result(Reach.Result.REJECTED, reason))
         group = f"{c.side}_arm"
         scene, note = Scene(), "no perception/objects yet"
+        straight = None
         try:
             planes, plane_note = self._planes(c)
             scene = Scene(planes=planes)
@@ -379,6 +383,10 @@ class PlannerNode(Node):
                     timeout_s=c.planning_timeout_s,
                 )  # fmt: skip
         except NoPlanError as exc:
+            if exc.out_of_reach and straight is not None and not straight.touches:
+                # nothing perceived on the line: the arm alone does not get there, whole-body control
+                # (the spine, balance) may; its own checks say if it cannot
+                return Route(True, f"straight reach ({note}; the arm alone cannot follow the line: {straight.reason})")
             return Route(False, "", result=_result(Reach.Result.UNREACHABLE, f"no plan ({note}): {exc}"))
         except PlanningError as exc:
             return Route(False, "", result=_result(Reach.Result.REJECTED, f"refused by the planner ({note}): {exc}"))

@@ -46,6 +46,7 @@ class StraightCheck:
     reason: str  # why not ("" when clear), naming what the arm touches or where it stops
     steps: int  # poses solved along the line
     check_time_s: float  # [s] wall
+    touches: bool = False  # not clear because the arm touches an obstacle (not: out of reach, a jump)
 
 
 def straight_reach(
@@ -72,8 +73,8 @@ def straight_reach(
     steps = max(1, math.ceil(distance_m / STEP_M), math.ceil(angle_rad / STEP_RAD))
     rng = np.random.default_rng(0)  # (unused: one attempt per step, from the previous solution)
 
-    def done(clear: bool, reason: str, k: int) -> StraightCheck:
-        return StraightCheck(clear, reason, k, time.perf_counter() - t_begin)
+    def done(clear: bool, reason: str, k: int, touches: bool = False) -> StraightCheck:
+        return StraightCheck(clear, reason, k, time.perf_counter() - t_begin, touches)
 
     def touched(q_rad: np.ndarray) -> list[str]:
         """The obstacles the arm touches (or comes within the padding of) at q_rad; contacts of the
@@ -83,7 +84,7 @@ def straight_reach(
 
     hit = touched(q)
     if hit:
-        return done(False, f"the arm starts within {OBSTACLE_PADDING_M * 100:.0f} cm of {', '.join(hit)}", 0)
+        return done(False, f"the arm starts within {OBSTACLE_PADDING_M * 100:.0f} cm of {', '.join(hit)}", 0, True)
     for k in range(1, steps + 1):
         # the palm's pose k/steps of the way: position on the straight line, orientation slerped
         s = k / steps
@@ -106,6 +107,6 @@ def straight_reach(
         for i in range(1, substeps + 1):
             hit = touched(q + (q_next - q) * (i / substeps))
             if hit:
-                return done(False, f"the arm would touch {', '.join(hit)} {where}", k - 1)
+                return done(False, f"the arm would touch {', '.join(hit)} {where}", k - 1, True)
         q = q_next
     return done(True, "", steps)
