@@ -287,8 +287,12 @@ class ArmPlanner:
             elapsed = time.perf_counter() - t_begin
             tolerance = f"{POSITION_TOLERANCE_M * 100:.1f} cm, {ORIENTATION_TOLERANCE_RAD:.2f} rad"
             closest = f"{found.position_error_m * 100:.1f} cm and {found.orientation_error_rad:.2f} rad"
+            touching = ""
+            if found.colliding_q_rad is not None:
+                pairs = checker.colliding(found.colliding_q_rad)
+                touching = f" (the last touching {', '.join(f'{a}-{b}' for a, b in pairs)})"
             why = (
-                f"{found.reached_but_colliding} solution(s) reached it in collision"
+                f"{found.reached_but_colliding} solution(s) reached it in collision{touching}"
                 if found.reached_but_colliding
                 else f"the closest came {closest} away (tolerance {tolerance})"
             )
