@@ -301,6 +301,7 @@ class ArmPlanner:
                 f"{elapsed:.2f} s ({found.attempts} IK attempts): {why}; the pose may be out of reach or blocked",
                 elapsed,
                 out_of_reach=found.reached_but_colliding == 0,
+                goal_blocked=found.reached_but_colliding > 0,
             )
         goal = dict(zip(joints, map(float, found.q_rad), strict=True))
         remaining_s = max(timeout_s - (time.perf_counter() - t_begin), 1e-3)

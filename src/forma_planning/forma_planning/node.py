@@ -62,6 +62,7 @@ from forma_planning.errors import NoPlanError, PlanningError
 from forma_planning.perceived import (
     PerceivedPlane,
     PerceivedScene,
+    near_target,
     nearest,
     perceived_plane,
     perceived_scene,
@@ -336,7 +337,6 @@ class PlannerNode(Node):
             return Route(False, "", result=_result(Reach.Result.REJECTED, reason))
         group = f"{c.side}_arm"
         scene, note = Scene(), "no perception/objects yet"
-        straight = None
         try:
             planes, plane_note = self._planes(c)
             scene = Scene(planes=planes)
@@ -365,31 +365,53 @@ class PlannerNode(Node):
                     note += f", {', '.join((*on_robot, *at_arm))} at the robot (held, touched or itself seen) left out"
                 if not scene.boxes and not scene.planes:  # nothing to plan around: the WBC's checks say the rest
                     return Route(True, f"straight reach ({note})")
-                straight = straight_reach(self.planner, group, c.start_rad, c.target_in_base, scene)
-                if straight.clear:
-                    return Route(True, f"straight reach ({note})")
-                around = ", ".join(o.name for o in (*scene.boxes, *scene.planes))
-                self.get_logger().info(f"planning/reach {c.side}: planning: {straight.reason}")
-                fix = free_start_nearby(self.planner, group, c.start_rad, scene)
-                start = fix.start_rad if fix is not None else c.start_rad  # (None: the planner says why)
-                if fix is not None and fix.moved_rad > 0.0:
-                    self.get_logger().info(
-                        f"planning/reach {c.side}: the arm touches {', '.join(fix.touching)} by the collision "
-                        f"shapes; planning from a free state {fix.moved_rad:.3f} rad away"
-                    )
-                quat = pin.Quaternion(c.target_in_base.rotation).normalized().coeffs()
-                plan = self.planner.plan_to_pose(
-                    group, start, tuple(c.target_in_base.translation), tuple(map(float, quat)), scene,
-                    timeout_s=c.planning_timeout_s,
-                )  # fmt: skip
+                try:
+                    return self._straight_or_planned(c, group, scene, note)
+                except NoPlanError as exc:
+                    near = [] if not exc.goal_blocked or c.perceived is None else near_target(
+                        c.perceived, c.base_from_objects, c.target_in_base.translation,
+                        self.params.target_object_margin_m,
+                    )  # fmt: skip
+                    near = [b.name for b in scene.boxes if b.name in near]
+                    if not near:
+                        raise
+                    # the pose itself is blocked by objects at the target (every IK solution touched
+                    # them, grown): the client sends the hand there, beside them; get there around the rest
+                    scene = without(scene, tuple(near))
+                    note += f", {', '.join(near)} at the target left out (every IK solution there touched them)"
+                    self.get_logger().info(f"planning/reach {c.side}: {', '.join(near)} at the target left out")
+                    return self._straight_or_planned(c, group, scene, note)
         except NoPlanError as exc:
-            if exc.out_of_reach and straight is not None and not straight.touches:
-                # nothing perceived on the line: the arm alone does not get there, whole-body control
-                # (the spine, balance) may; its own checks say if it cannot
-                return Route(True, f"straight reach ({note}; the arm alone cannot follow the line: {straight.reason})")
             return Route(False, "", result=_result(Reach.Result.UNREACHABLE, f"no plan ({note}): {exc}"))
         except PlanningError as exc:
             return Route(False, "", result=_result(Reach.Result.REJECTED, f"refused by the planner ({note}): {exc}"))
+
+    def _straight_or_planned(self, c: Checked, group: str, scene: Scene, note: str) -> Route:
+        """The straight reach if its line is clear, else a plan around the scene (NoPlanError when
+        none is found; a pose the arm alone reaches by no configuration, with nothing touched on
+        the line, goes straight: whole-body control also moves the spine and balance)."""
+        straight = straight_reach(self.planner, group, c.start_rad, c.target_in_base, scene)
+        if straight.clear:
+            return Route(True, f"straight reach ({note})")
+        around = ", ".join(o.name for o in (*scene.boxes, *scene.planes))
+        self.get_logger().info(f"planning/reach {c.side}: planning: {straight.reason}")
+        fix = free_start_nearby(self.planner, group, c.start_rad, scene)
+        start = fix.start_rad if fix is not None else c.start_rad  # (None: the planner says why)
+        if fix is not None and fix.moved_rad > 0.0:
+            self.get_logger().info(
+                f"planning/reach {c.side}: the arm touches {', '.join(fix.touching)} by the collision "
+                f"shapes; planning from a free state {fix.moved_rad:.3f} rad away"
+            )
+        quat = pin.Quaternion(c.target_in_base.rotation).normalized().coeffs()
+        try:
+            plan = self.planner.plan_to_pose(
+                group, start, tuple(c.target_in_base.translation), tuple(map(float, quat)), scene,
+                timeout_s=c.planning_timeout_s,
+            )  # fmt: skip
+        except NoPlanError as exc:
+            if exc.out_of_reach and not straight.touches:
+                return Route(True, f"straight reach ({note}; the arm alone cannot follow the line: {straight.reason})")
+            raise
         why = f"planned around {around} (the straight reach: {straight.reason})"
         self.get_logger().info(
             f"planning/reach {c.side}: {why}; {plan.trajectory.time_s[-1]:.1f} s trajectory in "

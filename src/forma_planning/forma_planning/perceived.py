@@ -166,6 +166,20 @@ def goal_object(boxes: list[Box], target_in_base_m: np.ndarray, target_margin_m:
     return int(np.argmin(distances))
 
 
+def near_target(
+    perceived: PerceivedScene, base_from_frame: np.ndarray, target_in_base_m: np.ndarray, target_margin_m: float
+) -> tuple[str, ...]:
+    """The names of every perceived box within target_margin_m of the palm's target (as perceived):
+    what the hand is sent beside. The planner leaves them out when the target pose itself touches
+    them (grown): in the sim pick the cup's box was seen twice, the nearer taken for the goal, and
+    the other one, 12 cm from the pre-grasp target, blocked every IK solution there."""
+    boxes = [box_in_base(box, base_from_frame, 0.0) for box in perceived.boxes]
+    return tuple(
+        p.name for p, box in zip(perceived.boxes, boxes, strict=True)
+        if distance_to(box, target_in_base_m) <= target_margin_m
+    )  # fmt: skip
+
+
 def scene_in_base(
     perceived: PerceivedScene,
     base_from_frame: np.ndarray,

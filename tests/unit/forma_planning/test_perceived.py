@@ -18,6 +18,7 @@ from forma_planning import Box, PlanRequestError
 from forma_planning.perceived import (
     distance_to,
     goal_object,
+    near_target,
     nearest,
     perceived_plane,
     perceived_scene,
@@ -174,3 +175,13 @@ def test_no_outline_is_no_plane_and_a_malformed_one_is_refused():
     wall = [(0.5, -0.5, -0.5), (0.5, 0.5, -0.5), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5)]  # upright: not a support
     with pytest.raises(PlanRequestError, match="not up"):
         support_plane_in_base(perceived_plane(_outline("base_link", wall)), np.eye(4), 0.0)
+
+
+def test_every_box_near_the_target_is_named():
+    """What the planner leaves out when the target pose itself touches them: every box within the
+    margin of the target (the cup seen twice), not one further away."""
+    near = _object("obj-1", "cup", (0.5, 0.0, 0.0), (0.08, 0.08, 0.1))
+    twice = _object("obj-2", "cup", (0.5, 0.1, 0.0), (0.08, 0.08, 0.1))
+    far = _object("obj-3", "ball", (0.5, 0.4, 0.0), (0.06, 0.06, 0.06))
+    perceived = perceived_scene(_array("base_link", near, twice, far))
+    assert near_target(perceived, np.eye(4), np.array([0.5, 0.0, 0.12]), 0.15) == ("obj-1", "obj-2")
