@@ -10,7 +10,9 @@ Each goal is checked as whole-body control checks it (forma_control.wbc.io / tar
   mapped to Reach's outcomes.
 A goal whose line the arm alone cannot follow (out of its reach, a jump) with nothing perceived on it,
 and that no configuration of the arm alone reaches, goes straight as well: whole-body control also
-moves the spine and balance, and says itself if it cannot get there.
+moves the spine and balance, and says itself if it cannot get there. A target pose blocked itself
+by boxes within target_object_margin_m of it (every IK solution touches them) is tried again with
+them left out: the client sends the hand beside them.
 The result's reason starts with the way it went: "straight reach: ..." or "planned around <objects>: ...".
 
 Inputs: joint_states (polled when a goal arrives: the arm's start and the frames), robot_description
