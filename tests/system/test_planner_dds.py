@@ -1,9 +1,11 @@
 """planning/reach over DDS on the simulated robot (MuJoCo in sim time, the safety supervisor, whole-
 body control and the planner node as deployed): a box that perception reports (published by this
 test) stands on the palm's straight line to its target, so the planner plans around it and whole-
-body control follows the plan to the target: REACHED, the reason "planned around obstacle"; a goal
-with nothing in the way goes to wbc/reach unchanged ("straight reach"), and canceling one cancels
-the WBC's goal; a NaN target is REJECTED with the reason. Issue 24, deliverable 3."""
+body control follows the plan to the target: REACHED, the reason "planned around obstacle"; a task
+skill's grasp reach, with the object to grasp beside its target, a box perceived around the hand (held)
+and a table top below (perception/support_plane), goes to wbc/reach unchanged ("straight reach"), and
+so does one with nothing perceived; canceling one cancels the WBC's goal; a NaN target is REJECTED
+with the reason. Issue 24, deliverable 3."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import math
 import numpy as np
 import pinocchio as pin
 import pytest
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import Point32, PolygonStamped, PoseStamped
 from sensor_msgs.msg import JointState
 
 from forma_description.frames import RobotFrames
@@ -27,6 +29,7 @@ from tests.support.ros import LaunchedDeployment, RosProbe, stamp_s
 pytestmark = pytest.mark.system
 WAIT_S = 180.0  # wall-clock bound on any one wait: the machine is slow and shared
 BOX_SIZE_M = 0.10
+GRASPED_SIZE_M = 0.06
 SETTLE_S = 2.0  # [s sim time] the body settles on whole-body control after the stand-up (the arms sway)
 
 
@@ -93,16 +96,29 @@ def _reach(probe: RosProbe, client, target: PoseStamped, feedback: list | None =
     return result.result().result
 
 
-def _objects(now_s: float, *boxes: tuple[str, np.ndarray]) -> DetectedObjectArray:
+def _objects(now_s: float, *boxes: tuple) -> DetectedObjectArray:
+    """Boxes (name, centre[, size]) in base_link as perception would report them."""
     msg = DetectedObjectArray()
     msg.header.frame_id = "base_link"
     msg.header.stamp.sec, msg.header.stamp.nanosec = int(now_s), int((now_s % 1.0) * 1e9)
-    for name, center in boxes:
+    for name, center, *size in boxes:
         obj = DetectedObject(id=name, label="box", score=1.0)
         obj.pose.position.x, obj.pose.position.y, obj.pose.position.z = map(float, center)
         obj.pose.orientation.w = 1.0
-        obj.size_m.x = obj.size_m.y = obj.size_m.z = BOX_SIZE_M
+        obj.size_m.x = obj.size_m.y = obj.size_m.z = float(size[0]) if size else BOX_SIZE_M
         msg.objects.append(obj)
+    return msg
+
+
+def _outline(now_s: float, center: np.ndarray, side_m: float) -> PolygonStamped:
+    """perception/support_plane: a level square table top of side_m around center (none: side 0)."""
+    msg = PolygonStamped()
+    msg.header.frame_id = "base_link"
+    msg.header.stamp.sec, msg.header.stamp.nanosec = int(now_s), int((now_s % 1.0) * 1e9)
+    if side_m > 0.0:
+        for dx, dy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+            x, y, z = center + np.array([dx, dy, 0.0]) * side_m / 2.0
+            msg.polygon.points.append(Point32(x=float(x), y=float(y), z=float(z)))
     return msg
 
 
@@ -123,6 +139,7 @@ def test_planning_reach_goes_around_a_perceived_box_straight_when_clear_and_refu
         probe.wait_for(lambda: arm.now()[0] > active_s + SETTLE_S, WAIT_S, f"{SETTLE_S} s of sim time on the WBC")
         probe.wait_for(lambda: client.wait_for_server(timeout_sec=0.5), 60, "planning/reach served")
         objects = probe.matched_publisher(DetectedObjectArray, "perception/objects")
+        plane = probe.matched_publisher(PolygonStamped, "perception/support_plane")
 
         # NaN: refused at once, with the reason, nothing moves
         nan_target = _target(arm.palm())
@@ -145,12 +162,26 @@ def test_planning_reach_goes_around_a_perceived_box_straight_when_clear_and_refu
         palm_error = float(np.linalg.norm(arm.palm().translation - forward.translation))
         assert palm_error < 0.03, f"palm {palm_error * 100:.1f} cm from the target"
 
-        # nothing perceived in the way any more: the goal goes to wbc/reach as it came
-        probe.publish_delivered(objects, _objects(arm.now()[0]))
+        # a task skill's grasp: the object to grasp perceived beside the palm's target (1.5 cm out of
+        # the palm: grown by the planner's margins it would touch the hand there), a box perceived
+        # around the palm where it is now (what the hand holds, or the hand itself seen; 2 cm from the
+        # target), a table top 15 cm below the target: the goal object and the held box are left out,
+        # the table is clear of the line, and the goal goes to wbc/reach as it came
+        now_s = arm.now()[0]
         lower = pin.SE3(forward.rotation, forward.translation + np.array([0.0, 0.0, -0.05]))
+        out_of_palm = lower.rotation @ np.array([0.0, 0.0, 0.015 + GRASPED_SIZE_M / 2.0])
+        grasped = ("grasped", lower.translation + out_of_palm, GRASPED_SIZE_M)
+        probe.publish_delivered(objects, _objects(now_s, grasped, ("held", arm.palm().translation, GRASPED_SIZE_M)))
+        probe.publish_delivered(plane, _outline(now_s, lower.translation + np.array([0.0, 0.0, -0.15]), 0.4))
         straight = _reach(probe, client, _target(lower))
         assert straight.outcome == Reach.Result.REACHED, straight.reason
         assert straight.reason.startswith("straight reach"), straight.reason
+        assert "grasped the hand's goal" in straight.reason and "held at the robot" in straight.reason, straight.reason
+        assert "the support plane at" in straight.reason, straight.reason
+
+        # nothing perceived any more (no objects, an empty outline: no table in view)
+        probe.publish_delivered(objects, _objects(arm.now()[0]))
+        probe.publish_delivered(plane, _outline(arm.now()[0], np.zeros(3), 0.0))
 
         # cancel once wbc/reach runs it (its feedback relayed): the WBC's goal is canceled with it
         slow = Reach.Goal(hand="right", target=_target(hanging), timeout_s=20.0, max_speed_m_s=0.05)

@@ -1,6 +1,7 @@
 """The perception node: head RGB-D (standard sensor_msgs colour, depth and camera_info, so a real
-camera driver's topics work unchanged) + joint_states + robot_description -> perception/objects
-and perception/people (faces with 3D positions).
+camera driver's topics work unchanged) + joint_states + robot_description -> perception/objects,
+perception/support_plane (the table top's outline, for the planner's scene) and perception/people
+(faces with 3D positions).
 
 Colour and depth are paired by stamp (registered frames carry the same stamp); the camera's pose
 comes from forward kinematics of the latest joint positions (`camera_pose_source: fk`), or from
@@ -21,7 +22,7 @@ import math
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import TransformStamped
+from geometry_msgs.msg import Point32, PolygonStamped, TransformStamped
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -70,6 +71,16 @@ def yaw_quaternion(rotation: np.ndarray, yaw: float) -> tuple[float, float, floa
         return w, (m[2, 1] - m[1, 2]) / (4 * w), (m[0, 2] - m[2, 0]) / (4 * w), (m[1, 0] - m[0, 1]) / (4 * w)
     x = math.sqrt(max(0.0, 1.0 + m[0, 0] - m[1, 1] - m[2, 2])) / 2
     return 0.0, x, (m[0, 1] + m[1, 0]) / (4 * x), (m[0, 2] + m[2, 0]) / (4 * x)
+
+
+def plane_outline(points_in_base: np.ndarray, t_out_base: np.ndarray, header) -> PolygonStamped:
+    """The support plane's outline (K x 3 in base_link) in the output frame, with the objects'
+    header; no points when no plane was found in this frame (so a stale table is not kept)."""
+    msg = PolygonStamped()
+    msg.header.stamp, msg.header.frame_id = header.stamp, header.frame_id
+    for p in np.asarray(points_in_base, float).reshape(-1, 3) @ t_out_base[:3, :3].T + t_out_base[:3, 3]:
+        msg.polygon.points.append(Point32(x=float(p[0]), y=float(p[1]), z=float(p[2])))
+    return msg
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +168,7 @@ class PerceptionNode(Node):
         self.last_error = ""
 
         self.pub = self.create_publisher(DetectedObjectArray, "perception/objects", 10)
+        self.pub_plane = self.create_publisher(PolygonStamped, "perception/support_plane", 10)
         self.pub_people = self.create_publisher(PersonArray, "perception/people", 10) if self.people else None
         self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", 10)
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
@@ -254,6 +266,7 @@ class PerceptionNode(Node):
             obj.size_m.x, obj.size_m.y, obj.size_m.z = (float(v) for v in d.size)
             out.objects.append(obj)
         self.pub.publish(out)
+        self.pub_plane.publish(plane_outline(result.plane_outline, t_out_base, out.header))
         people = self._publish_people(rgb, depth_m, t_base_camera, t_people_base, color.header.stamp)
         if self.tf_broadcaster is not None:
             self._broadcast(out, people)

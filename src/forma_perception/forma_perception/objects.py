@@ -111,6 +111,22 @@ def plane_basis(plane: Plane) -> np.ndarray:
     return np.stack([x, np.cross(n, x), n])
 
 
+OUTLINE_TOLERANCE_MM = 5.0  # the published outline keeps within this of the hull (fewer vertices)
+
+
+def outline(plane: Plane, plane_points: np.ndarray) -> np.ndarray:
+    """The support surface as seen: the convex hull of the plane's own points (N x 3, robot frame),
+    on the plane, K x 3 [m] in the same frame; what a planner needs to keep an arm off the table top
+    without the whole point cloud."""
+    if len(plane_points) < 3:
+        return np.zeros((0, 3))
+    basis = plane_basis(plane)
+    hull = cv2.convexHull(((plane_points @ basis.T)[:, :2] * 1000.0).astype(np.float32))
+    hull = cv2.approxPolyDP(hull, OUTLINE_TOLERANCE_MM, True).reshape(-1, 2).astype(np.float64) / 1000.0
+    in_plane = np.column_stack([hull, np.full(len(hull), plane.offset)])
+    return in_plane @ basis  # (rows of basis: x, y, normal; a point is x * bx + y * by + offset * n)
+
+
 def describe(points: np.ndarray, rgb: np.ndarray, plane: Plane) -> Detection | None:
     """One segment (N x 3 points, N x 3 colours) -> a detection, or None if it is not an object."""
     if len(points) < MIN_PIXELS:

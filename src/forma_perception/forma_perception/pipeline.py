@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from forma_perception.objects import Detection, detect
+from forma_perception.objects import Detection, detect, outline
 from forma_perception.onnx_detector import OnnxDetector, lift
 from forma_perception.rgbd import CameraModel, points_in_frame
 from forma_perception.support_plane import Plane, support_plane
@@ -28,6 +28,7 @@ class FrameResult:
     objects: list[TrackedObject]
     plane: Plane | None
     valid_depth_share: float
+    plane_outline: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3)))  # K x 3, base frame
 
 
 class ObjectPipeline:
@@ -60,4 +61,5 @@ class ObjectPipeline:
             return FrameResult([], None, share)
         detections = detect(points, rgb, plane, sparse[plane.inliers])
         tracks = self.tracker.update(detections)
-        return FrameResult([TrackedObject(t.id, t.detection) for t in tracks], plane, share)
+        objects = [TrackedObject(t.id, t.detection) for t in tracks]
+        return FrameResult(objects, plane, share, outline(plane, sparse[plane.inliers]))

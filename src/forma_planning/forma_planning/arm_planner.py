@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 from collections.abc import Mapping
 
@@ -52,7 +53,11 @@ DEFAULT_TIMEOUT_S = 2.0  # [s] search time before NoPlanError
 SAMPLE_PERIOD_S = 0.01  # [s] between trajectory samples
 POSITION_TOLERANCE_M = 0.005  # [m] of a pose goal
 ORIENTATION_TOLERANCE_RAD = 0.05  # [rad] of a pose goal
-IK_TIME_SHARE = 0.5  # of the timeout that inverse kinematics may use before planning starts
+IK_TIME_SHARE = 0.5  # of the time left when inverse kinematics starts that it may use before planning starts
+# attempts inverse kinematics makes even past its time share (each from another seed): on a loaded
+# machine the collision model alone once took the share, and the one attempt left found a solution
+# touching an obstacle (the sim pick); an attempt that does not converge costs 10-60 ms here
+IK_MIN_ATTEMPTS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +102,8 @@ class ArmPlanner:
         self.joint_limits: dict[str, dict] = limits["joint_limits"]
         self.model = pin.buildModelFromXML(self.urdf_xml)
         self.geometry = pin.buildGeomFromUrdfString(self.model, self.urdf_xml, pin.COLLISION)
+        self._fk_lock = threading.Lock()
+        self._fk_data: tuple[pin.Data, pin.GeometryData] | None = None
         ou.setLogLevel(ou.LOG_WARN)  # OMPL's per-plan INFO lines would flood a node's log
 
     def group_joints(self, group: str) -> list[str]:
@@ -123,6 +130,23 @@ class ArmPlanner:
         return GroupCollisionChecker(
             self.model, self.geometry, joints, self._full_configuration(start_rad), self.disabled, scene, padding_m
         )
+
+    def configuration(self, start_rad: Mapping[str, float]) -> np.ndarray:
+        """The model's configuration from every joint [rad] (PlanRequestError: unknown, missing, not finite)."""
+        return self._full_configuration(start_rad)
+
+    def geometry_placements(self, start_rad: Mapping[str, float]) -> list[pin.SE3]:
+        """Every collision geometry's placement in base_link with every joint at start_rad (in
+        `self.geometry`'s order). The model's data is made once and reused (creating it for the
+        82-joint model took 50-100 ms of a loaded machine), under a lock."""
+        q = self._full_configuration(start_rad)
+        with self._fk_lock:
+            if self._fk_data is None:
+                self._fk_data = (self.model.createData(), pin.GeometryData(self.geometry))
+            data, geometry_data = self._fk_data
+            pin.framesForwardKinematics(self.model, data, q)
+            pin.updateGeometryPlacements(self.model, data, self.geometry, geometry_data)
+            return [pin.SE3(m) for m in geometry_data.oMg]
 
     def plan(
         self,
@@ -253,16 +277,22 @@ class ArmPlanner:
         )
         target = pin.SE3(pin.Quaternion(quat[3], *quat[:3]).normalized().toRotationMatrix(), position)
         lower, upper = limits.lower_rad, limits.upper_rad
+        ik_start = time.perf_counter()
         found = ik.solve(
             checker, tip, target, lower, upper, np.clip(q_start, lower, upper), np.random.default_rng(seed),
-            t_begin + IK_TIME_SHARE * timeout_s, POSITION_TOLERANCE_M, ORIENTATION_TOLERANCE_RAD,
+            ik_start + IK_TIME_SHARE * max(timeout_s - (ik_start - t_begin), 0.0), POSITION_TOLERANCE_M,
+            ORIENTATION_TOLERANCE_RAD, IK_MIN_ATTEMPTS,
         )  # fmt: skip
         if found.q_rad is None:
             elapsed = time.perf_counter() - t_begin
             tolerance = f"{POSITION_TOLERANCE_M * 100:.1f} cm, {ORIENTATION_TOLERANCE_RAD:.2f} rad"
             closest = f"{found.position_error_m * 100:.1f} cm and {found.orientation_error_rad:.2f} rad"
+            touching = ""
+            if found.colliding_q_rad is not None:
+                pairs = checker.colliding(found.colliding_q_rad)
+                touching = f" (the last touching {', '.join(f'{a}-{b}' for a, b in pairs)})"
             why = (
-                f"{found.reached_but_colliding} solution(s) reached it in collision"
+                f"{found.reached_but_colliding} solution(s) reached it in collision{touching}"
                 if found.reached_but_colliding
                 else f"the closest came {closest} away (tolerance {tolerance})"
             )
@@ -270,6 +300,8 @@ class ArmPlanner:
                 f"no collision-free {group} configuration places {tip} at {np.round(position, 3).tolist()} m in "
                 f"{elapsed:.2f} s ({found.attempts} IK attempts): {why}; the pose may be out of reach or blocked",
                 elapsed,
+                out_of_reach=found.reached_but_colliding == 0,
+                goal_blocked=found.reached_but_colliding > 0,
             )
         goal = dict(zip(joints, map(float, found.q_rad), strict=True))
         remaining_s = max(timeout_s - (time.perf_counter() - t_begin), 1e-3)

@@ -33,7 +33,8 @@ def _pair(a: str, b: str) -> LinkPair:
     return (a, b) if a < b else (b, a)
 
 
-def _box_object(box: Box, padding_m: float) -> tuple[coal.CollisionGeometry, pin.SE3]:
+def box_object(box: Box, padding_m: float) -> tuple[coal.CollisionGeometry, pin.SE3]:
+    """The box's coal shape, grown by padding_m on every side, and its placement in base_link."""
     x, y, z, w = box.orientation_in_base_xyzw
     rotation = pin.Quaternion(w, x, y, z).normalized().toRotationMatrix()
     size = np.asarray(box.size_m, dtype=float) + 2.0 * padding_m
@@ -79,7 +80,7 @@ class GroupCollisionChecker:
         self.names: list[str] = [self.model.frames[o.parentFrame].name for o in self.geometry.geometryObjects]
         for k, obstacle in enumerate((*scene.boxes, *scene.planes)):
             if isinstance(obstacle, Box):
-                shape, placement = _box_object(obstacle, obstacle_padding_m)
+                shape, placement = box_object(obstacle, obstacle_padding_m)
             else:
                 shape, placement = _plane_object(obstacle, obstacle_padding_m)
             self.geometry.addGeometryObject(pin.GeometryObject(f"obstacle_{k}", 0, 0, placement, shape))

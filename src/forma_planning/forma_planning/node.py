@@ -8,13 +8,19 @@ Each goal is checked as whole-body control checks it (forma_control.wbc.io / tar
 - it is not: the arm's path is planned around the obstacles (forma_planning.ArmPlanner) and sent as
   a joint trajectory to `wbc/follow_arm_trajectory`, the target as its hand_goal; the result is
   mapped to Reach's outcomes.
+A goal whose line the arm alone cannot follow (out of its reach, a jump) with nothing perceived on it,
+and that no configuration of the arm alone reaches, goes straight as well: whole-body control also
+moves the spine and balance, and says itself if it cannot get there. A target pose blocked itself
+by boxes within target_object_margin_m of it (every IK solution touches them) is tried again with
+them left out: the client sends the hand beside them.
 The result's reason starts with the way it went: "straight reach: ..." or "planned around <objects>: ...".
 
 Inputs: joint_states (polled when a goal arrives: the arm's start and the frames), robot_description
-(latched: the planner's model, built in a thread of its own, ~3 s), perception/objects (polled: the
-newest array; boxes in its header's frame, put into base_link with the measured kinematics).
-Perception publishes no support plane (forma_perception), so the table is not in the scene: only
-the objects on it are.
+(latched: the planner's model, built in a thread of its own, ~3 s), perception/objects and
+perception/support_plane (polled: the newest of each; boxes and the table top's outline in its
+header's frame, put into base_link with the measured kinematics). Boxes that overlap the robot
+where it is now (the camera saw an arm, or what a hand holds) and obstacles the planning arm
+touches now are left out: the robot is there already.
 
 Threads: the executor runs the action server and its two clients (one ReentrantCallbackGroup: a
 goal's coroutine awaits the underlying goal while others run). The straight check and the planning
@@ -33,7 +39,7 @@ import time
 import numpy as np
 import pinocchio as pin
 from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import PolygonStamped, PoseStamped
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -55,9 +61,18 @@ from forma_interfaces.action import FollowArmTrajectory, Reach
 from forma_interfaces.msg import DetectedObjectArray
 from forma_planning.arm_planner import ArmPlanner, Plan
 from forma_planning.errors import NoPlanError, PlanningError
-from forma_planning.perceived import PerceivedScene, nearest, perceived_scene, scene_in_base
+from forma_planning.perceived import (
+    PerceivedPlane,
+    PerceivedScene,
+    near_target,
+    nearest,
+    perceived_plane,
+    perceived_scene,
+    scene_in_base,
+    support_plane_in_base,
+)
 from forma_planning.scene import Scene
-from forma_planning.start_state import free_start_nearby, objects_at_the_arm, without
+from forma_planning.start_state import boxes_on_the_robot, free_start_nearby, objects_at_the_arm, without
 from forma_planning.straight import straight_reach
 
 HANDS = {"left": "left_hand", "right": "right_hand"}  # the palm frames
@@ -96,13 +111,21 @@ class PlannerParams:
     )  # fmt: skip
     target_object_margin_m: float = param(
         0.15,
-        "the box nearest the palm's target, if within this of it, is what the hand goes to: no obstacle for that goal",
+        "the box nearest the palm's target, if within this of it, is what the hand goes to: no obstacle for that goal "
+        "(the task skills' pick: its pre-grasp pose 12 cm from the cup's box, every later pose nearer; more takes a "
+        "box halfway along a 50 cm reach for its goal)",
         unit="m", low=0.0, high=0.3,
+    )  # fmt: skip
+    support_plane_lowered_m: float = param(
+        0.02,
+        "the perceived table top counts this much lower: a hand grasping what stands on it comes within a few cm "
+        "of the top, which perception finds to about 1 cm",
+        unit="m", low=0.0, high=0.2,
     )  # fmt: skip
     objects_max_age_s: float = param(
         5.0,
-        "perception/objects stamped longer ago than this (robot time) are not used: the scene is then empty, "
-        "and the result's reason says so",
+        "perception/objects and perception/support_plane stamped longer ago than this (robot time) are not used: "
+        "the scene is then without them, and the result's reason says so",
         unit="s", low=0.1, high=3600.0,
     )  # fmt: skip
     server_timeout_s: float = param(
@@ -121,6 +144,8 @@ class Checked:
     planning_timeout_s: float
     perceived: PerceivedScene | None
     base_from_objects: np.ndarray | None  # 4 x 4 T_base_frame of perception's array
+    plane: PerceivedPlane | None = None
+    base_from_plane: np.ndarray | None = None  # 4 x 4 T_base_frame of the plane's outline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +181,7 @@ class PlannerNode(Node):
         self._wake = GoalResult.waker(self)
         self.joints_in = DirectSubscription(self, JointState, "joint_states", qos.NEWEST)
         self.objects_in = DirectSubscription(self, DetectedObjectArray, "perception/objects", qos.EVENTS)
+        self.plane_in = DirectSubscription(self, PolygonStamped, "perception/support_plane", qos.EVENTS)
         self.create_subscription(String, "robot_description", self._on_description, qos.LATCHED)
         self.reach_client = ActionClient(self, Reach, self.params.reach_action, callback_group=self.group)
         self.follow_client = ActionClient(
@@ -230,16 +256,22 @@ class PlannerNode(Node):
             raise TargetRejected(f"joint_states has non-finite positions: {', '.join(bad[:4])}")
         objects = self.objects_in.take_newest() or self.objects_in.latest
         perceived = perceived_scene(objects) if objects is not None else None
-        base_from_objects = None
-        if perceived is not None:
-            objects_frame = perceived.frame_id or f"{self.prefix}base_link"
-            if not self.frames.has(objects_frame):
-                raise TargetRejected(
-                    f"perception/objects are in frame {objects_frame!r}, which the robot does not have"
-                )
-            base_from_objects = self.frames.transform(f"{self.prefix}base_link", objects_frame)
+        outline = self.plane_in.take_newest() or self.plane_in.latest
+        plane = perceived_plane(outline) if outline is not None else None
         timeout = min(self.params.planning_timeout_s, request.timeout_s if goal.timeout_s > 0.0 else math.inf)
-        return Checked(request.side, target_in_base, start, now_s, timeout, perceived, base_from_objects)
+        return Checked(
+            request.side, target_in_base, start, now_s, timeout, perceived,
+            self._base_from(perceived, "perception/objects"), plane, self._base_from(plane, "perception/support_plane"),
+        )  # fmt: skip
+
+    def _base_from(self, perceived: PerceivedScene | PerceivedPlane | None, topic: str) -> np.ndarray | None:
+        """T_base_frame of what perception sent (TargetRejected for a frame the robot lacks)."""
+        if perceived is None:
+            return None
+        frame = perceived.frame_id or f"{self.prefix}base_link"
+        if not self.frames.has(frame):
+            raise TargetRejected(f"{topic} is in frame {frame!r}, which the robot does not have")
+        return self.frames.transform(f"{self.prefix}base_link", frame)
 
     def _on_cancel(self, handle) -> CancelResponse:
         under = self.underlying.get(bytes(handle.goal_id.uuid))
@@ -308,6 +340,8 @@ class PlannerNode(Node):
         group = f"{c.side}_arm"
         scene, note = Scene(), "no perception/objects yet"
         try:
+            planes, plane_note = self._planes(c)
+            scene = Scene(planes=planes)
             if c.perceived is not None:
                 age_s = c.robot_now_s - c.perceived.stamp_s
                 if age_s > self.params.objects_max_age_s:
@@ -315,7 +349,7 @@ class PlannerNode(Node):
                 else:
                     scene, goal_objects = scene_in_base(
                         c.perceived, c.base_from_objects, self.params.object_margin_m,
-                        c.target_in_base.translation, self.params.target_object_margin_m,
+                        c.target_in_base.translation, self.params.target_object_margin_m, planes,
                     )  # fmt: skip
                     if goal_objects:
                         goal_note = f", {', '.join(goal_objects)} the hand's goal"
@@ -323,40 +357,82 @@ class PlannerNode(Node):
                         name, distance = nearest(c.perceived, c.base_from_objects, c.target_in_base.translation)
                         goal_note = f", none the hand's goal (nearest {name} {distance * 100:.1f} cm away)"
                     note = f"{len(scene.boxes)} object(s) in the way{goal_note}"
+            note += plane_note
             with self.plan_lock:
+                on_robot = boxes_on_the_robot(self.planner, c.start_rad, scene)
+                scene = without(scene, on_robot)
                 at_arm = objects_at_the_arm(self.planner, group, c.start_rad, scene)
-                if at_arm:
-                    scene = without(scene, at_arm)
-                    note += f", {', '.join(at_arm)} at the arm (held, touched or the arm itself) left out"
-                if not scene.boxes:  # nothing to plan around: the WBC's own checks say if it is out of reach
+                scene = without(scene, at_arm)
+                if on_robot or at_arm:
+                    note += f", {', '.join((*on_robot, *at_arm))} at the robot (held, touched or itself seen) left out"
+                if not scene.boxes and not scene.planes:  # nothing to plan around: the WBC's checks say the rest
                     return Route(True, f"straight reach ({note})")
-                straight = straight_reach(self.planner, group, c.start_rad, c.target_in_base, scene)
-                if straight.clear:
-                    return Route(True, f"straight reach ({note})")
-                around = ", ".join(b.name for b in scene.boxes) or "no perceived object"
-                self.get_logger().info(f"planning/reach {c.side}: planning: {straight.reason}")
-                fix = free_start_nearby(self.planner, group, c.start_rad, scene)
-                start = fix.start_rad if fix is not None else c.start_rad  # (None: the planner says why)
-                if fix is not None and fix.moved_rad > 0.0:
-                    self.get_logger().info(
-                        f"planning/reach {c.side}: the arm touches {', '.join(fix.touching)} by the collision "
-                        f"shapes; planning from a free state {fix.moved_rad:.3f} rad away"
-                    )
-                quat = pin.Quaternion(c.target_in_base.rotation).normalized().coeffs()
-                plan = self.planner.plan_to_pose(
-                    group, start, tuple(c.target_in_base.translation), tuple(map(float, quat)), scene,
-                    timeout_s=c.planning_timeout_s,
-                )  # fmt: skip
+                try:
+                    return self._straight_or_planned(c, group, scene, note)
+                except NoPlanError as exc:
+                    near = [] if not exc.goal_blocked or c.perceived is None else near_target(
+                        c.perceived, c.base_from_objects, c.target_in_base.translation,
+                        self.params.target_object_margin_m,
+                    )  # fmt: skip
+                    near = [b.name for b in scene.boxes if b.name in near]
+                    if not near:
+                        raise
+                    # the pose itself is blocked by objects at the target (every IK solution touched
+                    # them, grown): the client sends the hand there, beside them; get there around the rest
+                    scene = without(scene, tuple(near))
+                    note += f", {', '.join(near)} at the target left out (every IK solution there touched them)"
+                    self.get_logger().info(f"planning/reach {c.side}: {', '.join(near)} at the target left out")
+                    return self._straight_or_planned(c, group, scene, note)
         except NoPlanError as exc:
             return Route(False, "", result=_result(Reach.Result.UNREACHABLE, f"no plan ({note}): {exc}"))
         except PlanningError as exc:
             return Route(False, "", result=_result(Reach.Result.REJECTED, f"refused by the planner ({note}): {exc}"))
+
+    def _straight_or_planned(self, c: Checked, group: str, scene: Scene, note: str) -> Route:
+        """The straight reach if its line is clear, else a plan around the scene (NoPlanError when
+        none is found; a pose the arm alone reaches by no configuration, with nothing touched on
+        the line, goes straight: whole-body control also moves the spine and balance)."""
+        straight = straight_reach(self.planner, group, c.start_rad, c.target_in_base, scene)
+        if straight.clear:
+            return Route(True, f"straight reach ({note})")
+        around = ", ".join(o.name for o in (*scene.boxes, *scene.planes))
+        self.get_logger().info(f"planning/reach {c.side}: planning: {straight.reason}")
+        fix = free_start_nearby(self.planner, group, c.start_rad, scene)
+        start = fix.start_rad if fix is not None else c.start_rad  # (None: the planner says why)
+        if fix is not None and fix.moved_rad > 0.0:
+            self.get_logger().info(
+                f"planning/reach {c.side}: the arm touches {', '.join(fix.touching)} by the collision "
+                f"shapes; planning from a free state {fix.moved_rad:.3f} rad away"
+            )
+        quat = pin.Quaternion(c.target_in_base.rotation).normalized().coeffs()
+        try:
+            plan = self.planner.plan_to_pose(
+                group, start, tuple(c.target_in_base.translation), tuple(map(float, quat)), scene,
+                timeout_s=c.planning_timeout_s,
+            )  # fmt: skip
+        except NoPlanError as exc:
+            if exc.out_of_reach and not straight.touches:
+                return Route(True, f"straight reach ({note}; the arm alone cannot follow the line: {straight.reason})")
+            raise
         why = f"planned around {around} (the straight reach: {straight.reason})"
         self.get_logger().info(
             f"planning/reach {c.side}: {why}; {plan.trajectory.time_s[-1]:.1f} s trajectory in "
             f"{plan.planning_time_s:.2f} s"
         )
         return Route(False, why, plan=plan)
+
+    def _planes(self, c: Checked) -> tuple[tuple, str]:
+        """The support plane in base_link, if perceived lately (PlanRequestError for a malformed one),
+        and what the result's reason says about it."""
+        if c.plane is None:
+            return (), ", no support plane yet"
+        age_s = c.robot_now_s - c.plane.stamp_s
+        if age_s > self.params.objects_max_age_s:
+            return (), f", the support plane {age_s:.1f} s old, not used"
+        plane = support_plane_in_base(c.plane, c.base_from_plane, self.params.support_plane_lowered_m)
+        if plane is None:
+            return (), ", no support plane in view"
+        return (plane,), f", the support plane at {plane.offset_m:+.2f} m (base_link)"
 
     async def _straight(self, handle, goal, c: Checked, route: Route):
         """The goal to wbc/reach as it came (a stamped target restamped with the robot's time now: the

@@ -7,7 +7,16 @@ Two choices the planner node relies on, kept here where they are tested without 
   shoulder while the arm reaches out (measured: 1.7 cm back), which a plan made with the body still
   cannot know (tests/support/arm_execution.py's BALANCE_MARGIN_M);
 - the object the hand is going to is not an obstacle for that goal: the box nearest the palm's
-  target, if within `target_margin_m` of it (a grasp puts the palm beside the object, not in it).
+  target, if within `target_margin_m` of it (a grasp puts the palm beside the object, not in it;
+  the task skills' pick: its pre-grasp pose 12 cm behind and above the cup's box, every later pose
+  nearer; the approach to the pre-grasp pose from 6 cm above it is about 15 cm away, so the cup may
+  stay an obstacle there, which the hand must not sweep anyway). A larger margin (0.2 m) took the
+  box halfway along a 50 cm reach for its goal (tests/system/test_planner_dds.py);
+- the support plane (perception/support_plane, geometry_msgs/PolygonStamped: the outline of the
+  table top as seen, points on its surface) becomes a SupportPlane fitted to the outline's points
+  with the outline's rectangle in base_link as its extent, lowered by a margin: a hand grasping an
+  object standing on the table comes within a few centimetres of the top, and the perceived top is
+  good to about a centimetre (perception's inlier band).
 
 Messages are read duck-typed (attribute access only), so tests feed the real message classes
 without starting ROS. Nothing here imports rclpy.
@@ -22,7 +31,9 @@ import numpy as np
 import pinocchio as pin
 
 from forma_planning.errors import PlanRequestError
-from forma_planning.scene import Box, Scene
+from forma_planning.scene import Box, Scene, SupportPlane
+
+MIN_OUTLINE_POINTS = 3  # a polygon with fewer points says "no plane seen in this frame"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +54,54 @@ class PerceivedScene:
     frame_id: str
     stamp_s: float
     boxes: tuple[PerceivedBox, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class PerceivedPlane:
+    """The support plane's outline of one perception/support_plane message (empty: none seen)."""
+
+    frame_id: str
+    stamp_s: float
+    points_m: np.ndarray  # K x 3, on the surface, in frame_id
+
+
+def perceived_plane(msg) -> PerceivedPlane:
+    """geometry_msgs/PolygonStamped -> PerceivedPlane (the values as sent: checked when fitted)."""
+    points = np.array([[p.x, p.y, p.z] for p in msg.polygon.points], dtype=float).reshape(-1, 3)
+    stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+    return PerceivedPlane(msg.header.frame_id, stamp, points)
+
+
+def support_plane_in_base(
+    plane: PerceivedPlane, base_from_frame: np.ndarray, lowered_m: float, name: str = "support_plane"
+) -> SupportPlane | None:
+    """The plane through the outline's points (least squares, normal up) in base_link, its top
+    `lowered_m` lower, the extent the outline's rectangle along base_link x, y; None without an
+    outline (fewer than MIN_OUTLINE_POINTS). Non-finite points or a plane whose normal is not up
+    (not a support) are refused (PlanRequestError)."""
+    if len(plane.points_m) < MIN_OUTLINE_POINTS:
+        return None
+    if not np.all(np.isfinite(plane.points_m)):
+        raise PlanRequestError(f"support plane {name!r}: the outline has non-finite points")
+    if not (math.isfinite(lowered_m) and lowered_m >= 0.0):
+        raise PlanRequestError(f"lowered_m {lowered_m} must be a finite number >= 0")
+    transform = np.asarray(base_from_frame, dtype=float)
+    points = plane.points_m @ transform[:3, :3].T + transform[:3, 3]
+    centre = points.mean(axis=0)
+    _, vectors = np.linalg.eigh((points - centre).T @ (points - centre))
+    normal = vectors[:, 0] if vectors[2, 0] >= 0.0 else -vectors[:, 0]  # the weakest direction
+    if normal[2] < math.cos(math.radians(45.0)):
+        raise PlanRequestError(
+            f"support plane {name!r}: normal {np.round(normal, 3).tolist()} in base_link is not up (collinear "
+            "outline points, or the wrong frame)"
+        )
+    low, high = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
+    if np.any(high - low <= 0.0):
+        return None
+    return SupportPlane(
+        name, tuple(map(float, normal)), float(normal @ centre) - lowered_m,
+        tuple(map(float, (low + high) / 2.0)), tuple(map(float, high - low)),
+    )  # fmt: skip
 
 
 def perceived_scene(msg) -> PerceivedScene:
@@ -97,23 +156,44 @@ def nearest(perceived: PerceivedScene, base_from_frame: np.ndarray, point_in_bas
     return best
 
 
+def goal_object(boxes: list[Box], target_in_base_m: np.ndarray, target_margin_m: float) -> int | None:
+    """The index of the box the hand goes to: the nearest to the palm's target among those within
+    target_margin_m of it (the boxes as perceived, not grown), or None. One object: a neighbour of
+    the goal stays an obstacle."""
+    distances = [distance_to(box, target_in_base_m) for box in boxes]
+    if not distances or min(distances) > target_margin_m:
+        return None
+    return int(np.argmin(distances))
+
+
+def near_target(
+    perceived: PerceivedScene, base_from_frame: np.ndarray, target_in_base_m: np.ndarray, target_margin_m: float
+) -> tuple[str, ...]:
+    """The names of every perceived box within target_margin_m of the palm's target (as perceived):
+    what the hand is sent beside. The planner leaves them out when the target pose itself touches
+    them (grown): in the sim pick the cup's box was seen twice, the nearer taken for the goal, and
+    the other one, 12 cm from the pre-grasp target, blocked every IK solution there."""
+    boxes = [box_in_base(box, base_from_frame, 0.0) for box in perceived.boxes]
+    return tuple(
+        p.name for p, box in zip(perceived.boxes, boxes, strict=True)
+        if distance_to(box, target_in_base_m) <= target_margin_m
+    )  # fmt: skip
+
+
 def scene_in_base(
     perceived: PerceivedScene,
     base_from_frame: np.ndarray,
     margin_m: float,
     target_in_base_m: np.ndarray,
     target_margin_m: float,
+    planes: tuple[SupportPlane, ...] = (),
 ) -> tuple[Scene, tuple[str, ...]]:
-    """(the Scene in base_link, the name of the object left out as the hand's goal, if any).
-
-    The hand's goal is the box nearest the palm's target among those within target_margin_m of it
-    (as perceived, not grown): one object, so a neighbour of the goal stays an obstacle. Every
-    other box is grown by margin_m."""
+    """(the Scene in base_link with `planes`, the name of the object left out as the hand's goal, if
+    any): the goal by `goal_object`, every other box grown by margin_m."""
     for what, value in (("margin_m", margin_m), ("target_margin_m", target_margin_m)):
         if not (math.isfinite(value) and value >= 0.0):
             raise PlanRequestError(f"{what} {value} must be a finite number >= 0")
     as_seen = [box_in_base(box, base_from_frame, 0.0) for box in perceived.boxes]
-    distances = [distance_to(box, target_in_base_m) for box in as_seen]
-    goal = int(np.argmin(distances)) if distances and min(distances) <= target_margin_m else None
+    goal = goal_object(as_seen, target_in_base_m, target_margin_m)
     kept = tuple(box_in_base(box, base_from_frame, margin_m) for k, box in enumerate(perceived.boxes) if k != goal)
-    return Scene(boxes=kept), (() if goal is None else (perceived.boxes[goal].name,))
+    return Scene(boxes=kept, planes=planes), (() if goal is None else (perceived.boxes[goal].name,))

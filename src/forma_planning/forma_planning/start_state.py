@@ -16,9 +16,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+import coal
 import numpy as np
 
 from forma_planning.arm_planner import OBSTACLE_PADDING_M, ArmPlanner
+from forma_planning.collision import box_object
 from forma_planning.scene import Scene
 
 MAX_OFFSET_RAD = 0.1  # [rad] per joint: below the trajectory follower's default path tolerance (0.15)
@@ -65,21 +67,57 @@ def free_start_nearby(
 def objects_at_the_arm(
     planner: ArmPlanner, group: str, start_rad: Mapping[str, float], scene: Scene
 ) -> tuple[str, ...]:
-    """The scene's boxes the group's links touch where the arm is now (boxes as given, padded by the
-    planner's OBSTACLE_PADDING_M). The arm is really there, so such a box is held, touched, or the
-    arm itself seen by the camera (measured in the sim: a box on the forearm after a grasp): an
-    obstacle the planner could only refuse the start for. MoveIt leaves such objects out the same
-    way (attached objects, the sensor's self-filter)."""
-    if not scene.boxes:
+    """The scene's obstacles (boxes and planes) the group's links touch where the arm is now (as
+    given, padded by the planner's OBSTACLE_PADDING_M). The arm is really there, so such a box is
+    held, touched, or the arm itself seen by the camera (measured in the sim: a box on the forearm
+    after a grasp), and such a table is one the hand rests on: an obstacle the planner could only
+    refuse the start for. MoveIt leaves such objects out the same way (attached objects, the
+    sensor's self-filter)."""
+    obstacles = (*scene.boxes, *scene.planes)
+    if not obstacles:
         return ()
     joints = planner.group_joints(group)
     checker = planner.checker(group, start_rad, scene, OBSTACLE_PADDING_M)
     q0 = np.array([float(start_rad[j]) for j in joints])
-    names = {box.name for box in scene.boxes}
+    names = {o.name for o in obstacles}
     touched = {name for pair in checker.touching_obstacles(q0) for name in pair if name in names}
-    return tuple(box.name for box in scene.boxes if box.name in touched)
+    return tuple(o.name for o in obstacles if o.name in touched)
+
+
+def boxes_on_the_robot(
+    planner: ArmPlanner, start_rad: Mapping[str, float], scene: Scene, padding_m: float = OBSTACLE_PADDING_M
+) -> tuple[str, ...]:
+    """The scene's boxes that overlap any link of the robot where it is now (every joint at
+    `start_rad`, the description's collision shapes, boxes padded by padding_m): the camera saw the
+    robot itself (a forearm, the other hand) or what a hand holds. The robot is really there, so
+    such a box is no obstacle; the group's own check (objects_at_the_arm) sees only the planning
+    arm's links and the links it can reach, and a box on the other arm or the torso is neither."""
+    if not scene.boxes:
+        return ()
+    placements = planner.geometry_placements(start_rad)
+    links = []  # (shape, placement, bounding sphere centre, radius) of every robot geometry
+    for obj, placement in zip(planner.geometry.geometryObjects, placements, strict=True):
+        obj.geometry.computeLocalAABB()
+        centre = placement.act(np.asarray(obj.geometry.aabb_center))
+        links.append((obj.geometry, coal.Transform3s(placement.rotation, placement.translation), centre,
+                      float(obj.geometry.aabb_radius)))  # fmt: skip
+    on = []
+    for box in scene.boxes:
+        shape, placement = box_object(box, padding_m)
+        box_tf = coal.Transform3s(placement.rotation, placement.translation)
+        box_radius = 0.5 * float(np.linalg.norm(np.asarray(box.size_m) + 2.0 * padding_m))
+        for link_shape, link_tf, centre, radius in links:
+            if np.linalg.norm(centre - placement.translation) > radius + box_radius:
+                continue  # the bounding spheres are apart
+            if coal.collide(link_shape, link_tf, shape, box_tf, coal.CollisionRequest(), coal.CollisionResult()):
+                on.append(box.name)
+                break
+    return tuple(on)
 
 
 def without(scene: Scene, names: tuple[str, ...]) -> Scene:
-    """The scene less the named boxes."""
-    return Scene(boxes=tuple(b for b in scene.boxes if b.name not in names), planes=scene.planes)
+    """The scene less the named boxes and planes."""
+    return Scene(
+        boxes=tuple(b for b in scene.boxes if b.name not in names),
+        planes=tuple(p for p in scene.planes if p.name not in names),
+    )

@@ -9,8 +9,9 @@ checked at). Contacts of the arm with the robot's own body are not counted: the 
 off the body itself (self-collision constraints, forma_control.wbc.collision), and an arm-only IK
 along the line grazes the torso where the WBC's whole-body motion does not.
 
-Clear only when every step is solved, clear of the obstacles, and no step jumps (an IK branch change, which
-the WBC would not make): then the goal can go to wbc/reach unchanged. Anything else sends it to the
+Clear only when every step is solved (but for a last step of at most LAST_STEP_M), clear of the
+obstacles, and no step jumps (an IK branch change, which the WBC would not make): then the goal can
+go to wbc/reach unchanged. Anything else sends it to the
 planner. The arm alone moves here; the WBC also moves the spine a little and balance moves the
 pelvis, which the scene's margin covers (forma_planning.perceived).
 """
@@ -38,6 +39,10 @@ from forma_planning.scene import Scene
 STEP_M = 0.01  # [m] palm position step along the line (within the obstacles' padding)
 STEP_RAD = 0.05  # [rad] palm orientation step
 MAX_JUMP_RAD = 0.3  # [rad] a joint changing more than this between two steps: a branch change, not a line
+# [m] a line whose last step alone is not solved by the arm's IK, at most this long, is clear: the
+# sim pick's 6 cm move down beside the cup stopped at its last step in every run (the arm at a joint
+# limit), was planned, and once no IK solution of the goal was free of the grown obstacles (the pick failed)
+LAST_STEP_M = 0.015
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +51,7 @@ class StraightCheck:
     reason: str  # why not ("" when clear), naming what the arm touches or where it stops
     steps: int  # poses solved along the line
     check_time_s: float  # [s] wall
+    touches: bool = False  # not clear because the arm touches an obstacle (not: out of reach, a jump)
 
 
 def straight_reach(
@@ -72,8 +78,8 @@ def straight_reach(
     steps = max(1, math.ceil(distance_m / STEP_M), math.ceil(angle_rad / STEP_RAD))
     rng = np.random.default_rng(0)  # (unused: one attempt per step, from the previous solution)
 
-    def done(clear: bool, reason: str, k: int) -> StraightCheck:
-        return StraightCheck(clear, reason, k, time.perf_counter() - t_begin)
+    def done(clear: bool, reason: str, k: int, touches: bool = False) -> StraightCheck:
+        return StraightCheck(clear, reason, k, time.perf_counter() - t_begin, touches)
 
     def touched(q_rad: np.ndarray) -> list[str]:
         """The obstacles the arm touches (or comes within the padding of) at q_rad; contacts of the
@@ -83,7 +89,7 @@ def straight_reach(
 
     hit = touched(q)
     if hit:
-        return done(False, f"the arm starts within {OBSTACLE_PADDING_M * 100:.0f} cm of {', '.join(hit)}", 0)
+        return done(False, f"the arm starts within {OBSTACLE_PADDING_M * 100:.0f} cm of {', '.join(hit)}", 0, True)
     for k in range(1, steps + 1):
         # the palm's pose k/steps of the way: position on the straight line, orientation slerped
         s = k / steps
@@ -95,6 +101,10 @@ def straight_reach(
         )  # fmt: skip
         where = f"{s * distance_m * 100:.0f} cm along the {distance_m * 100:.0f} cm line"
         q_next = found.q_rad if found.q_rad is not None else found.colliding_q_rad
+        if q_next is None and k == steps and (1.0 - (k - 1) / steps) * distance_m <= LAST_STEP_M:
+            # only the target itself is not solved (a joint limit, the arm's reach without the spine),
+            # the line is clear up to the step before it: the WBC closes the last centimetre itself
+            return done(True, "", k - 1)
         if q_next is None:
             return done(False, f"the arm cannot follow the line {where} (out of reach or at a joint limit)", k - 1)
         jump = np.abs(q_next - q)
@@ -106,6 +116,6 @@ def straight_reach(
         for i in range(1, substeps + 1):
             hit = touched(q + (q_next - q) * (i / substeps))
             if hit:
-                return done(False, f"the arm would touch {', '.join(hit)} {where}", k - 1)
+                return done(False, f"the arm would touch {', '.join(hit)} {where}", k - 1, True)
         q = q_next
     return done(True, "", steps)

@@ -5,6 +5,7 @@ tracker."""
 
 from __future__ import annotations
 
+import cv2
 import mujoco
 import numpy as np
 import pytest
@@ -97,6 +98,22 @@ def test_no_support_plane_means_no_objects(tabletop):
     rgb, depth, camera, t_base_camera, _ = tabletop
     result = ObjectPipeline().process(rgb, np.full_like(depth, np.nan), camera, t_base_camera)
     assert result.plane is None and result.objects == [] and result.valid_depth_share == 0.0
+    assert result.plane_outline.shape == (0, 3)
+
+
+def test_the_support_plane_outline_is_the_table_top_under_the_objects(tabletop):
+    """The outline the planner gets (perception/support_plane): a few points on the table top's
+    height, around every object standing on it."""
+    rgb, depth, camera, t_base_camera, truth = tabletop
+    result = ObjectPipeline().process(rgb, depth, camera, t_base_camera)
+    outline = result.plane_outline
+    assert 3 <= len(outline) <= 40, len(outline)
+    top_z = truth["red_cup"][2] - OBJECTS["red_cup"][2][2] / 2  # the cup stands on the top
+    np.testing.assert_allclose(outline[:, 2], top_z, atol=0.015)
+    np.testing.assert_allclose(outline @ result.plane.normal, result.plane.offset, atol=1e-9)  # on the plane
+    polygon = (outline[:, :2] * 1000.0).astype(np.float32)
+    for name, position in truth.items():
+        assert cv2.pointPolygonTest(polygon, (float(position[0] * 1000), float(position[1] * 1000)), False) > 0, name
 
 
 # --- input checks -------------------------------------------------------------------------------
